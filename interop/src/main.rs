@@ -1,0 +1,93 @@
+//! `rivven-rx-interop`: the Rust side of the rivven-rx test harness.
+//!
+//! * `broker`           — runs the real rivvend 0.0.22 server in-process (standalone, loopback only).
+//! * `vectors`          — writes golden vectors produced by the real rivven crates.
+//! * `check-decompress` — feeds bytes produced by the TypeScript compressor to the real decompressor.
+//! * `ping`             — tiny smoke client built on rivven-client (used to test `broker`).
+//! * `schema-registry`  — runs the real rivven-schema 0.0.22 registry in-process (loopback only).
+//!
+//! Everything a TypeScript test parses goes to stdout; diagnostics go to stderr.
+
+mod broker;
+mod check_decompress;
+mod json_util;
+mod ping;
+mod prng;
+mod schema_registry;
+mod vectors;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rivven-rx-interop",
+    version,
+    about = "Test harness for rivven-rx (rivven 0.0.22)"
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the real rivvend broker in-process (standalone mode, bound to 127.0.0.1 only).
+    Broker(broker::BrokerArgs),
+
+    /// Write golden vectors (requests, responses, murmur2, compression) as JSON files.
+    Vectors {
+        /// Output directory (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
+
+    /// Decompress TypeScript-produced payloads with rivven-core and compare with the expected bytes.
+    CheckDecompress {
+        /// JSON file: { "values": [ { "name", "compressed": hex, "expected": hex } ] }
+        file: PathBuf,
+    },
+
+    /// Connect with rivven-client, handshake and ping (smoke test for `broker`).
+    Ping(ping::PingArgs),
+
+    /// Run the real rivven-schema registry in-process (Confluent REST API, in-memory, 127.0.0.1 only).
+    SchemaRegistry(schema_registry::SchemaRegistryArgs),
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match args.command {
+        Command::Broker(b) => {
+            init_tracing();
+            broker::run(b)
+        }
+        Command::Vectors { out } => match vectors::run(&out) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("vectors: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::CheckDecompress { file } => check_decompress::run(&file),
+        Command::Ping(p) => {
+            init_tracing();
+            ping::run(p)
+        }
+        Command::SchemaRegistry(s) => {
+            init_tracing();
+            schema_registry::run(s)
+        }
+    }
+}
+
+/// Logs go to stderr (stdout carries the READY line); `warn` unless RUST_LOG says otherwise.
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

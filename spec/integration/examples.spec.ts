@@ -1,0 +1,36 @@
+/**
+ * Every program in examples/ runs against the test broker, compiled exactly as a user would run it
+ * (importing the built package by its name, `rivven-rx`).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { testBroker } from '../support/test-broker';
+
+const root = join(__dirname, '..', '..');
+const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+const examples = readdirSync(join(root, 'examples')).filter((f) => f.endsWith('.ts'));
+
+describe('examples', () => {
+  beforeAll(() => {
+    for (const project of ['tsconfig.build.json', 'tsconfig.examples.json']) {
+      execFileSync(process.execPath, [tsc, '-p', project], { cwd: root, stdio: 'pipe' });
+    }
+  }, 120_000);
+
+  it('include the quick start and the admin tour', () => {
+    expect(examples).toEqual(expect.arrayContaining(['quickstart.ts', 'admin.ts']));
+  });
+
+  it.each(examples)('%s runs to completion against a real broker', (file) => {
+    const run = spawnSync(process.execPath, [join(root, '.examples-build', 'examples', file.replace(/\.ts$/, '.js'))], {
+      cwd: root,
+      env: { ...process.env, RIVVEN_BOOTSTRAP: testBroker().address },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/^done$/m);
+  });
+});

@@ -1,0 +1,104 @@
+/**
+ * A scriptable TCP server that speaks (or deliberately mis-speaks) the Rivven frame format, for
+ * connection tests that need a peer the real broker can't be: silent, garbling, incompatible.
+ * Unit tests only; integration tests use the real broker.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { encodeResponseFrame } from '../../src/protocol/frame';
+import { FrameDecoder } from '../../src/protocol/frame-decoder';
+import { decodeRequest } from '../../src/protocol/message-codec';
+import type { Request } from '../../src/protocol/request-schema';
+import type { Response } from '../../src/protocol/response-schema';
+
+export interface FakePeer {
+  readonly socket: Socket;
+  reply(correlationId: number, response: Response): void;
+  raw(bytes: Buffer): void;
+}
+
+/** What to do with each request: answer it, or return undefined to stay silent. */
+export type FakeHandler = (request: Request, correlationId: number, peer: FakePeer) => Response | undefined;
+
+/** Answers the handshake as a compatible broker, Ping with Pong, and stays silent otherwise. */
+export const politeHandler: FakeHandler = (request) => {
+  if (request.type === 'Handshake') return { type: 'HandshakeResult', serverVersion: 2, compatible: true, message: 'ok' };
+  if (request.type === 'Ping') return { type: 'Pong' };
+  return undefined;
+};
+
+export class FakeBroker {
+  private readonly server: Server;
+  readonly peers: FakePeer[] = [];
+  readonly received: Request[] = [];
+  private connectionWaiters: ((peer: FakePeer) => void)[] = [];
+  private requestWaiters: { count: number; type: string; resolve: () => void }[] = [];
+
+  private constructor(private handler: FakeHandler) {
+    this.server = createServer((socket) => this.accept(socket));
+  }
+
+  static async start(handler: FakeHandler = politeHandler): Promise<FakeBroker> {
+    const broker = new FakeBroker(handler);
+    await new Promise<void>((resolve) => broker.server.listen(0, '127.0.0.1', resolve));
+    return broker;
+  }
+
+  get address(): string {
+    const address = this.server.address();
+    if (typeof address !== 'object' || address === null) throw new Error('not listening');
+    return `127.0.0.1:${address.port}`;
+  }
+
+  setHandler(handler: FakeHandler): void {
+    this.handler = handler;
+  }
+
+  /** Resolves with the next peer to connect (or the latest, if one already has). */
+  nextPeer(): Promise<FakePeer> {
+    return new Promise((resolve) => this.connectionWaiters.push(resolve));
+  }
+
+  /** Resolves once `count` requests of `type` have arrived in total. */
+  whenReceived(type: string, count = 1): Promise<void> {
+    return new Promise((resolve) => {
+      this.requestWaiters.push({ type, count, resolve });
+      this.settleWaiters();
+    });
+  }
+
+  private settleWaiters(): void {
+    this.requestWaiters = this.requestWaiters.filter((w) => {
+      const done = this.received.filter((r) => r.type === w.type).length >= w.count;
+      if (done) w.resolve();
+      return !done;
+    });
+  }
+
+  async stop(): Promise<void> {
+    for (const peer of this.peers) peer.socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(socket: Socket): void {
+    const decoder = new FrameDecoder();
+    const peer: FakePeer = {
+      socket,
+      reply: (correlationId, response) => socket.write(encodeResponseFrame(response, correlationId)),
+      raw: (bytes) => socket.write(bytes),
+    };
+    this.peers.push(peer);
+    const waiters = this.connectionWaiters;
+    this.connectionWaiters = [];
+    for (const waiter of waiters) waiter(peer);
+    socket.on('error', () => undefined);
+    socket.on('data', (chunk) => {
+      for (const frame of decoder.push(chunk)) {
+        const request = decodeRequest(frame.payload);
+        this.received.push(request);
+        this.settleWaiters();
+        const response = this.handler(request, frame.correlationId, peer);
+        if (response !== undefined) peer.reply(frame.correlationId, response);
+      }
+    });
+  }
+}

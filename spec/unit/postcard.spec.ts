@@ -1,0 +1,110 @@
+import { ProtocolError } from '../../src/errors';
+import { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from '../../src/protocol/message-codec';
+import { PostcardReader } from '../../src/protocol/postcard-reader';
+import { PostcardWriter } from '../../src/protocol/postcard-writer';
+
+const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
+
+function written(fn: (w: PostcardWriter) => void): string {
+  const w = new PostcardWriter();
+  fn(w);
+  return w.finish().toString('hex');
+}
+
+describe('postcard primitives', () => {
+  it('writes LEB128 varints at every width boundary', () => {
+    expect(written((w) => w.varint(0))).toBe('00');
+    expect(written((w) => w.varint(127))).toBe('7f');
+    expect(written((w) => w.varint(128))).toBe('8001');
+    expect(written((w) => w.varint(0xffff_ffff))).toBe('ffffffff0f');
+    expect(written((w) => w.varint(Number.MAX_SAFE_INTEGER))).toBe('ffffffffffffff0f');
+    expect(written((w) => w.varintBig((1n << 64n) - 1n))).toBe('ffffffffffffffffff01');
+  });
+
+  it('zigzags signed integers as serde/postcard do', () => {
+    expect(written((w) => w.zigzag32(0))).toBe('00');
+    expect(written((w) => w.zigzag32(-1))).toBe('01');
+    expect(written((w) => w.zigzag32(1))).toBe('02');
+    expect(written((w) => w.zigzag32(-0x8000_0000))).toBe('ffffffff0f');
+    expect(written((w) => w.zigzag64(-(1n << 63n)))).toBe('ffffffffffffffffff01');
+    expect(written((w) => w.zigzag64((1n << 63n) - 1n))).toBe('feffffffffffffffff01');
+  });
+
+  it('reads back u64::MAX, i64::MIN and i32::MIN exactly', () => {
+    expect(new PostcardReader(hex('ffffffffffffffffff01')).varintBig('x')).toBe((1n << 64n) - 1n);
+    expect(new PostcardReader(hex('ffffffffffffffffff01')).zigzag64('x')).toBe(-(1n << 63n));
+    expect(new PostcardReader(hex('ffffffff0f')).zigzag32('x')).toBe(-0x8000_0000);
+  });
+
+  it('rejects a varint longer than its type or overflowing its last byte', () => {
+    expect(() => new PostcardReader(hex('ffffffff10')).varint(32, 'u32')).toThrow(/out of range/);
+    expect(() => new PostcardReader(hex('ffffffffff01')).varint(32, 'u32')).toThrow(/longer than 5 bytes/);
+    expect(() => new PostcardReader(hex('ffff04')).varint(16, 'u16')).toThrow(/out of range/);
+    expect(() => new PostcardReader(hex('ffffffffffffffffff02')).varintBig('u64')).toThrow(/overflows/);
+    expect(() => new PostcardReader(hex('ffffffffffffffffffff01')).varintBig('u64')).toThrow(/longer than 10 bytes/);
+    expect(() => new PostcardReader(hex('8080')).varint(32, 'u32')).toThrow(/truncated varint/);
+  });
+
+  it('rejects bad bool and option bytes and invalid UTF-8', () => {
+    expect(() => new PostcardReader(hex('02')).bool('flag')).toThrow(/invalid bool/);
+    expect(() => new PostcardReader(hex('02')).optionTag('opt')).toThrow(/invalid option tag/);
+    expect(() => new PostcardReader(hex('02c328')).string('name')).toThrow(/not valid UTF-8/);
+    expect(new PostcardReader(hex('0bc3a96cc3a8766520e29c93')).string('s')).toBe('élève ✓');
+  });
+
+  it('refuses a length larger than the bytes left before allocating', () => {
+    expect(() => new PostcardReader(hex('ffffffff0f00')).bytes('value')).toThrow(ProtocolError);
+    expect(() => new PostcardReader(hex('ffffffff0f00')).count('messages', 100_000)).toThrow(/more than the protocol's limit/);
+    expect(() => new PostcardReader(hex('0500')).count('topics', 10_000)).toThrow(/only 1 bytes are left/);
+  });
+});
+
+describe('message codec edge cases', () => {
+  it('encodes unit variants as their index alone', () => {
+    expect(encodeRequest({ type: 'Ping' }).toString('hex')).toBe('0d');
+    expect(encodeRequest({ type: 'ListTopics' }).toString('hex')).toBe('07');
+    expect(decodeResponse(hex('0c'))).toEqual({ type: 'Pong' });
+  });
+
+  it('distinguishes None, Some(empty) and Some(data)', () => {
+    const none = encodeRequest({ type: 'Publish', topic: 't', value: Buffer.alloc(0) });
+    const empty = encodeRequest({ type: 'Publish', topic: 't', key: Buffer.alloc(0), value: Buffer.alloc(0) });
+    const data = encodeRequest({ type: 'Publish', topic: 't', key: 'k', value: 'v' });
+    expect(none.toString('hex')).toBe('04017400000000');
+    expect(empty.toString('hex')).toBe('0401740001000000');
+    expect(data.toString('hex')).toBe('040174000101 6b 01 76 00'.replace(/ /g, ''));
+    expect(decodeRequest(empty)).toEqual({ type: 'Publish', topic: 't', key: Buffer.alloc(0), value: Buffer.alloc(0) });
+    expect(decodeRequest(none)).toEqual({ type: 'Publish', topic: 't', value: Buffer.alloc(0) });
+  });
+
+  it('fails with typed errors on unknown variants, truncation and trailing bytes', () => {
+    expect(() => decodeResponse(hex('2a'))).toThrow(/unknown Response variant index 42/);
+    expect(() => decodeRequest(hex('28'))).toThrow(/unknown Request variant index 40/);
+    expect(() => decodeResponse(hex('0d05'))).toThrow(/truncated/);
+    expect(() => decodeResponse(hex('0c00'))).toThrow(/1 trailing bytes after Response::Pong/);
+    expect(() => decodeResponse(Buffer.alloc(0))).toThrow(ProtocolError);
+  });
+
+  it('refuses to encode values outside their wire type, naming the field', () => {
+    expect(() => encodeRequest({ type: 'Consume', topic: 't', partition: -1, offset: 0n, maxMessages: 1 })).toThrow(
+      /Request::Consume\.partition: expected u32, got -1/,
+    );
+    expect(() => encodeRequest({ type: 'Consume', topic: 't', partition: 0, offset: 1n << 64n, maxMessages: 1 })).toThrow(/offset/);
+    expect(() => encodeRequest({ type: 'GetOffsetForTimestamp', topic: 't', partition: 0, timestampMs: 1 as unknown as bigint })).toThrow(
+      /expected i64 \(bigint\)/,
+    );
+    expect(() => encodeRequest({ type: 'DeleteTopic', name: 'x'.repeat(257) })).toThrow(/limit of 256 bytes/);
+    expect(() => encodeRequest({ type: 'Nope' } as never)).toThrow(/unknown variant "Nope"/);
+    const records = Array.from({ length: 10_001 }, () => ({ value: Buffer.alloc(0) }));
+    expect(() => encodeRequest({ type: 'PublishBatch', topic: 't', records })).toThrow(/10001 items, more than the protocol's limit of 10000/);
+  });
+
+  it('round-trips a map-bearing response preserving every entry', () => {
+    const offsets = new Map([
+      ['a', new Map([[0, 5n], [1, (1n << 64n) - 1n]])],
+      ['b', new Map<number, bigint>()],
+    ]);
+    const bytes = encodeResponse({ type: 'GroupDescription', consumerGroup: 'g', offsets });
+    expect(decodeResponse(bytes)).toEqual({ type: 'GroupDescription', consumerGroup: 'g', offsets });
+  });
+});

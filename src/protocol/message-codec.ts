@@ -1,0 +1,38 @@
+/**
+ * Postcard bodies of requests and responses (no frame header). Pure functions over bytes.
+ */
+import { compileEnum } from './enum-schema.js';
+import { PostcardReader } from './postcard-reader.js';
+import { PostcardWriter } from './postcard-writer.js';
+import { REQUEST_VARIANTS, type Request, type RequestInput } from './request-schema.js';
+import { RESPONSE_VARIANTS, type Response } from './response-schema.js';
+
+export const requestCodec = compileEnum('Request', REQUEST_VARIANTS);
+export const responseCodec = compileEnum('Response', RESPONSE_VARIANTS);
+
+export function encodeRequest(request: RequestInput): Buffer {
+  const writer = new PostcardWriter();
+  requestCodec.encode(writer, request);
+  return writer.finish();
+}
+
+export function decodeRequest(payload: Buffer): Request {
+  const reader = new PostcardReader(payload);
+  const request = requestCodec.decode(reader) as Request;
+  reader.expectEnd(`Request::${request.type}`);
+  return request;
+}
+
+/** Responses are encoded by tests and fake servers; the broker encodes the real ones. */
+export function encodeResponse(response: Response): Buffer {
+  const writer = new PostcardWriter();
+  responseCodec.encode(writer, response);
+  return writer.finish();
+}
+
+export function decodeResponse(payload: Buffer): Response {
+  const reader = new PostcardReader(payload);
+  const response = responseCodec.decode(reader) as Response;
+  reader.expectEnd(`Response::${response.type}`);
+  return response;
+}

@@ -1,0 +1,123 @@
+/**
+ * Postcard serialisation primitives (the layout serde + postcard 1.x give rivven-protocol's types).
+ * Pure: bytes out, no I/O.
+ */
+
+const INITIAL_CAPACITY = 256;
+const TWO_POW_32 = 0x1_0000_0000;
+
+export class PostcardWriter {
+  private buffer: Buffer;
+  private position: number;
+
+  constructor(initialCapacity = INITIAL_CAPACITY, private readonly headerRoom = 0) {
+    this.buffer = Buffer.allocUnsafe(Math.max(initialCapacity, headerRoom + 16));
+    this.position = headerRoom;
+  }
+
+  get length(): number {
+    return this.position;
+  }
+
+  /** The bytes written so far (a view, not a copy). */
+  finish(): Buffer {
+    return this.buffer.subarray(0, this.position);
+  }
+
+  /** Writable view of the reserved header room (frames fill their length prefix in afterwards). */
+  header(): Buffer {
+    return this.buffer.subarray(0, this.headerRoom);
+  }
+
+  private ensure(extra: number): void {
+    const needed = this.position + extra;
+    if (needed <= this.buffer.length) return;
+    let capacity = this.buffer.length * 2;
+    while (capacity < needed) capacity *= 2;
+    const grown = Buffer.allocUnsafe(capacity);
+    this.buffer.copy(grown, 0, 0, this.position);
+    this.buffer = grown;
+  }
+
+  u8(value: number): void {
+    this.ensure(1);
+    this.buffer[this.position++] = value;
+  }
+
+  bool(value: boolean): void {
+    this.u8(value ? 1 : 0);
+  }
+
+  /** LEB128 varint of an unsigned integer that fits a JS number exactly (u16, u32, usize ≤ 2^53-1). */
+  varint(value: number): void {
+    this.ensure(10);
+    const buf = this.buffer;
+    let pos = this.position;
+    if (value < TWO_POW_32) {
+      // Fast path: 32-bit shifts are exact here.
+      let v = value >>> 0;
+      while (v >= 0x80) {
+        buf[pos++] = (v & 0x7f) | 0x80;
+        v >>>= 7;
+      }
+      buf[pos++] = v;
+    } else {
+      let v = value;
+      while (v >= 0x80) {
+        buf[pos++] = (v % 0x80) | 0x80;
+        v = Math.floor(v / 0x80);
+      }
+      buf[pos++] = v;
+    }
+    this.position = pos;
+  }
+
+  /** LEB128 varint of a u64 given as bigint. */
+  varintBig(value: bigint): void {
+    if (value < 0x1_0000_0000n) {
+      this.varint(Number(value));
+      return;
+    }
+    this.ensure(10);
+    let v = value;
+    while (v >= 0x80n) {
+      this.buffer[this.position++] = Number(v & 0x7fn) | 0x80;
+      v >>= 7n;
+    }
+    this.buffer[this.position++] = Number(v);
+  }
+
+  /** i32: zigzag, then varint. */
+  zigzag32(value: number): void {
+    this.varint(((value << 1) ^ (value >> 31)) >>> 0);
+  }
+
+  /** i64: zigzag, then varint. */
+  zigzag64(value: bigint): void {
+    this.varintBig(value >= 0n ? value << 1n : (-value << 1n) - 1n);
+  }
+
+  bytes(value: Uint8Array): void {
+    this.varint(value.length);
+    this.ensure(value.length);
+    this.buffer.set(value, this.position);
+    this.position += value.length;
+  }
+
+  string(value: string): void {
+    // Worst case 3 bytes per UTF-16 unit; write in place and patch the length prefix only if needed.
+    const maxBytes = value.length * 3;
+    if (maxBytes < 0x80) {
+      this.ensure(1 + maxBytes);
+      const lengthAt = this.position++;
+      const written = this.buffer.write(value, this.position, 'utf8');
+      this.buffer[lengthAt] = written;
+      this.position += written;
+      return;
+    }
+    const byteLength = Buffer.byteLength(value, 'utf8');
+    this.varint(byteLength);
+    this.ensure(byteLength);
+    this.position += this.buffer.write(value, this.position, byteLength, 'utf8');
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * `rivven_protocol::Request` (0.0.22), variant for variant in declaration order: postcard numbers
+ * variants by position, so this order IS the wire format. Limits are the ones the broker enforces in
+ * `Request::validate` (names ≤ MAX_NAME_LEN bytes, lists ≤ MAX_LIST_LEN items).
+ */
+import { variant, type InferEnum, type InferEnumInput } from './enum-schema.js';
+import { bool, bytes, i32, i64, name, option, string, struct, tuple, u16, u32, u64, u8, vec, type Infer } from './schema.js';
+
+export const MAX_LIST_LEN = 10_000;
+
+export const batchRecordSchema = struct(['key', option(bytes)], ['value', bytes]);
+export const quotaAlterationSchema = struct(
+  ['entity_type', string],
+  ['entity_name', option(string)],
+  ['quota_key', string],
+  ['quota_value', option(u64)],
+);
+export const topicConfigEntrySchema = struct(['key', string], ['value', option(string)]);
+
+const producerFields = [
+  ['producer_id', u64],
+  ['producer_epoch', u16],
+] as const;
+
+export const REQUEST_VARIANTS = [
+  variant('Authenticate', ['username', name], ['password', string], ['require_tls', bool]),
+  variant('SaslAuthenticate', ['mechanism', bytes], ['auth_bytes', bytes]),
+  variant('ScramClientFirst', ['message', bytes]),
+  variant('ScramClientFinal', ['message', bytes]),
+  variant(
+    'Publish',
+    ['topic', name],
+    ['partition', option(u32)],
+    ['key', option(bytes)],
+    ['value', bytes],
+    ['leader_epoch', option(u64)],
+  ),
+  variant(
+    'Consume',
+    ['topic', name],
+    ['partition', u32],
+    ['offset', u64],
+    ['max_messages', u32],
+    ['isolation_level', option(u8)],
+    ['max_wait_ms', option(u64)],
+  ),
+  variant('CreateTopic', ['name', name], ['partitions', option(u32)]),
+  variant('ListTopics'),
+  variant('DeleteTopic', ['name', name]),
+  variant('CommitOffset', ['consumer_group', name], ['topic', name], ['partition', u32], ['offset', u64]),
+  variant('GetOffset', ['consumer_group', name], ['topic', name], ['partition', u32]),
+  variant('GetMetadata', ['topic', name]),
+  variant('GetClusterMetadata', ['topics', vec(name, MAX_LIST_LEN)]),
+  variant('Ping'),
+  variant('GetOffsetBounds', ['topic', name], ['partition', u32]),
+  variant('ListGroups'),
+  variant('DescribeGroup', ['consumer_group', name]),
+  variant('DeleteGroup', ['consumer_group', name]),
+  variant('GetOffsetForTimestamp', ['topic', name], ['partition', u32], ['timestamp_ms', i64]),
+  variant('InitProducerId', ['producer_id', option(u64)]),
+  variant(
+    'IdempotentPublish',
+    ['topic', name],
+    ['partition', option(u32)],
+    ['key', option(bytes)],
+    ['value', bytes],
+    ...producerFields,
+    ['sequence', i32],
+    ['leader_epoch', option(u64)],
+  ),
+  variant('BeginTransaction', ['txn_id', name], ...producerFields, ['timeout_ms', option(u64)]),
+  variant('AddPartitionsToTxn', ['txn_id', name], ...producerFields, ['partitions', vec(tuple(string, u32), MAX_LIST_LEN)]),
+  variant(
+    'TransactionalPublish',
+    ['txn_id', name],
+    ['topic', name],
+    ['partition', option(u32)],
+    ['key', option(bytes)],
+    ['value', bytes],
+    ...producerFields,
+    ['sequence', i32],
+    ['leader_epoch', option(u64)],
+  ),
+  variant(
+    'AddOffsetsToTxn',
+    ['txn_id', name],
+    ...producerFields,
+    ['group_id', string],
+    ['offsets', vec(tuple(string, u32, i64), MAX_LIST_LEN)],
+  ),
+  variant('CommitTransaction', ['txn_id', name], ...producerFields),
+  variant('AbortTransaction', ['txn_id', name], ...producerFields),
+  variant('DescribeQuotas', ['entities', vec(tuple(string, option(string)), MAX_LIST_LEN)]),
+  variant('AlterQuotas', ['alterations', vec(quotaAlterationSchema, MAX_LIST_LEN)]),
+  variant('AlterTopicConfig', ['topic', name], ['configs', vec(topicConfigEntrySchema, MAX_LIST_LEN)]),
+  variant(
+    'CreatePartitions',
+    ['topic', name],
+    ['new_partition_count', u32],
+    ['assignments', vec(vec(string, MAX_LIST_LEN), MAX_LIST_LEN)],
+  ),
+  variant('DeleteRecords', ['topic', name], ['partition_offsets', vec(tuple(u32, u64), MAX_LIST_LEN)]),
+  variant('DescribeTopicConfigs', ['topics', vec(name, MAX_LIST_LEN)]),
+  variant('Handshake', ['protocol_version', u32], ['client_id', name]),
+  variant(
+    'JoinGroup',
+    ['group_id', name],
+    ['member_id', name],
+    ['session_timeout_ms', u32],
+    ['rebalance_timeout_ms', u32],
+    ['protocol_type', name],
+    ['subscriptions', vec(name, MAX_LIST_LEN)],
+  ),
+  variant(
+    'SyncGroup',
+    ['group_id', name],
+    ['generation_id', u32],
+    ['member_id', name],
+    ['assignments', vec(tuple(name, vec(tuple(name, vec(u32, MAX_LIST_LEN)), MAX_LIST_LEN)), MAX_LIST_LEN)],
+  ),
+  variant('Heartbeat', ['group_id', name], ['generation_id', u32], ['member_id', name]),
+  variant('LeaveGroup', ['group_id', name], ['member_id', name]),
+  variant(
+    'PublishBatch',
+    ['topic', name],
+    ['partition', option(u32)],
+    ['records', vec(batchRecordSchema, MAX_LIST_LEN)],
+    ['leader_epoch', option(u64)],
+  ),
+  variant(
+    'IdempotentPublishBatch',
+    ['topic', name],
+    ['partition', option(u32)],
+    ['records', vec(batchRecordSchema, MAX_LIST_LEN)],
+    ...producerFields,
+    ['base_sequence', i32],
+    ['leader_epoch', option(u64)],
+  ),
+] as const;
+
+/** A request as decoded (byte fields are Buffers). */
+export type Request = InferEnum<typeof REQUEST_VARIANTS>;
+/** A request as accepted for encoding (byte fields may also be strings or Uint8Arrays). */
+export type RequestInput = InferEnumInput<typeof REQUEST_VARIANTS>;
+export type RequestType = Request['type'];
+export type BatchRecord = Infer<typeof batchRecordSchema>;
+export type QuotaAlteration = Infer<typeof quotaAlterationSchema>;
+export type TopicConfigEntry = Infer<typeof topicConfigEntrySchema>;

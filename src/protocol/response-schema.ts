@@ -1,0 +1,118 @@
+/**
+ * `rivven_protocol::Response` (0.0.22), variant for variant in declaration order (the order is the
+ * wire format). Lists are bounded by the protocol's limits: MAX_LIST_LEN items, and
+ * MAX_MESSAGES_PER_RESPONSE messages in one `Messages` answer.
+ */
+import { variant, type InferEnum } from './enum-schema.js';
+import { MAX_LIST_LEN } from './request-schema.js';
+import { bool, bytes, i32, i64, map, name, option, string, struct, tuple, u16, u32, u64, usize, vec, type Infer } from './schema.js';
+
+export const MAX_MESSAGES_PER_RESPONSE = 100_000;
+
+export const messageDataSchema = struct(
+  ['offset', u64],
+  ['partition', u32],
+  ['key', option(bytes)],
+  ['value', bytes],
+  ['timestamp', i64],
+  ['headers', vec(tuple(string, bytes), MAX_LIST_LEN)],
+);
+export const brokerInfoSchema = struct(['node_id', string], ['host', string], ['port', u16], ['rack', option(string)]);
+export const partitionMetadataSchema = struct(
+  ['partition', u32],
+  ['leader', option(string)],
+  ['replicas', vec(string, MAX_LIST_LEN)],
+  ['isr', vec(string, MAX_LIST_LEN)],
+  ['offline', bool],
+);
+export const topicMetadataSchema = struct(
+  ['name', string],
+  ['is_internal', bool],
+  ['partitions', vec(partitionMetadataSchema, MAX_LIST_LEN)],
+);
+export const quotaEntrySchema = struct(
+  ['entity_type', string],
+  ['entity_name', option(string)],
+  ['quotas', map(string, u64, MAX_LIST_LEN)],
+);
+export const deleteRecordsResultSchema = struct(['partition', u32], ['low_watermark', u64], ['error', option(string)]);
+export const topicConfigValueSchema = struct(
+  ['value', string],
+  ['is_default', bool],
+  ['is_read_only', bool],
+  ['is_sensitive', bool],
+);
+export const topicConfigDescriptionSchema = struct(
+  ['topic', string],
+  ['configs', map(string, topicConfigValueSchema, MAX_LIST_LEN)],
+);
+
+export const RESPONSE_VARIANTS = [
+  variant('Authenticated', ['session_id', string], ['expires_in', u64]),
+  variant('ScramServerFirst', ['message', bytes]),
+  variant('ScramServerFinal', ['message', bytes], ['session_id', option(string)], ['expires_in', option(u64)]),
+  variant('Published', ['offset', u64], ['partition', u32]),
+  variant('Messages', ['messages', vec(messageDataSchema, MAX_MESSAGES_PER_RESPONSE)]),
+  variant('TopicCreated', ['name', string], ['partitions', u32]),
+  variant('Topics', ['topics', vec(name, MAX_LIST_LEN)]),
+  variant('TopicDeleted'),
+  variant('OffsetCommitted'),
+  variant('Offset', ['offset', option(u64)]),
+  variant('Metadata', ['name', string], ['partitions', u32]),
+  variant(
+    'ClusterMetadata',
+    ['controller_id', option(string)],
+    ['brokers', vec(brokerInfoSchema, MAX_LIST_LEN)],
+    ['topics', vec(topicMetadataSchema, MAX_LIST_LEN)],
+  ),
+  variant('Pong'),
+  variant('OffsetBounds', ['earliest', u64], ['latest', u64]),
+  variant('Groups', ['groups', vec(name, MAX_LIST_LEN)]),
+  variant('GroupDescription', ['consumer_group', string], ['offsets', map(string, map(u32, u64, MAX_LIST_LEN), MAX_LIST_LEN)]),
+  variant('GroupDeleted'),
+  variant('OffsetForTimestamp', ['offset', option(u64)]),
+  variant('Error', ['message', string]),
+  variant('Ok'),
+  variant('ProducerIdInitialized', ['producer_id', u64], ['producer_epoch', u16]),
+  variant('IdempotentPublished', ['offset', u64], ['partition', u32], ['duplicate', bool]),
+  variant('TransactionStarted', ['txn_id', string]),
+  variant('PartitionsAddedToTxn', ['txn_id', string], ['partition_count', usize]),
+  variant('TransactionalPublished', ['offset', u64], ['partition', u32], ['sequence', i32]),
+  variant('OffsetsAddedToTxn', ['txn_id', string]),
+  variant('TransactionCommitted', ['txn_id', string]),
+  variant('TransactionAborted', ['txn_id', string]),
+  variant('QuotasDescribed', ['entries', vec(quotaEntrySchema, MAX_LIST_LEN)]),
+  variant('QuotasAltered', ['altered_count', usize]),
+  variant('Throttled', ['throttle_time_ms', u64], ['quota_type', string], ['entity', string]),
+  variant('TopicConfigAltered', ['topic', string], ['changed_count', usize]),
+  variant('PartitionsCreated', ['topic', string], ['new_partition_count', u32]),
+  variant('RecordsDeleted', ['topic', string], ['results', vec(deleteRecordsResultSchema, MAX_LIST_LEN)]),
+  variant('TopicConfigsDescribed', ['configs', vec(topicConfigDescriptionSchema, MAX_LIST_LEN)]),
+  variant('HandshakeResult', ['server_version', u32], ['compatible', bool], ['message', string]),
+  variant(
+    'JoinGroupResult',
+    ['generation_id', u32],
+    ['protocol_type', string],
+    ['member_id', string],
+    ['leader_id', string],
+    ['members', vec(tuple(string, vec(string, MAX_LIST_LEN)), MAX_LIST_LEN)],
+  ),
+  variant('SyncGroupResult', ['assignments', vec(tuple(string, vec(u32, MAX_LIST_LEN)), MAX_LIST_LEN)]),
+  variant('HeartbeatResult', ['error_code', i32]),
+  variant('LeaveGroupResult'),
+  variant('PublishedBatch', ['base_offset', u64], ['partition', u32], ['record_count', u32]),
+  variant('IdempotentPublishedBatch', ['base_offset', u64], ['partition', u32], ['record_count', u32], ['duplicate', bool]),
+] as const;
+
+export type Response = InferEnum<typeof RESPONSE_VARIANTS>;
+export type ResponseType = Response['type'];
+/** Narrow the Response union to one variant by name. */
+export type ResponseOf<T extends ResponseType> = Extract<Response, { type: T }>;
+export type MessageData = Infer<typeof messageDataSchema>;
+export type BrokerInfo = Infer<typeof brokerInfoSchema>;
+export type PartitionMetadata = Infer<typeof partitionMetadataSchema>;
+export type TopicMetadata = Infer<typeof topicMetadataSchema>;
+export type QuotaEntry = Infer<typeof quotaEntrySchema>;
+export type DeleteRecordsResult = Infer<typeof deleteRecordsResultSchema>;
+export type TopicConfigValue = Infer<typeof topicConfigValueSchema>;
+export type TopicConfigDescription = Infer<typeof topicConfigDescriptionSchema>;

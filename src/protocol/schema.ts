@@ -1,0 +1,322 @@
+/**
+ * A small description language for the serde types of rivven-protocol, and a compiler that turns a
+ * description into an encoder/decoder pair. The message tables (`request-schema.ts`,
+ * `response-schema.ts`) are written in it, so the wire layout lives in one place and the TypeScript
+ * types are inferred from the same table that drives the bytes: they cannot drift apart.
+ *
+ * Mapping (postcard as serde lays it out):
+ *   u8 → number (raw byte) · u16/u32/usize → number (varint) · i32 → number (zigzag varint)
+ *   u64 → bigint (varint) · i64 → bigint (zigzag varint) · bool → boolean
+ *   String → string · Bytes/Vec<u8> → Buffer · Option<T> → T | undefined · Vec<T> → T[]
+ *   (A, B) → [A, B] · HashMap<K, V> → Map<K, V> · struct → object with camelCase keys
+ */
+import { ProtocolError } from '../errors.js';
+import { PostcardReader } from './postcard-reader.js';
+import { PostcardWriter } from './postcard-writer.js';
+
+export type Schema =
+  | { readonly kind: 'u8' | 'u16' | 'u32' | 'usize' | 'i32' | 'u64' | 'i64' | 'bool' | 'bytes' }
+  | { readonly kind: 'string'; readonly maxBytes?: number }
+  | { readonly kind: 'option'; readonly inner: Schema }
+  | { readonly kind: 'vec'; readonly item: Schema; readonly limit: number }
+  | { readonly kind: 'tuple'; readonly items: readonly Schema[] }
+  | { readonly kind: 'map'; readonly key: Schema; readonly value: Schema; readonly limit: number }
+  | { readonly kind: 'struct'; readonly fields: readonly FieldDef[] };
+
+export type FieldDef = readonly [wireName: string, schema: Schema];
+
+// ---------------------------------------------------------------------------------------------
+// Constructors
+// ---------------------------------------------------------------------------------------------
+
+export const u8 = { kind: 'u8' } as const;
+export const u16 = { kind: 'u16' } as const;
+export const u32 = { kind: 'u32' } as const;
+export const usize = { kind: 'usize' } as const;
+export const i32 = { kind: 'i32' } as const;
+export const u64 = { kind: 'u64' } as const;
+export const i64 = { kind: 'i64' } as const;
+export const bool = { kind: 'bool' } as const;
+export const bytes = { kind: 'bytes' } as const;
+export const string = { kind: 'string' } as const;
+/** A string the broker bounds (topic, group and member names): `MAX_NAME_LEN` bytes. */
+export const name = { kind: 'string', maxBytes: 256 } as const;
+
+export const option = <const S extends Schema>(inner: S) => ({ kind: 'option', inner }) as const;
+export const vec = <const S extends Schema>(item: S, limit: number) => ({ kind: 'vec', item, limit }) as const;
+export const tuple = <const S extends readonly Schema[]>(...items: S) => ({ kind: 'tuple', items }) as const;
+export const map = <const K extends Schema, const V extends Schema>(key: K, value: V, limit: number) =>
+  ({ kind: 'map', key, value, limit }) as const;
+export const struct = <const F extends readonly FieldDef[]>(...fields: F) => ({ kind: 'struct', fields }) as const;
+
+// ---------------------------------------------------------------------------------------------
+// Types inferred from descriptions
+// ---------------------------------------------------------------------------------------------
+
+export type CamelCase<S extends string> = S extends `${infer Head}_${infer Tail}`
+  ? `${Head}${Capitalize<CamelCase<Tail>>}`
+  : S;
+
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+
+type InferTuple<T extends readonly Schema[]> = { -readonly [K in keyof T]: T[K] extends Schema ? Infer<T[K]> : never };
+
+type OptionalKeys<F extends readonly FieldDef[]> = {
+  [I in keyof F]: F[I] extends readonly [infer N extends string, { readonly kind: 'option' }] ? N : never;
+}[number];
+
+export type InferStruct<F extends readonly FieldDef[]> = Simplify<
+  { [E in F[number] as E[0] extends OptionalKeys<F> ? never : CamelCase<E[0]>]: Infer<E[1]> } & {
+    [E in F[number] as E[0] extends OptionalKeys<F> ? CamelCase<E[0]> : never]?: Infer<E[1]>;
+  }
+>;
+
+export type Infer<S extends Schema> = Schema extends S
+  ? unknown // the general Schema type, not a literal description: nothing more precise to infer
+  : S extends { kind: 'u8' | 'u16' | 'u32' | 'usize' | 'i32' }
+  ? number
+  : S extends { kind: 'u64' | 'i64' }
+    ? bigint
+    : S extends { kind: 'bool' }
+      ? boolean
+      : S extends { kind: 'string' }
+        ? string
+        : S extends { kind: 'bytes' }
+          ? Buffer
+          : S extends { kind: 'option'; inner: infer I extends Schema }
+            ? Infer<I> | undefined
+            : S extends { kind: 'vec'; item: infer I extends Schema }
+              ? Infer<I>[]
+              : S extends { kind: 'tuple'; items: infer T extends readonly Schema[] }
+                ? InferTuple<T>
+                : S extends { kind: 'map'; key: infer K extends Schema; value: infer V extends Schema }
+                  ? Map<Infer<K>, Infer<V>>
+                  : S extends { kind: 'struct'; fields: infer F extends readonly FieldDef[] }
+                    ? number extends F['length']
+                      ? Record<string, unknown> // not a literal field list: stop here (keeps inference finite)
+                      : InferStruct<F>
+                    : never;
+
+/** What users may hand to an encoder: byte fields also take strings (encoded as UTF-8). */
+export type InferInput<S extends Schema> = Schema extends S
+  ? unknown
+  : S extends { kind: 'bytes' }
+  ? Uint8Array | string
+  : S extends { kind: 'option'; inner: infer I extends Schema }
+    ? InferInput<I> | undefined
+    : S extends { kind: 'vec'; item: infer I extends Schema }
+      ? readonly InferInput<I>[]
+      : S extends { kind: 'tuple'; items: infer T extends readonly Schema[] }
+        ? { readonly [K in keyof T]: T[K] extends Schema ? InferInput<T[K]> : never }
+        : S extends { kind: 'map'; key: infer K extends Schema; value: infer V extends Schema }
+          ? ReadonlyMap<Infer<K>, InferInput<V>>
+          : S extends { kind: 'struct'; fields: infer F extends readonly FieldDef[] }
+            ? number extends F['length']
+              ? Record<string, unknown>
+              : InferStructInput<F>
+            : Infer<S>;
+
+export type InferStructInput<F extends readonly FieldDef[]> = Simplify<
+  { readonly [E in F[number] as E[0] extends OptionalKeys<F> ? never : CamelCase<E[0]>]: InferInput<E[1]> } & {
+    readonly [E in F[number] as E[0] extends OptionalKeys<F> ? CamelCase<E[0]> : never]?: InferInput<E[1]>;
+  }
+>;
+
+// ---------------------------------------------------------------------------------------------
+// Compilation into encoder/decoder closures
+// ---------------------------------------------------------------------------------------------
+
+export interface Codec {
+  encode(writer: PostcardWriter, value: unknown): void;
+  decode(reader: PostcardReader): unknown;
+}
+
+export function camelCase(wireName: string): string {
+  return wireName.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+function encodeError(path: string, expected: string, value: unknown): never {
+  const shown = typeof value === 'bigint' ? `${value}n` : typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : String(value);
+  throw new ProtocolError(`cannot encode ${path}: expected ${expected}, got ${shown}`);
+}
+
+const U64_MAX = 0xffff_ffff_ffff_ffffn;
+const I64_MIN = -(1n << 63n);
+const I64_MAX = (1n << 63n) - 1n;
+
+function checkedInt(path: string, expected: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    encodeError(path, expected, value);
+  }
+  return value;
+}
+
+function checkedBig(path: string, expected: string, value: unknown, min: bigint, max: bigint): bigint {
+  if (typeof value !== 'bigint' || value < min || value > max) encodeError(path, expected, value);
+  return value;
+}
+
+/** Compile a description into an encoder/decoder; `path` names the field in error messages. */
+export function compile(schema: Schema, path: string): Codec {
+  switch (schema.kind) {
+    case 'u8':
+      return {
+        encode: (w, v) => w.u8(checkedInt(path, 'u8', v, 0, 0xff)),
+        decode: (r) => r.u8(path),
+      };
+    case 'u16':
+      return {
+        encode: (w, v) => w.varint(checkedInt(path, 'u16', v, 0, 0xffff)),
+        decode: (r) => r.varint(16, path),
+      };
+    case 'u32':
+      return {
+        encode: (w, v) => w.varint(checkedInt(path, 'u32', v, 0, 0xffff_ffff)),
+        decode: (r) => r.varint(32, path),
+      };
+    case 'usize':
+      return {
+        encode: (w, v) => w.varint(checkedInt(path, 'usize (a safe integer ≥ 0)', v, 0, Number.MAX_SAFE_INTEGER)),
+        decode: (r) => r.varint(53, path),
+      };
+    case 'i32':
+      return {
+        encode: (w, v) => w.zigzag32(checkedInt(path, 'i32', v, -0x8000_0000, 0x7fff_ffff)),
+        decode: (r) => r.zigzag32(path),
+      };
+    case 'u64':
+      return {
+        encode: (w, v) => w.varintBig(checkedBig(path, 'u64 (bigint)', v, 0n, U64_MAX)),
+        decode: (r) => r.varintBig(path),
+      };
+    case 'i64':
+      return {
+        encode: (w, v) => w.zigzag64(checkedBig(path, 'i64 (bigint)', v, I64_MIN, I64_MAX)),
+        decode: (r) => r.zigzag64(path),
+      };
+    case 'bool':
+      return {
+        encode: (w, v) => (typeof v === 'boolean' ? w.bool(v) : encodeError(path, 'boolean', v)),
+        decode: (r) => r.bool(path),
+      };
+    case 'bytes':
+      return {
+        encode: (w, v) => {
+          if (v instanceof Uint8Array) w.bytes(v);
+          else if (typeof v === 'string') w.bytes(Buffer.from(v, 'utf8'));
+          else encodeError(path, 'bytes (Buffer, Uint8Array or string)', v);
+        },
+        decode: (r) => r.bytes(path),
+      };
+    case 'string': {
+      const maxBytes = schema.maxBytes;
+      return {
+        encode: (w, v) => {
+          if (typeof v !== 'string') encodeError(path, 'string', v);
+          if (maxBytes !== undefined && Buffer.byteLength(v, 'utf8') > maxBytes) {
+            throw new ProtocolError(`cannot encode ${path}: longer than the protocol's limit of ${maxBytes} bytes`);
+          }
+          w.string(v);
+        },
+        decode: (r) => r.string(path, maxBytes),
+      };
+    }
+    case 'option': {
+      const inner = compile(schema.inner, path);
+      return {
+        encode: (w, v) => {
+          if (v === undefined || v === null) {
+            w.u8(0);
+          } else {
+            w.u8(1);
+            inner.encode(w, v);
+          }
+        },
+        decode: (r) => (r.optionTag(path) ? inner.decode(r) : undefined),
+      };
+    }
+    case 'vec': {
+      const item = compile(schema.item, `${path}[]`);
+      const limit = schema.limit;
+      return {
+        encode: (w, v) => {
+          if (!Array.isArray(v)) encodeError(path, 'array', v);
+          if (v.length > limit) {
+            throw new ProtocolError(`cannot encode ${path}: ${v.length} items, more than the protocol's limit of ${limit}`);
+          }
+          w.varint(v.length);
+          for (const element of v) item.encode(w, element);
+        },
+        decode: (r) => {
+          const n = r.count(path, limit);
+          const out = new Array<unknown>(n);
+          for (let i = 0; i < n; i++) out[i] = item.decode(r);
+          return out;
+        },
+      };
+    }
+    case 'tuple': {
+      const items = schema.items.map((s, i) => compile(s, `${path}.${i}`));
+      return {
+        encode: (w, v) => {
+          if (!Array.isArray(v) || v.length !== items.length) encodeError(path, `a ${items.length}-tuple`, v);
+          for (let i = 0; i < items.length; i++) items[i]!.encode(w, v[i]);
+        },
+        decode: (r) => items.map((c) => c.decode(r)),
+      };
+    }
+    case 'map': {
+      const key = compile(schema.key, `${path}{key}`);
+      const value = compile(schema.value, `${path}{value}`);
+      const limit = schema.limit;
+      return {
+        encode: (w, v) => {
+          if (!(v instanceof Map)) encodeError(path, 'Map', v);
+          if (v.size > limit) {
+            throw new ProtocolError(`cannot encode ${path}: ${v.size} entries, more than the protocol's limit of ${limit}`);
+          }
+          w.varint(v.size);
+          for (const [k, val] of v) {
+            key.encode(w, k);
+            value.encode(w, val);
+          }
+        },
+        decode: (r) => {
+          const n = r.count(path, limit);
+          const out = new Map<unknown, unknown>();
+          for (let i = 0; i < n; i++) {
+            const k = key.decode(r);
+            // serde's HashMap keeps the last value for a repeated key; so do we.
+            out.set(k, value.decode(r));
+          }
+          return out;
+        },
+      };
+    }
+    case 'struct':
+      return compileStruct(schema.fields, path);
+  }
+}
+
+function compileStruct(fields: readonly FieldDef[], path: string): Codec {
+  const compiled = fields.map(([wireName, schema]) => ({
+    key: camelCase(wireName),
+    codec: compile(schema, `${path}.${wireName}`),
+  }));
+  return {
+    encode: (w, v) => {
+      if (typeof v !== 'object' || v === null) encodeError(path, 'object', v);
+      const record = v as Record<string, unknown>;
+      for (const field of compiled) field.codec.encode(w, record[field.key]);
+    },
+    decode: (r) => {
+      const out: Record<string, unknown> = {};
+      for (const field of compiled) {
+        const value = field.codec.decode(r);
+        // Absent options stay absent, so decoded values compare equal to hand-built ones.
+        if (value !== undefined) out[field.key] = value;
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,467 @@
+/**
+ * One connection to a broker: a socket, a frame decoder, and a table of requests in flight matched
+ * to replies by correlation id. Requests are pipelined (many in flight at once); requests issued in
+ * the same tick leave in one corked socket write.
+ *
+ * Every operation is a cold Observable: subscribing sends, the reply completes it, unsubscribing
+ * before the reply frees the slot and the late reply is dropped silently.
+ */
+import { BehaviorSubject, Observable, Subject, asyncScheduler, throwError, timeout, type SchedulerLike } from 'rxjs';
+import type { Socket } from 'node:net';
+import { ConnectionError, IncompatibleBrokerError, ProtocolError, RivvenError, TimeoutError } from '../errors.js';
+import { FrameDecoder } from '../protocol/frame-decoder.js';
+import { PROTOCOL_VERSION, encodeRequestFrame } from '../protocol/frame.js';
+import { decodeResponse } from '../protocol/message-codec.js';
+import type { RequestInput } from '../protocol/request-schema.js';
+import type { Response } from '../protocol/response-schema.js';
+import { formatAddress, parseAddress, type BrokerAddress } from './address.js';
+import { LatencyTracker } from './latency-tracker.js';
+import { tcpSocketFactory, type SocketFactory } from './socket-factory.js';
+
+export type ConnectionState = 'connecting' | 'ready' | 'closing' | 'closed' | 'failed';
+
+export interface ConnectionOptions {
+  /** Sent in the Handshake, shown in broker logs. Default `rivven-rx`. */
+  clientId?: string;
+  /** Time allowed to open the socket and complete the handshake. Default 10,000 ms. */
+  connectionTimeoutMs?: number;
+  /** Default per-request timeout (0 = none). Default 30,000 ms. */
+  requestTimeoutMs?: number;
+  /** How long `close()` waits for replies still in flight. Default 5,000 ms. */
+  closeTimeoutMs?: number;
+  /** Where sockets come from (TCP by default; TLS plugs in here). */
+  socketFactory?: SocketFactory;
+  /** Scheduler for timeouts (tests use virtual time). */
+  scheduler?: SchedulerLike;
+}
+
+export interface RequestOptions {
+  /** Overrides the connection's request timeout for this request (0 = none). */
+  timeoutMs?: number;
+}
+
+export interface ResponseFrame {
+  correlationId: number;
+  response: Response;
+}
+
+export interface ConnectionStats {
+  state: ConnectionState;
+  requestsSent: number;
+  requestsSucceeded: number;
+  requestsFailed: number;
+  requestsTimedOut: number;
+  inFlight: number;
+  bytesIn: number;
+  bytesOut: number;
+  latencyP50Ms: number | undefined;
+  latencyP99Ms: number | undefined;
+  lastError: { code: string; message: string; at: number } | undefined;
+}
+
+interface Pending {
+  subscriber: { next(r: Response): void; complete(): void; error(e: unknown): void };
+  sentAt: number;
+  type: string;
+}
+
+const DEFAULTS = {
+  clientId: 'rivven-rx',
+  connectionTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  closeTimeoutMs: 5_000,
+} as const;
+
+/** Late replies of cancelled requests are recognised (and dropped) for this many ids. */
+const CANCELLED_MEMORY = 65_536;
+
+export class Connection {
+  readonly address: BrokerAddress;
+  private readonly options: Required<Omit<ConnectionOptions, 'scheduler' | 'socketFactory'>> & {
+    scheduler: SchedulerLike;
+    socketFactory: SocketFactory;
+  };
+  private readonly stateSubject = new BehaviorSubject<ConnectionState>('connecting');
+  private readonly responsesSubject = new Subject<ResponseFrame>();
+  private readonly statsChanged = new Subject<void>();
+  private readonly decoder = new FrameDecoder();
+  private readonly pending = new Map<number, Pending>();
+  private readonly cancelled = new Set<number>();
+  private readonly latencies = new LatencyTracker();
+  private socket: Socket | undefined;
+  private lastCorrelationId = 0;
+  private writeQueue: Buffer[] = [];
+  private flushScheduled = false;
+  private closePromise: Promise<void> | undefined;
+  private drainWaiters: (() => void)[] = [];
+  private readonly counters = {
+    requestsSent: 0,
+    requestsSucceeded: 0,
+    requestsFailed: 0,
+    requestsTimedOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+  };
+  private lastError: ConnectionStats['lastError'];
+
+  /** connecting → ready → closing → closed, or → failed. */
+  readonly state$: Observable<ConnectionState> = this.stateSubject.asObservable();
+  /** Every frame the broker sends, decoded (including replies to cancelled requests). */
+  readonly responses$: Observable<ResponseFrame> = this.responsesSubject.asObservable();
+  /** Ticks whenever the stats change (health streams sample on it). */
+  readonly statsChanged$: Observable<void> = this.statsChanged.asObservable();
+
+  private constructor(address: BrokerAddress, options: ConnectionOptions) {
+    this.address = address;
+    this.options = {
+      clientId: options.clientId ?? DEFAULTS.clientId,
+      connectionTimeoutMs: options.connectionTimeoutMs ?? DEFAULTS.connectionTimeoutMs,
+      requestTimeoutMs: options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
+      closeTimeoutMs: options.closeTimeoutMs ?? DEFAULTS.closeTimeoutMs,
+      scheduler: options.scheduler ?? asyncScheduler,
+      socketFactory: options.socketFactory ?? tcpSocketFactory,
+    };
+  }
+
+  /**
+   * Connect and handshake. Cold: nothing happens until subscription; unsubscribing before the
+   * connection is ready abandons it (the socket is destroyed). Emits the ready connection once.
+   */
+  static connect$(address: string | BrokerAddress, options: ConnectionOptions = {}): Observable<Connection> {
+    return new Observable<Connection>((subscriber) => {
+      let parsed: BrokerAddress;
+      try {
+        parsed = typeof address === 'string' ? parseAddress(address) : address;
+      } catch (error) {
+        subscriber.error(error);
+        return;
+      }
+      const connection = new Connection(parsed, options);
+      let handedOver = false;
+      const cancel = connection.open((error) => {
+        if (error) {
+          subscriber.error(error);
+        } else {
+          handedOver = true;
+          subscriber.next(connection);
+          subscriber.complete();
+        }
+      });
+      return () => {
+        if (!handedOver) {
+          cancel();
+          connection.fail(new ConnectionError(`connection to ${formatAddress(parsed)} abandoned before it was ready`));
+        }
+      };
+    });
+  }
+
+  get state(): ConnectionState {
+    return this.stateSubject.value;
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  stats(): ConnectionStats {
+    return {
+      state: this.state,
+      ...this.counters,
+      inFlight: this.pending.size,
+      latencyP50Ms: this.latencies.quantile(0.5),
+      latencyP99Ms: this.latencies.quantile(0.99),
+      lastError: this.lastError,
+    };
+  }
+
+  /**
+   * Send one request; the Observable emits the broker's reply and completes. Cold and cancellable.
+   * Errors: ConnectionError (socket failed or closed), TimeoutError, ProtocolError (bad reply or a
+   * request that cannot be encoded).
+   */
+  request$(request: RequestInput, options: RequestOptions = {}): Observable<Response> {
+    const exchange$ = new Observable<Response>((subscriber) => {
+      if (this.state !== 'ready') {
+        subscriber.error(this.notReadyError());
+        return;
+      }
+      const id = this.send(request, subscriber);
+      if (id === undefined) return;
+      return () => this.cancel(id);
+    });
+    const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs;
+    if (timeoutMs <= 0) return exchange$;
+    return exchange$.pipe(
+      timeout({
+        first: timeoutMs,
+        scheduler: this.options.scheduler,
+        with: () => {
+          this.counters.requestsTimedOut++;
+          const error = new TimeoutError(
+            `no reply to ${request.type} from ${formatAddress(this.address)} within ${timeoutMs} ms; the broker may be overloaded or unreachable`,
+          );
+          this.noteError(error);
+          return throwError(() => error);
+        },
+      }),
+    );
+  }
+
+  /** Flush or fail what is pending, then close the socket. Leaves no handles open. */
+  close(): Promise<void> {
+    if (this.closePromise) return this.closePromise;
+    if (this.state === 'closed' || this.state === 'failed') {
+      this.closePromise = Promise.resolve();
+      return this.closePromise;
+    }
+    this.setState('closing');
+    this.closePromise = (async () => {
+      await this.waitForDrain(this.options.closeTimeoutMs);
+      this.failPending(new ConnectionError(`connection to ${formatAddress(this.address)} closed before the reply arrived`));
+      await this.endSocket();
+      this.setState('closed');
+      this.complete();
+    })();
+    return this.closePromise;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Internals
+  // -------------------------------------------------------------------------------------------
+
+  /** Open the socket and handshake; `done` is called once. Returns a function that cancels the timer. */
+  private open(done: (error?: RivvenError) => void): () => void {
+    let finished = false;
+    const finish = (error?: RivvenError) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      if (error) this.fail(error);
+      done(error);
+    };
+    const timer = setTimeout(() => {
+      finish(
+        new TimeoutError(
+          `could not connect to ${formatAddress(this.address)} within ${this.options.connectionTimeoutMs} ms; is the broker running and reachable?`,
+        ),
+      );
+    }, this.options.connectionTimeoutMs);
+
+    const socket = this.options.socketFactory.open(this.address, () => {
+      // The handshake rides the normal request path, so pipelining rules apply from the first byte.
+      this.send(
+        { type: 'Handshake', protocolVersion: PROTOCOL_VERSION, clientId: this.options.clientId },
+        {
+          next: (response) => {
+            if (response.type === 'HandshakeResult' && !response.compatible) {
+              finish(new IncompatibleBrokerError(response.serverVersion, PROTOCOL_VERSION, response.message));
+            } else if (response.type === 'HandshakeResult' || response.type === 'Error') {
+              // Like rivven-client: an Error here means a broker without handshake support; carry on.
+              this.setState('ready');
+              finish();
+            } else {
+              finish(new ProtocolError(`broker answered Handshake with ${response.type}`));
+            }
+          },
+          complete: () => undefined,
+          error: (error) => finish(error instanceof RivvenError ? error : new ConnectionError(String(error))),
+        },
+      );
+    });
+    this.socket = socket;
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      const wrapped = new ConnectionError(
+        `connection to ${formatAddress(this.address)} failed: ${error.code ?? ''} ${error.message}`.replace(/\s+/g, ' '),
+        { cause: error },
+      );
+      if (!finished) finish(wrapped);
+      else this.fail(wrapped);
+    });
+    socket.on('close', () => {
+      if (this.state === 'closing' || this.state === 'closed') return;
+      const error = new ConnectionError(`broker ${formatAddress(this.address)} closed the connection`);
+      if (!finished) finish(error);
+      else this.fail(error);
+    });
+    return () => clearTimeout(timer);
+  }
+
+  private notReadyError(): ConnectionError {
+    return new ConnectionError(
+      this.state === 'connecting'
+        ? `connection to ${formatAddress(this.address)} is not ready yet`
+        : `connection to ${formatAddress(this.address)} is ${this.state}; open a new one`,
+    );
+  }
+
+  private nextCorrelationId(): number {
+    // u32, wrapping; skip ids still in flight (after 4 billion requests on one connection).
+    do {
+      this.lastCorrelationId = this.lastCorrelationId >= 0xffff_ffff ? 1 : this.lastCorrelationId + 1;
+    } while (this.pending.has(this.lastCorrelationId));
+    return this.lastCorrelationId;
+  }
+
+  private send(request: RequestInput, subscriber: Pending['subscriber']): number | undefined {
+    const id = this.nextCorrelationId();
+    let frame: Buffer;
+    try {
+      frame = encodeRequestFrame(request, id);
+    } catch (error) {
+      subscriber.error(error);
+      return undefined;
+    }
+    this.cancelled.delete(id);
+    this.pending.set(id, { subscriber, sentAt: performance.now(), type: request.type });
+    this.counters.requestsSent++;
+    this.counters.bytesOut += frame.length;
+    this.writeQueue.push(frame);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(() => this.flush());
+    }
+    this.statsChanged.next();
+    return id;
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const socket = this.socket;
+    const frames = this.writeQueue;
+    this.writeQueue = [];
+    if (!socket || socket.destroyed || frames.length === 0) return;
+    // Corked writes leave as one writev: one syscall for everything issued this tick, no copying.
+    socket.cork();
+    for (const frame of frames) socket.write(frame);
+    socket.uncork();
+  }
+
+  private cancel(id: number): void {
+    if (!this.pending.delete(id)) return;
+    this.cancelled.add(id);
+    if (this.cancelled.size > CANCELLED_MEMORY) {
+      const oldest = this.cancelled.values().next().value;
+      if (oldest !== undefined) this.cancelled.delete(oldest);
+    }
+    this.statsChanged.next();
+    this.resolveDrainIfIdle();
+  }
+
+  private onData(chunk: Buffer): void {
+    this.counters.bytesIn += chunk.length;
+    let frames;
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (error) {
+      this.fail(error as RivvenError);
+      return;
+    }
+    for (const frame of frames) {
+      let response: Response;
+      try {
+        response = decodeResponse(frame.payload);
+      } catch (error) {
+        this.fail(
+          new ProtocolError(`undecodable reply from ${formatAddress(this.address)}: ${(error as Error).message}`, { cause: error }),
+        );
+        return;
+      }
+      const entry = this.pending.get(frame.correlationId);
+      if (entry === undefined) {
+        if (this.cancelled.delete(frame.correlationId)) {
+          this.responsesSubject.next({ correlationId: frame.correlationId, response });
+          continue; // reply to a request the caller gave up on: dropped by design
+        }
+        this.fail(
+          new ProtocolError(
+            `reply with unknown correlation id ${frame.correlationId} from ${formatAddress(this.address)}; the connection is out of sync`,
+          ),
+        );
+        return;
+      }
+      this.pending.delete(frame.correlationId);
+      this.latencies.record(performance.now() - entry.sentAt);
+      if (response.type === 'Error') {
+        this.counters.requestsFailed++;
+      } else {
+        this.counters.requestsSucceeded++;
+      }
+      this.responsesSubject.next({ correlationId: frame.correlationId, response });
+      entry.subscriber.next(response);
+      entry.subscriber.complete();
+      this.statsChanged.next();
+      this.resolveDrainIfIdle();
+    }
+  }
+
+  private noteError(error: RivvenError): void {
+    this.lastError = { code: error.code, message: error.message, at: Date.now() };
+    this.statsChanged.next();
+  }
+
+  private failPending(error: RivvenError): void {
+    if (this.pending.size === 0) return;
+    const entries = [...this.pending.values()];
+    this.pending.clear();
+    this.counters.requestsFailed += entries.length;
+    this.noteError(error);
+    for (const entry of entries) entry.subscriber.error(error);
+  }
+
+  /** The connection is unusable: fail everything in flight and release the socket. */
+  private fail(error: RivvenError): void {
+    if (this.state === 'failed' || this.state === 'closed') return;
+    this.noteError(error);
+    this.setState('failed');
+    this.socket?.destroy();
+    this.writeQueue = [];
+    this.failPending(error);
+    this.resolveDrainIfIdle();
+    this.complete();
+  }
+
+  private complete(): void {
+    this.responsesSubject.complete();
+    this.statsChanged.next();
+    this.statsChanged.complete();
+  }
+
+  private setState(state: ConnectionState): void {
+    if (this.stateSubject.value !== state) this.stateSubject.next(state);
+    this.statsChanged.next();
+  }
+
+  private waitForDrain(maxMs: number): Promise<void> {
+    if (this.pending.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, maxMs);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.drainWaiters.push(done);
+    });
+  }
+
+  private resolveDrainIfIdle(): void {
+    if (this.pending.size > 0 || this.drainWaiters.length === 0) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const waiter of waiters) waiter();
+  }
+
+  private endSocket(): Promise<void> {
+    const socket = this.socket;
+    if (!socket || socket.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => socket.destroy(), 1_000);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.end();
+    });
+  }
+}
