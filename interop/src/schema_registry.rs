@@ -7,7 +7,8 @@
 //!     a graceful shutdown, which `SchemaServer::run` does not offer.
 //! Storage is in memory (lost on exit), authentication is off, compatibility defaults to BACKWARD
 //! (changeable at run time with `PUT /config`). AVRO and JSON Schema are validated by the real
-//! parsers (apache-avro, jsonschema); PROTOBUF gets rivven-schema's structural check only.
+//! parsers (apache-avro, jsonschema); PROTOBUF registration gets rivven-schema's structural check
+//! only (that is all 0.0.22 does), its compatibility checks parse with protox-parse.
 
 use crate::broker::{stdin_eof_watcher, Signals};
 use anyhow::{bail, Context, Result};
