@@ -19,7 +19,8 @@ export type RivvenErrorCode =
   | 'CONFIG'
   | 'THROTTLED'
   | 'INCOMPATIBLE_BROKER'
-  | 'SCHEMA_REGISTRY';
+  | 'SCHEMA_REGISTRY'
+  | 'TLS';
 
 export interface RivvenErrorOptions {
   cause?: unknown;
@@ -104,19 +105,44 @@ export class ServerError extends RivvenError {
 }
 
 /** Rivven error messages start with a code such as `UNKNOWN_TOPIC:` or `PRODUCER_FENCED `. */
-function serverCodeOf(message: string): string | undefined {
+export function serverCodeOf(message: string): string | undefined {
   const match = /^([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\b/.exec(message.trimStart());
   return match?.[1];
 }
 
+/** Credentials were refused, or the server could not prove it knows them. Fix the credentials. */
 export class AuthenticationError extends RivvenError {
   readonly code = 'AUTHENTICATION' as const;
   readonly retriable = false;
+  /** The broker's error prefix (e.g. `AUTHENTICATION_FAILED`), when the broker said no. */
+  readonly serverCode: string | undefined;
+  constructor(message: string, options?: RivvenErrorOptions & { serverCode?: string }) {
+    super(message, options);
+    this.serverCode = options?.serverCode;
+  }
 }
 
+/** The broker refused the request for this principal (or for an unauthenticated connection). */
 export class AuthorizationError extends RivvenError {
   readonly code = 'AUTHORIZATION' as const;
   readonly retriable = false;
+  readonly serverCode: string | undefined;
+  constructor(message: string, options?: RivvenErrorOptions & { serverCode?: string }) {
+    super(message, options);
+    this.serverCode = options?.serverCode;
+  }
+}
+
+/** TLS could not be established: certificate, hostname, protocol or port trouble. Fix the setup. */
+export class TlsError extends RivvenError {
+  readonly code = 'TLS' as const;
+  readonly retriable = false;
+  /** The TLS library's code, e.g. `CERT_HAS_EXPIRED`, `ERR_TLS_CERT_ALTNAME_INVALID`. */
+  readonly tlsCode: string | undefined;
+  constructor(message: string, options?: RivvenErrorOptions & { tlsCode?: string }) {
+    super(message, options);
+    this.tlsCode = options?.tlsCode;
+  }
 }
 
 export class CircuitOpenError extends RivvenError {
@@ -185,4 +211,23 @@ export class SchemaRegistryError extends RivvenError {
     // Server-side trouble and rate limits may pass; a rejected schema or request will not.
     this.retriable = status === 0 || status === 429 || status >= 500;
   }
+}
+
+const AUTHORIZATION_CODES = new Set(['AUTHENTICATION_REQUIRED', 'AUTHORIZATION_FAILED']);
+const AUTHENTICATION_CODES = new Set(['AUTHENTICATION_FAILED', 'SCRAM_FAILED', 'SESSION_EXPIRED', 'INVALID_SESSION', 'PLAINTEXT_AUTH_REQUIRES_TLS']);
+
+/** The typed error for a broker `Error` reply: authorization and authentication codes get their own classes. */
+export function errorFromServerMessage(message: string, context: string): RivvenError {
+  const code = serverCodeOf(message);
+  if (code !== undefined && (AUTHORIZATION_CODES.has(code) || code.endsWith('_AUTHORIZATION_FAILED'))) {
+    return new AuthorizationError(
+      `${context}: the broker refused this request for this principal (${message}). ` +
+        'Authenticate (the `auth` option) with a principal that holds the needed permission',
+      { serverCode: code },
+    );
+  }
+  if (code !== undefined && AUTHENTICATION_CODES.has(code)) {
+    return new AuthenticationError(`${context}: authentication failed: ${message}`, { serverCode: code });
+  }
+  return new ServerError(message, context);
 }

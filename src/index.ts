@@ -56,6 +56,9 @@ export { murmur2, murmur2Partition } from './protocol/murmur2.js';
 export { Connection, type ConnectionOptions, type ConnectionState, type ConnectionStats, type RequestOptions, type ResponseFrame } from './transport/connection.js';
 export { parseAddress, formatAddress, type BrokerAddress } from './transport/address.js';
 export { tcpSocketFactory, type SocketFactory } from './transport/socket-factory.js';
+export { TlsConfig, tlsSocketFactory, type PemSource, type TlsOptions } from './transport/tls.js';
+export type { AuthOptions, AuthSession } from './transport/authenticator.js';
+export { clearScramCache } from './transport/scram.js';
 
 // Client: every broker operation as an Observable
 export { Client, type ClientHealth, type ClientOptions } from './client/client.js';

@@ -1,25 +1,31 @@
 /**
- * Starts and stops real rivvend 0.0.22 brokers (the interop harness's `broker` subcommand) on free
- * loopback ports with temporary data dirs. Processes are tracked and stopped by pid, never by name.
+ * Starts and stops real rivvend 0.0.22 brokers (the interop harness's `broker` subcommand) and the
+ * real rivven-schema registry, on loopback ports with temporary data dirs. Processes are tracked
+ * and stopped by pid, never by name.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireHarness } from './harness-binary';
 
-export interface BrokerProcess {
+export interface HarnessProcess {
   readonly host: string;
   readonly port: number;
   readonly address: string;
   readonly pid: number;
-  readonly dataDir: string;
   readonly logFile: string;
-  /** SIGTERM, wait for a clean exit (SIGKILL after `graceMs`), then remove the data dir unless kept. */
+  /** Everything the process logged so far. */
+  log(): string;
+  /** SIGTERM, wait for a clean exit (SIGKILL after `graceMs`), then clean up. */
   stop(options?: { keepData?: boolean; graceMs?: number }): Promise<void>;
-  /** SIGKILL: a crash, for fault tests. */
+  /** SIGKILL: a crash, for fault tests. Data is kept. */
   kill(): Promise<void>;
+}
+
+export interface BrokerProcess extends HarnessProcess {
+  readonly dataDir: string;
 }
 
 export function freePort(): Promise<number> {
@@ -40,78 +46,74 @@ function waitForExit(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-export interface StartBrokerOptions {
-  port?: number;
-  dataDir?: string;
-  extraArgs?: string[];
-  readyTimeoutMs?: number;
-}
-
-export async function startBroker(options: StartBrokerOptions = {}): Promise<BrokerProcess> {
+/** Spawn a harness subcommand and wait for its `READY host:port` line. */
+async function startHarnessProcess(
+  args: string[],
+  logFile: string,
+  readyTimeoutMs: number,
+  cleanup: (keepData: boolean) => void,
+): Promise<HarnessProcess> {
   const binary = requireHarness();
-  const port = options.port ?? (await freePort());
-  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'rivven-rx-broker-'));
-  const logFile = `${dataDir}.log`;
   const logFd = openSync(logFile, 'a');
-  const args = ['broker', '--port', String(port), '--data-dir', dataDir, '--exit-on-stdin-eof'];
-  if (options.extraArgs?.length) args.push('--', ...options.extraArgs);
-  // stdin stays open as a lifeline: if this process dies, the broker sees EOF and exits too.
-  const child = spawn(binary, args, { stdio: ['pipe', 'pipe', logFd] });
+  // stdin stays open as a lifeline: if this process dies, the child sees EOF and exits too.
+  const separator = args.indexOf('--');
+  const withLifeline =
+    separator < 0 ? [...args, '--exit-on-stdin-eof'] : [...args.slice(0, separator), '--exit-on-stdin-eof', ...args.slice(separator)];
+  const child = spawn(binary, withLifeline, { stdio: ['pipe', 'pipe', logFd] });
   closeSync(logFd);
   const pid = child.pid;
-  if (pid === undefined) throw new Error(`could not start the broker harness ${binary}`);
+  if (pid === undefined) throw new Error(`could not start ${binary} ${args[0]}`);
+  const readLog = () => {
+    try {
+      return readFileSync(logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  };
 
-  await new Promise<void>((resolve, reject) => {
+  const address = await new Promise<string>((resolve, reject) => {
     let output = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`broker did not report READY within ${options.readyTimeoutMs ?? 60000} ms; log: ${logFile}`));
-    }, options.readyTimeoutMs ?? 60_000);
+      reject(new Error(`${args[0]} did not report READY within ${readyTimeoutMs} ms; log: ${logFile}`));
+    }, readyTimeoutMs);
     const onData = (chunk: Buffer) => {
       output += chunk.toString('utf8');
-      if (/^READY /m.test(output)) {
+      const ready = /^READY (\S+)/m.exec(output);
+      if (ready) {
         clearTimeout(timer);
         child.stdout?.off('data', onData);
         child.off('exit', onExit);
         child.stdout?.resume();
-        resolve();
+        resolve(ready[1]!);
       }
     };
     const onExit = (code: number | null) => {
       clearTimeout(timer);
-      let log = '';
-      try {
-        log = readFileSync(logFile, 'utf8').split('\n').slice(-20).join('\n');
-      } catch {
-        // no log written
-      }
-      reject(new Error(`broker exited (code ${code}) before it was ready:\n${log}`));
+      reject(new Error(`${args[0]} exited (code ${code}) before it was ready:\n${readLog().split('\n').slice(-20).join('\n')}`));
     };
     child.stdout?.on('data', onData);
     child.once('exit', onExit);
   });
 
-  // The broker must not keep a test process alive on its own; stop()/kill() end it explicitly.
+  // The process must not keep a test run alive on its own; stop()/kill() end it explicitly.
   child.unref();
   (child.stdin as unknown as { unref?: () => void })?.unref?.();
   (child.stdout as unknown as { unref?: () => void })?.unref?.();
 
-  const finish = async (keepData: boolean) => {
+  const release = (keepData: boolean) => {
     child.stdin?.destroy();
     child.stdout?.destroy();
-    if (!keepData) {
-      rmSync(dataDir, { recursive: true, force: true });
-      rmSync(logFile, { force: true });
-    }
+    cleanup(keepData);
   };
-
+  const at = address.lastIndexOf(':');
   return {
-    host: '127.0.0.1',
-    port,
-    address: `127.0.0.1:${port}`,
+    host: address.slice(0, at),
+    port: Number(address.slice(at + 1)),
+    address,
     pid,
-    dataDir,
     logFile,
+    log: readLog,
     async stop({ keepData = false, graceMs = 10_000 } = {}) {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
@@ -119,14 +121,47 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
         await waitForExit(child);
         clearTimeout(timer);
       }
-      await finish(keepData);
+      release(keepData);
     },
     async kill() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGKILL');
         await waitForExit(child);
       }
-      await finish(true);
+      release(true);
     },
   };
+}
+
+export interface StartBrokerOptions {
+  /** Fixed port (to restart a broker where clients expect it); default: a free one. */
+  port?: number;
+  dataDir?: string;
+  /** Harness `broker` flags (e.g. users and TLS files). */
+  harnessArgs?: string[];
+  /** rivvend options, passed after `--`. */
+  extraArgs?: string[];
+  readyTimeoutMs?: number;
+}
+
+export async function startBroker(options: StartBrokerOptions = {}): Promise<BrokerProcess> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'rivven-rx-broker-'));
+  const args = ['broker', '--port', String(options.port ?? 0), '--data-dir', dataDir, ...(options.harnessArgs ?? [])];
+  if (options.extraArgs?.length) args.push('--', ...options.extraArgs);
+  const logFile = `${dataDir}.log`;
+  const harness = await startHarnessProcess(args, logFile, options.readyTimeoutMs ?? 60_000, (keepData) => {
+    if (!keepData) {
+      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(logFile, { force: true });
+    }
+  });
+  return { ...harness, dataDir };
+}
+
+/** The real rivven-schema 0.0.22 registry (in memory) on a free loopback port. */
+export async function startSchemaRegistry(): Promise<HarnessProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'rivven-rx-registry-'));
+  return startHarnessProcess(['schema-registry', '--port', '0'], join(dir, 'registry.log'), 60_000, () =>
+    rmSync(dir, { recursive: true, force: true }),
+  );
 }

@@ -4,6 +4,7 @@
  * Unit tests only; integration tests use the real broker.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { encodeResponseFrame } from '../../src/protocol/frame';
 import { FrameDecoder } from '../../src/protocol/frame-decoder';
 import { decodeRequest } from '../../src/protocol/message-codec';
@@ -33,12 +34,15 @@ export class FakeBroker {
   private connectionWaiters: ((peer: FakePeer) => void)[] = [];
   private requestWaiters: { count: number; type: string; resolve: () => void }[] = [];
 
-  private constructor(private handler: FakeHandler) {
-    this.server = createServer((socket) => this.accept(socket));
+  private constructor(private handler: FakeHandler, tls?: TlsOptions) {
+    this.server = tls ? createTlsServer(tls, (socket) => this.accept(socket)) : createServer((socket) => this.accept(socket));
+    // Failed TLS handshakes are what some tests are about; they must not crash the server.
+    this.server.on('tlsClientError', () => undefined);
   }
 
-  static async start(handler: FakeHandler = politeHandler): Promise<FakeBroker> {
-    const broker = new FakeBroker(handler);
+  /** Start listening on a free loopback port; with `tls`, a TLS server (node:tls options). */
+  static async start(handler: FakeHandler = politeHandler, tls?: TlsOptions): Promise<FakeBroker> {
+    const broker = new FakeBroker(handler, tls);
     await new Promise<void>((resolve) => broker.server.listen(0, '127.0.0.1', resolve));
     return broker;
   }
@@ -92,7 +96,15 @@ export class FakeBroker {
     for (const waiter of waiters) waiter(peer);
     socket.on('error', () => undefined);
     socket.on('data', (chunk) => {
-      for (const frame of decoder.push(chunk)) {
+      let frames;
+      try {
+        frames = decoder.push(chunk);
+      } catch {
+        // Like a real broker: bytes that are not Rivven frames end the connection.
+        socket.destroy();
+        return;
+      }
+      for (const frame of frames) {
         const request = decodeRequest(frame.payload);
         this.received.push(request);
         this.settleWaiters();

@@ -4,7 +4,7 @@
  * retriability); `Throttled` becomes ThrottledError carrying the wait.
  */
 import { BehaviorSubject, Observable, Subscription, asyncScheduler, map, throttleTime, type SchedulerLike } from 'rxjs';
-import { ConfigError, ProtocolError, ServerError, ThrottledError } from '../errors.js';
+import { ConfigError, ProtocolError, ThrottledError, errorFromServerMessage } from '../errors.js';
 import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response, ResponseOf, ResponseType } from '../protocol/response-schema.js';
 import type { BrokerAddress } from '../transport/address.js';
@@ -504,7 +504,7 @@ export class Client {
 }
 
 export function errorFromResponse(response: Response, requestType: string): Error {
-  if (response.type === 'Error') return new ServerError(response.message, requestType);
+  if (response.type === 'Error') return errorFromServerMessage(response.message, requestType);
   if (response.type === 'Throttled') return new ThrottledError(response.throttleTimeMs, response.quotaType, response.entity);
   return new ProtocolError(`broker answered ${requestType} with an unexpected ${response.type}`);
 }

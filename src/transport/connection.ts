@@ -8,15 +8,17 @@
  */
 import { BehaviorSubject, Observable, Subject, asyncScheduler, throwError, timeout, type SchedulerLike } from 'rxjs';
 import type { Socket } from 'node:net';
-import { ConnectionError, IncompatibleBrokerError, ProtocolError, RivvenError, TimeoutError } from '../errors.js';
+import { ConnectionError, IncompatibleBrokerError, ProtocolError, RivvenError, TimeoutError, TlsError } from '../errors.js';
 import { FrameDecoder } from '../protocol/frame-decoder.js';
 import { PROTOCOL_VERSION, encodeRequestFrame } from '../protocol/frame.js';
 import { decodeResponse } from '../protocol/message-codec.js';
 import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response } from '../protocol/response-schema.js';
 import { formatAddress, parseAddress, type BrokerAddress } from './address.js';
+import { authenticate, validateAuthOptions, type AuthOptions, type AuthSession } from './authenticator.js';
 import { LatencyTracker } from './latency-tracker.js';
 import { tcpSocketFactory, type SocketFactory } from './socket-factory.js';
+import { tlsSocketFactory, type TlsOptions } from './tls.js';
 
 export type ConnectionState = 'connecting' | 'ready' | 'closing' | 'closed' | 'failed';
 
@@ -29,10 +31,27 @@ export interface ConnectionOptions {
   requestTimeoutMs?: number;
   /** How long `close()` waits for replies still in flight. Default 5,000 ms. */
   closeTimeoutMs?: number;
-  /** Where sockets come from (TCP by default; TLS plugs in here). */
+  /** Authenticate every connection: SCRAM-SHA-256 (recommended) or PLAIN (TLS only). */
+  auth?: AuthOptions;
+  /** Connect with TLS (and mTLS with a client certificate). */
+  tls?: TlsOptions;
+  /** Where sockets come from (TCP, or TLS when `tls` is set); custom factories for tests/proxies. */
   socketFactory?: SocketFactory;
+  /**
+   * Re-authenticate when this fraction of the broker's session lifetime has passed (default 0.8),
+   * so a long-lived connection never meets SESSION_EXPIRED.
+   */
+  reauthenticateAt?: number;
   /** Scheduler for timeouts (tests use virtual time). */
   scheduler?: SchedulerLike;
+  /**
+   * How long a request may wait for others to share its socket write, in microseconds. 0 (the
+   * default) writes at the end of the current tick: everything issued in the same tick goes out in
+   * one write. Timer resolution is 1 ms, so values are rounded up to whole milliseconds.
+   */
+  writeLingerUs?: number;
+  /** Write as soon as this many frames are queued, linger or not. Default unlimited. */
+  maxWriteBatch?: number;
 }
 
 export interface RequestOptions {
@@ -54,9 +73,17 @@ export interface ConnectionStats {
   inFlight: number;
   bytesIn: number;
   bytesOut: number;
+  /** Socket writes issued; framesWritten / batchesWritten is the average batch size. */
+  batchesWritten: number;
+  framesWritten: number;
   latencyP50Ms: number | undefined;
   latencyP99Ms: number | undefined;
   lastError: { code: string; message: string; at: number } | undefined;
+  /** Who this connection is authenticated as (never any secret), and when the session ends. */
+  auth: { mechanism: string; username: string; sessionExpiresAt: number; reauthentications: number } | undefined;
+  /** Requests held back while the connection re-authenticates. */
+  waitingForAuth: number;
+  transport: string;
 }
 
 interface Pending {
@@ -77,7 +104,12 @@ const CANCELLED_MEMORY = 65_536;
 
 export class Connection {
   readonly address: BrokerAddress;
-  private readonly options: Required<Omit<ConnectionOptions, 'scheduler' | 'socketFactory'>> & {
+  private readonly options: Required<
+    Omit<ConnectionOptions, 'scheduler' | 'socketFactory' | 'writeLingerUs' | 'maxWriteBatch' | 'auth' | 'tls'>
+  > & {
+    auth: AuthOptions | undefined;
+    writeLingerUs: number;
+    maxWriteBatch: number;
     scheduler: SchedulerLike;
     socketFactory: SocketFactory;
   };
@@ -92,6 +124,7 @@ export class Connection {
   private lastCorrelationId = 0;
   private writeQueue: Buffer[] = [];
   private flushScheduled = false;
+  private lingerTimer: NodeJS.Timeout | undefined;
   private closePromise: Promise<void> | undefined;
   private drainWaiters: (() => void)[] = [];
   private readonly counters = {
@@ -101,8 +134,18 @@ export class Connection {
     requestsTimedOut: 0,
     bytesIn: 0,
     bytesOut: 0,
+    /** Socket writes issued (each carries one or more frames). */
+    batchesWritten: 0,
+    framesWritten: 0,
   };
   private lastError: ConnectionStats['lastError'];
+  private session: AuthSession | undefined;
+  private sessionExpiresAt = 0;
+  private reauthentications = 0;
+  private reauthTimer: NodeJS.Timeout | undefined;
+  /** While set, new requests wait here (re-authentication needs the connection to itself). */
+  private gatedSends: { request: RequestInput; subscriber: Pending['subscriber']; cancelled: boolean; cancel?: () => void }[] | undefined;
+  private framesReceived = 0;
 
   /** connecting → ready → closing → closed, or → failed. */
   readonly state$: Observable<ConnectionState> = this.stateSubject.asObservable();
@@ -119,7 +162,11 @@ export class Connection {
       requestTimeoutMs: options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
       closeTimeoutMs: options.closeTimeoutMs ?? DEFAULTS.closeTimeoutMs,
       scheduler: options.scheduler ?? asyncScheduler,
-      socketFactory: options.socketFactory ?? tcpSocketFactory,
+      socketFactory: options.socketFactory ?? (options.tls ? tlsSocketFactory(options.tls) : tcpSocketFactory),
+      auth: options.auth,
+      reauthenticateAt: options.reauthenticateAt ?? 0.8,
+      writeLingerUs: options.writeLingerUs ?? 0,
+      maxWriteBatch: options.maxWriteBatch ?? Number.POSITIVE_INFINITY,
     };
   }
 
@@ -136,7 +183,14 @@ export class Connection {
         subscriber.error(error);
         return;
       }
-      const connection = new Connection(parsed, options);
+      let connection: Connection;
+      try {
+        if (options.auth !== undefined) validateAuthOptions(options.auth);
+        connection = new Connection(parsed, options);
+      } catch (error) {
+        subscriber.error(error);
+        return;
+      }
       let handedOver = false;
       const cancel = connection.open((error) => {
         if (error) {
@@ -172,6 +226,17 @@ export class Connection {
       latencyP50Ms: this.latencies.quantile(0.5),
       latencyP99Ms: this.latencies.quantile(0.99),
       lastError: this.lastError,
+      auth:
+        this.session === undefined
+          ? undefined
+          : {
+              mechanism: this.session.mechanism,
+              username: this.session.username,
+              sessionExpiresAt: this.sessionExpiresAt,
+              reauthentications: this.reauthentications,
+            },
+      waitingForAuth: this.gatedSends?.length ?? 0,
+      transport: this.options.socketFactory.kind,
     };
   }
 
@@ -186,9 +251,7 @@ export class Connection {
         subscriber.error(this.notReadyError());
         return;
       }
-      const id = this.send(request, subscriber);
-      if (id === undefined) return;
-      return () => this.cancel(id);
+      return this.send(request, subscriber);
     });
     const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs;
     if (timeoutMs <= 0) return exchange$;
@@ -216,6 +279,7 @@ export class Connection {
       return this.closePromise;
     }
     this.setState('closing');
+    if (this.reauthTimer !== undefined) clearTimeout(this.reauthTimer);
     this.closePromise = (async () => {
       await this.waitForDrain(this.options.closeTimeoutMs);
       this.failPending(new ConnectionError(`connection to ${formatAddress(this.address)} closed before the reply arrived`));
@@ -258,8 +322,18 @@ export class Connection {
               finish(new IncompatibleBrokerError(response.serverVersion, PROTOCOL_VERSION, response.message));
             } else if (response.type === 'HandshakeResult' || response.type === 'Error') {
               // Like rivven-client: an Error here means a broker without handshake support; carry on.
-              this.setState('ready');
-              finish();
+              if (this.options.auth === undefined) {
+                this.setState('ready');
+                finish();
+                return;
+              }
+              this.runAuthentication().then(
+                () => {
+                  this.setState('ready');
+                  finish();
+                },
+                (error: unknown) => finish(error instanceof RivvenError ? error : new ConnectionError(String(error))),
+              );
             } else {
               finish(new ProtocolError(`broker answered Handshake with ${response.type}`));
             }
@@ -272,7 +346,8 @@ export class Connection {
     this.socket = socket;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error: NodeJS.ErrnoException) => {
-      const wrapped = new ConnectionError(
+      const classified = this.options.socketFactory.classifyError?.(error, socket, this.address);
+      const wrapped = classified ?? new ConnectionError(
         `connection to ${formatAddress(this.address)} failed: ${error.code ?? ''} ${error.message}`.replace(/\s+/g, ' '),
         { cause: error },
       );
@@ -281,7 +356,12 @@ export class Connection {
     });
     socket.on('close', () => {
       if (this.state === 'closing' || this.state === 'closed') return;
-      const error = new ConnectionError(`broker ${formatAddress(this.address)} closed the connection`);
+      const error = new ConnectionError(
+        finished
+          ? `broker ${formatAddress(this.address)} closed the connection`
+          : `broker ${formatAddress(this.address)} closed the connection before the handshake completed` +
+            (this.options.socketFactory.encrypted ? '' : ' (if this port expects TLS, set the `tls` option)'),
+      );
       if (!finished) finish(error);
       else this.fail(error);
     });
@@ -304,7 +384,17 @@ export class Connection {
     return this.lastCorrelationId;
   }
 
-  private send(request: RequestInput, subscriber: Pending['subscriber']): number | undefined {
+  /** Queue a request for the socket; returns how to cancel it (undefined if it failed at once). */
+  private send(request: RequestInput, subscriber: Pending['subscriber'], bypassGate = false): (() => void) | undefined {
+    if (this.gatedSends !== undefined && !bypassGate) {
+      const held: NonNullable<Connection['gatedSends']>[number] = { request, subscriber, cancelled: false };
+      this.gatedSends.push(held);
+      this.statsChanged.next();
+      return () => {
+        held.cancelled = true;
+        held.cancel?.();
+      };
+    }
     const id = this.nextCorrelationId();
     let frame: Buffer;
     try {
@@ -318,20 +408,89 @@ export class Connection {
     this.counters.requestsSent++;
     this.counters.bytesOut += frame.length;
     this.writeQueue.push(frame);
-    if (!this.flushScheduled) {
+    if (this.writeQueue.length >= this.options.maxWriteBatch) {
+      this.flush();
+    } else if (!this.flushScheduled) {
       this.flushScheduled = true;
-      process.nextTick(() => this.flush());
+      if (this.options.writeLingerUs > 0) {
+        this.lingerTimer = setTimeout(() => this.flush(), Math.ceil(this.options.writeLingerUs / 1000));
+      } else {
+        process.nextTick(() => this.flush());
+      }
     }
     this.statsChanged.next();
-    return id;
+    return () => this.cancel(id);
+  }
+
+  /** One request/response on the auth path (bypasses the re-authentication gate). */
+  private exchange(request: RequestInput): Promise<Response> {
+    return new Promise((resolve, reject) => {
+      this.send(request, { next: resolve, complete: () => undefined, error: reject }, true);
+    });
+  }
+
+  private async runAuthentication(): Promise<void> {
+    const auth = this.options.auth;
+    if (auth === undefined) return;
+    const session = await authenticate((r) => this.exchange(r), auth, this.options.socketFactory.encrypted === true);
+    this.session = session;
+    this.sessionExpiresAt = Date.now() + session.expiresInSeconds * 1000;
+    this.scheduleReauthentication(session.expiresInSeconds);
+    this.statsChanged.next();
+  }
+
+  private scheduleReauthentication(expiresInSeconds: number): void {
+    if (this.reauthTimer !== undefined) clearTimeout(this.reauthTimer);
+    if (!(expiresInSeconds > 0)) return;
+    const delayMs = Math.max(500, expiresInSeconds * 1000 * this.options.reauthenticateAt);
+    this.reauthTimer = setTimeout(() => void this.reauthenticate(), Math.min(delayMs, 0x7fff_ffff));
+    // A session timer must never keep a process alive on its own.
+    this.reauthTimer.unref();
+  }
+
+  /**
+   * Renew the session on this connection. The broker handles one connection's requests in order
+   * and refuses other requests mid-SCRAM, so new requests wait while in-flight ones finish, the
+   * exchange runs alone, then the waiting requests go out. Nothing in flight fails.
+   */
+  private async reauthenticate(): Promise<void> {
+    if (this.state !== 'ready') return;
+    this.gatedSends = [];
+    this.statsChanged.next();
+    try {
+      await this.waitForDrain(this.options.requestTimeoutMs || 30_000);
+      if (this.state !== 'ready') return;
+      await this.runAuthentication();
+      this.reauthentications++;
+    } catch (error) {
+      this.fail(error instanceof RivvenError ? error : new ConnectionError(`re-authentication failed: ${String(error)}`));
+    } finally {
+      const held = this.gatedSends ?? [];
+      this.gatedSends = undefined;
+      for (const entry of held) {
+        if (entry.cancelled) continue;
+        if (this.state !== 'ready') {
+          entry.subscriber.error(this.notReadyError());
+          continue;
+        }
+        entry.cancel = this.send(entry.request, entry.subscriber);
+      }
+      this.statsChanged.next();
+    }
   }
 
   private flush(): void {
     this.flushScheduled = false;
+    if (this.lingerTimer !== undefined) {
+      clearTimeout(this.lingerTimer);
+      this.lingerTimer = undefined;
+    }
     const socket = this.socket;
     const frames = this.writeQueue;
     this.writeQueue = [];
     if (!socket || socket.destroyed || frames.length === 0) return;
+    this.counters.batchesWritten++;
+    this.counters.framesWritten += frames.length;
     // Corked writes leave as one writev: one syscall for everything issued this tick, no copying.
     socket.cork();
     for (const frame of frames) socket.write(frame);
@@ -351,6 +510,15 @@ export class Connection {
 
   private onData(chunk: Buffer): void {
     this.counters.bytesIn += chunk.length;
+    if (this.framesReceived === 0 && this.decoder.buffered === 0 && looksLikeTlsRecord(chunk) && !this.options.socketFactory.encrypted) {
+      this.fail(
+        new TlsError(
+          `${formatAddress(this.address)} answered with TLS: this port expects TLS connections; set the \`tls\` option (or use the broker's plaintext port)`,
+          { tlsCode: 'TLS_EXPECTED' },
+        ),
+      );
+      return;
+    }
     let frames;
     try {
       frames = this.decoder.push(chunk);
@@ -358,6 +526,7 @@ export class Connection {
       this.fail(error as RivvenError);
       return;
     }
+    this.framesReceived += frames.length;
     for (const frame of frames) {
       let response: Response;
       try {
@@ -402,6 +571,11 @@ export class Connection {
   }
 
   private failPending(error: RivvenError): void {
+    const held = this.gatedSends;
+    if (held !== undefined) {
+      this.gatedSends = [];
+      for (const entry of held) if (!entry.cancelled) entry.subscriber.error(error);
+    }
     if (this.pending.size === 0) return;
     const entries = [...this.pending.values()];
     this.pending.clear();
@@ -417,6 +591,8 @@ export class Connection {
     this.setState('failed');
     this.socket?.destroy();
     this.writeQueue = [];
+    if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
+    if (this.reauthTimer !== undefined) clearTimeout(this.reauthTimer);
     this.failPending(error);
     this.resolveDrainIfIdle();
     this.complete();
@@ -464,4 +640,9 @@ export class Connection {
       socket.end();
     });
   }
+}
+
+/** A TLS record (alert 0x15 or handshake 0x16, version 3.x) where a Rivven frame was expected. */
+function looksLikeTlsRecord(chunk: Buffer): boolean {
+  return chunk.length >= 2 && (chunk[0] === 0x15 || chunk[0] === 0x16) && chunk[1] === 0x03;
 }
