@@ -10,10 +10,16 @@
 //! rivvend that does bind them cannot open 0.0.0.0 or a fixed port:
 //!   * `--metrics-bind` (metrics are also switched off) → 127.0.0.1:0
 //!   * `--cluster-bind` (SWIM/transport, cluster mode only) → 127.0.0.1:0
+//!
+//! With `--user` the server is rivvend's `SecureServer` instead (see secure.rs for why): it binds
+//! only the client listener (`--api-port` is then unused) and gets its settings from the same
+//! rivvend `Cli` (bind, data dir, partitions, rate limits, request size, idle timeout).
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Parser;
-use rivvend::{Cli, ClusterServer, DeploymentMode};
+use crate::secure::{self, AuthOptions, TlsOptions, UserSpec};
+use rivvend::secure_server::SecureServerShutdownHandle;
+use rivvend::{Cli, ClusterServer, DeploymentMode, SecureServer, SecureServerConfig};
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -43,14 +49,75 @@ pub struct BrokerArgs {
     #[arg(long)]
     exit_on_stdin_eof: bool,
 
-    /// Keep client authentication ON (default: `--no-require-auth` is passed).
+    /// Keep ClusterServer's client authentication ON (default: `--no-require-auth` is passed).
+    /// Without --user nobody can log in (rivvend 0.0.22 has no way to create principals).
     #[arg(long)]
     require_auth: bool,
+
+    /// A principal NAME:PASSWORD[:ROLE+ROLE…] (repeatable; roles: admin, producer, consumer,
+    /// read-only). Any --user switches to rivvend's SecureServer with authentication required.
+    #[arg(long = "user", value_name = "NAME:PASSWORD[:ROLES]", value_parser = secure::parse_user)]
+    users: Vec<UserSpec>,
+
+    /// Session lifetime in seconds (rivvend default 3600). Needs --user.
+    #[arg(long, value_name = "N", requires = "users")]
+    session_timeout_secs: Option<u64>,
+
+    /// Failed PLAIN logins per user before a lockout (rivvend default 5; twice that per client
+    /// IP, and every test client is 127.0.0.1). Needs --user.
+    #[arg(long, value_name = "N", requires = "users")]
+    max_failed_attempts: Option<u32>,
+
+    /// Lockout duration in seconds after too many failed PLAIN logins (rivvend default 300).
+    /// Needs --user.
+    #[arg(long, value_name = "N", requires = "users")]
+    lockout_secs: Option<u64>,
+
+    /// TLS on the client port: server certificate chain (PEM).
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// TLS private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// CA (PEM) that client certificates are verified against; alone, a client certificate is
+    /// requested but optional.
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    tls_ca: Option<PathBuf>,
+
+    /// mTLS: the handshake fails without a client certificate signed by --tls-ca.
+    #[arg(long, requires = "tls_ca")]
+    require_client_cert: bool,
 
     /// Extra rivvend arguments, appended after `--`; they replace the harness defaults of the
     /// same name (e.g. `-- --rate-limit-per-ip 5`).
     #[arg(last = true, allow_hyphen_values = true)]
     extra: Vec<String>,
+}
+
+impl BrokerArgs {
+    fn tls(&self) -> TlsOptions {
+        TlsOptions {
+            cert: self.tls_cert.clone(),
+            key: self.tls_key.clone(),
+            ca: self.tls_ca.clone(),
+            require_client_cert: self.require_client_cert,
+        }
+    }
+
+    fn auth_options(&self) -> AuthOptions {
+        AuthOptions {
+            session_timeout_secs: self.session_timeout_secs,
+            max_failed_attempts: self.max_failed_attempts,
+            lockout_secs: self.lockout_secs,
+        }
+    }
+
+    /// `--user` given: rivvend's SecureServer with an injected AuthManager.
+    fn secure_server(&self) -> bool {
+        !self.users.is_empty()
+    }
 }
 
 pub fn run(args: BrokerArgs) -> ExitCode {
@@ -77,6 +144,39 @@ pub fn run(args: BrokerArgs) -> ExitCode {
     // forever, and the server has already flushed its data in its own shutdown path.
     std::process::exit(code);
 }
+
+/// The server variant that runs, and how to stop it.
+enum Shutdown {
+    Cluster(rivvend::ShutdownHandle),
+    /// With the server's WAL directory.
+    Secure(SecureServerShutdownHandle, PathBuf),
+}
+
+impl Shutdown {
+    fn trigger(&self) {
+        match self {
+            Shutdown::Cluster(h) => h.shutdown(),
+            Shutdown::Secure(h, _) => h.shutdown(),
+        }
+    }
+
+    /// After a clean stop. ClusterServer's own shutdown drains connections, flushes, and then
+    /// checkpoints its WAL (deletes the *.wal files) so the next start does not replay records
+    /// that are already in the segments. SecureServer 0.0.22 only stops accepting: its WAL is
+    /// never checkpointed, and a restart on the same data dir replays it on top of the segments,
+    /// duplicating every message. Do that last step with rivven-core's own `checkpoint_dir`.
+    /// Safe here: segments are written through on every append (`EveryNWrites(1)`: flushed to
+    /// the OS, survives our exit), and the process exits right after.
+    fn after_clean_stop(&self) {
+        if let Shutdown::Secure(_, wal_dir) = self {
+            if let Err(e) = rivven_core::GroupCommitWal::checkpoint_dir(wal_dir) {
+                eprintln!("broker: WAL checkpoint of {}: {e}", wal_dir.display());
+            }
+        }
+    }
+}
+
+type ServerTask = tokio::task::JoinHandle<Result<()>>;
 
 /// Why the broker is stopping.
 enum Stop {
@@ -125,28 +225,44 @@ async fn run_async(args: BrokerArgs) -> Result<i32> {
     };
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
+    let tls = args.tls();
+    tls.check_files()?;
+    if tls.enabled() {
+        secure::install_crypto_provider();
+    }
 
     let argv = rivvend_argv(&args, port, api_port)?;
-    eprintln!("broker: rivvend {}", argv[1..].join(" "));
     let mut cli = Cli::try_parse_from(&argv).map_err(|e| anyhow!("rivvend arguments: {e}"))?;
     // `--metrics` is a clap SetTrue flag with default "true": the CLI cannot switch it off, the
     // public field can. (rivvend 0.0.22 never binds metrics_bind anyway.)
     cli.metrics = false;
     check_loopback_only(&cli, port)?;
-    eprintln!(
-        "broker: client 127.0.0.1:{port}, api 127.0.0.1:{api_port}, data {}",
-        args.data_dir.display()
-    );
+    let tls_desc = match (tls.enabled(), tls.mtls_mode()) {
+        (false, _) => "plaintext".to_string(),
+        (true, mode) => format!("TLS, client cert {mode:?}"),
+    };
+    if args.secure_server() {
+        eprintln!("broker: rivvend SecureServer, settings from: {}", argv[1..].join(" "));
+        eprintln!(
+            "broker: client 127.0.0.1:{port} ({tls_desc}, auth required), no HTTP API, data {}",
+            args.data_dir.display()
+        );
+    } else {
+        eprintln!("broker: rivvend {}", argv[1..].join(" "));
+        eprintln!(
+            "broker: client 127.0.0.1:{port} ({tls_desc}, auth {}), api 127.0.0.1:{api_port}, data {}",
+            if cli.no_require_auth { "off" } else { "required" },
+            args.data_dir.display()
+        );
+    }
 
-    let server = tokio::select! {
-        s = ClusterServer::new(cli) => s.context("rivvend ClusterServer::new")?,
+    let (shutdown, mut task) = tokio::select! {
+        s = start_server(&args, cli, &tls) => s?,
         name = signals.recv() => {
             eprintln!("broker: {name} during startup, exiting");
             return Ok(0);
         }
     };
-    let shutdown = server.get_shutdown_handle();
-    let mut task = tokio::spawn(async move { server.start().await });
 
     // Readiness: a plain TCP connect to the client port.
     let deadline = Instant::now() + READY_TIMEOUT;
@@ -197,20 +313,54 @@ async fn run_async(args: BrokerArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// Builds the server (WAL replay, principals' PBKDF2 hashes, TLS acceptor) and starts it in a task.
+async fn start_server(args: &BrokerArgs, cli: Cli, tls: &TlsOptions) -> Result<(Shutdown, ServerTask)> {
+    if !args.secure_server() {
+        let server = ClusterServer::new(cli)
+            .await
+            .context("rivvend ClusterServer::new")?;
+        let shutdown = Shutdown::Cluster(server.get_shutdown_handle());
+        return Ok((shutdown, tokio::spawn(async move { server.start().await })));
+    }
+
+    cli.validate()
+        .map_err(|e| anyhow!("rivvend configuration: {e}"))?;
+    let auth_manager = secure::build_auth_manager(&args.users, &args.auth_options()).await?;
+    let config = SecureServerConfig {
+        bind_addr: cli.bind,
+        tls_config: tls.to_tls_config()?,
+        max_connections: cli.max_total_connections as usize,
+        max_connections_per_ip: cli.max_connections_per_ip,
+        rate_limit_per_ip: cli.rate_limit_per_ip,
+        idle_timeout: Duration::from_secs(cli.idle_timeout_secs),
+        max_message_size: cli.max_request_size,
+        require_auth: true,
+        // mTLS → automatic service-account login: off, a client cert is transport security only.
+        enable_service_auth: false,
+        service_auth_config: None,
+        // connection_timeout (TLS handshake): SecureServer's default, 30 s like ClusterServer.
+        ..SecureServerConfig::default()
+    };
+    let server = SecureServer::with_auth_manager(cli.to_core_config(), config, Some(auth_manager))
+        .await
+        .context("rivvend SecureServer::with_auth_manager")?;
+    let wal_dir = args.data_dir.join("wal");
+    let shutdown = Shutdown::Secure(server.get_shutdown_handle(), wal_dir);
+    Ok((shutdown, tokio::spawn(async move { server.start().await })))
+}
+
 /// Triggers rivvend's graceful shutdown and waits up to SHUTDOWN_TIMEOUT (a second signal cuts
 /// the wait short). The trigger is a tokio broadcast that only reaches receivers subscribed at
 /// send time, and `start()` subscribes as it goes, so it is re-sent until the task ends.
-async fn stop_server(
-    shutdown: &rivvend::ShutdownHandle,
-    task: &mut tokio::task::JoinHandle<Result<()>>,
-    signals: &mut Signals,
-) {
+async fn stop_server(shutdown: &Shutdown, task: &mut ServerTask, signals: &mut Signals) {
     let deadline = tokio::time::Instant::now() + SHUTDOWN_TIMEOUT;
     loop {
-        shutdown.shutdown();
+        shutdown.trigger();
         tokio::select! {
             res = &mut *task => {
-                if !matches!(res, Ok(Ok(()))) {
+                if matches!(res, Ok(Ok(()))) {
+                    shutdown.after_clean_stop();
+                } else {
                     eprintln!("broker: rivvend shutdown: {}", describe_exit(res));
                 }
                 return;
@@ -271,6 +421,14 @@ fn rivvend_argv(args: &BrokerArgs, port: u16, api_port: u16) -> Result<Vec<Strin
             bail!("--{fixed} is set by the harness; use `broker --port/--data-dir` instead");
         }
     }
+    for tls in ["tls-enabled", "tls-cert", "tls-key", "tls-ca", "tls-verify-client"] {
+        if extra_names.iter().any(|n| n == tls) {
+            bail!("rivvend's --{tls}: use `broker --tls-cert/--tls-key/--tls-ca/--require-client-cert`");
+        }
+    }
+    if args.secure_server() && extra_names.iter().any(|n| n == "no-require-auth") {
+        bail!("--no-require-auth contradicts --user");
+    }
     let log_level = std::env::var("RUST_LOG")
         .ok()
         .filter(|s| !s.is_empty())
@@ -290,8 +448,12 @@ fn rivvend_argv(args: &BrokerArgs, port: u16, api_port: u16) -> Result<Vec<Strin
         ("rate-limit-per-ip", Some("1000000".into())),
         ("log-level", Some(log_level)),
     ];
-    if !args.require_auth {
+    if !args.require_auth && !args.secure_server() {
         defaults.push(("no-require-auth", None));
+    }
+    if !args.secure_server() {
+        // ClusterServer's own TLS; SecureServer gets a TlsConfig directly.
+        defaults.extend(args.tls().rivvend_flags());
     }
 
     let mut argv = vec!["rivvend".to_string()];
@@ -354,6 +516,14 @@ mod tests {
             api_port: None,
             exit_on_stdin_eof: false,
             require_auth: false,
+            users: vec![],
+            session_timeout_secs: None,
+            max_failed_attempts: None,
+            lockout_secs: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_ca: None,
+            require_client_cert: false,
             extra: extra.iter().map(|s| s.to_string()).collect(),
         }
     }
@@ -383,6 +553,25 @@ mod tests {
         assert_eq!(cli.idle_timeout_secs, 3);
         assert!(rivvend_argv(&args(&["--bind", "0.0.0.0:1"]), 1, 2).is_err());
         assert!(rivvend_argv(&args(&["-d", "/elsewhere"]), 1, 2).is_err());
+    }
+
+    #[test]
+    fn tls_flags_reach_cluster_server() {
+        let mut a = args(&[]);
+        a.tls_cert = Some("/c.pem".into());
+        a.tls_key = Some("/k.pem".into());
+        a.tls_ca = Some("/ca.pem".into());
+        a.require_client_cert = true;
+        let cli = Cli::try_parse_from(rivvend_argv(&a, 1, 2).unwrap()).unwrap();
+        assert!(cli.tls_enabled && cli.tls_verify_client);
+        assert_eq!(cli.tls_ca, Some(PathBuf::from("/ca.pem")));
+        assert!(rivvend_argv(&args(&["--tls-enabled"]), 1, 2).is_err());
+        // With --user the TLS config goes to SecureServer, and auth is never switched off.
+        a.users = vec![crate::secure::parse_user("u:User-pw1:admin").unwrap()];
+        let cli = Cli::try_parse_from(rivvend_argv(&a, 1, 2).unwrap()).unwrap();
+        assert!(!cli.tls_enabled && !cli.no_require_auth);
+        a.extra = vec!["--no-require-auth".into()];
+        assert!(rivvend_argv(&a, 1, 2).is_err());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! `rivven-rx-interop`: the Rust side of the rivven-rx test harness.
 //!
-//! * `broker`           — runs the real rivvend 0.0.22 server in-process (standalone, loopback only).
+//! * `broker`           — runs the real rivvend 0.0.22 server in-process (standalone, loopback only;
+//!                        optional principals/RBAC and TLS/mTLS on the client port).
+//! * `auth-check`       — scripted raw-frame client (plaintext or TLS) to probe auth/TLS behaviour.
 //! * `vectors`          — writes golden vectors produced by the real rivven crates.
 //! * `check-decompress` — feeds bytes produced by the TypeScript compressor to the real decompressor.
 //! * `ping`             — tiny smoke client built on rivven-client (used to test `broker`).
@@ -8,12 +10,14 @@
 //!
 //! Everything a TypeScript test parses goes to stdout; diagnostics go to stderr.
 
+mod auth_check;
 mod broker;
 mod check_decompress;
 mod json_util;
 mod ping;
 mod prng;
 mod schema_registry;
+mod secure;
 mod vectors;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +38,7 @@ struct Args {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the real rivvend broker in-process (standalone mode, bound to 127.0.0.1 only).
+    #[command(after_help = secure::BROKER_AFTER_HELP)]
     Broker(broker::BrokerArgs),
 
     /// Write golden vectors (requests, responses, murmur2, compression) as JSON files.
@@ -51,6 +56,10 @@ enum Command {
 
     /// Connect with rivven-client, handshake and ping (smoke test for `broker`).
     Ping(ping::PingArgs),
+
+    /// Send a script of requests as raw Rivven frames (plaintext or TLS) and print each response.
+    #[command(after_help = auth_check::AFTER_HELP)]
+    AuthCheck(auth_check::AuthCheckArgs),
 
     /// Run the real rivven-schema registry in-process (Confluent REST API, in-memory, 127.0.0.1 only).
     SchemaRegistry(schema_registry::SchemaRegistryArgs),
@@ -74,6 +83,10 @@ fn main() -> ExitCode {
         Command::Ping(p) => {
             init_tracing();
             ping::run(p)
+        }
+        Command::AuthCheck(a) => {
+            init_tracing();
+            auth_check::run(a)
         }
         Command::SchemaRegistry(s) => {
             init_tracing();
