@@ -64,3 +64,24 @@ export { clearScramCache } from './transport/scram.js';
 export { Client, type ClientHealth, type ClientOptions } from './client/client.js';
 export type * from './client/client-types.js';
 export { registerSchema$, type SchemaRegistryOptions } from './client/schema-registry.js';
+
+// Resilience: bounded pipelining on one connection; pooled failover with retries and circuit breakers
+export { PipelinedClient, PipelineConfig, resolvePipelineConfig, type PipelineOptions, type PipelineStats, type ResolvedPipelineConfig } from './client/pipelined-client.js';
+export { ResilientClient, REQUEST_RETRY_CLASS, type ExecuteOptions, type RetryClass } from './client/resilient-client.js';
+export {
+  RESILIENT_DEFAULTS,
+  resolveResilientConfig,
+  type ConnectionFactory,
+  type PoolableConnection,
+  type ResilientClientOptions,
+  type ResolvedResilientConfig,
+} from './client/resilient-config.js';
+export { formatHealth, type HealthError, type ResilientHealth, type ServerHealth } from './client/resilient-health.js';
+export type { PoolSnapshot } from './client/connection-pool.js';
+export { CircuitBreaker, type CircuitBreakerOptions, type CircuitPermit, type CircuitSnapshot, type CircuitState } from './client/circuit-breaker.js';
+export { backoffBounds, backoffDelay, backoffNotifier, exponentialDelay, type BackoffPolicy, type RandomSource } from './client/backoff.js';
+
+// Producer: batching, partitioning, idempotence, compression, backpressure
+export { Producer, type ProducerHealth, type ProducerRecord, type ProducerResult } from './producer/producer.js';
+export { DEFAULT_PRODUCER_CONFIG, ProducerPresets, resolveProducerConfig, type ProducerConfig, type ProducerConfigInput } from './producer/producer-config.js';
+export { produceTo } from './operators/produce-to.js';

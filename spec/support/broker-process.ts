@@ -4,7 +4,7 @@
  * and stopped by pid, never by name.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,8 +144,17 @@ export interface StartBrokerOptions {
   readyTimeoutMs?: number;
 }
 
+/**
+ * rivvend 0.0.22 fsyncs every record it appends (even inside a PublishBatch), so on a disk each
+ * record costs milliseconds. Test brokers keep their data in memory-backed /dev/shm when the
+ * machine has it: the same code paths, without the disk.
+ */
+function brokerDataRoot(): string {
+  return existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+}
+
 export async function startBroker(options: StartBrokerOptions = {}): Promise<BrokerProcess> {
-  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'rivven-rx-broker-'));
+  const dataDir = options.dataDir ?? mkdtempSync(join(brokerDataRoot(), 'rivven-rx-broker-'));
   const args = ['broker', '--port', String(options.port ?? 0), '--data-dir', dataDir, ...(options.harnessArgs ?? [])];
   if (options.extraArgs?.length) args.push('--', ...options.extraArgs);
   const logFile = `${dataDir}.log`;

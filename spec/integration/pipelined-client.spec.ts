@@ -1,0 +1,139 @@
+/**
+ * PipelinedClient against the real broker, watched through the fault proxy: the in-flight bound
+ * holds at the broker's door, everything completes, writes are batched, and faults surface as
+ * typed errors.
+ */
+import { firstValueFrom, forkJoin, lastValueFrom, mergeMap, range, reduce, toArray } from 'rxjs';
+import { PipelineConfig, PipelinedClient } from '../../src/client/pipelined-client';
+import { Client } from '../../src/client/client';
+import { ConnectionError, ServerError, TimeoutError } from '../../src/errors';
+import { FaultProxy } from '../support/fault-proxy';
+import { testBroker } from '../support/test-broker';
+
+const PING_FRAME_BYTES = 10; // [len 4][format 1][correlation 4][variant 1]
+
+let proxy: FaultProxy;
+beforeEach(async () => {
+  proxy = await FaultProxy.start(testBroker().address);
+});
+afterEach(async () => {
+  await proxy.close();
+});
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a failure');
+}
+
+describe('PipelinedClient against the real broker', () => {
+  it('sends 10,000 requests with maxInFlight 32: never more than 32 outstanding at the broker, all complete, writes batched', async () => {
+    const client = await firstValueFrom(PipelinedClient.connect$(proxy.address, PipelineConfig.defaults({ maxInFlight: 32 })));
+    proxy.resetStats(); // forget the handshake
+    const replies = await lastValueFrom(
+      range(0, 10_000).pipe(
+        mergeMap(() => client.request$({ type: 'Ping' })), // all 10,000 subscribed at once: 9,968 wait
+        reduce((n, r) => (r.type === 'Pong' ? n + 1 : n), 0),
+      ),
+    );
+    expect(replies).toBe(10_000);
+
+    const seen = proxy.stats();
+    expect(seen.framesToBroker).toBe(10_000);
+    expect(seen.framesToClient).toBe(10_000);
+    expect(seen.maxOutstanding).toBeLessThanOrEqual(32);
+    expect(seen.maxOutstanding).toBeGreaterThanOrEqual(16); // and the pipeline was actually used
+
+    const stats = client.stats();
+    expect(stats).toMatchObject({ requestsSent: 10_000, requestsCompleted: 10_000, requestsFailed: 0, inFlight: 0, queued: 0, successRate: 1 });
+    expect(stats.peakInFlight).toBe(32);
+    expect(stats.peakQueued).toBeGreaterThanOrEqual(9_968);
+    expect(stats.requestsWaited).toBeGreaterThanOrEqual(9_968);
+
+    // Batching, seen by the client (frames per socket write) and at the proxy (bytes per read).
+    const bytesPerRead = seen.bytesToBroker / seen.readsFromClient.length;
+    expect(stats.averageBatchSize).toBeGreaterThan(4);
+    expect(bytesPerRead).toBeGreaterThan(4 * PING_FRAME_BYTES);
+    await client.close();
+  });
+
+  it('lowLatency() writes every request on its own (batch size 1)', async () => {
+    const client = await firstValueFrom(PipelinedClient.connect$(proxy.address, PipelineConfig.lowLatency()));
+    const before = client.stats();
+    await lastValueFrom(range(0, 200).pipe(mergeMap(() => client.ping$()), toArray()));
+    const after = client.stats();
+    expect(after.framesWritten - before.framesWritten).toBe(200);
+    expect(after.batchesWritten - before.batchesWritten).toBe(200);
+    expect(proxy.stats().maxOutstanding).toBeLessThanOrEqual(32);
+    await client.close();
+  });
+
+  it('runs the typed operations, with broker errors typed', async () => {
+    const client = await firstValueFrom(PipelinedClient.connect$(proxy.address, { connection: { clientId: 'pipelined-spec' } }));
+    const topic = `pipelined-${process.pid}-${Date.now()}`;
+    expect(await firstValueFrom(client.createTopic$(topic, 2))).toEqual({ name: topic, partitions: 2 });
+    const published = await firstValueFrom(
+      forkJoin(Array.from({ length: 50 }, (_, i) => client.publish$(topic, { value: `v${i}`, partition: 0 }))),
+    );
+    expect(published.map((p) => p.offset).sort((a, b) => Number(a - b))).toEqual(Array.from({ length: 50 }, (_, i) => BigInt(i)));
+    const records = await firstValueFrom(client.consume$(topic, { partition: 0, offset: 0n, maxMessages: 100 }));
+    expect(records).toHaveLength(50);
+    expect(await firstValueFrom(client.getOffsetBounds$(topic, 0))).toEqual({ earliest: 0n, latest: 50n });
+    const error = await rejection(firstValueFrom(client.getMetadata$(`${topic}-missing`)));
+    expect(error).toBeInstanceOf(ServerError);
+    expect(client.stats().requestsFailed).toBe(1);
+    await client.close();
+  });
+
+  it('times out requests the broker never answers (blackhole) with TimeoutError, counted in stats', async () => {
+    const client = await firstValueFrom(PipelinedClient.connect$(proxy.address, { requestTimeout: 200, maxInFlight: 4 }));
+    await proxy.blackhole();
+    const errors = await Promise.all(Array.from({ length: 6 }, () => rejection(firstValueFrom(client.ping$()))));
+    for (const error of errors) expect(error).toBeInstanceOf(TimeoutError);
+    expect(client.stats()).toMatchObject({ requestsTimedOut: 6, requestsFailed: 6, peakInFlight: 4 });
+    await client.close();
+  });
+
+  it('fails every request with ConnectionError when the connection is reset, waiting ones included', async () => {
+    const client = await firstValueFrom(PipelinedClient.connect$(proxy.address, { maxInFlight: 2 }));
+    await proxy.latency(200);
+    const pending = Array.from({ length: 5 }, () => rejection(firstValueFrom(client.ping$())));
+    await proxy.until((s) => s.framesToBroker >= 1);
+    await proxy.reset();
+    for (const error of await Promise.all(pending)) expect(error).toBeInstanceOf(ConnectionError);
+    expect(client.state).toBe('failed');
+    await client.close();
+  });
+
+  it('close() lets in-flight requests finish and fails the ones still waiting for a slot', async () => {
+    const client = await firstValueFrom(PipelinedClient.connect$(proxy.address, { maxInFlight: 2 }));
+    await proxy.latency(100);
+    const inFlight = [firstValueFrom(client.ping$()), firstValueFrom(client.ping$())];
+    const waiting = [rejection(firstValueFrom(client.ping$())), rejection(firstValueFrom(client.ping$()))];
+    const closing = client.close();
+    expect((await Promise.all(inFlight)).every((ms) => ms >= 0)).toBe(true);
+    for (const error of await Promise.all(waiting)) expect(error).toBeInstanceOf(ConnectionError);
+    await closing;
+    expect(client.state).toBe('closed');
+    expect(await rejection(firstValueFrom(client.ping$()))).toBeInstanceOf(ConnectionError);
+  });
+
+  it('stats$ starts with the current value and completes on close', async () => {
+    const client = await firstValueFrom(PipelinedClient.connect$(proxy.address, { statsInterval: 0 }));
+    const all = lastValueFrom(client.stats$.pipe(toArray()));
+    await firstValueFrom(client.ping$());
+    await client.close();
+    const history = await all;
+    expect(history[0]!.requestsSent).toBe(0);
+    expect(history.at(-1)).toMatchObject({ state: 'closed', requestsSent: 1, requestsCompleted: 1 });
+  });
+
+  it('speaks to the same broker as Client (sanity: pings through the proxy)', async () => {
+    const plain = await firstValueFrom(Client.connect$(proxy.address));
+    expect(await firstValueFrom(plain.ping$())).toBeGreaterThanOrEqual(0);
+    await plain.close();
+  });
+});

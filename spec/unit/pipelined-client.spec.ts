@@ -1,0 +1,163 @@
+/**
+ * PipelinedClient's configuration presets and its in-flight limiter, in virtual time: at most
+ * `maxInFlight` run at once, the rest wait in order (never dropped, never failed), and the wait
+ * shows in the stats.
+ */
+import { EMPTY, defer, of, type Observable } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { InFlightLimiter, PipelineConfig, PipelinedClient, resolvePipelineConfig } from '../../src/client/pipelined-client';
+import { ConfigError, ConnectionError } from '../../src/errors';
+
+function scheduler(): TestScheduler {
+  return new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+}
+
+describe('PipelineConfig', () => {
+  it('matches rivven-client’s presets', () => {
+    expect(resolvePipelineConfig(PipelineConfig.defaults())).toEqual({
+      maxInFlight: 100,
+      batchLingerUs: 1000,
+      maxBatchSize: 64,
+      requestTimeout: 30_000,
+      closeTimeout: 5_000,
+      statsInterval: 1_000,
+    });
+    expect(resolvePipelineConfig({})).toEqual(resolvePipelineConfig(PipelineConfig.defaults()));
+    expect(resolvePipelineConfig(PipelineConfig.highThroughput())).toMatchObject({
+      maxInFlight: 1000,
+      batchLingerUs: 5000,
+      maxBatchSize: 256,
+      requestTimeout: 60_000,
+      closeTimeout: 10_000,
+    });
+    expect(resolvePipelineConfig(PipelineConfig.lowLatency())).toMatchObject({
+      maxInFlight: 32,
+      batchLingerUs: 0,
+      maxBatchSize: 1,
+      requestTimeout: 10_000,
+      closeTimeout: 3_000,
+    });
+  });
+
+  it('presets take overrides', () => {
+    expect(resolvePipelineConfig(PipelineConfig.lowLatency({ maxInFlight: 8 }))).toMatchObject({ maxInFlight: 8, maxBatchSize: 1 });
+  });
+
+  it.each([
+    [{ maxInFlight: 0 }, 'maxInFlight'],
+    [{ maxInFlight: 1.5 }, 'maxInFlight'],
+    [{ batchLingerUs: -1 }, 'batchLingerUs'],
+    [{ maxBatchSize: 0 }, 'maxBatchSize'],
+    [{ requestTimeout: -5 }, 'requestTimeout'],
+    [{ closeTimeout: Number.NaN }, 'closeTimeout'],
+  ])('rejects %j with a ConfigError naming %s', async (bad, option) => {
+    expect(() => resolvePipelineConfig(bad)).toThrow(ConfigError);
+    // connect$ reports it as an error, before opening anything
+    await expect(
+      new Promise((resolve, reject) => PipelinedClient.connect$('127.0.0.1:1', bad).subscribe({ next: resolve, error: reject })),
+    ).rejects.toMatchObject({ option });
+  });
+});
+
+describe('InFlightLimiter (virtual time)', () => {
+  it('runs at most `limit` at once; the rest start in order as slots free (marbles)', () => {
+    const ts = scheduler();
+    ts.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const limiter = new InFlightLimiter(2, ts);
+      const sources = ['--a|', '----b|', '-c|', '--d|', 'e|'].map((m) => cold(m));
+      const runs = sources.map((s) => limiter.run$(s));
+      runs.forEach((run, i) => expectObservable(run).toBe(['--a|', '----b|', '----c|', '-------d|', '-----e|'][i]!));
+      expectSubscriptions(sources[0]!.subscriptions).toBe('^--!');
+      expectSubscriptions(sources[1]!.subscriptions).toBe('^----!');
+      expectSubscriptions(sources[2]!.subscriptions).toBe('---^-!'); // a's slot frees at 3
+      expectSubscriptions(sources[3]!.subscriptions).toBe('-----^--!'); // b's at 5
+      expectSubscriptions(sources[4]!.subscriptions).toBe('-----^!'); // c's, also at 5
+    });
+  });
+
+  it('never drops or fails waiting work, and reports the wait', () => {
+    const ts = scheduler();
+    let stats: ReturnType<InFlightLimiter['stats']> | undefined;
+    const finished: number[] = [];
+    ts.run(({ cold }) => {
+      const limiter = new InFlightLimiter(3, ts);
+      for (let i = 0; i < 10; i++) limiter.run$(cold('----------(x|)', { x: i })).subscribe((x) => finished.push(x));
+      ts.schedule(() => expect(limiter.stats()).toMatchObject({ active: 3, queued: 7, peakActive: 3, peakQueued: 7 }), 5);
+      ts.schedule(() => (stats = limiter.stats()), 100);
+    });
+    expect(finished).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // 3 waited 10 ms, 3 waited 20 ms, 1 waited 30 ms
+    expect(stats).toEqual({ active: 0, queued: 0, peakActive: 3, peakQueued: 7, waited: 7, totalWaitMs: 3 * 10 + 3 * 20 + 30, maxWaitMs: 30 });
+  });
+
+  it('an unsubscribed waiter leaves the queue without being started', () => {
+    const ts = scheduler();
+    ts.run(({ cold, expectSubscriptions }) => {
+      const limiter = new InFlightLimiter(1, ts);
+      const first = cold('-----|');
+      const second = cold('-|');
+      const third = cold('-|');
+      limiter.run$(first).subscribe();
+      const waiting = limiter.run$(second).subscribe();
+      limiter.run$(third).subscribe();
+      ts.schedule(() => waiting.unsubscribe(), 2);
+      ts.schedule(() => expect(limiter.queued).toBe(1), 3);
+      expectSubscriptions(second.subscriptions).toBe([]);
+      expectSubscriptions(third.subscriptions).toBe('-----^!');
+    });
+  });
+
+  it('an unsubscribed running one frees its slot at once', () => {
+    const ts = scheduler();
+    ts.run(({ cold, expectSubscriptions }) => {
+      const limiter = new InFlightLimiter(1, ts);
+      const long = cold('--------|');
+      const next = cold('-|');
+      const running = limiter.run$(long).subscribe();
+      limiter.run$(next).subscribe();
+      ts.schedule(() => running.unsubscribe(), 3);
+      expectSubscriptions(long.subscriptions).toBe('^--!');
+      expectSubscriptions(next.subscriptions).toBe('---^!');
+    });
+  });
+
+  it('errors free the slot like completions', () => {
+    const ts = scheduler();
+    ts.run(({ cold, expectObservable }) => {
+      const limiter = new InFlightLimiter(1, ts);
+      expectObservable(limiter.run$(cold('--#'))).toBe('--#');
+      expectObservable(limiter.run$(cold('-a|'))).toBe('---a|');
+    });
+  });
+
+  it('drains 20,000 synchronously finishing runs without growing the stack', () => {
+    const limiter = new InFlightLimiter(1);
+    let gate: (() => void) | undefined;
+    const blocker: Observable<never> = defer(() => new Promise<never>((_, reject) => (gate = () => reject(new Error('done')))));
+    limiter.run$(blocker).subscribe({ error: () => undefined });
+    let completed = 0;
+    for (let i = 0; i < 20_000; i++) limiter.run$(of(i)).subscribe({ complete: () => completed++ });
+    expect(limiter.queued).toBe(20_000);
+    return new Promise<void>((resolve) => {
+      gate!();
+      setImmediate(() => {
+        expect(completed).toBe(20_000);
+        expect(limiter.stats()).toMatchObject({ active: 0, queued: 0 });
+        resolve();
+      });
+    });
+  });
+
+  it('rejectQueued fails what never started with the given error and leaves the running alone', () => {
+    const ts = scheduler();
+    const outcomes: string[] = [];
+    ts.run(({ cold }) => {
+      const limiter = new InFlightLimiter(1, ts);
+      limiter.run$(cold('---(a|)')).subscribe({ next: (v) => outcomes.push(`next ${v}`) });
+      limiter.run$(EMPTY).subscribe({ error: (e) => outcomes.push((e as Error).constructor.name) });
+      limiter.run$(EMPTY).subscribe({ error: (e) => outcomes.push((e as Error).constructor.name) });
+      ts.schedule(() => limiter.rejectQueued(new ConnectionError('closed')), 1);
+    });
+    expect(outcomes).toEqual(['ConnectionError', 'ConnectionError', 'next a']);
+  });
+});

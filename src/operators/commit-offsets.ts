@@ -1,0 +1,40 @@
+/**
+ * `commitOffsets()`: acknowledge each processed record and commit in batches — when `maxBatchSize`
+ * records have passed, or every `maxIntervalMs`, whichever comes first (as Alpakka's
+ * `Committer.flow`). Emits one result per commit, after the broker has accepted it.
+ *
+ *   consumer.records$.pipe(concatMap(process), commitOffsets({ maxBatchSize: 500, maxIntervalMs: 1000 }))
+ */
+import { bufferTime, concatMap, filter, map, tap, asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import type { CommittedOffsets, ReceiverOffset } from '../consumer/consumer-record.js';
+import { ConfigError } from '../errors.js';
+
+export interface CommitOffsetsOptions {
+  /** Commit after this many records. Default 1,000. */
+  maxBatchSize?: number;
+  /** Commit at least this often while records flow (ms). Default 5,000. */
+  maxIntervalMs?: number;
+  scheduler?: SchedulerLike;
+}
+
+export interface CommitBatch<T> {
+  /** The records this commit covers, in order. */
+  records: T[];
+  committed: CommittedOffsets;
+}
+
+export function commitOffsets<T extends { receiverOffset: ReceiverOffset }>(options: CommitOffsetsOptions = {}): OperatorFunction<T, CommitBatch<T>> {
+  const maxBatchSize = options.maxBatchSize ?? 1_000;
+  const maxIntervalMs = options.maxIntervalMs ?? 5_000;
+  if (!Number.isSafeInteger(maxBatchSize) || maxBatchSize <= 0) throw new ConfigError('maxBatchSize', `expected a positive integer, got ${maxBatchSize}`);
+  if (!Number.isSafeInteger(maxIntervalMs) || maxIntervalMs <= 0) throw new ConfigError('maxIntervalMs', `expected a positive integer, got ${maxIntervalMs}`);
+  const scheduler = options.scheduler ?? asyncScheduler;
+  return (source) =>
+    source.pipe(
+      tap((record) => record.receiverOffset.acknowledge()),
+      bufferTime(maxIntervalMs, null, maxBatchSize, scheduler),
+      filter((records) => records.length > 0),
+      // One commit covers everything acknowledged so far; commits never overlap.
+      concatMap((records) => records[records.length - 1]!.receiverOffset.commit$().pipe(map((committed) => ({ records, committed })))),
+    );
+}

@@ -1,0 +1,603 @@
+/**
+ * `Producer`: `send$(record)` is a cold Observable of the record's metadata, completing when the
+ * broker acknowledged it. Inside, accepted records wait per topic-partition; a partition's records
+ * leave as one `PublishBatch` (or `IdempotentPublishBatch`) when `batchSize` bytes are queued or
+ * `lingerMs` has passed, one batch in flight per partition (order is kept), at most
+ * `maxInFlightRequests` in flight overall. While a partition's batch is in flight its next batch
+ * keeps filling — under load batches grow by themselves. Memory is bounded by `bufferMemory`.
+ */
+import {
+  BehaviorSubject,
+  Observable,
+  Subject,
+  asapScheduler,
+  asyncScheduler,
+  firstValueFrom,
+  mergeMap,
+  throttleTime,
+  timeout,
+  timer,
+  throwError,
+  type SchedulerLike,
+  type Subscription,
+} from 'rxjs';
+import { ConfigError, ConnectionError, RivvenError, TimeoutError } from '../errors.js';
+import type { Bytes, ProducerIdentity } from '../client/client-types.js';
+import { compressValue } from '../protocol/compression.js';
+import { MAX_LIST_LEN } from '../protocol/request-schema.js';
+import { BootstrapConnection } from './bootstrap-connection.js';
+import { MemoryBudget } from './memory-budget.js';
+import { Partitioner } from './partitioner.js';
+import { resolveProducerConfig, type ProducerConfig, type ProducerConfigInput } from './producer-config.js';
+
+export interface ProducerRecord<C = unknown> {
+  topic: string;
+  value: Bytes;
+  key?: Bytes;
+  /** Explicit partition; otherwise murmur2 of the key, or sticky for keyless records. */
+  partition?: number;
+  /** Carried through to the result untouched (Reactor Kafka's correlation metadata). */
+  correlation?: C;
+}
+
+export interface ProducerResult<C = unknown> {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  /** When the producer accepted the record (ms since the epoch); the broker stamps its own time. */
+  timestamp: bigint;
+  correlation: C | undefined;
+}
+
+export interface ProducerHealth {
+  recordsSent: number;
+  recordsAcked: number;
+  recordsFailed: number;
+  batchesSent: number;
+  averageBatchSize: number;
+  retries: number;
+  /** Compressed bytes / original bytes of compressed values (1 when compression is off). */
+  compressionRatio: number;
+  pendingRecords: number;
+  pendingBytes: number;
+  waitingForMemory: number;
+  requestLatencyP50Ms: number | undefined;
+  requestLatencyP99Ms: number | undefined;
+  idempotent: boolean;
+  lastError: string | undefined;
+}
+
+/** Per-record framing overhead counted against bufferMemory and batchSize. */
+const RECORD_OVERHEAD = 16;
+
+interface PendingRecord {
+  topic: string;
+  partition: number;
+  explicitPartition: boolean;
+  key: Buffer | undefined;
+  value: Buffer;
+  size: number;
+  acceptedAt: bigint;
+  correlation: unknown;
+  settled: boolean;
+  cancelled: boolean;
+  batched: boolean;
+  /** Bytes of bufferMemory held for this record. */
+  reserved: boolean;
+  resolve(result: ProducerResult): void;
+  reject(error: unknown): void;
+}
+
+interface PartitionQueue {
+  topic: string;
+  partition: number;
+  records: PendingRecord[];
+  bytes: number;
+  inFlight: boolean;
+  lingerExpired: boolean;
+  lingerTimer: Subscription | undefined;
+}
+
+interface TopicMetadata {
+  partitionCount: number;
+  fetchedAt: number;
+}
+
+function toBuffer(value: Bytes, option: string): Buffer {
+  if (typeof value === 'string') return Buffer.from(value, 'utf8');
+  if (value instanceof Uint8Array) return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  throw new ConfigError(option, 'must be a Buffer, Uint8Array or string');
+}
+
+export class Producer {
+  readonly config: Readonly<ProducerConfig>;
+  private readonly scheduler: SchedulerLike;
+  private readonly lingerScheduler: SchedulerLike;
+  private readonly connection: BootstrapConnection;
+  private readonly budget: MemoryBudget;
+  private readonly partitioner = new Partitioner();
+  private readonly queues = new Map<string, PartitionQueue>();
+  private readonly metadata = new Map<string, TopicMetadata>();
+  private readonly metadataWaiters = new Map<string, PendingRecord[]>();
+  private readonly sequences = new Map<string, number>();
+  private readonly outstanding = new Set<PendingRecord>();
+  private readonly flushWaiters: { remaining: Set<PendingRecord>; resolve: () => void }[] = [];
+  private readonly slotWaiters: (() => void)[] = [];
+  private inFlightBatches = 0;
+  private identity: Promise<ProducerIdentity | undefined> | undefined;
+  private idempotentGranted = false;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private readonly counters = {
+    recordsSent: 0,
+    recordsAcked: 0,
+    recordsFailed: 0,
+    batchesSent: 0,
+    batchedRecords: 0,
+    retries: 0,
+    originalBytes: 0,
+    compressedBytes: 0,
+  };
+  private lastError: string | undefined;
+  private lastClient: import('../client/client.js').Client | undefined;
+  private readonly changes = new Subject<void>();
+  private readonly healthSubject: BehaviorSubject<ProducerHealth>;
+  private readonly healthSubscription: Subscription;
+
+  /** Live producer stats: emitted on change, at most every 250 ms; completes on close(). */
+  readonly health$: Observable<ProducerHealth>;
+
+  private constructor(config: ProducerConfig) {
+    this.config = config;
+    this.scheduler = config.scheduler ?? asyncScheduler;
+    // lingerMs 0: send at the end of the current tick, so records sent together leave together.
+    this.lingerScheduler = config.scheduler ?? asapScheduler;
+    this.budget = new MemoryBudget(config.bufferMemory);
+    this.connection = new BootstrapConnection(config.bootstrapServers, {
+      clientId: config.clientId,
+      connectionTimeoutMs: config.connectionTimeout,
+      requestTimeoutMs: config.requestTimeout,
+      auth: config.auth,
+      tls: config.tls,
+    });
+    this.healthSubject = new BehaviorSubject(this.snapshot());
+    this.health$ = this.healthSubject.asObservable();
+    this.healthSubscription = this.changes
+      .pipe(throttleTime(250, this.scheduler, { leading: true, trailing: true }))
+      .subscribe(() => this.healthSubject.next(this.snapshot()));
+  }
+
+  /** Validate the configuration and create a producer. It connects on the first send. */
+  static create(config: ProducerConfigInput): Producer {
+    return new Producer(resolveProducerConfig(config));
+  }
+
+  /** Whether batches go out idempotently (false until granted by the broker, or if it refused). */
+  isIdempotent(): boolean {
+    return this.idempotentGranted;
+  }
+
+  stats(): ProducerHealth {
+    return this.snapshot();
+  }
+
+  /**
+   * Send one record. Cold: nothing happens until subscription. Emits the record's metadata once
+   * the broker acknowledged it. Waits (up to `maxBlockMs`) when `bufferMemory` is full. Fails with a
+   * typed error after `deliveryTimeout`, or at once for a non-retriable broker error.
+   */
+  send$<C = unknown>(record: ProducerRecord<C>): Observable<ProducerResult<C>> {
+    const delivery$ = new Observable<ProducerResult<C>>((subscriber) => {
+      if (this.closed) {
+        subscriber.error(new ConnectionError('the producer is closed; create a new one'));
+        return;
+      }
+      let entry: PendingRecord;
+      try {
+        entry = this.makeRecord(record, subscriber);
+      } catch (error) {
+        subscriber.error(error);
+        return;
+      }
+      this.outstanding.add(entry);
+      let admitted = false;
+      const admit = () => {
+        admitted = true;
+        entry.reserved = true;
+        this.accept(entry);
+      };
+      let cancelWait: (() => void) | undefined;
+      let blockTimer: Subscription | undefined;
+      if (this.budget.tryReserve(entry.size)) {
+        admit();
+      } else {
+        cancelWait = this.budget.wait(entry.size, () => {
+          blockTimer?.unsubscribe();
+          admit();
+        });
+        this.changes.next();
+        blockTimer = this.scheduler.schedule(() => {
+          cancelWait?.();
+          this.settle(
+            entry,
+            new TimeoutError(
+              `bufferMemory (${this.config.bufferMemory} bytes) stayed full for maxBlockMs (${this.config.maxBlockMs} ms): ` +
+                'the broker is slower than the send rate; slow down, or raise bufferMemory/maxBlockMs',
+            ),
+          );
+        }, this.config.maxBlockMs);
+      }
+      return () => {
+        blockTimer?.unsubscribe();
+        if (entry.settled) return;
+        if (!admitted) {
+          cancelWait?.();
+          entry.settled = true;
+          this.outstanding.delete(entry);
+          this.settleFlushWaiters(entry);
+        } else if (!entry.batched) {
+          // Not yet handed to the broker: withdraw it (its memory is freed when its queue drains).
+          entry.cancelled = true;
+        }
+      };
+    });
+    return delivery$.pipe(
+      timeout({
+        first: this.config.deliveryTimeout,
+        scheduler: this.scheduler,
+        with: () =>
+          throwError(
+            () =>
+              new TimeoutError(
+                `record for ${record.topic} not acknowledged within deliveryTimeout (${this.config.deliveryTimeout} ms)`,
+              ),
+          ),
+      }),
+    );
+  }
+
+  /** Send every record of a stream; results in order per partition, each with its correlation. */
+  sendAll$<C>(records$: Observable<ProducerRecord<C>>): Observable<ProducerResult<C>> {
+    return records$.pipe(mergeMap((record) => this.send$(record)));
+  }
+
+  /** Re-read a topic's partition count now (new partitions are then used at once). */
+  refreshMetadata$(topic: string): Observable<number> {
+    return new Observable<number>((subscriber) => {
+      this.fetchMetadata(topic).then(
+        (count) => {
+          subscriber.next(count);
+          subscriber.complete();
+        },
+        (error: unknown) => subscriber.error(error),
+      );
+    });
+  }
+
+  /** Resolves when every record sent before the call has an outcome (acknowledged or failed). */
+  flush(): Promise<void> {
+    if (this.outstanding.size === 0) return Promise.resolve();
+    const promise = new Promise<void>((resolve) => this.flushWaiters.push({ remaining: new Set(this.outstanding), resolve }));
+    for (const queue of this.queues.values()) {
+      queue.lingerExpired = true;
+      this.trySend(queue);
+    }
+    return promise;
+  }
+
+  /** Flush, then release the connection and timers. Further sends fail. */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closed = true;
+    this.closing = (async () => {
+      await this.flush();
+      for (const queue of this.queues.values()) queue.lingerTimer?.unsubscribe();
+      await this.connection.close();
+      this.healthSubscription.unsubscribe();
+      this.healthSubject.next(this.snapshot());
+      this.healthSubject.complete();
+      this.changes.complete();
+    })();
+    return this.closing;
+  }
+
+  // ---- intake ---------------------------------------------------------------------------------
+
+  private makeRecord<C>(record: ProducerRecord<C>, subscriber: { next(v: ProducerResult<C>): void; complete(): void; error(e: unknown): void }): PendingRecord {
+    if (typeof record?.topic !== 'string' || record.topic.length === 0) throw new ConfigError('record.topic', 'must be a non-empty string');
+    if (record.value === undefined || record.value === null) throw new ConfigError('record.value', 'is required');
+    const value = toBuffer(record.value, 'record.value');
+    const key = record.key === undefined ? undefined : toBuffer(record.key, 'record.key');
+    const explicit = record.partition !== undefined;
+    if (explicit && (!Number.isInteger(record.partition) || record.partition! < 0)) {
+      throw new ConfigError('record.partition', `must be a non-negative integer, got ${record.partition}`);
+    }
+    const size = value.length + (key?.length ?? 0) + RECORD_OVERHEAD;
+    if (size > this.config.bufferMemory) {
+      throw new ConfigError('record', `of ${size} bytes is larger than bufferMemory (${this.config.bufferMemory}); raise bufferMemory`);
+    }
+    return {
+      topic: record.topic,
+      partition: record.partition ?? -1,
+      explicitPartition: explicit,
+      key,
+      value,
+      size,
+      acceptedAt: BigInt(Date.now()),
+      correlation: record.correlation,
+      settled: false,
+      cancelled: false,
+      batched: false,
+      reserved: false,
+      resolve: (result) => {
+        subscriber.next(result as ProducerResult<C>);
+        subscriber.complete();
+      },
+      reject: (error) => subscriber.error(error),
+    };
+  }
+
+  private accept(entry: PendingRecord): void {
+    this.counters.recordsSent++;
+    this.changes.next();
+    if (entry.explicitPartition) {
+      this.enqueue(entry);
+      return;
+    }
+    const known = this.metadata.get(entry.topic);
+    const waiting = this.metadataWaiters.get(entry.topic);
+    if (known !== undefined && waiting === undefined) {
+      if (this.scheduler.now() - known.fetchedAt > this.config.metadataMaxAge) void this.fetchMetadata(entry.topic).catch(() => undefined);
+      this.assignPartition(entry, known.partitionCount);
+      return;
+    }
+    // Unknown topic: wait for its metadata, keeping arrival order.
+    if (waiting !== undefined) {
+      waiting.push(entry);
+      return;
+    }
+    this.metadataWaiters.set(entry.topic, [entry]);
+    this.fetchMetadata(entry.topic).then(
+      (count) => {
+        const queued = this.metadataWaiters.get(entry.topic) ?? [];
+        this.metadataWaiters.delete(entry.topic);
+        for (const waiter of queued) this.assignPartition(waiter, count);
+      },
+      (error: unknown) => {
+        const queued = this.metadataWaiters.get(entry.topic) ?? [];
+        this.metadataWaiters.delete(entry.topic);
+        for (const waiter of queued) this.settle(waiter, error);
+      },
+    );
+  }
+
+  private assignPartition(entry: PendingRecord, partitionCount: number): void {
+    if (entry.settled) return;
+    entry.partition = this.partitioner.partition(entry.topic, entry.key, partitionCount);
+    this.enqueue(entry);
+  }
+
+  private async fetchMetadata(topic: string): Promise<number> {
+    const client = await this.connection.client();
+    const info = await firstValueFrom(client.getMetadata$(topic));
+    if (info.partitions < 1) throw new ConfigError('topic', `'${topic}' has no partitions`);
+    this.metadata.set(topic, { partitionCount: info.partitions, fetchedAt: this.scheduler.now() });
+    return info.partitions;
+  }
+
+  // ---- batching -------------------------------------------------------------------------------
+
+  private enqueue(entry: PendingRecord): void {
+    if (entry.settled) return;
+    const key = `${entry.topic}\u0000${entry.partition}`;
+    let queue = this.queues.get(key);
+    if (queue === undefined) {
+      queue = { topic: entry.topic, partition: entry.partition, records: [], bytes: 0, inFlight: false, lingerExpired: false, lingerTimer: undefined };
+      this.queues.set(key, queue);
+    }
+    queue.records.push(entry);
+    queue.bytes += entry.size;
+    if (queue.bytes >= this.config.batchSize || this.flushWaiters.length > 0) {
+      queue.lingerExpired = true;
+      this.trySend(queue);
+    } else if (queue.lingerTimer === undefined && !queue.lingerExpired) {
+      const target = queue;
+      queue.lingerTimer = this.lingerScheduler.schedule(() => {
+        target.lingerTimer = undefined;
+        target.lingerExpired = true;
+        this.trySend(target);
+      }, this.config.lingerMs);
+    }
+  }
+
+  private trySend(queue: PartitionQueue): void {
+    if (queue.inFlight || !queue.lingerExpired) return;
+    // Withdrawn records leave the queue here and give their memory back.
+    const batch: PendingRecord[] = [];
+    let bytes = 0;
+    while (queue.records.length > 0 && batch.length < MAX_LIST_LEN) {
+      const next = queue.records[0]!;
+      if (batch.length > 0 && bytes + next.size > this.config.batchSize) break;
+      queue.records.shift();
+      queue.bytes -= next.size;
+      if (next.cancelled || next.settled) {
+        this.releaseMemory(next);
+        if (!next.settled) {
+          next.settled = true;
+          this.outstanding.delete(next);
+          this.settleFlushWaiters(next);
+        }
+        continue;
+      }
+      next.batched = true;
+      batch.push(next);
+      bytes += next.size;
+    }
+    queue.lingerTimer?.unsubscribe();
+    queue.lingerTimer = undefined;
+    queue.lingerExpired = queue.records.length > 0 && (queue.bytes >= this.config.batchSize || this.flushWaiters.length > 0);
+    if (batch.length === 0) return;
+    queue.inFlight = true;
+    if (batch.some((r) => !r.explicitPartition && r.key === undefined)) this.partitioner.batchSent(queue.topic, queue.partition);
+    void this.sendBatch(queue, batch).finally(() => {
+      queue.inFlight = false;
+      if (queue.records.length > 0) {
+        // What queued up meanwhile goes next, without waiting out a fresh linger.
+        queue.lingerExpired = true;
+        this.trySend(queue);
+      }
+    });
+  }
+
+  private acquireSlot(): Promise<void> {
+    if (this.inFlightBatches < this.config.maxInFlightRequests) {
+      this.inFlightBatches++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.slotWaiters.push(resolve));
+  }
+
+  private releaseSlot(): void {
+    const next = this.slotWaiters.shift();
+    if (next) next();
+    else this.inFlightBatches--;
+  }
+
+  private async identityFor(): Promise<ProducerIdentity | undefined> {
+    if (!this.config.enableIdempotence) return undefined;
+    if (this.identity === undefined) {
+      this.identity = (async () => {
+        const client = await this.connection.client();
+        try {
+          const identity = await firstValueFrom(client.initProducerId$());
+          this.idempotentGranted = identity.producerId !== 0n;
+          return this.idempotentGranted ? identity : undefined;
+        } catch (error) {
+          if (error instanceof RivvenError && error.retriable) throw error;
+          this.idempotentGranted = false;
+          this.lastError = `idempotence not granted: ${(error as Error).message}`;
+          return undefined;
+        }
+      })();
+      this.identity.catch(() => (this.identity = undefined));
+    }
+    return this.identity;
+  }
+
+  private async sendBatch(queue: PartitionQueue, batch: PendingRecord[]): Promise<void> {
+    await this.acquireSlot();
+    try {
+      const records = await this.encodeValues(batch);
+      const sequenceKey = `${queue.topic}\u0000${queue.partition}`;
+      const started = this.scheduler.now();
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const identity = await this.identityFor();
+          const client = await this.connection.client();
+          this.lastClient = client;
+          let baseOffset: bigint;
+          if (identity !== undefined) {
+            const baseSequence = this.sequences.get(sequenceKey) ?? 0;
+            const result = await firstValueFrom(client.idempotentPublishBatch$(queue.topic, records, identity, baseSequence, { partition: queue.partition }));
+            this.sequences.set(sequenceKey, baseSequence + batch.length);
+            baseOffset = result.baseOffset;
+          } else {
+            baseOffset = (await firstValueFrom(client.publishBatch$(queue.topic, records, { partition: queue.partition }))).baseOffset;
+          }
+          this.counters.batchesSent++;
+          this.counters.batchedRecords += batch.length;
+          batch.forEach((entry, i) =>
+            this.settle(entry, undefined, {
+              topic: queue.topic,
+              partition: queue.partition,
+              offset: baseOffset + BigInt(i),
+              timestamp: entry.acceptedAt,
+              correlation: entry.correlation,
+            }),
+          );
+          return;
+        } catch (error) {
+          const retriable = error instanceof RivvenError && error.retriable;
+          const elapsed = this.scheduler.now() - started;
+          if (!retriable || attempt >= this.config.retries || elapsed >= this.config.deliveryTimeout) {
+            this.lastError = (error as Error).message;
+            for (const entry of batch) this.settle(entry, error);
+            return;
+          }
+          this.counters.retries++;
+          this.changes.next();
+          if (error instanceof ConnectionError || (error instanceof RivvenError && error.code === 'TIMEOUT')) this.connection.reset();
+          const delay = Math.min(this.config.retryBackoffMaxMs, this.config.retryBackoffMs * 2 ** attempt);
+          await firstValueFrom(timer(delay, this.scheduler));
+        }
+      }
+    } catch (error) {
+      for (const entry of batch) this.settle(entry, error);
+    } finally {
+      this.releaseSlot();
+      this.changes.next();
+    }
+  }
+
+  private async encodeValues(batch: PendingRecord[]): Promise<{ key?: Buffer; value: Buffer }[]> {
+    if (this.config.compressionType === 'none') return batch.map((r) => ({ key: r.key, value: r.value }));
+    const compressed = await Promise.all(batch.map((r) => compressValue(r.value, { algorithm: this.config.compressionType })));
+    for (let i = 0; i < batch.length; i++) {
+      this.counters.originalBytes += batch[i]!.value.length;
+      this.counters.compressedBytes += compressed[i]!.length;
+    }
+    return batch.map((r, i) => ({ key: r.key, value: compressed[i]! }));
+  }
+
+  private releaseMemory(entry: PendingRecord): void {
+    if (!entry.reserved) return;
+    entry.reserved = false;
+    this.budget.release(entry.size);
+  }
+
+  private settle(entry: PendingRecord, error: unknown, result?: ProducerResult): void {
+    if (entry.settled) return;
+    entry.settled = true;
+    this.outstanding.delete(entry);
+    this.releaseMemory(entry);
+    if (error === undefined && result !== undefined) {
+      this.counters.recordsAcked++;
+      entry.resolve(result);
+    } else {
+      this.counters.recordsFailed++;
+      entry.reject(error);
+    }
+    this.settleFlushWaiters(entry);
+    this.changes.next();
+  }
+
+  private settleFlushWaiters(entry: PendingRecord): void {
+    for (let i = this.flushWaiters.length - 1; i >= 0; i--) {
+      const waiter = this.flushWaiters[i]!;
+      waiter.remaining.delete(entry);
+      if (waiter.remaining.size === 0) {
+        this.flushWaiters.splice(i, 1);
+        waiter.resolve();
+      }
+    }
+  }
+
+  private snapshot(): ProducerHealth {
+    return {
+      recordsSent: this.counters.recordsSent,
+      recordsAcked: this.counters.recordsAcked,
+      recordsFailed: this.counters.recordsFailed,
+      batchesSent: this.counters.batchesSent,
+      averageBatchSize: this.counters.batchesSent === 0 ? 0 : this.counters.batchedRecords / this.counters.batchesSent,
+      retries: this.counters.retries,
+      compressionRatio: this.counters.originalBytes === 0 ? 1 : this.counters.compressedBytes / this.counters.originalBytes,
+      pendingRecords: this.outstanding.size,
+      pendingBytes: this.budget.inUse,
+      waitingForMemory: this.budget.waiting,
+      requestLatencyP50Ms: this.lastClient?.health().latencyP50Ms,
+      requestLatencyP99Ms: this.lastClient?.health().latencyP99Ms,
+      idempotent: this.idempotentGranted,
+      lastError: this.lastError,
+    };
+  }
+}
