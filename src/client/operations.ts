@@ -9,7 +9,7 @@ import { ConfigError } from '../errors.js';
 import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response, ResponseOf, ResponseType } from '../protocol/response-schema.js';
 import type { RequestOptions } from '../transport/connection.js';
-import { errorFromResponse } from './client.js';
+import { errorFromResponse } from './response-errors.js';
 import type {
   BatchMetadata,
   Bytes,

@@ -45,7 +45,7 @@ import { Connection, type RequestOptions } from '../transport/connection.js';
 import { LatencyTracker } from '../transport/latency-tracker.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import { CircuitBreaker, type CircuitPermit } from './circuit-breaker.js';
-import { errorFromResponse } from './client.js';
+import { errorFromResponse } from './response-errors.js';
 import { ConnectionPool, type PoolEvent } from './connection-pool.js';
 import { BrokerOperations } from './operations.js';
 import {
