@@ -7,10 +7,12 @@
 //! * `check-decompress` — feeds bytes produced by the TypeScript compressor to the real decompressor.
 //! * `ping`             — tiny smoke client built on rivven-client (used to test `broker`).
 //! * `schema-registry`  — runs the real rivven-schema 0.0.22 registry in-process (loopback only).
+//! * `bench-produce`    — the Rust rivven-client Producer side of `npm run bench` (one JSON line).
 //!
 //! Everything a TypeScript test parses goes to stdout; diagnostics go to stderr.
 
 mod auth_check;
+mod bench;
 mod broker;
 mod check_decompress;
 mod json_util;
@@ -63,6 +65,9 @@ enum Command {
 
     /// Run the real rivven-schema registry in-process (Confluent REST API, in-memory, 127.0.0.1 only).
     SchemaRegistry(schema_registry::SchemaRegistryArgs),
+
+    /// Producer throughput: send N records through rivven-client's Producer, print one JSON line.
+    BenchProduce(bench::BenchProduceArgs),
 }
 
 fn main() -> ExitCode {
@@ -91,6 +96,10 @@ fn main() -> ExitCode {
         Command::SchemaRegistry(s) => {
             init_tracing();
             schema_registry::run(s)
+        }
+        Command::BenchProduce(b) => {
+            init_tracing();
+            bench::run(b)
         }
     }
 }

@@ -9,6 +9,7 @@ import { Client } from '../../src/client/client';
 import { ConnectionError, ServerError, TimeoutError } from '../../src/errors';
 import { FaultProxy } from '../support/fault-proxy';
 import { testBroker } from '../support/test-broker';
+import { rejection } from '../support/rejection';
 
 const PING_FRAME_BYTES = 10; // [len 4][format 1][correlation 4][variant 1]
 
@@ -20,14 +21,6 @@ afterEach(async () => {
   await proxy.close();
 });
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a failure');
-}
 
 describe('PipelinedClient against the real broker', () => {
   it('sends 10,000 requests with maxInFlight 32: never more than 32 outstanding at the broker, all complete, writes batched', async () => {

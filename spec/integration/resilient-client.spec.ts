@@ -15,6 +15,7 @@ import { tcpSocketFactory, type SocketFactory } from '../../src/transport/socket
 import { startBroker, type BrokerProcess } from '../support/broker-process';
 import { FaultProxy, type Fault } from '../support/fault-proxy';
 import { testBroker } from '../support/test-broker';
+import { rejection } from '../support/rejection';
 
 jest.setTimeout(60_000);
 
@@ -101,14 +102,6 @@ function load(concurrency: number, op: () => Observable<unknown>) {
   };
 }
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a failure');
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -9,6 +9,7 @@ import { encodeResponseFrame } from '../../src/protocol/frame';
 import { Connection, type ConnectionState } from '../../src/transport/connection';
 import { FakeBroker, politeHandler } from '../support/fake-broker';
 import { freePort } from '../support/broker-process';
+import { rejection } from '../support/rejection';
 
 let fake: FakeBroker;
 beforeEach(async () => {
@@ -20,14 +21,6 @@ afterEach(async () => {
 
 const connect = (options = {}) => firstValueFrom(Connection.connect$(fake.address, { clientId: 'fault-spec', ...options }));
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a failure');
-}
 
 describe('Connection faults', () => {
   it('sends Handshake { protocol_version: 2, client_id } first', async () => {

@@ -1,0 +1,158 @@
+//! `bench-produce`: the Rust side of the producer throughput benchmark (`npm run bench`).
+//!
+//! Sends `--records` keyless records of `--value-size` bytes to `--topic` through rivven-client
+//! 0.0.22's `Producer` with `ProducerConfig::high_throughput()` (the preset our TypeScript
+//! `ProducerPresets.highThroughput` mirrors), waits for every acknowledgement, and prints one JSON
+//! line on stdout: `{"records","acked","seconds","cpuSeconds","batches"}`.
+//!
+//! Timing starts at the first send and ends when the last send has its acknowledgement and
+//! `flush()` returned. Connecting and the first metadata fetch happen before (as in the TS runner).
+//! `cpuSeconds` is this process's user+system CPU over the same interval, from /proc/self/stat
+//! (clock ticks, assumed 100 Hz, i.e. 10 ms resolution); `null` where /proc is unavailable.
+//!
+//! The values are the same bytes the TypeScript runner sends (see `bench_value`).
+
+use rivven_client::{Client, Producer, ProducerConfig};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug)]
+pub struct BenchProduceArgs {
+    /// Broker address, e.g. 127.0.0.1:9092
+    #[arg(long)]
+    addr: String,
+
+    /// Topic to produce to.
+    #[arg(long)]
+    topic: String,
+
+    /// Number of records.
+    #[arg(long)]
+    records: u64,
+
+    /// Value size in bytes.
+    #[arg(long)]
+    value_size: usize,
+
+    /// Create the topic with this many partitions first (otherwise it must exist).
+    #[arg(long)]
+    partitions: Option<u32>,
+}
+
+pub fn run(args: BenchProduceArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("bench-produce: cannot start tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(bench(&args)) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench-produce: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Value of record `index`: its decimal index, then a repeating lowercase pattern, `size` bytes.
+/// Must match `benchValue` in bench/produce-throughput.mjs.
+pub fn bench_value(index: u64, size: usize) -> Vec<u8> {
+    let mut value = format!("{index}:").into_bytes();
+    let mut i = 0usize;
+    while value.len() < size {
+        value.push(b'a' + ((index as usize + i * 7) % 26) as u8);
+        i += 1;
+    }
+    value.truncate(size);
+    value
+}
+
+/// User + system CPU seconds of this process (all threads), from /proc/self/stat.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may contain spaces; the fields after it start past the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // rest[0] is field 3 (state); utime is field 14, stime field 15.
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+async fn bench(args: &BenchProduceArgs) -> Result<String, String> {
+    if let Some(partitions) = args.partitions {
+        let mut client = Client::connect_with_timeout(&args.addr, Duration::from_secs(5))
+            .await
+            .map_err(|e| format!("connect {}: {e}", args.addr))?;
+        client
+            .create_topic(args.topic.clone(), Some(partitions))
+            .await
+            .map_err(|e| format!("create_topic {}: {e}", args.topic))?;
+    }
+
+    let config = ProducerConfig {
+        bootstrap_servers: vec![args.addr.clone()],
+        ..ProducerConfig::high_throughput()
+    };
+    let producer = Producer::new(config)
+        .await
+        .map_err(|e| format!("Producer::new: {e}"))?;
+    // Warm the metadata cache (the TS runner does the same with refreshMetadata$).
+    producer
+        .get_partition_count(&args.topic)
+        .await
+        .map_err(|e| format!("metadata for {}: {e}", args.topic))?;
+
+    let values: Vec<bytes::Bytes> = (0..args.records)
+        .map(|i| bytes::Bytes::from(bench_value(i, args.value_size)))
+        .collect();
+
+    let cpu_start = process_cpu_seconds();
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for value in values {
+        let producer = producer.clone();
+        let topic = args.topic.clone();
+        tasks.spawn(async move { producer.send(topic, value).await });
+    }
+    let mut acked = 0u64;
+    let mut first_error: Option<String> = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(_)) => acked += 1,
+            Ok(Err(e)) => {
+                first_error.get_or_insert_with(|| format!("send: {e}"));
+            }
+            Err(e) => {
+                first_error.get_or_insert_with(|| format!("send task: {e}"));
+            }
+        }
+    }
+    producer.flush().await.map_err(|e| format!("flush: {e}"))?;
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu_end = process_cpu_seconds();
+    let batches = producer.stats().batches_sent;
+    producer.close().await;
+
+    if let Some(error) = first_error {
+        return Err(format!("{} of {} records failed; first: {error}", args.records - acked, args.records));
+    }
+    let cpu = match (cpu_start, cpu_end) {
+        (Some(a), Some(b)) => serde_json::json!(b - a),
+        _ => serde_json::Value::Null,
+    };
+    Ok(serde_json::json!({
+        "records": args.records,
+        "acked": acked,
+        "valueSize": args.value_size,
+        "seconds": seconds,
+        "cpuSeconds": cpu,
+        "batches": batches,
+    })
+    .to_string())
+}
