@@ -85,3 +85,10 @@ export { backoffBounds, backoffDelay, backoffNotifier, exponentialDelay, type Ba
 export { Producer, type ProducerHealth, type ProducerRecord, type ProducerResult } from './producer/producer.js';
 export { DEFAULT_PRODUCER_CONFIG, ProducerPresets, resolveProducerConfig, type ProducerConfig, type ProducerConfigInput } from './producer/producer-config.js';
 export { produceTo } from './operators/produce-to.js';
+export {
+  ProducerFencedError,
+  TransactionalProducer,
+  type TransactionalProducerConfig,
+  type TransactionalRecord,
+  type TransactionalResult,
+} from './producer/transactional-producer.js';

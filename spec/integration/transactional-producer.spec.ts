@@ -1,0 +1,83 @@
+/**
+ * The transactional producer against the real broker: commit, abort on error, consumed offsets in
+ * the transaction, fencing by a newer epoch.
+ */
+import { concat, concatMap, firstValueFrom, from, ignoreElements, throwError } from 'rxjs';
+import { Client } from '../../src/client/client';
+import { ProducerFencedError, TransactionalProducer } from '../../src/producer/transactional-producer';
+import { rejection } from '../support/rejection';
+import { testBroker } from '../support/test-broker';
+
+let admin: Client;
+let seq = 0;
+const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now()}-${seq++}`;
+const producers: TransactionalProducer[] = [];
+
+beforeAll(async () => {
+  admin = await firstValueFrom(Client.connect$(testBroker().address));
+});
+afterAll(async () => {
+  await Promise.all(producers.map((p) => p.close()));
+  await admin.close();
+});
+
+async function create(transactionalId: string, previousProducerId?: bigint): Promise<TransactionalProducer> {
+  const producer = await firstValueFrom(TransactionalProducer.create$({ bootstrapServer: testBroker().address, transactionalId, previousProducerId }));
+  producers.push(producer);
+  return producer;
+}
+
+const committedValues = async (topic: string) =>
+  (await firstValueFrom(admin.consume$(topic, { partition: 0, offset: 0n, maxMessages: 100, isolationLevel: 'read_committed' }))).map((r) => r.value.toString());
+
+describe('TransactionalProducer', () => {
+  it('commits a transaction with its records and the consumed offsets', async () => {
+    const topic = unique('txn-out');
+    const group = unique('txn-group');
+    await firstValueFrom(admin.createTopic$(topic, 1));
+    await firstValueFrom(admin.publishBatch$(topic, [{ value: 'input-0' }, { value: 'input-1' }], { partition: 0 }));
+    const producer = await create(unique('txn'));
+    const results = await firstValueFrom(
+      producer.transaction$((txn) =>
+        concat(
+          from(['out-a', 'out-b']).pipe(concatMap((value) => txn.send$({ topic, partition: 0, value }))),
+          txn.sendOffsets$(group, [[topic, 0, 2n]]).pipe(ignoreElements()),
+        ),
+      ),
+    );
+    expect(results.map((r) => r.offset)).toEqual([2n, 3n]);
+    expect(await committedValues(topic)).toEqual(['input-0', 'input-1', 'out-a', 'out-b']);
+    expect(await firstValueFrom(admin.getOffset$(group, topic, 0))).toBe(2n);
+  });
+
+  it('aborts when the work fails: the error reaches the caller and read_committed sees nothing of it', async () => {
+    const topic = unique('txn-abort');
+    await firstValueFrom(admin.createTopic$(topic, 1));
+    const producer = await create(unique('txn'));
+    const failure = new Error('transform failed');
+    const error = await rejection(
+      firstValueFrom(producer.transaction$((txn) => concat(txn.send$({ topic, partition: 0, value: 'doomed' }), throwError(() => failure)))),
+    );
+    expect(error).toBe(failure);
+    expect(await committedValues(topic)).toEqual([]);
+    // The producer is usable again after the abort.
+    await firstValueFrom(producer.transaction$((txn) => txn.send$({ topic, partition: 0, value: 'kept' })));
+    expect(await committedValues(topic)).toEqual(['kept']);
+  });
+
+  it('a newer epoch fences the old instance: typed, non-retriable, and it refuses further work', async () => {
+    const topic = unique('txn-fence');
+    await firstValueFrom(admin.createTopic$(topic, 1));
+    const old = await create(unique('txn'));
+    const newer = await create(unique('txn'), old.identity.producerId);
+    expect(newer.identity.producerId).toBe(old.identity.producerId);
+    expect(newer.identity.producerEpoch).toBeGreaterThan(old.identity.producerEpoch);
+    const error = await rejection(firstValueFrom(old.transaction$((txn) => txn.send$({ topic, partition: 0, value: 'zombie' }))));
+    expect(error).toBeInstanceOf(ProducerFencedError);
+    expect((error as ProducerFencedError).retriable).toBe(false);
+    expect(old.isFenced()).toBe(true);
+    expect(await rejection(firstValueFrom(old.begin$()))).toBeInstanceOf(ProducerFencedError);
+    // Nothing the fenced instance wrote is visible to read_committed readers.
+    expect(await committedValues(topic)).toEqual([]);
+  });
+});
