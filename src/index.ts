@@ -92,3 +92,11 @@ export {
   type TransactionalRecord,
   type TransactionalResult,
 } from './producer/transactional-producer.js';
+
+// Consumer
+export { Consumer } from './consumer/consumer.js';
+export { CONSUMER_DEFAULTS, readCommitted, resolveConsumerConfig, type ConsumerConfig, type ResolvedConsumerConfig } from './consumer/consumer-config.js';
+export { rangeAssignor, roundRobinAssignor, toGroupAssignments, type GroupMember, type PartitionAssignor } from './consumer/assignors.js';
+export type { CommittedOffsets, ConsumerRecord, RebalanceEvent, ReceiverOffset, TopicPartition } from './consumer/consumer-record.js';
+export { rejoinReasonOf, type RejoinReason } from './consumer/group-membership.js';
+export { commitOffsets, type CommitBatch, type CommitOffsetsOptions } from './operators/commit-offsets.js';

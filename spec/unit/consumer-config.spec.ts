@@ -1,0 +1,123 @@
+import { ConfigError } from '../../src/errors';
+import { Consumer } from '../../src/consumer/consumer';
+import { CONSUMER_DEFAULTS, readCommitted, resolveConsumerConfig } from '../../src/consumer/consumer-config';
+import { rangeAssignor, roundRobinAssignor, toGroupAssignments } from '../../src/consumer/assignors';
+
+describe('consumer config', () => {
+  it('fills the rivven-client defaults', () => {
+    const c = resolveConsumerConfig({ topics: ['t'] });
+    expect(c).toMatchObject({
+      bootstrapServers: ['127.0.0.1:9092'],
+      groupId: 'default-group',
+      maxPollRecords: 500,
+      maxPollIntervalMs: 5_000,
+      enableAutoCommit: true,
+      autoCommitIntervalMs: 5_000,
+      isolationLevel: 'read_uncommitted',
+      metadataRefreshIntervalMs: 300_000,
+      reconnectBackoffMs: 100,
+      reconnectBackoffMaxMs: 10_000,
+      maxReconnectAttempts: 10,
+      sessionTimeoutMs: 10_000,
+      rebalanceTimeoutMs: 30_000,
+      heartbeatIntervalMs: 3_000,
+      autoOffsetReset: 'earliest',
+    });
+    expect(c.assignor).toBe(rangeAssignor);
+    expect(c.assign).toBeUndefined();
+    expect(CONSUMER_DEFAULTS.maxPollRecords).toBe(500);
+  });
+
+  it('clamps the heartbeat to a third of the session timeout', () => {
+    expect(resolveConsumerConfig({ topics: ['t'], sessionTimeoutMs: 6_000, heartbeatIntervalMs: 5_000 }).heartbeatIntervalMs).toBe(2_000);
+  });
+
+  it('has the read_committed preset', () => {
+    expect(resolveConsumerConfig({ topics: ['t'], ...readCommitted() }).isolationLevel).toBe('read_committed');
+  });
+
+  it.each([
+    [{}, 'topics'],
+    [{ topics: ['t'], assign: { t: [0] } }, 'assign'],
+    [{ assign: { t: [-1] } }, 'assign'],
+    [{ assign: {} }, 'assign'],
+    [{ topics: ['t'], maxPollRecords: 0 }, 'maxPollRecords'],
+    [{ topics: ['t'], maxPollRecords: 10_001 }, 'maxPollRecords'],
+    [{ topics: ['t'], sessionTimeoutMs: 1.5 }, 'sessionTimeoutMs'],
+    [{ topics: ['t'], isolationLevel: 'dirty' }, 'isolationLevel'],
+    [{ topics: ['t'], autoOffsetReset: 'middle' }, 'autoOffsetReset'],
+    [{ topics: ['t'], groupId: '' }, 'groupId'],
+    [{ topics: ['t'], bootstrapServers: [] }, 'bootstrapServers'],
+    [{ topics: ['t'], reconnectBackoffMs: 500, reconnectBackoffMaxMs: 100 }, 'reconnectBackoffMaxMs'],
+    [{ topics: ['t'], fetchMaxWaitMs: -1 }, 'fetchMaxWaitMs'],
+    [{ topics: ['t'], assignor: {} }, 'assignor'],
+  ])('rejects %j naming %s', (config, option) => {
+    let error: unknown;
+    try {
+      Consumer.create(config as never);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).option).toBe(option);
+    expect((error as ConfigError).retriable).toBe(false);
+  });
+
+  it('accepts a static assignment and normalises it', () => {
+    const c = resolveConsumerConfig({ assign: { t: [2, 0, 2] } });
+    expect([...c.assign!]).toEqual([['t', [0, 2]]]);
+  });
+});
+
+describe('assignors', () => {
+  const members = [
+    { memberId: 'c', topics: ['a', 'b'] },
+    { memberId: 'a', topics: ['a', 'b'] },
+    { memberId: 'b', topics: ['a'] },
+  ];
+  const counts = new Map([
+    ['a', 7],
+    ['b', 2],
+  ]);
+
+  function owners(plan: Map<string, Map<string, number[]>>) {
+    const seen = new Map<string, string[]>();
+    for (const [member, topics] of plan) for (const [topic, parts] of topics) for (const p of parts) seen.set(`${topic}/${p}`, [...(seen.get(`${topic}/${p}`) ?? []), member]);
+    return seen;
+  }
+
+  it.each([rangeAssignor, roundRobinAssignor])('%s gives every partition to exactly one subscriber', (assignor) => {
+    const plan = assignor.assign(members, counts);
+    const seen = owners(plan);
+    expect(seen.size).toBe(9);
+    for (const [tp, who] of seen) {
+      expect(who).toHaveLength(1);
+      if (tp.startsWith('b/')) expect(who[0]).not.toBe('b');
+    }
+    const sizes = [...plan.values()].map((t) => [...t.values()].reduce((n, p) => n + p.length, 0));
+    expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(assignor === rangeAssignor ? 3 : 2);
+  });
+
+  it('range gives contiguous ranges in member-id order', () => {
+    const plan = rangeAssignor.assign(members, counts);
+    expect(plan.get('a')!.get('a')).toEqual([0, 1, 2]);
+    expect(plan.get('b')!.get('a')).toEqual([3, 4]);
+    expect(plan.get('c')!.get('a')).toEqual([5, 6]);
+    expect(plan.get('a')!.get('b')).toEqual([0]);
+    expect(plan.get('c')!.get('b')).toEqual([1]);
+  });
+
+  it('round-robin deals partitions in turn', () => {
+    const plan = roundRobinAssignor.assign([{ memberId: 'x', topics: ['t'] }, { memberId: 'y', topics: ['t'] }], new Map([['t', 5]]));
+    expect(plan.get('x')!.get('t')).toEqual([0, 2, 4]);
+    expect(plan.get('y')!.get('t')).toEqual([1, 3]);
+  });
+
+  it('turns a plan into the SyncGroup shape, members without partitions included', () => {
+    const plan = rangeAssignor.assign([{ memberId: 'x', topics: ['t'] }, { memberId: 'y', topics: ['t'] }], new Map([['t', 1]]));
+    expect(toGroupAssignments(plan)).toEqual([
+      ['x', [['t', [0]]]],
+      ['y', []],
+    ]);
+  });
+});

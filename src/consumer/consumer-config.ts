@@ -1,0 +1,207 @@
+/**
+ * Consumer configuration: the names and defaults of rivven-client's `ConsumerConfig`, in camelCase,
+ * plus the few options a reactive consumer needs on top (fetch wait, assignor, scheduler).
+ */
+import { asyncScheduler, type SchedulerLike } from 'rxjs';
+import type { IsolationLevel } from '../client/client-types.js';
+import { ConfigError } from '../errors.js';
+import type { AuthOptions } from '../transport/authenticator.js';
+import type { SocketFactory } from '../transport/socket-factory.js';
+import type { TlsOptions } from '../transport/tls.js';
+import { rangeAssignor, type PartitionAssignor } from './assignors.js';
+
+export interface ConsumerConfig {
+  /** `host:port` of the brokers; the first reachable one is used. Default `['127.0.0.1:9092']`. */
+  bootstrapServers?: string[];
+  /** Consumer group: committed offsets are stored under it (and, with `topics`, membership). Default `default-group`. */
+  groupId?: string;
+  /** Group-managed subscription: partitions are assigned by the group (JoinGroup/SyncGroup). */
+  topics?: string[];
+  /** Static assignment (no group membership): topic → partitions. Exclusive with `topics`. */
+  assign?: Record<string, number[]>;
+  /** Most records fetched (and held un-acknowledged) per partition at a time. Default 500. */
+  maxPollRecords?: number;
+  /** Most milliseconds between polls before the consumer is considered stuck. Default 5,000. */
+  maxPollIntervalMs?: number;
+  /** Commit acknowledged offsets every `autoCommitIntervalMs`. Default true. */
+  enableAutoCommit?: boolean;
+  /** Auto-commit interval. Default 5,000 ms. */
+  autoCommitIntervalMs?: number;
+  /** Default `read_uncommitted`; `read_committed` hides records of aborted transactions. */
+  isolationLevel?: IsolationLevel;
+  /** Re-read partition counts of subscribed topics this often (a change triggers a rebalance). Default 300,000 ms. */
+  metadataRefreshIntervalMs?: number;
+  /** First reconnect delay. Default 100 ms. */
+  reconnectBackoffMs?: number;
+  /** Cap of the reconnect delay. Default 10,000 ms. */
+  reconnectBackoffMaxMs?: number;
+  /** Reconnect attempts before the stream errors. Default 10. */
+  maxReconnectAttempts?: number;
+  /** The coordinator drops a member that sent no heartbeat for this long. Default 10,000 ms. */
+  sessionTimeoutMs?: number;
+  /** How long the coordinator waits for members during a rebalance. Default 30,000 ms. */
+  rebalanceTimeoutMs?: number;
+  /** Heartbeat cadence; clamped to ≤ sessionTimeoutMs / 3. Default 3,000 ms. */
+  heartbeatIntervalMs?: number;
+  /** Long-poll wait of each fetch. Short, because one connection answers in order. Default 100 ms. */
+  fetchMaxWaitMs?: number;
+  /** Where to start a partition without a committed offset. Default `earliest`. */
+  autoOffsetReset?: 'earliest' | 'latest';
+  /** How the group leader splits partitions. Default the range assignor. */
+  assignor?: PartitionAssignor;
+  /** Shown in broker logs. Default `rivven-rx-consumer`. */
+  clientId?: string;
+  auth?: AuthOptions;
+  tls?: TlsOptions;
+  /** For tests and proxies. */
+  socketFactory?: SocketFactory;
+  /** Scheduler for heartbeats, auto-commit and backoff (tests use virtual time). */
+  scheduler?: SchedulerLike;
+}
+
+export interface ResolvedConsumerConfig {
+  bootstrapServers: string[];
+  groupId: string;
+  topics: string[];
+  assign: Map<string, number[]> | undefined;
+  maxPollRecords: number;
+  maxPollIntervalMs: number;
+  enableAutoCommit: boolean;
+  autoCommitIntervalMs: number;
+  isolationLevel: IsolationLevel;
+  metadataRefreshIntervalMs: number;
+  reconnectBackoffMs: number;
+  reconnectBackoffMaxMs: number;
+  maxReconnectAttempts: number;
+  sessionTimeoutMs: number;
+  rebalanceTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  fetchMaxWaitMs: number;
+  autoOffsetReset: 'earliest' | 'latest';
+  assignor: PartitionAssignor;
+  clientId: string;
+  auth: AuthOptions | undefined;
+  tls: TlsOptions | undefined;
+  socketFactory: SocketFactory | undefined;
+  scheduler: SchedulerLike;
+}
+
+export const CONSUMER_DEFAULTS = {
+  bootstrapServers: ['127.0.0.1:9092'],
+  groupId: 'default-group',
+  maxPollRecords: 500,
+  maxPollIntervalMs: 5_000,
+  enableAutoCommit: true,
+  autoCommitIntervalMs: 5_000,
+  isolationLevel: 'read_uncommitted' as IsolationLevel,
+  metadataRefreshIntervalMs: 300_000,
+  reconnectBackoffMs: 100,
+  reconnectBackoffMaxMs: 10_000,
+  maxReconnectAttempts: 10,
+  sessionTimeoutMs: 10_000,
+  rebalanceTimeoutMs: 30_000,
+  heartbeatIntervalMs: 3_000,
+  fetchMaxWaitMs: 100,
+  autoOffsetReset: 'earliest' as const,
+  clientId: 'rivven-rx-consumer',
+} as const;
+
+/** The `read_committed` preset (as rivven-client's `.read_committed()`): `{ ...config, ...readCommitted() }`. */
+export function readCommitted(): Pick<ConsumerConfig, 'isolationLevel'> {
+  return { isolationLevel: 'read_committed' };
+}
+
+function positiveInt(option: string, value: number | undefined, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value <= 0 || value > max) {
+    throw new ConfigError(option, `expected a positive integer${max < Number.MAX_SAFE_INTEGER ? ` ≤ ${max}` : ''}, got ${value}`);
+  }
+  return value;
+}
+
+function nonNegativeInt(option: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 0) throw new ConfigError(option, `expected an integer ≥ 0, got ${value}`);
+  return value;
+}
+
+/** Validate and fill defaults; throws ConfigError naming the offending option. */
+export function resolveConsumerConfig(config: ConsumerConfig): ResolvedConsumerConfig {
+  if (config === null || typeof config !== 'object') throw new ConfigError('config', 'expected a ConsumerConfig object');
+  const bootstrapServers = config.bootstrapServers ?? [...CONSUMER_DEFAULTS.bootstrapServers];
+  if (!Array.isArray(bootstrapServers) || bootstrapServers.length === 0 || bootstrapServers.some((s) => typeof s !== 'string' || s.length === 0)) {
+    throw new ConfigError('bootstrapServers', 'expected at least one host:port');
+  }
+  const groupId = config.groupId ?? CONSUMER_DEFAULTS.groupId;
+  if (typeof groupId !== 'string' || groupId.length === 0) throw new ConfigError('groupId', 'expected a non-empty string');
+
+  const topics = config.topics ?? [];
+  if (!Array.isArray(topics) || topics.some((t) => typeof t !== 'string' || t.length === 0)) {
+    throw new ConfigError('topics', 'expected an array of topic names');
+  }
+  let assign: Map<string, number[]> | undefined;
+  if (config.assign !== undefined) {
+    if (topics.length > 0) throw new ConfigError('assign', 'use either `topics` (group-managed) or `assign` (static), not both');
+    assign = new Map();
+    for (const [topic, partitions] of Object.entries(config.assign)) {
+      if (!Array.isArray(partitions) || partitions.length === 0 || partitions.some((p) => !Number.isInteger(p) || p < 0 || p > 0xffffffff)) {
+        throw new ConfigError('assign', `expected partition numbers ≥ 0 for topic '${topic}'`);
+      }
+      assign.set(topic, [...new Set(partitions)].sort((a, b) => a - b));
+    }
+    if (assign.size === 0) throw new ConfigError('assign', 'expected at least one topic');
+  } else if (topics.length === 0) {
+    throw new ConfigError('topics', 'set `topics` (group-managed) or `assign` (static partitions)');
+  }
+
+  const isolationLevel = config.isolationLevel ?? CONSUMER_DEFAULTS.isolationLevel;
+  if (isolationLevel !== 'read_uncommitted' && isolationLevel !== 'read_committed') {
+    throw new ConfigError('isolationLevel', `expected 'read_uncommitted' or 'read_committed', got '${String(isolationLevel)}'`);
+  }
+  const autoOffsetReset = config.autoOffsetReset ?? CONSUMER_DEFAULTS.autoOffsetReset;
+  if (autoOffsetReset !== 'earliest' && autoOffsetReset !== 'latest') {
+    throw new ConfigError('autoOffsetReset', `expected 'earliest' or 'latest', got '${String(autoOffsetReset)}'`);
+  }
+  const sessionTimeoutMs = positiveInt('sessionTimeoutMs', config.sessionTimeoutMs, CONSUMER_DEFAULTS.sessionTimeoutMs, 0xffffffff);
+  const rebalanceTimeoutMs = positiveInt('rebalanceTimeoutMs', config.rebalanceTimeoutMs, CONSUMER_DEFAULTS.rebalanceTimeoutMs, 0xffffffff);
+  const heartbeatRequested = positiveInt('heartbeatIntervalMs', config.heartbeatIntervalMs, CONSUMER_DEFAULTS.heartbeatIntervalMs);
+  // As rivven-client: the heartbeat must fit three times in the session timeout.
+  const heartbeatIntervalMs = Math.max(1, Math.min(heartbeatRequested, Math.floor(sessionTimeoutMs / 3)));
+  const reconnectBackoffMs = positiveInt('reconnectBackoffMs', config.reconnectBackoffMs, CONSUMER_DEFAULTS.reconnectBackoffMs);
+  const reconnectBackoffMaxMs = positiveInt('reconnectBackoffMaxMs', config.reconnectBackoffMaxMs, CONSUMER_DEFAULTS.reconnectBackoffMaxMs);
+  if (reconnectBackoffMaxMs < reconnectBackoffMs) throw new ConfigError('reconnectBackoffMaxMs', 'must be ≥ reconnectBackoffMs');
+  const assignor = config.assignor ?? rangeAssignor;
+  if (typeof assignor?.assign !== 'function' || typeof assignor.name !== 'string') {
+    throw new ConfigError('assignor', 'expected a PartitionAssignor ({ name, assign(members, partitionsPerTopic) })');
+  }
+  const enableAutoCommit = config.enableAutoCommit ?? CONSUMER_DEFAULTS.enableAutoCommit;
+  if (typeof enableAutoCommit !== 'boolean') throw new ConfigError('enableAutoCommit', 'expected true or false');
+
+  return {
+    bootstrapServers,
+    groupId,
+    topics: [...new Set(topics)],
+    assign,
+    // The broker answers at most 10,000 messages per Consume.
+    maxPollRecords: positiveInt('maxPollRecords', config.maxPollRecords, CONSUMER_DEFAULTS.maxPollRecords, 10_000),
+    maxPollIntervalMs: positiveInt('maxPollIntervalMs', config.maxPollIntervalMs, CONSUMER_DEFAULTS.maxPollIntervalMs),
+    enableAutoCommit,
+    autoCommitIntervalMs: positiveInt('autoCommitIntervalMs', config.autoCommitIntervalMs, CONSUMER_DEFAULTS.autoCommitIntervalMs),
+    isolationLevel,
+    metadataRefreshIntervalMs: positiveInt('metadataRefreshIntervalMs', config.metadataRefreshIntervalMs, CONSUMER_DEFAULTS.metadataRefreshIntervalMs),
+    reconnectBackoffMs,
+    reconnectBackoffMaxMs,
+    maxReconnectAttempts: nonNegativeInt('maxReconnectAttempts', config.maxReconnectAttempts, CONSUMER_DEFAULTS.maxReconnectAttempts),
+    sessionTimeoutMs,
+    rebalanceTimeoutMs,
+    heartbeatIntervalMs,
+    fetchMaxWaitMs: nonNegativeInt('fetchMaxWaitMs', config.fetchMaxWaitMs, CONSUMER_DEFAULTS.fetchMaxWaitMs),
+    autoOffsetReset,
+    assignor,
+    clientId: config.clientId ?? CONSUMER_DEFAULTS.clientId,
+    auth: config.auth,
+    tls: config.tls,
+    socketFactory: config.socketFactory,
+    scheduler: config.scheduler ?? asyncScheduler,
+  };
+}
