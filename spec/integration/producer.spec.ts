@@ -10,7 +10,7 @@ import { tryDecompressValue } from '../../src/protocol/compression';
 import { murmur2Partition } from '../../src/protocol/murmur2';
 import { Producer, type ProducerRecord, type ProducerResult } from '../../src/producer/producer';
 import { ProducerPresets } from '../../src/producer/producer-config';
-import { startBroker, type BrokerProcess } from '../support/broker-process';
+import { freePort, startBroker, type BrokerProcess } from '../support/broker-process';
 import { FaultProxy } from '../support/fault-proxy';
 
 let admin: Client;
@@ -140,6 +140,31 @@ describe('Producer', () => {
     expect(() => Producer.create({ bootstrapServers: ['a:1'], batchSize: 0 })).toThrow(ConfigError);
     expect(() => Producer.create({ bootstrapServers: ['a:1'], compressionType: 'gzip' as never })).toThrow(/compressionType/);
     expect(() => Producer.create({ bootstrapServers: ['a:1'], retryBackoffMs: 500, retryBackoffMaxMs: 100 })).toThrow(/retryBackoffMaxMs/);
+  });
+
+  it('picks up partitions added to a topic after refreshMetadata$', async () => {
+    const topic = unique('grow');
+    await firstValueFrom(admin.createTopic$(topic, 1));
+    const producer = Producer.create({ bootstrapServers: [testBroker().address] });
+    const before = await lastValueFrom(from(['a', 'b', 'c'].map((k) => ({ topic, key: k, value: k }))).pipe(produceTo(producer), toArray()));
+    expect(new Set(before.map((r) => r.partition))).toEqual(new Set([0]));
+    await firstValueFrom(admin.createPartitions$(topic, 4));
+    expect(await firstValueFrom(producer.refreshMetadata$(topic))).toBe(4);
+    const keys = Array.from({ length: 40 }, (_, i) => `key-${i}`);
+    const after = await lastValueFrom(from(keys.map((k, i) => ({ topic, key: k, value: k, correlation: i }))).pipe(produceTo<number>(producer), toArray()));
+    for (const r of after) expect(r.partition).toBe(murmur2Partition(Buffer.from(keys[r.correlation!]!), 4));
+    expect(new Set(after.map((r) => r.partition)).size).toBe(4);
+    await producer.close();
+  });
+
+  it('fails over along bootstrapServers when the first server is down', async () => {
+    const topic = unique('failover');
+    await firstValueFrom(admin.createTopic$(topic, 1));
+    const deadAddress = `127.0.0.1:${await freePort()}`; // nothing listens there
+    const producer = Producer.create({ bootstrapServers: [deadAddress, testBroker().address] });
+    const result = await firstValueFrom(producer.send$({ topic, partition: 0, value: 'via the second server' }));
+    expect(result.offset).toBe(0n);
+    await producer.close();
   });
 
   it('idempotence: a batch whose reply is lost is retried and stored exactly once', async () => {
