@@ -231,3 +231,12 @@ export function errorFromServerMessage(message: string, context: string): Rivven
   }
   return new ServerError(message, context);
 }
+
+/** A newer instance of this producer exists (`PRODUCER_FENCED` / `INVALID_PRODUCER_EPOCH`). */
+export class ProducerFencedError extends RivvenError {
+  readonly code = 'SERVER' as const;
+  readonly retriable = false;
+  constructor(message: string, options?: RivvenErrorOptions) {
+    super(`${message}: a newer instance of this producer took over (its epoch is higher); this instance must stop`, options);
+  }
+}

@@ -86,7 +86,6 @@ export { Producer, type ProducerHealth, type ProducerRecord, type ProducerResult
 export { DEFAULT_PRODUCER_CONFIG, ProducerPresets, resolveProducerConfig, type ProducerConfig, type ProducerConfigInput } from './producer/producer-config.js';
 export { produceTo } from './operators/produce-to.js';
 export {
-  ProducerFencedError,
   TransactionalProducer,
   type TransactionalProducerConfig,
   type TransactionalRecord,

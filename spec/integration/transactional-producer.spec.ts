@@ -4,7 +4,8 @@
  */
 import { concat, concatMap, firstValueFrom, from, ignoreElements, throwError } from 'rxjs';
 import { Client } from '../../src/client/client';
-import { ProducerFencedError, TransactionalProducer } from '../../src/producer/transactional-producer';
+import { ProducerFencedError } from '../../src/errors';
+import { TransactionalProducer } from '../../src/producer/transactional-producer';
 import { rejection } from '../support/rejection';
 import { testBroker } from '../support/test-broker';
 

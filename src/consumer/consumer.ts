@@ -34,6 +34,7 @@ import {
   timer,
   type Subscriber,
 } from 'rxjs';
+import { exponentialDelay } from '../client/backoff.js';
 import { Client } from '../client/client.js';
 import type { ConsumedRecord, GroupAssignments } from '../client/client-types.js';
 import { ConfigError, ConnectionError, RivvenError, ServerError } from '../errors.js';
@@ -655,7 +656,7 @@ export class Consumer {
 
   private backoff(failures: number): number {
     const { reconnectBackoffMs, reconnectBackoffMaxMs } = this.config;
-    return Math.min(reconnectBackoffMaxMs, reconnectBackoffMs * 2 ** Math.min(failures - 1, 30));
+    return exponentialDelay(failures - 1, { initialDelay: reconnectBackoffMs, maxDelay: reconnectBackoffMaxMs, multiplier: 2 });
   }
 
   private sleep(session: Session, ms: number): Promise<void> {

@@ -22,9 +22,11 @@ import {
   type Subscription,
 } from 'rxjs';
 import { ConfigError, ConnectionError, RivvenError, TimeoutError } from '../errors.js';
+import type { Client } from '../client/client.js';
 import type { Bytes, ProducerIdentity } from '../client/client-types.js';
 import { compressValue } from '../protocol/compression.js';
 import { MAX_LIST_LEN } from '../protocol/request-schema.js';
+import { exponentialDelay } from '../client/backoff.js';
 import { BootstrapConnection } from './bootstrap-connection.js';
 import { MemoryBudget } from './memory-budget.js';
 import { Partitioner } from './partitioner.js';
@@ -139,7 +141,7 @@ export class Producer {
     compressedBytes: 0,
   };
   private lastError: string | undefined;
-  private lastClient: import('../client/client.js').Client | undefined;
+  private lastClient: Client | undefined;
   private readonly changes = new Subject<void>();
   private readonly healthSubject: BehaviorSubject<ProducerHealth>;
   private readonly healthSubscription: Subscription;
@@ -527,7 +529,7 @@ export class Producer {
           this.counters.retries++;
           this.changes.next();
           if (error instanceof ConnectionError || (error instanceof RivvenError && error.code === 'TIMEOUT')) this.connection.reset();
-          const delay = Math.min(this.config.retryBackoffMaxMs, this.config.retryBackoffMs * 2 ** attempt);
+          const delay = exponentialDelay(attempt, { initialDelay: this.config.retryBackoffMs, maxDelay: this.config.retryBackoffMaxMs, multiplier: 2 });
           await firstValueFrom(timer(delay, this.scheduler));
         }
       }
@@ -583,6 +585,7 @@ export class Producer {
   }
 
   private snapshot(): ProducerHealth {
+    const connection = this.lastClient?.health();
     return {
       recordsSent: this.counters.recordsSent,
       recordsAcked: this.counters.recordsAcked,
@@ -594,8 +597,8 @@ export class Producer {
       pendingRecords: this.outstanding.size,
       pendingBytes: this.budget.inUse,
       waitingForMemory: this.budget.waiting,
-      requestLatencyP50Ms: this.lastClient?.health().latencyP50Ms,
-      requestLatencyP99Ms: this.lastClient?.health().latencyP99Ms,
+      requestLatencyP50Ms: connection?.latencyP50Ms,
+      requestLatencyP99Ms: connection?.latencyP99Ms,
       idempotent: this.idempotentGranted,
       lastError: this.lastError,
     };

@@ -7,7 +7,7 @@
 import { Observable, defer, firstValueFrom, ignoreElements, lastValueFrom, toArray, catchError } from 'rxjs';
 import { Client, type ClientOptions } from '../client/client.js';
 import type { Bytes, ProducerIdentity } from '../client/client-types.js';
-import { ConfigError, RivvenError, ServerError } from '../errors.js';
+import { ConfigError, ProducerFencedError, ServerError } from '../errors.js';
 import { murmur2Partition } from '../protocol/murmur2.js';
 
 export interface TransactionalProducerConfig {
@@ -33,15 +33,6 @@ export interface TransactionalResult {
   partition: number;
   /** Offset of the record; visible to read_committed consumers once the transaction commits. */
   offset: bigint;
-}
-
-/** A newer instance of this producer exists (`PRODUCER_FENCED` / `INVALID_PRODUCER_EPOCH`). */
-export class ProducerFencedError extends RivvenError {
-  readonly code = 'SERVER' as const;
-  readonly retriable = false;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(`${message}: a newer instance of this producer took over (its epoch is higher); this instance must stop`, options);
-  }
 }
 
 const FENCING_CODES = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH']);

@@ -313,34 +313,12 @@ export class Connection {
     }, this.options.connectionTimeoutMs);
 
     const socket = this.options.socketFactory.open(this.address, () => {
-      // The handshake rides the normal request path, so pipelining rules apply from the first byte.
-      this.send(
-        { type: 'Handshake', protocolVersion: PROTOCOL_VERSION, clientId: this.options.clientId },
-        {
-          next: (response) => {
-            if (response.type === 'HandshakeResult' && !response.compatible) {
-              finish(new IncompatibleBrokerError(response.serverVersion, PROTOCOL_VERSION, response.message));
-            } else if (response.type === 'HandshakeResult' || response.type === 'Error') {
-              // Like rivven-client: an Error here means a broker without handshake support; carry on.
-              if (this.options.auth === undefined) {
-                this.setState('ready');
-                finish();
-                return;
-              }
-              this.runAuthentication().then(
-                () => {
-                  this.setState('ready');
-                  finish();
-                },
-                (error: unknown) => finish(error instanceof RivvenError ? error : new ConnectionError(String(error))),
-              );
-            } else {
-              finish(new ProtocolError(`broker answered Handshake with ${response.type}`));
-            }
-          },
-          complete: () => undefined,
-          error: (error) => finish(error instanceof RivvenError ? error : new ConnectionError(String(error))),
+      this.handshakeAndAuthenticate().then(
+        () => {
+          this.setState('ready');
+          finish();
         },
+        (error: unknown) => finish(error instanceof RivvenError ? error : new ConnectionError(String(error))),
       );
     });
     this.socket = socket;
@@ -366,6 +344,20 @@ export class Connection {
       else this.fail(error);
     });
     return () => clearTimeout(timer);
+  }
+
+  /** The handshake rides the normal request path (pipelining rules apply from the first byte), then auth. */
+  private async handshakeAndAuthenticate(): Promise<void> {
+    const response = await this.exchange({ type: 'Handshake', protocolVersion: PROTOCOL_VERSION, clientId: this.options.clientId });
+    if (response.type === 'HandshakeResult' && !response.compatible) {
+      throw new IncompatibleBrokerError(response.serverVersion, PROTOCOL_VERSION, response.message);
+    }
+    // Like rivven-client: an Error here means a broker without handshake support (or one that
+    // wants authentication first); carry on.
+    if (response.type !== 'HandshakeResult' && response.type !== 'Error') {
+      throw new ProtocolError(`broker answered Handshake with ${response.type}`);
+    }
+    await this.runAuthentication();
   }
 
   private notReadyError(): ConnectionError {
