@@ -21,6 +21,13 @@ export interface ProducerConfig {
   maxBlockMs: number;
   /** Batches in flight across all partitions (one per partition, always). Default 5. */
   maxInFlightRequests: number;
+  /**
+   * Connections to the broker. Each partition always uses the same one (its order is kept);
+   * different partitions' batches travel in parallel. rivvend serves one connection's requests in
+   * order and makes each record durable before the next, so this is what lets writes to several
+   * partitions overlap. Default 4. (The Rust client uses one.)
+   */
+  connections: number;
   /** Idempotent batches with per-partition sequence numbers. Default false. */
   enableIdempotence: boolean;
   /** Per-request timeout. Default 30,000 ms. */
@@ -54,6 +61,7 @@ export const DEFAULT_PRODUCER_CONFIG: Omit<ProducerConfig, 'bootstrapServers'> =
   bufferMemory: 32 * 1024 * 1024,
   maxBlockMs: 60_000,
   maxInFlightRequests: 5,
+  connections: 4,
   enableIdempotence: false,
   requestTimeout: 30_000,
   deliveryTimeout: 120_000,
@@ -71,9 +79,9 @@ export type ProducerConfigInput = Partial<ProducerConfig> & Pick<ProducerConfig,
 
 /** Presets of the Rust client's table; override anything with the second argument. */
 export const ProducerPresets = {
-  /** Larger batches, a 10 ms linger, LZ4 and 10 batches in flight. */
+  /** Larger batches, a 10 ms linger, LZ4, 10 batches in flight over 8 connections. */
   highThroughput(config: ProducerConfigInput): ProducerConfigInput {
-    return { batchSize: 65_536, lingerMs: 10, maxInFlightRequests: 10, compressionType: 'lz4', ...config };
+    return { batchSize: 65_536, lingerMs: 10, maxInFlightRequests: 10, connections: 8, compressionType: 'lz4', ...config };
   },
   /** One record per batch, sent at once, one request in flight. */
   lowLatency(config: ProducerConfigInput): ProducerConfigInput {
@@ -102,6 +110,8 @@ export function resolveProducerConfig(input: ProducerConfigInput): ProducerConfi
   positiveInteger(config, 'bufferMemory');
   positiveInteger(config, 'maxBlockMs', 0);
   positiveInteger(config, 'maxInFlightRequests');
+  positiveInteger(config, 'connections');
+  if (config.connections > 64) throw new ConfigError('connections', `must be at most 64, got ${config.connections}`);
   positiveInteger(config, 'requestTimeout');
   positiveInteger(config, 'deliveryTimeout');
   positiveInteger(config, 'retries', 0);

@@ -3,8 +3,9 @@
  * broker acknowledged it. Inside, accepted records wait per topic-partition; a partition's records
  * leave as one `PublishBatch` (or `IdempotentPublishBatch`) when `batchSize` bytes are queued or
  * `lingerMs` has passed, one batch in flight per partition (order is kept), at most
- * `maxInFlightRequests` in flight overall. While a partition's batch is in flight its next batch
- * keeps filling — under load batches grow by themselves. Memory is bounded by `bufferMemory`.
+ * `maxInFlightRequests` in flight overall (record-accumulator.ts). Partitions are spread over
+ * `connections` connections (connection-lanes.ts), so batches of different partitions are written in
+ * parallel. Memory is bounded by `bufferMemory`.
  */
 import {
   BehaviorSubject,
@@ -27,7 +28,8 @@ import type { Bytes, ProducerIdentity } from '../client/client-types.js';
 import { compressValue } from '../protocol/compression.js';
 import { MAX_LIST_LEN } from '../protocol/request-schema.js';
 import { exponentialDelay } from '../client/backoff.js';
-import { BootstrapConnection } from './bootstrap-connection.js';
+import { ConnectionLanes } from './connection-lanes.js';
+import { RecordAccumulator, type ReadyBatch } from './record-accumulator.js';
 import { MemoryBudget } from './memory-budget.js';
 import { Partitioner } from './partitioner.js';
 import { resolveProducerConfig, type ProducerConfig, type ProducerConfigInput } from './producer-config.js';
@@ -73,6 +75,8 @@ export interface ProducerHealth {
 const RECORD_OVERHEAD = 16;
 
 interface PendingRecord {
+  /** Withdrawn or settled: the accumulator skips it. */
+  readonly dropped: boolean;
   topic: string;
   partition: number;
   explicitPartition: boolean;
@@ -90,16 +94,6 @@ interface PendingRecord {
   reject(error: unknown): void;
 }
 
-interface PartitionQueue {
-  topic: string;
-  partition: number;
-  records: PendingRecord[];
-  bytes: number;
-  inFlight: boolean;
-  lingerExpired: boolean;
-  lingerTimer: Subscription | undefined;
-}
-
 interface TopicMetadata {
   partitionCount: number;
   fetchedAt: number;
@@ -114,11 +108,10 @@ function toBuffer(value: Bytes, option: string): Buffer {
 export class Producer {
   readonly config: Readonly<ProducerConfig>;
   private readonly scheduler: SchedulerLike;
-  private readonly lingerScheduler: SchedulerLike;
-  private readonly connection: BootstrapConnection;
+  private readonly lanes: ConnectionLanes;
   private readonly budget: MemoryBudget;
   private readonly partitioner = new Partitioner();
-  private readonly queues = new Map<string, PartitionQueue>();
+  private readonly accumulator: RecordAccumulator<PendingRecord>;
   private readonly metadata = new Map<string, TopicMetadata>();
   private readonly metadataWaiters = new Map<string, PendingRecord[]>();
   private readonly sequences = new Map<string, number>();
@@ -153,14 +146,27 @@ export class Producer {
     this.config = config;
     this.scheduler = config.scheduler ?? asyncScheduler;
     // lingerMs 0: send at the end of the current tick, so records sent together leave together.
-    this.lingerScheduler = config.scheduler ?? asapScheduler;
+    const lingerScheduler = config.scheduler ?? (config.lingerMs === 0 ? asapScheduler : asyncScheduler);
     this.budget = new MemoryBudget(config.bufferMemory);
-    this.connection = new BootstrapConnection(config.bootstrapServers, {
-      clientId: config.clientId,
-      connectionTimeoutMs: config.connectionTimeout,
-      requestTimeoutMs: config.requestTimeout,
-      auth: config.auth,
-      tls: config.tls,
+    this.lanes = new ConnectionLanes(
+      config.bootstrapServers,
+      {
+        clientId: config.clientId,
+        connectionTimeoutMs: config.connectionTimeout,
+        requestTimeoutMs: config.requestTimeout,
+        auth: config.auth,
+        tls: config.tls,
+      },
+      config.connections,
+    );
+    this.accumulator = new RecordAccumulator<PendingRecord>({
+      batchSize: config.batchSize,
+      lingerMs: config.lingerMs,
+      maxRecords: MAX_LIST_LEN,
+      scheduler: lingerScheduler,
+      urgent: () => this.flushWaiters.length > 0,
+      onBatch: (batch) => this.dispatch(batch),
+      onDropped: (record) => this.discard(record),
     });
     this.healthSubject = new BehaviorSubject(this.snapshot());
     this.health$ = this.healthSubject.asObservable();
@@ -280,10 +286,7 @@ export class Producer {
   flush(): Promise<void> {
     if (this.outstanding.size === 0) return Promise.resolve();
     const promise = new Promise<void>((resolve) => this.flushWaiters.push({ remaining: new Set(this.outstanding), resolve }));
-    for (const queue of this.queues.values()) {
-      queue.lingerExpired = true;
-      this.trySend(queue);
-    }
+    this.accumulator.drain();
     return promise;
   }
 
@@ -293,8 +296,8 @@ export class Producer {
     this.closed = true;
     this.closing = (async () => {
       await this.flush();
-      for (const queue of this.queues.values()) queue.lingerTimer?.unsubscribe();
-      await this.connection.close();
+      this.accumulator.close();
+      await this.lanes.close();
       this.healthSubscription.unsubscribe();
       this.healthSubject.next(this.snapshot());
       this.healthSubject.complete();
@@ -319,6 +322,9 @@ export class Producer {
       throw new ConfigError('record', `of ${size} bytes is larger than bufferMemory (${this.config.bufferMemory}); raise bufferMemory`);
     }
     return {
+      get dropped() {
+        return this.cancelled || this.settled;
+      },
       topic: record.topic,
       partition: record.partition ?? -1,
       explicitPartition: explicit,
@@ -380,7 +386,7 @@ export class Producer {
   }
 
   private async fetchMetadata(topic: string): Promise<number> {
-    const client = await this.connection.client();
+    const client = await this.lanes.primary().client();
     const info = await firstValueFrom(client.getMetadata$(topic));
     if (info.partitions < 1) throw new ConfigError('topic', `'${topic}' has no partitions`);
     this.metadata.set(topic, { partitionCount: info.partitions, fetchedAt: this.scheduler.now() });
@@ -391,64 +397,22 @@ export class Producer {
 
   private enqueue(entry: PendingRecord): void {
     if (entry.settled) return;
-    const key = `${entry.topic}\u0000${entry.partition}`;
-    let queue = this.queues.get(key);
-    if (queue === undefined) {
-      queue = { topic: entry.topic, partition: entry.partition, records: [], bytes: 0, inFlight: false, lingerExpired: false, lingerTimer: undefined };
-      this.queues.set(key, queue);
-    }
-    queue.records.push(entry);
-    queue.bytes += entry.size;
-    if (queue.bytes >= this.config.batchSize || this.flushWaiters.length > 0) {
-      queue.lingerExpired = true;
-      this.trySend(queue);
-    } else if (queue.lingerTimer === undefined && !queue.lingerExpired) {
-      const target = queue;
-      queue.lingerTimer = this.lingerScheduler.schedule(() => {
-        target.lingerTimer = undefined;
-        target.lingerExpired = true;
-        this.trySend(target);
-      }, this.config.lingerMs);
-    }
+    this.accumulator.append(entry.topic, entry.partition, entry);
   }
 
-  private trySend(queue: PartitionQueue): void {
-    if (queue.inFlight || !queue.lingerExpired) return;
-    // Withdrawn records leave the queue here and give their memory back.
-    const batch: PendingRecord[] = [];
-    let bytes = 0;
-    while (queue.records.length > 0 && batch.length < MAX_LIST_LEN) {
-      const next = queue.records[0]!;
-      if (batch.length > 0 && bytes + next.size > this.config.batchSize) break;
-      queue.records.shift();
-      queue.bytes -= next.size;
-      if (next.cancelled || next.settled) {
-        this.releaseMemory(next);
-        if (!next.settled) {
-          next.settled = true;
-          this.outstanding.delete(next);
-          this.settleFlushWaiters(next);
-        }
-        continue;
-      }
-      next.batched = true;
-      batch.push(next);
-      bytes += next.size;
+  private dispatch(batch: ReadyBatch<PendingRecord>): void {
+    if (batch.records.some((r) => !r.explicitPartition && r.key === undefined)) this.partitioner.batchSent(batch.topic, batch.partition);
+    void this.sendBatch(batch).finally(() => this.accumulator.batchDone(batch.topic, batch.partition));
+  }
+
+  /** A withdrawn record left its queue: give its memory back and let flushes move on. */
+  private discard(entry: PendingRecord): void {
+    this.releaseMemory(entry);
+    if (!entry.settled) {
+      entry.settled = true;
+      this.outstanding.delete(entry);
+      this.settleFlushWaiters(entry);
     }
-    queue.lingerTimer?.unsubscribe();
-    queue.lingerTimer = undefined;
-    queue.lingerExpired = queue.records.length > 0 && (queue.bytes >= this.config.batchSize || this.flushWaiters.length > 0);
-    if (batch.length === 0) return;
-    queue.inFlight = true;
-    if (batch.some((r) => !r.explicitPartition && r.key === undefined)) this.partitioner.batchSent(queue.topic, queue.partition);
-    void this.sendBatch(queue, batch).finally(() => {
-      queue.inFlight = false;
-      if (queue.records.length > 0) {
-        // What queued up meanwhile goes next, without waiting out a fresh linger.
-        queue.lingerExpired = true;
-        this.trySend(queue);
-      }
-    });
   }
 
   private acquireSlot(): Promise<void> {
@@ -469,7 +433,7 @@ export class Producer {
     if (!this.config.enableIdempotence) return undefined;
     if (this.identity === undefined) {
       this.identity = (async () => {
-        const client = await this.connection.client();
+        const client = await this.lanes.primary().client();
         try {
           const identity = await firstValueFrom(client.initProducerId$());
           this.idempotentGranted = identity.producerId !== 0n;
@@ -486,7 +450,9 @@ export class Producer {
     return this.identity;
   }
 
-  private async sendBatch(queue: PartitionQueue, batch: PendingRecord[]): Promise<void> {
+  private async sendBatch(queue: ReadyBatch<PendingRecord>): Promise<void> {
+    const batch = queue.records;
+    const lane = this.lanes.forPartition(queue.topic, queue.partition);
     await this.acquireSlot();
     try {
       const records = await this.encodeValues(batch);
@@ -495,7 +461,7 @@ export class Producer {
       for (let attempt = 0; ; attempt++) {
         try {
           const identity = await this.identityFor();
-          const client = await this.connection.client();
+          const client = await lane.client();
           this.lastClient = client;
           let baseOffset: bigint;
           if (identity !== undefined) {
@@ -528,7 +494,7 @@ export class Producer {
           }
           this.counters.retries++;
           this.changes.next();
-          if (error instanceof ConnectionError || (error instanceof RivvenError && error.code === 'TIMEOUT')) this.connection.reset();
+          if (error instanceof ConnectionError || (error instanceof RivvenError && error.code === 'TIMEOUT')) lane.reset();
           const delay = exponentialDelay(attempt, { initialDelay: this.config.retryBackoffMs, maxDelay: this.config.retryBackoffMaxMs, multiplier: 2 });
           await firstValueFrom(timer(delay, this.scheduler));
         }

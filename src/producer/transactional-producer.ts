@@ -3,8 +3,16 @@
  * `AddOffsetsToTxn`, `CommitTransaction` / `AbortTransaction`, with the epoch from `InitProducerId`.
  * `transaction$(work)` runs `work` inside a transaction: commit when it completes, abort (and
  * re-throw, typed) when it fails. A fenced producer (a newer epoch exists) refuses everything after.
+ *
+ * rivvend 0.0.22 specifics this class works with (see the README's "Transactions" limits):
+ * - The broker keeps no transactional id → producer id mapping: a restarted instance resumes (and
+ *   fences) its predecessor only if it passes the predecessor's `producerId` as `previousProducerId`.
+ * - Bumping the epoch does not abort the predecessor's open transaction; beginning one then fails
+ *   with `PRODUCER_FENCED: expected epoch <old>, got <new>`. `begin$()` recognises that answer,
+ *   aborts the stale transaction with the old epoch (which the broker allows) and begins again.
+ * - Idempotence sequences are tracked per (producer id, partition number), whatever the topic.
  */
-import { Observable, defer, firstValueFrom, ignoreElements, lastValueFrom, toArray, catchError } from 'rxjs';
+import { Observable, defer, firstValueFrom, ignoreElements, lastValueFrom, map, toArray, catchError } from 'rxjs';
 import { Client, type ClientOptions } from '../client/client.js';
 import type { Bytes, ProducerIdentity } from '../client/client-types.js';
 import { ConfigError, ProducerFencedError, ServerError } from '../errors.js';
@@ -36,12 +44,17 @@ export interface TransactionalResult {
 }
 
 const FENCING_CODES = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH']);
+/** `begin` answered by the broker when an older epoch of this producer id still has a transaction open. */
+const STALE_EPOCH = /PRODUCER_FENCED: expected epoch (\d+), got (\d+)/;
 
 export class TransactionalProducer {
+  /** How many transactions left open by an earlier epoch of this producer id `begin$()` aborted. */
+  staleTransactionsAborted = 0;
   private fenced: ProducerFencedError | undefined;
   private open = false;
   private readonly partitionsInTxn = new Set<string>();
-  private readonly sequences = new Map<string, number>();
+  /** Next sequence per partition number: the broker keys sequences by (producer id, partition) only. */
+  private readonly sequences = new Map<number, number>();
   private readonly partitionCounts = new Map<string, number>();
 
   private constructor(
@@ -86,31 +99,100 @@ export class TransactionalProducer {
   begin$(): Observable<void> {
     return this.guard$(async () => {
       if (this.open) throw new ConfigError('transaction', 'a transaction is already open; commit or abort it first');
-      await firstValueFrom(this.client.beginTransaction$(this.config.transactionalId, this.identity, this.config.transactionTimeoutMs), {
-        defaultValue: undefined,
-      });
+      try {
+        await this.beginOnBroker();
+      } catch (error) {
+        const staleEpoch = this.staleEpochOf(error);
+        if (staleEpoch === undefined) throw error;
+        // A predecessor (same producer id, older epoch) died or was fenced with a transaction open.
+        // Abort it now rather than wait for the broker's transaction timeout; then begin ours.
+        await firstValueFrom(this.client.abortTransaction$(this.config.transactionalId, { producerId: this.identity.producerId, producerEpoch: staleEpoch }), {
+          defaultValue: undefined,
+        });
+        this.staleTransactionsAborted++;
+        await this.beginOnBroker();
+      }
       this.open = true;
       this.partitionsInTxn.clear();
     });
   }
 
+  private async beginOnBroker(): Promise<void> {
+    await firstValueFrom(this.client.beginTransaction$(this.config.transactionalId, this.identity, this.config.transactionTimeoutMs), {
+      defaultValue: undefined,
+    });
+  }
+
+  /** The older epoch named by a `begin` refusal, when it is older than ours (then we are not the fenced one). */
+  private staleEpochOf(error: unknown): number | undefined {
+    if (!(error instanceof ServerError)) return undefined;
+    const match = STALE_EPOCH.exec(error.serverMessage);
+    if (match === null) return undefined;
+    const [expected, received] = [Number(match[1]), Number(match[2])];
+    return received === this.identity.producerEpoch && expected < received ? expected : undefined;
+  }
+
   /** Publish one record inside the open transaction. */
   send$(record: TransactionalRecord): Observable<TransactionalResult> {
+    return this.publish$([record]).pipe(map((results) => results[0]!));
+  }
+
+  /**
+   * Publish records inside the open transaction, pipelined on the connection (the broker handles a
+   * connection's requests in order, so sequences stay in order); emits their results in input order.
+   * New partitions are added to the transaction first, in one request.
+   */
+  publish$(records: readonly TransactionalRecord[]): Observable<TransactionalResult[]> {
     return this.guard$(async () => {
       if (!this.open) throw new ConfigError('transaction', 'no open transaction: call begin$() or use transaction$()');
-      const partition = await this.partitionFor(record);
-      const key = `${record.topic}\u0000${partition}`;
-      if (!this.partitionsInTxn.has(key)) {
-        await firstValueFrom(this.client.addPartitionsToTxn$(this.config.transactionalId, this.identity, [[record.topic, partition]]));
-        this.partitionsInTxn.add(key);
+      const partitions = await Promise.all(records.map((record) => this.partitionFor(record)));
+      const added = new Map<string, readonly [string, number]>();
+      records.forEach((record, i) => {
+        const key = `${record.topic}\u0000${partitions[i]!}`;
+        if (!this.partitionsInTxn.has(key)) added.set(key, [record.topic, partitions[i]!]);
+      });
+      if (added.size > 0) {
+        await firstValueFrom(this.client.addPartitionsToTxn$(this.config.transactionalId, this.identity, [...added.values()]));
+        for (const key of added.keys()) this.partitionsInTxn.add(key);
       }
-      const sequence = this.sequences.get(key) ?? 0;
-      const result = await firstValueFrom(
-        this.client.transactionalPublish$(this.config.transactionalId, record.topic, { value: record.value, key: record.key, partition }, this.identity, sequence),
+      const sequences = records.map((_, i) => {
+        const sequence = this.sequences.get(partitions[i]!) ?? 0;
+        this.sequences.set(partitions[i]!, sequence + 1);
+        return sequence;
+      });
+      const settled = await Promise.allSettled(
+        records.map((record, i) =>
+          firstValueFrom(
+            this.client.transactionalPublish$(
+              this.config.transactionalId,
+              record.topic,
+              { value: record.value, key: record.key, partition: partitions[i]! },
+              this.identity,
+              sequences[i]!,
+            ),
+          ),
+        ),
       );
-      this.sequences.set(key, sequence + 1);
-      return { topic: record.topic, partition: result.partition, offset: result.offset };
+      const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failure !== undefined) {
+        this.resyncSequences(partitions, sequences, settled);
+        throw failure.reason;
+      }
+      return settled.map((s, i) => {
+        const result = (s as PromiseFulfilledResult<{ partition: number; offset: bigint }>).value;
+        return { topic: records[i]!.topic, partition: result.partition, offset: result.offset };
+      });
     });
+  }
+
+  /** After a partly failed pipeline, continue each partition's sequence after its last accepted record. */
+  private resyncSequences(partitions: number[], sequences: number[], settled: PromiseSettledResult<unknown>[]): void {
+    const next = new Map<number, number>();
+    partitions.forEach((partition, i) => {
+      if (!next.has(partition)) next.set(partition, sequences[i]!);
+      if (settled[i]!.status === 'fulfilled') next.set(partition, Math.max(next.get(partition)!, sequences[i]! + 1));
+    });
+    for (const [partition, sequence] of next) this.sequences.set(partition, sequence);
   }
 
   /** Commit consumed offsets (the next offset to read, per topic-partition) with the transaction. */

@@ -1,0 +1,146 @@
+/**
+ * Where accepted records wait for their batch. One queue per topic-partition; a queue's records
+ * leave as one batch when `batchSize` bytes are queued, when `lingerMs` has passed since its first
+ * record arrived, or at once while a flush is waiting. One batch per partition is in flight at a
+ * time (so order is kept); while it flies, the next one keeps filling and leaves as soon as the
+ * previous one is done — under load, batches grow by themselves.
+ *
+ * Pure scheduling: no I/O. The producer hands records in with `append`, gets batches through
+ * `onBatch`, and reports each batch's end with `batchDone`. Timers run on the given scheduler, so
+ * marble tests can drive it in virtual time.
+ */
+import type { SchedulerLike, Subscription } from 'rxjs';
+
+/** What the accumulator needs to know of a record. */
+export interface Accumulable {
+  /** Bytes counted against `batchSize`. */
+  readonly size: number;
+  /** Withdrawn by its sender or already settled: skipped (and reported) when its turn comes. */
+  readonly dropped: boolean;
+  /** Set when the record is put into a batch. */
+  batched: boolean;
+}
+
+export interface ReadyBatch<R> {
+  topic: string;
+  partition: number;
+  records: R[];
+}
+
+export interface AccumulatorOptions<R> {
+  batchSize: number;
+  lingerMs: number;
+  /** Records per batch at most (the wire format's list bound). */
+  maxRecords: number;
+  scheduler: SchedulerLike;
+  /** A batch is ready to go. Called synchronously; the producer calls `batchDone` when it ends. */
+  onBatch(batch: ReadyBatch<R>): void;
+  /** A dropped record left its queue (its memory can be released). */
+  onDropped(record: R): void;
+  /** While true (a flush is waiting), queued records leave at once instead of lingering. */
+  urgent(): boolean;
+}
+
+interface PartitionQueue<R> {
+  topic: string;
+  partition: number;
+  records: R[];
+  bytes: number;
+  inFlight: boolean;
+  lingerExpired: boolean;
+  lingerTimer: Subscription | undefined;
+}
+
+export class RecordAccumulator<R extends Accumulable> {
+  private readonly queues = new Map<string, PartitionQueue<R>>();
+
+  constructor(private readonly options: AccumulatorOptions<R>) {}
+
+  append(topic: string, partition: number, record: R): void {
+    const queue = this.queueFor(topic, partition);
+    queue.records.push(record);
+    queue.bytes += record.size;
+    if (queue.bytes >= this.options.batchSize || this.options.urgent()) {
+      queue.lingerExpired = true;
+      this.trySend(queue);
+    } else if (queue.lingerTimer === undefined && !queue.lingerExpired) {
+      queue.lingerTimer = this.options.scheduler.schedule(() => {
+        queue.lingerTimer = undefined;
+        queue.lingerExpired = true;
+        this.trySend(queue);
+      }, this.options.lingerMs);
+    }
+  }
+
+  /** Send everything queued now, without waiting out lingers. */
+  drain(): void {
+    for (const queue of this.queues.values()) {
+      queue.lingerExpired = true;
+      this.trySend(queue);
+    }
+  }
+
+  /** The partition's batch is finished (acknowledged or failed): what queued meanwhile goes next. */
+  batchDone(topic: string, partition: number): void {
+    const queue = this.queues.get(queueKey(topic, partition));
+    if (queue === undefined) return;
+    queue.inFlight = false;
+    if (queue.records.length > 0) {
+      queue.lingerExpired = true;
+      this.trySend(queue);
+    }
+  }
+
+  /** Stop every linger timer (records stay queued). */
+  close(): void {
+    for (const queue of this.queues.values()) {
+      queue.lingerTimer?.unsubscribe();
+      queue.lingerTimer = undefined;
+    }
+  }
+
+  private queueFor(topic: string, partition: number): PartitionQueue<R> {
+    const key = queueKey(topic, partition);
+    let queue = this.queues.get(key);
+    if (queue === undefined) {
+      queue = { topic, partition, records: [], bytes: 0, inFlight: false, lingerExpired: false, lingerTimer: undefined };
+      this.queues.set(key, queue);
+    }
+    return queue;
+  }
+
+  private trySend(queue: PartitionQueue<R>): void {
+    if (queue.inFlight || !queue.lingerExpired) return;
+    const { batchSize, maxRecords } = this.options;
+    const batch: R[] = [];
+    let bytes = 0;
+    let taken = 0;
+    const records = queue.records;
+    while (taken < records.length && batch.length < maxRecords) {
+      const next = records[taken]!;
+      if (batch.length > 0 && bytes + next.size > batchSize) break;
+      taken++;
+      queue.bytes -= next.size;
+      if (next.dropped) {
+        this.options.onDropped(next);
+        continue;
+      }
+      next.batched = true;
+      batch.push(next);
+      bytes += next.size;
+    }
+    // One splice instead of a shift per record: shift is O(n) on long queues.
+    records.splice(0, taken);
+    queue.lingerTimer?.unsubscribe();
+    queue.lingerTimer = undefined;
+    queue.lingerExpired = records.length > 0 && (queue.bytes >= batchSize || this.options.urgent());
+    // Only dropped records were queued: nothing to send (and nothing left behind them).
+    if (batch.length === 0) return;
+    queue.inFlight = true;
+    this.options.onBatch({ topic: queue.topic, partition: queue.partition, records: batch });
+  }
+}
+
+function queueKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
