@@ -5,6 +5,7 @@
 import { firstValueFrom, lastValueFrom, from, toArray } from 'rxjs';
 import type { Request } from '../../src/protocol/request-schema';
 import { Producer } from '../../src/producer/producer';
+import { TimeoutError } from '../../src/errors';
 import { produceTo } from '../../src/operators/produce-to';
 import { FakeBroker, politeHandler, type FakePeer } from '../support/fake-broker';
 
@@ -95,6 +96,51 @@ describe('producer batching', () => {
     const results = await rest;
     expect(results.map((r) => r.offset)).toEqual([1n, 2n, 3n]);
     expect(broker.batches.map((b) => b.batch.records.length)).toEqual([1, 3]);
+    await producer.close();
+  });
+
+  it('deliveryTimeout: records the broker never acknowledges fail with a TimeoutError, and flush() terminates', async () => {
+    const hold = { release: new Promise<void>(() => undefined) };
+    const broker = await batchBroker(2, hold);
+    fake = broker.fake;
+    const producer = Producer.create({ bootstrapServers: [fake.address], deliveryTimeout: 300, lingerMs: 5 });
+    const started = performance.now();
+    const outcomes = await Promise.all(
+      ['a', 'b', 'c'].map((value, i) =>
+        firstValueFrom(producer.send$({ topic: 't', partition: i % 2, value })).then(
+          () => 'acked',
+          (error: unknown) => error,
+        ),
+      ),
+    );
+    const elapsed = performance.now() - started;
+    for (const outcome of outcomes) {
+      expect(outcome).toBeInstanceOf(TimeoutError);
+      expect((outcome as TimeoutError).message).toMatch(/deliveryTimeout \(300 ms\)/);
+    }
+    expect(elapsed).toBeGreaterThanOrEqual(290);
+    expect(broker.batches.length).toBeGreaterThanOrEqual(1);
+    await producer.flush();
+    expect(producer.stats()).toMatchObject({ recordsFailed: 3, pendingRecords: 0, pendingBytes: 0 });
+    await producer.close();
+  });
+
+  it('maxBlockMs: a send that finds bufferMemory full waits, then fails typed; the memory it never got stays free', async () => {
+    const hold = { release: new Promise<void>(() => undefined) };
+    const broker = await batchBroker(1, hold);
+    fake = broker.fake;
+    const producer = Producer.create({ bootstrapServers: [fake.address], bufferMemory: 1000, batchSize: 1000, maxBlockMs: 200, deliveryTimeout: 1000 });
+    const first = firstValueFrom(producer.send$({ topic: 't', partition: 0, value: Buffer.alloc(900) })).catch((e: unknown) => e);
+    await fake.whenReceived('PublishBatch');
+    const blocked = firstValueFrom(producer.send$({ topic: 't', partition: 0, value: Buffer.alloc(500) })).catch((e: unknown) => e);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(producer.stats().waitingForMemory).toBe(1);
+    const error = await blocked;
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as Error).message).toMatch(/bufferMemory \(1000 bytes\) stayed full for maxBlockMs \(200 ms\)/);
+    expect(producer.stats()).toMatchObject({ waitingForMemory: 0, pendingBytes: 916 });
+    expect(await first).toBeInstanceOf(TimeoutError);
+    expect(producer.stats().pendingBytes).toBe(0);
     await producer.close();
   });
 });

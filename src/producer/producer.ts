@@ -16,9 +16,7 @@ import {
   firstValueFrom,
   mergeMap,
   throttleTime,
-  timeout,
   timer,
-  throwError,
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
@@ -84,6 +82,8 @@ interface PendingRecord {
   value: Buffer;
   size: number;
   acceptedAt: bigint;
+  /** Scheduler time by which the record must be acknowledged (deliveryTimeout). */
+  deadline: number;
   correlation: unknown;
   settled: boolean;
   cancelled: boolean;
@@ -135,6 +135,7 @@ export class Producer {
   };
   private lastError: string | undefined;
   private lastClient: Client | undefined;
+  private deliveryTimer: Subscription | undefined;
   private readonly changes = new Subject<void>();
   private readonly healthSubject: BehaviorSubject<ProducerHealth>;
   private readonly healthSubscription: Subscription;
@@ -208,11 +209,14 @@ export class Producer {
         return;
       }
       this.outstanding.add(entry);
+      if (this.deliveryTimer === undefined) this.armDeliveryTimer();
       let admitted = false;
       const admit = () => {
         admitted = true;
         entry.reserved = true;
-        this.accept(entry);
+        // Timed out while waiting for memory: hand the room straight back.
+        if (entry.settled) this.releaseMemory(entry);
+        else this.accept(entry);
       };
       let cancelWait: (() => void) | undefined;
       let blockTimer: Subscription | undefined;
@@ -242,6 +246,7 @@ export class Producer {
           cancelWait?.();
           entry.settled = true;
           this.outstanding.delete(entry);
+          if (this.outstanding.size === 0) this.armDeliveryTimer();
           this.settleFlushWaiters(entry);
         } else if (!entry.batched) {
           // Not yet handed to the broker: withdraw it (its memory is freed when its queue drains).
@@ -249,19 +254,35 @@ export class Producer {
         }
       };
     });
-    return delivery$.pipe(
-      timeout({
-        first: this.config.deliveryTimeout,
-        scheduler: this.scheduler,
-        with: () =>
-          throwError(
-            () =>
-              new TimeoutError(
-                `record for ${record.topic} not acknowledged within deliveryTimeout (${this.config.deliveryTimeout} ms)`,
-              ),
-          ),
-      }),
-    );
+    return delivery$;
+  }
+
+  /**
+   * One timer for every record's deliveryTimeout rather than one per record: records leave
+   * `outstanding` in acceptance order, so the oldest one is always first and has the nearest deadline.
+   */
+  private armDeliveryTimer(): void {
+    this.deliveryTimer?.unsubscribe();
+    this.deliveryTimer = undefined;
+    const oldest = this.outstanding.values().next().value as PendingRecord | undefined;
+    if (oldest === undefined) return;
+    this.deliveryTimer = this.scheduler.schedule(() => {
+      this.deliveryTimer = undefined;
+      this.expireOverdue();
+    }, Math.max(0, oldest.deadline - this.scheduler.now()));
+  }
+
+  private expireOverdue(): void {
+    const now = this.scheduler.now();
+    for (const entry of this.outstanding) {
+      if (entry.deadline > now) break;
+      // Deleting the current element while iterating a Set is safe.
+      this.settle(
+        entry,
+        new TimeoutError(`record for ${entry.topic} not acknowledged within deliveryTimeout (${this.config.deliveryTimeout} ms)`),
+      );
+    }
+    this.armDeliveryTimer();
   }
 
   /** Send every record of a stream; results in order per partition, each with its correlation. */
@@ -332,6 +353,7 @@ export class Producer {
       value,
       size,
       acceptedAt: BigInt(Date.now()),
+      deadline: this.scheduler.now() + this.config.deliveryTimeout,
       correlation: record.correlation,
       settled: false,
       cancelled: false,
@@ -528,6 +550,7 @@ export class Producer {
     entry.settled = true;
     this.outstanding.delete(entry);
     this.releaseMemory(entry);
+    if (this.outstanding.size === 0) this.armDeliveryTimer();
     if (error === undefined && result !== undefined) {
       this.counters.recordsAcked++;
       entry.resolve(result);
