@@ -14,7 +14,6 @@ import {
   asapScheduler,
   asyncScheduler,
   firstValueFrom,
-  mergeMap,
   throttleTime,
   timer,
   type SchedulerLike,
@@ -72,6 +71,14 @@ export interface ProducerHealth {
 /** Per-record framing overhead counted against bufferMemory and batchSize. */
 const RECORD_OVERHEAD = 16;
 
+/** Where one record's outcome goes. */
+interface DeliverySink<C> {
+  resolve(result: ProducerResult<C>): void;
+  reject(error: unknown): void;
+}
+
+const noop = (): void => undefined;
+
 interface PendingRecord {
   /** Withdrawn or settled: the accumulator skips it. */
   readonly dropped: boolean;
@@ -110,7 +117,7 @@ export class Producer {
   private readonly scheduler: SchedulerLike;
   private readonly lanes: ConnectionLanes;
   private readonly budget: MemoryBudget;
-  private readonly partitioner = new Partitioner();
+  private readonly partitioner: Partitioner;
   private readonly accumulator: RecordAccumulator<PendingRecord>;
   private readonly metadata = new Map<string, TopicMetadata>();
   private readonly metadataWaiters = new Map<string, PendingRecord[]>();
@@ -149,6 +156,7 @@ export class Producer {
     // lingerMs 0: send at the end of the current tick, so records sent together leave together.
     const lingerScheduler = config.scheduler ?? (config.lingerMs === 0 ? asapScheduler : asyncScheduler);
     this.budget = new MemoryBudget(config.bufferMemory);
+    this.partitioner = new Partitioner(config.batchSize);
     this.lanes = new ConnectionLanes(
       config.bootstrapServers,
       {
@@ -196,65 +204,78 @@ export class Producer {
    * typed error after `deliveryTimeout`, or at once for a non-retriable broker error.
    */
   send$<C = unknown>(record: ProducerRecord<C>): Observable<ProducerResult<C>> {
-    const delivery$ = new Observable<ProducerResult<C>>((subscriber) => {
-      if (this.closed) {
-        subscriber.error(new ConnectionError('the producer is closed; create a new one'));
-        return;
-      }
-      let entry: PendingRecord;
-      try {
-        entry = this.makeRecord(record, subscriber);
-      } catch (error) {
-        subscriber.error(error);
-        return;
-      }
-      this.outstanding.add(entry);
-      if (this.deliveryTimer === undefined) this.armDeliveryTimer();
-      let admitted = false;
-      const admit = () => {
-        admitted = true;
-        entry.reserved = true;
-        // Timed out while waiting for memory: hand the room straight back.
-        if (entry.settled) this.releaseMemory(entry);
-        else this.accept(entry);
-      };
-      let cancelWait: (() => void) | undefined;
-      let blockTimer: Subscription | undefined;
-      if (this.budget.tryReserve(entry.size)) {
-        admit();
-      } else {
-        cancelWait = this.budget.wait(entry.size, () => {
-          blockTimer?.unsubscribe();
-          admit();
-        });
-        this.changes.next();
-        blockTimer = this.scheduler.schedule(() => {
-          cancelWait?.();
-          this.settle(
-            entry,
-            new TimeoutError(
-              `bufferMemory (${this.config.bufferMemory} bytes) stayed full for maxBlockMs (${this.config.maxBlockMs} ms): ` +
-                'the broker is slower than the send rate; slow down, or raise bufferMemory/maxBlockMs',
-            ),
-          );
-        }, this.config.maxBlockMs);
-      }
-      return () => {
+    return new Observable<ProducerResult<C>>((subscriber) =>
+      this.submit(record, {
+        resolve: (result) => {
+          subscriber.next(result);
+          subscriber.complete();
+        },
+        reject: (error) => subscriber.error(error),
+      }),
+    );
+  }
+
+  /**
+   * Accept one record; its outcome goes to `sink` exactly once (unless withdrawn). Returns the
+   * withdrawal: records not yet handed to the broker are dropped, waits for memory are cancelled.
+   */
+  private submit<C>(record: ProducerRecord<C>, sink: DeliverySink<C>): () => void {
+    if (this.closed) {
+      sink.reject(new ConnectionError('the producer is closed; create a new one'));
+      return noop;
+    }
+    let entry: PendingRecord;
+    try {
+      entry = this.makeRecord(record, sink);
+    } catch (error) {
+      sink.reject(error);
+      return noop;
+    }
+    this.outstanding.add(entry);
+    if (this.deliveryTimer === undefined) this.armDeliveryTimer();
+    let admitted = false;
+    const admit = () => {
+      admitted = true;
+      entry.reserved = true;
+      // Timed out while waiting for memory: hand the room straight back.
+      if (entry.settled) this.releaseMemory(entry);
+      else this.accept(entry);
+    };
+    let cancelWait: (() => void) | undefined;
+    let blockTimer: Subscription | undefined;
+    if (this.budget.tryReserve(entry.size)) {
+      admit();
+    } else {
+      cancelWait = this.budget.wait(entry.size, () => {
         blockTimer?.unsubscribe();
-        if (entry.settled) return;
-        if (!admitted) {
-          cancelWait?.();
-          entry.settled = true;
-          this.outstanding.delete(entry);
-          if (this.outstanding.size === 0) this.armDeliveryTimer();
-          this.settleFlushWaiters(entry);
-        } else if (!entry.batched) {
-          // Not yet handed to the broker: withdraw it (its memory is freed when its queue drains).
-          entry.cancelled = true;
-        }
-      };
-    });
-    return delivery$;
+        admit();
+      });
+      this.changes.next();
+      blockTimer = this.scheduler.schedule(() => {
+        cancelWait?.();
+        this.settle(
+          entry,
+          new TimeoutError(
+            `bufferMemory (${this.config.bufferMemory} bytes) stayed full for maxBlockMs (${this.config.maxBlockMs} ms): ` +
+              'the broker is slower than the send rate; slow down, or raise bufferMemory/maxBlockMs',
+          ),
+        );
+      }, this.config.maxBlockMs);
+    }
+    return () => {
+      blockTimer?.unsubscribe();
+      if (entry.settled) return;
+      if (!admitted) {
+        cancelWait?.();
+        entry.settled = true;
+        this.outstanding.delete(entry);
+        if (this.outstanding.size === 0) this.armDeliveryTimer();
+        this.settleFlushWaiters(entry);
+      } else if (!entry.batched) {
+        // Not yet handed to the broker: withdraw it (its memory is freed when its queue drains).
+        entry.cancelled = true;
+      }
+    };
   }
 
   /**
@@ -285,9 +306,48 @@ export class Producer {
     this.armDeliveryTimer();
   }
 
-  /** Send every record of a stream; results in order per partition, each with its correlation. */
+  /**
+   * Send every record of a stream; results in order per partition, each with its correlation.
+   * Completes when the stream completed and every record has its outcome; the first failure errors
+   * the stream and withdraws the records not yet handed to the broker. Written without an inner
+   * subscription per record (as `mergeMap(send$)` would make), so bursts of many thousand records
+   * cost the same per record as a few.
+   */
   sendAll$<C>(records$: Observable<ProducerRecord<C>>): Observable<ProducerResult<C>> {
-    return records$.pipe(mergeMap((record) => this.send$(record)));
+    return new Observable<ProducerResult<C>>((subscriber) => {
+      const withdrawals = new Set<() => void>();
+      let sourceDone = false;
+      const source = records$.subscribe({
+        next: (record) => {
+          let withdraw: (() => void) | undefined;
+          let settled = false;
+          withdraw = this.submit(record, {
+            resolve: (result) => {
+              settled = true;
+              if (withdraw) withdrawals.delete(withdraw);
+              subscriber.next(result);
+              if (sourceDone && withdrawals.size === 0) subscriber.complete();
+            },
+            reject: (error) => {
+              settled = true;
+              if (withdraw) withdrawals.delete(withdraw);
+              subscriber.error(error);
+            },
+          });
+          if (!settled) withdrawals.add(withdraw);
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => {
+          sourceDone = true;
+          if (withdrawals.size === 0) subscriber.complete();
+        },
+      });
+      return () => {
+        source.unsubscribe();
+        for (const withdraw of withdrawals) withdraw();
+        withdrawals.clear();
+      };
+    });
   }
 
   /** Re-read a topic's partition count now (new partitions are then used at once). */
@@ -329,7 +389,7 @@ export class Producer {
 
   // ---- intake ---------------------------------------------------------------------------------
 
-  private makeRecord<C>(record: ProducerRecord<C>, subscriber: { next(v: ProducerResult<C>): void; complete(): void; error(e: unknown): void }): PendingRecord {
+  private makeRecord<C>(record: ProducerRecord<C>, sink: DeliverySink<C>): PendingRecord {
     if (typeof record?.topic !== 'string' || record.topic.length === 0) throw new ConfigError('record.topic', 'must be a non-empty string');
     if (record.value === undefined || record.value === null) throw new ConfigError('record.value', 'is required');
     const value = toBuffer(record.value, 'record.value');
@@ -359,11 +419,8 @@ export class Producer {
       cancelled: false,
       batched: false,
       reserved: false,
-      resolve: (result) => {
-        subscriber.next(result as ProducerResult<C>);
-        subscriber.complete();
-      },
-      reject: (error) => subscriber.error(error),
+      resolve: sink.resolve as (result: ProducerResult) => void,
+      reject: sink.reject,
     };
   }
 
@@ -403,7 +460,7 @@ export class Producer {
 
   private assignPartition(entry: PendingRecord, partitionCount: number): void {
     if (entry.settled) return;
-    entry.partition = this.partitioner.partition(entry.topic, entry.key, partitionCount);
+    entry.partition = this.partitioner.partition(entry.topic, entry.key, partitionCount, entry.size);
     this.enqueue(entry);
   }
 
