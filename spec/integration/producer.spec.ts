@@ -194,6 +194,10 @@ describe('Producer', () => {
         const results = await lastValueFrom(from(records).pipe(produceTo(producer), toArray()));
         expect(results).toHaveLength(60);
         expect(proxy.stats().connectionsOpen).toBe(connections);
+        // Request latency is measured over the connections in use.
+        const { requestLatencyP50Ms, requestLatencyP99Ms } = producer.stats();
+        expect(requestLatencyP50Ms).toBeGreaterThan(0);
+        expect(requestLatencyP99Ms).toBeGreaterThanOrEqual(requestLatencyP50Ms!);
       } finally {
         await producer.close();
         await proxy.close();

@@ -8,6 +8,7 @@ import { AllServersUnavailableError, ConnectionError, RivvenError } from '../err
 
 export class BootstrapConnection {
   private current: Promise<Client> | undefined;
+  private ready: Client | undefined;
   private next = 0;
   private closed = false;
 
@@ -22,6 +23,7 @@ export class BootstrapConnection {
     if (this.current === undefined) {
       const attempt = this.connectAny();
       this.current = attempt;
+      attempt.then((client) => (this.ready = client), () => undefined);
       attempt.catch(() => {
         if (this.current === attempt) this.current = undefined;
       });
@@ -34,10 +36,16 @@ export class BootstrapConnection {
     });
   }
 
+  /** The connected client, if there is one right now (for health figures; never connects). */
+  connected(): Client | undefined {
+    return this.ready;
+  }
+
   /** Drop the current connection (after a connection failure) so the next call reconnects. */
   reset(): void {
     const current = this.current;
     this.current = undefined;
+    this.ready = undefined;
     void current?.then((c) => c.close()).catch(() => undefined);
   }
 
@@ -45,6 +53,7 @@ export class BootstrapConnection {
     this.closed = true;
     const current = this.current;
     this.current = undefined;
+    this.ready = undefined;
     const client = await current?.catch(() => undefined);
     await client?.close();
   }

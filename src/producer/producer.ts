@@ -141,7 +141,6 @@ export class Producer {
     compressedBytes: 0,
   };
   private lastError: string | undefined;
-  private lastClient: Client | undefined;
   private deliveryTimer: Subscription | undefined;
   private readonly changes = new Subject<void>();
   private readonly healthSubject: BehaviorSubject<ProducerHealth>;
@@ -541,7 +540,6 @@ export class Producer {
         try {
           const identity = await this.identityFor();
           const client = await lane.client();
-          this.lastClient = client;
           let baseOffset: bigint;
           if (identity !== undefined) {
             const baseSequence = this.sequences.get(sequenceKey) ?? 0;
@@ -631,7 +629,14 @@ export class Producer {
   }
 
   private snapshot(): ProducerHealth {
-    const connection = this.lastClient?.health();
+    // Latency of the slowest open connection: the figure a record's wait depends on.
+    let p50: number | undefined;
+    let p99: number | undefined;
+    for (const lane of this.lanes.opened()) {
+      const health = lane.connected()?.health();
+      if (health?.latencyP50Ms !== undefined) p50 = Math.max(p50 ?? 0, health.latencyP50Ms);
+      if (health?.latencyP99Ms !== undefined) p99 = Math.max(p99 ?? 0, health.latencyP99Ms);
+    }
     return {
       recordsSent: this.counters.recordsSent,
       recordsAcked: this.counters.recordsAcked,
@@ -643,8 +648,8 @@ export class Producer {
       pendingRecords: this.outstanding.size,
       pendingBytes: this.budget.inUse,
       waitingForMemory: this.budget.waiting,
-      requestLatencyP50Ms: connection?.latencyP50Ms,
-      requestLatencyP99Ms: connection?.latencyP99Ms,
+      requestLatencyP50Ms: p50,
+      requestLatencyP99Ms: p99,
       idempotent: this.idempotentGranted,
       lastError: this.lastError,
     };
