@@ -9,7 +9,7 @@
 // The build goes to a directory outside the clone (RIVVEN_RX_CARGO_TARGET_DIR, default
 // ~/.cache/rivven-rx/cargo-target) so fresh clones on the same machine reuse it.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,33 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const interopDir = join(root, 'interop');
 export const targetDir = process.env.RIVVEN_RX_CARGO_TARGET_DIR ?? join(homedir(), '.cache', 'rivven-rx', 'cargo-target');
 export const binaryPath = join(targetDir, 'release', 'rivven-rx-interop');
+// Cargo keys its fingerprints on the crate's path: building from each clone's own interop/ would
+// recompile the harness crate (~3 min) for every fresh clone. So the crate is mirrored to one fixed
+// directory beside the target dir and built there; files whose bytes did not change keep their
+// mtime, so an unchanged crate is not rebuilt.
+const buildDir = join(dirname(targetDir), 'interop-src');
+
+/** Make `to` hold exactly the files of `from` (skipping target/), touching only what differs. */
+function mirror(from, to) {
+  mkdirSync(to, { recursive: true });
+  const wanted = new Set();
+  for (const entry of readdirSync(from, { withFileTypes: true })) {
+    if (entry.name === 'target') continue;
+    wanted.add(entry.name);
+    const source = join(from, entry.name);
+    const dest = join(to, entry.name);
+    if (entry.isDirectory()) {
+      if (existsSync(dest) && !statSync(dest).isDirectory()) rmSync(dest, { force: true });
+      mirror(source, dest);
+    } else if (entry.isFile()) {
+      const bytes = readFileSync(source);
+      if (!existsSync(dest) || !bytes.equals(readFileSync(dest))) writeFileSync(dest, bytes);
+    }
+  }
+  for (const entry of readdirSync(to, { withFileTypes: true })) {
+    if (!wanted.has(entry.name)) rmSync(join(to, entry.name), { recursive: true, force: true });
+  }
+}
 
 function log(message) {
   process.stderr.write(`[harness] ${message}\n`);
@@ -47,10 +74,11 @@ export function build() {
   } else {
     log(`checking the harness build in ${targetDir} (up to date: a few seconds)`);
   }
+  mirror(interopDir, buildDir);
   return new Promise((resolvePromise) => {
     const started = Date.now();
     const child = spawn('cargo', ['build', '--release', '--locked', '--color', 'never'], {
-      cwd: interopDir,
+      cwd: buildDir,
       env: { ...process.env, CARGO_TARGET_DIR: targetDir, CARGO_TERM_PROGRESS_WHEN: 'never' },
       stdio: ['ignore', 'inherit', 'pipe'],
     });
