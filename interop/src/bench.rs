@@ -11,6 +11,11 @@
 //! (clock ticks, assumed 100 Hz, i.e. 10 ms resolution); `null` where /proc is unavailable.
 //!
 //! The values are the same bytes the TypeScript runner sends (see `bench_value`).
+//!
+//! With `--latency` it runs the closed-loop latency workload instead: `ProducerConfig::low_latency()`,
+//! one record at a time (the next send starts when the previous one is acknowledged), and adds
+//! `"latencyMs": {"p50","p99","p999","mean","max"}` to the line. `--warmup` records go first, off
+//! the clock.
 
 use rivven_client::{Client, Producer, ProducerConfig};
 use std::process::ExitCode;
@@ -37,26 +42,131 @@ pub struct BenchProduceArgs {
     /// Create the topic with this many partitions first (otherwise it must exist).
     #[arg(long)]
     partitions: Option<u32>,
+
+    /// Closed-loop latency (low-latency preset, one record in flight) instead of throughput.
+    #[arg(long)]
+    latency: bool,
+
+    /// Records sent before the clock starts (latency mode only).
+    #[arg(long, default_value_t = 20)]
+    warmup: u64,
 }
 
 pub fn run(args: BenchProduceArgs) -> ExitCode {
+    if args.latency {
+        run_async("bench-produce", latency(&args))
+    } else {
+        run_async("bench-produce", bench(&args))
+    }
+}
+
+/// Run one bench future on a multi-threaded runtime; print its JSON line or the error.
+pub fn run_async<F>(name: &str, work: F) -> ExitCode
+where
+    F: std::future::Future<Output = Result<String, String>>,
+{
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("bench-produce: cannot start tokio runtime: {e}");
+            eprintln!("{name}: cannot start tokio runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(bench(&args)) {
+    match runtime.block_on(work) {
         Ok(line) => {
             println!("{line}");
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("bench-produce: {e}");
+            eprintln!("{name}: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Percentiles (nearest rank) of latencies in microseconds, as milliseconds; the same method
+/// as `percentile` in bench/lib/stats.mjs.
+pub fn latency_summary(mut micros: Vec<f64>) -> serde_json::Value {
+    if micros.is_empty() {
+        return serde_json::Value::Null;
+    }
+    micros.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let rank = |p: f64| {
+        let index = ((p / 100.0) * micros.len() as f64).ceil() as usize;
+        micros[index.clamp(1, micros.len()) - 1] / 1000.0
+    };
+    let mean = micros.iter().sum::<f64>() / micros.len() as f64 / 1000.0;
+    serde_json::json!({
+        "p50": rank(50.0),
+        "p99": rank(99.0),
+        "p999": rank(99.9),
+        "mean": mean,
+        "max": micros[micros.len() - 1] / 1000.0,
+        "samples": micros.len(),
+    })
+}
+
+/// CPU seconds between two readings, or JSON null.
+pub fn cpu_delta(start: Option<f64>, end: Option<f64>) -> serde_json::Value {
+    match (start, end) {
+        (Some(a), Some(b)) => serde_json::json!(b - a),
+        _ => serde_json::Value::Null,
+    }
+}
+
+async fn latency(args: &BenchProduceArgs) -> Result<String, String> {
+    if let Some(partitions) = args.partitions {
+        let mut client = Client::connect_with_timeout(&args.addr, Duration::from_secs(5))
+            .await
+            .map_err(|e| format!("connect {}: {e}", args.addr))?;
+        client
+            .create_topic(args.topic.clone(), Some(partitions))
+            .await
+            .map_err(|e| format!("create_topic {}: {e}", args.topic))?;
+    }
+    let config = ProducerConfig {
+        bootstrap_servers: vec![args.addr.clone()],
+        ..ProducerConfig::low_latency()
+    };
+    let producer = Producer::new(config)
+        .await
+        .map_err(|e| format!("Producer::new: {e}"))?;
+    producer
+        .get_partition_count(&args.topic)
+        .await
+        .map_err(|e| format!("metadata for {}: {e}", args.topic))?;
+    for i in 0..args.warmup {
+        producer
+            .send(args.topic.clone(), bytes::Bytes::from(bench_value(i, args.value_size)))
+            .await
+            .map_err(|e| format!("warm-up send: {e}"))?;
+    }
+    let values: Vec<bytes::Bytes> = (0..args.records)
+        .map(|i| bytes::Bytes::from(bench_value(i, args.value_size)))
+        .collect();
+    let mut micros = Vec::with_capacity(values.len());
+    let cpu_start = process_cpu_seconds();
+    let started = Instant::now();
+    for value in values {
+        let sent = Instant::now();
+        producer
+            .send(args.topic.clone(), value)
+            .await
+            .map_err(|e| format!("send: {e}"))?;
+        micros.push(sent.elapsed().as_secs_f64() * 1e6);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu_end = process_cpu_seconds();
+    producer.close().await;
+    Ok(serde_json::json!({
+        "records": args.records,
+        "acked": micros.len(),
+        "valueSize": args.value_size,
+        "seconds": seconds,
+        "cpuSeconds": cpu_delta(cpu_start, cpu_end),
+        "latencyMs": latency_summary(micros),
+    })
+    .to_string())
 }
 
 /// Value of record `index`: its decimal index, then a repeating lowercase pattern, `size` bytes.
@@ -73,7 +183,7 @@ pub fn bench_value(index: u64, size: usize) -> Vec<u8> {
 }
 
 /// User + system CPU seconds of this process (all threads), from /proc/self/stat.
-fn process_cpu_seconds() -> Option<f64> {
+pub fn process_cpu_seconds() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // The command name (field 2) may contain spaces; the fields after it start past the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];

@@ -8,11 +8,14 @@
 //! * `ping`             — tiny smoke client built on rivven-client (used to test `broker`).
 //! * `schema-registry`  — runs the real rivven-schema 0.0.22 registry in-process (loopback only).
 //! * `bench-produce`    — the Rust rivven-client Producer side of `npm run bench` (one JSON line).
+//! * `bench-consume`, `bench-e2e`, `bench-codec` — the other Rust workloads of `npm run bench`.
 //!
 //! Everything a TypeScript test parses goes to stdout; diagnostics go to stderr.
 
 mod auth_check;
 mod bench;
+mod bench_codec;
+mod bench_consume;
 mod broker;
 mod check_decompress;
 mod json_util;
@@ -68,6 +71,15 @@ enum Command {
 
     /// Producer throughput: send N records through rivven-client's Producer, print one JSON line.
     BenchProduce(bench::BenchProduceArgs),
+
+    /// Consume throughput: read N records of a backlog with rivven-client's Consumer, print one JSON line.
+    BenchConsume(bench_consume::BenchConsumeArgs),
+
+    /// End-to-end latency: produce at a fixed rate and consume in one process, print one JSON line.
+    BenchE2e(bench_consume::BenchE2eArgs),
+
+    /// Codec speed: rivven-protocol's postcard encode of a PublishBatch and decode of Messages.
+    BenchCodec(bench_codec::BenchCodecArgs),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +113,15 @@ fn main() -> ExitCode {
             init_tracing();
             bench::run(b)
         }
+        Command::BenchConsume(b) => {
+            init_tracing();
+            bench_consume::run_consume(b)
+        }
+        Command::BenchE2e(b) => {
+            init_tracing();
+            bench_consume::run_e2e(b)
+        }
+        Command::BenchCodec(b) => bench_codec::run(b),
     }
 }
 

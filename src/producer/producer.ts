@@ -22,7 +22,7 @@ import {
 import { ConfigError, ConnectionError, RivvenError, TimeoutError } from '../errors.js';
 import type { Client } from '../client/client.js';
 import type { Bytes, ProducerIdentity } from '../client/client-types.js';
-import { compressValue } from '../protocol/compression.js';
+import { compressValue, compressValueSync } from '../protocol/compression.js';
 import { MAX_LIST_LEN } from '../protocol/request-schema.js';
 import { exponentialDelay } from '../client/backoff.js';
 import { ConnectionLanes } from './connection-lanes.js';
@@ -79,26 +79,38 @@ interface DeliverySink<C> {
 
 const noop = (): void => undefined;
 
-interface PendingRecord {
-  /** Withdrawn or settled: the accumulator skips it. */
-  readonly dropped: boolean;
-  topic: string;
+/** A record from acceptance to outcome. A class, so the hot path allocates one shaped object. */
+class PendingRecord {
+  /** Not yet assigned (keyless/keyed records wait for the topic's partition count). */
   partition: number;
-  explicitPartition: boolean;
-  key: Buffer | undefined;
-  value: Buffer;
-  size: number;
-  acceptedAt: bigint;
-  /** Scheduler time by which the record must be acknowledged (deliveryTimeout). */
-  deadline: number;
-  correlation: unknown;
-  settled: boolean;
-  cancelled: boolean;
-  batched: boolean;
+  settled = false;
+  cancelled = false;
+  batched = false;
   /** Bytes of bufferMemory held for this record. */
-  reserved: boolean;
-  resolve(result: ProducerResult): void;
-  reject(error: unknown): void;
+  reserved = false;
+
+  constructor(
+    readonly topic: string,
+    readonly explicitPartition: boolean,
+    partition: number,
+    readonly key: Buffer | undefined,
+    readonly value: Buffer,
+    readonly size: number,
+    /** When the producer accepted it (ms since the epoch). */
+    readonly acceptedAt: number,
+    /** Scheduler time by which the record must be acknowledged (deliveryTimeout). */
+    readonly deadline: number,
+    readonly correlation: unknown,
+    readonly resolve: (result: ProducerResult) => void,
+    readonly reject: (error: unknown) => void,
+  ) {
+    this.partition = partition;
+  }
+
+  /** Withdrawn or settled: the accumulator skips it. */
+  get dropped(): boolean {
+    return this.cancelled || this.settled;
+  }
 }
 
 interface TopicMetadata {
@@ -401,26 +413,19 @@ export class Producer {
     if (size > this.config.bufferMemory) {
       throw new ConfigError('record', `of ${size} bytes is larger than bufferMemory (${this.config.bufferMemory}); raise bufferMemory`);
     }
-    return {
-      get dropped() {
-        return this.cancelled || this.settled;
-      },
-      topic: record.topic,
-      partition: record.partition ?? -1,
-      explicitPartition: explicit,
+    return new PendingRecord(
+      record.topic,
+      explicit,
+      record.partition ?? -1,
       key,
       value,
       size,
-      acceptedAt: BigInt(Date.now()),
-      deadline: this.scheduler.now() + this.config.deliveryTimeout,
-      correlation: record.correlation,
-      settled: false,
-      cancelled: false,
-      batched: false,
-      reserved: false,
-      resolve: sink.resolve as (result: ProducerResult) => void,
-      reject: sink.reject,
-    };
+      Date.now(),
+      this.scheduler.now() + this.config.deliveryTimeout,
+      record.correlation,
+      sink.resolve as (result: ProducerResult) => void,
+      sink.reject,
+    );
   }
 
   private accept(entry: PendingRecord): void {
@@ -556,7 +561,7 @@ export class Producer {
               topic: queue.topic,
               partition: queue.partition,
               offset: baseOffset + BigInt(i),
-              timestamp: entry.acceptedAt,
+              timestamp: BigInt(entry.acceptedAt),
               correlation: entry.correlation,
             }),
           );
@@ -586,7 +591,17 @@ export class Producer {
 
   private async encodeValues(batch: PendingRecord[]): Promise<{ key?: Buffer; value: Buffer }[]> {
     if (this.config.compressionType === 'none') return batch.map((r) => ({ key: r.key, value: r.value }));
-    const compressed = await Promise.all(batch.map((r) => compressValue(r.value, { algorithm: this.config.compressionType })));
+    // LZ4 and Snappy compress synchronously: no Promise per value. Only zstd values wait.
+    const options = { algorithm: this.config.compressionType };
+    const compressed: Buffer[] = new Array<Buffer>(batch.length);
+    let waits: Promise<void>[] | undefined;
+    for (let i = 0; i < batch.length; i++) {
+      const value = batch[i]!.value;
+      const done = compressValueSync(value, options);
+      if (done !== undefined) compressed[i] = done;
+      else (waits ??= []).push(compressValue(value, options).then((out) => void (compressed[i] = out)));
+    }
+    if (waits !== undefined) await Promise.all(waits);
     for (let i = 0; i < batch.length; i++) {
       this.counters.originalBytes += batch[i]!.value.length;
       this.counters.compressedBytes += compressed[i]!.length;

@@ -77,28 +77,40 @@ function asBuffer(data: Uint8Array): Buffer {
 
 /** Compress one value into Rivven framing (rivven-core `Compressor::compress`, adaptive off). */
 export async function compressValue(data: Uint8Array, options: CompressionOptions): Promise<Buffer> {
+  const done = compressValueSync(data, options);
+  if (done !== undefined) return done;
+  const payload = await zstdCompress(asBuffer(data), options.zstdLevel ?? DEFAULT_ZSTD_LEVEL);
+  return finishCompressed('zstd', data, payload, options);
+}
+
+/**
+ * `compressValue` without a Promise for none, lz4 and snappy (whose bindings are synchronous):
+ * producers frame every record, so a batch need not cost one Promise per value. Returns
+ * `undefined` for a zstd value that needs compressing (its binding is async): use `compressValue`.
+ */
+export function compressValueSync(data: Uint8Array, options: CompressionOptions): Buffer | undefined {
   const checksum = options.checksum ?? false;
   const minSize = options.minSize ?? DEFAULT_MIN_SIZE;
-  const ratioThreshold = options.ratioThreshold ?? DEFAULT_RATIO_THRESHOLD;
   if (options.algorithm === 'none' || data.length < minSize) return frameUncompressed(data, checksum);
   if (data.length > 0xffff_ffff) throw new CompressionError(`value of ${data.length} bytes is too large to compress`);
-  const input = asBuffer(data);
-  let payload: Buffer;
   switch (options.algorithm) {
     case 'lz4':
-      payload = lz4Compress(input);
-      break;
+      return finishCompressed('lz4', data, lz4Compress(asBuffer(data)), options);
     case 'snappy':
-      payload = snappyCompress(input);
-      break;
+      return finishCompressed('snappy', data, snappyCompress(asBuffer(data)), options);
     case 'zstd':
-      payload = await zstdCompress(input, options.zstdLevel ?? DEFAULT_ZSTD_LEVEL);
-      break;
+      return undefined;
     default:
       throw new CompressionError(`unknown compression algorithm '${String(options.algorithm)}'; use none, lz4, snappy or zstd`);
   }
+}
+
+/** Keep the compressed payload only if it saves enough (rivven-core's ratio threshold). */
+function finishCompressed(algorithm: CompressionAlgorithm, data: Uint8Array, payload: Buffer, options: CompressionOptions): Buffer {
+  const checksum = options.checksum ?? false;
+  const ratioThreshold = options.ratioThreshold ?? DEFAULT_RATIO_THRESHOLD;
   if (payload.length / data.length > ratioThreshold) return frameUncompressed(data, checksum);
-  return frameCompressed(options.algorithm, data, payload, checksum);
+  return frameCompressed(algorithm, data, payload, checksum);
 }
 
 interface ParsedHeader {
@@ -108,44 +120,49 @@ interface ParsedHeader {
   payload: Buffer;
 }
 
-function parseHeader(value: Buffer): ParsedHeader {
-  if (value.length === 0) throw new CompressionError('empty value has no compression header');
+/**
+ * The header, or why the value has none. Returns the reason instead of throwing: consumers call
+ * this for every record, and most values of producers without compression carry no header, so
+ * the "no header" answer must cost nothing (building an Error captures a stack trace).
+ */
+function readHeader(value: Buffer): ParsedHeader | string {
+  if (value.length === 0) return 'empty value has no compression header';
   const flags = value[0]!;
   const algorithm = ALGORITHM_BY_BITS[flags & 0x07];
-  if (algorithm === undefined) throw new CompressionError(`unknown compression algorithm id ${flags & 0x07} in value header`);
+  if (algorithm === undefined) return `unknown compression algorithm id ${flags & 0x07} in value header`;
   let offset = 1;
   let originalSize: number | undefined;
   let expectedCrc: number | undefined;
   if (flags & FLAG_HAS_SIZE) {
-    if (value.length < offset + 4) throw new CompressionError('value header truncated before its size field');
+    if (value.length < offset + 4) return 'value header truncated before its size field';
     originalSize = value.readUInt32LE(offset);
     offset += 4;
     if (originalSize > MAX_DECOMPRESSED_SIZE) {
-      throw new CompressionError(`value claims ${originalSize} bytes uncompressed, over the ${MAX_DECOMPRESSED_SIZE}-byte limit`);
+      return `value claims ${originalSize} bytes uncompressed, over the ${MAX_DECOMPRESSED_SIZE}-byte limit`;
     }
   }
   if (flags & FLAG_HAS_CHECKSUM) {
-    if (value.length < offset + 4) throw new CompressionError('value header truncated before its checksum');
+    if (value.length < offset + 4) return 'value header truncated before its checksum';
     expectedCrc = value.readUInt32LE(offset);
     offset += 4;
   }
   return { algorithm, originalSize, expectedCrc, payload: value.subarray(offset) };
 }
 
-function checkClaim(claimed: number, payloadLength: number, maxRatio: number, originalSize: number | undefined, what: string): void {
-  if (claimed > MAX_DECOMPRESSED_SIZE) {
-    throw new CompressionError(`${what} payload claims ${claimed} bytes, over the ${MAX_DECOMPRESSED_SIZE}-byte limit`);
-  }
+/** Why a claimed size is impossible, or undefined when it is plausible. */
+function claimProblem(claimed: number, payloadLength: number, maxRatio: number, originalSize: number | undefined, what: string): string | undefined {
+  if (claimed > MAX_DECOMPRESSED_SIZE) return `${what} payload claims ${claimed} bytes, over the ${MAX_DECOMPRESSED_SIZE}-byte limit`;
   if (claimed > payloadLength * maxRatio + RATIO_SLACK) {
-    throw new CompressionError(`${what} payload of ${payloadLength} bytes cannot expand to the ${claimed} bytes it claims: corrupt data`);
+    return `${what} payload of ${payloadLength} bytes cannot expand to the ${claimed} bytes it claims: corrupt data`;
   }
   if (originalSize !== undefined && claimed !== originalSize) {
-    throw new CompressionError(`${what} payload size ${claimed} disagrees with the header's ${originalSize}: corrupt data`);
+    return `${what} payload size ${claimed} disagrees with the header's ${originalSize}: corrupt data`;
   }
+  return undefined;
 }
 
-/** Read a snappy raw stream's uncompressed-length varint without decoding anything. */
-function snappyClaimedLength(payload: Buffer): number {
+/** A snappy raw stream's uncompressed-length varint (read without decoding anything), or undefined if malformed. */
+function snappyClaimedLength(payload: Buffer): number | undefined {
   let result = 0;
   let multiplier = 1;
   for (let i = 0; i < 5 && i < payload.length; i++) {
@@ -154,7 +171,68 @@ function snappyClaimedLength(payload: Buffer): number {
     if ((byte & 0x80) === 0) return result;
     multiplier *= 0x80;
   }
-  throw new CompressionError('snappy payload has a malformed length header');
+  return undefined;
+}
+
+/** Why a header cannot be decompressed, checked before any native call (bounded output). */
+function preflight(header: ParsedHeader): string | undefined {
+  const { algorithm, originalSize, payload } = header;
+  switch (algorithm) {
+    case 'none':
+      return undefined;
+    case 'lz4':
+      if (payload.length < 4) return 'lz4 payload shorter than its size prefix';
+      return claimProblem(payload.readUInt32LE(0), payload.length, LZ4_MAX_RATIO, originalSize, 'lz4');
+    case 'snappy': {
+      const claimed = snappyClaimedLength(payload);
+      if (claimed === undefined) return 'snappy payload has a malformed length header';
+      return claimProblem(claimed, payload.length, SNAPPY_MAX_RATIO, originalSize, 'snappy');
+    }
+    case 'zstd': {
+      const bound = zstdOutputBound(payload, MAX_DECOMPRESSED_SIZE);
+      if (!bound.ok) return `zstd payload rejected: ${bound.reason}`;
+      if (originalSize !== undefined && bound.declaredContentSize !== undefined && bound.declaredContentSize !== originalSize) {
+        return `zstd frame size ${bound.declaredContentSize} disagrees with the header's ${originalSize}: corrupt data`;
+      }
+      return undefined;
+    }
+  }
+}
+
+/** Decompress none/lz4/snappy synchronously (zstd's binding is async only); throws what the codec throws. */
+function inflateSync(algorithm: Exclude<CompressionAlgorithm, 'zstd'>, payload: Buffer): Buffer {
+  switch (algorithm) {
+    case 'none':
+      return payload;
+    case 'lz4':
+      return lz4Decompress(payload);
+    case 'snappy':
+      return snappyDecompress(payload, { asBuffer: true }) as Buffer;
+  }
+}
+
+/** Why the output is not what the header promised, or undefined when it checks out. */
+function outputProblem(header: ParsedHeader, output: Buffer): string | undefined {
+  const { algorithm, originalSize, expectedCrc } = header;
+  if (algorithm !== 'none' && originalSize !== undefined && output.length !== originalSize) {
+    return `${algorithm} payload decompressed to ${output.length} bytes, header says ${originalSize}: corrupt data`;
+  }
+  if (expectedCrc !== undefined) {
+    const actual = crc32(output);
+    if (actual !== expectedCrc) {
+      return `checksum mismatch: expected 0x${expectedCrc.toString(16).padStart(8, '0')}, got 0x${actual.toString(16).padStart(8, '0')}`;
+    }
+  }
+  return undefined;
+}
+
+async function inflate(header: ParsedHeader): Promise<Buffer> {
+  const { algorithm, payload } = header;
+  try {
+    return algorithm === 'zstd' ? await zstdDecompress(payload) : inflateSync(algorithm, payload);
+  } catch (error) {
+    throw new CompressionError(`${algorithm} payload does not decompress: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /**
@@ -162,49 +240,34 @@ function snappyClaimedLength(payload: Buffer): number {
  * Throws CompressionError for a broken header, an oversized claim or a checksum mismatch.
  */
 export async function decompressValue(data: Uint8Array): Promise<Buffer> {
-  const { algorithm, originalSize, expectedCrc, payload } = parseHeader(asBuffer(data));
+  const header = readHeader(asBuffer(data));
+  if (typeof header === 'string') throw new CompressionError(header);
+  const refused = preflight(header);
+  if (refused !== undefined) throw new CompressionError(refused);
+  const output = await inflate(header);
+  const wrong = outputProblem(header, output);
+  if (wrong !== undefined) throw new CompressionError(wrong);
+  return output;
+}
+
+/**
+ * `tryDecompressValue` without a Promise, for every value that does not need zstd: the value
+ * decompressed, or passed through unchanged when it carries no valid Rivven header (or does not
+ * decompress). Returns `undefined` only for a zstd value: use `tryDecompressValue` for those.
+ * Consumers call this per record, so the pass-through path allocates nothing and throws nothing.
+ */
+export function tryDecompressValueSync(data: Uint8Array): Buffer | undefined {
+  const value = asBuffer(data);
+  const header = readHeader(value);
+  if (typeof header === 'string' || preflight(header) !== undefined) return value;
+  if (header.algorithm === 'zstd') return undefined;
   let output: Buffer;
   try {
-    switch (algorithm) {
-      case 'none':
-        output = payload;
-        break;
-      case 'lz4': {
-        if (payload.length < 4) throw new CompressionError('lz4 payload shorter than its size prefix');
-        checkClaim(payload.readUInt32LE(0), payload.length, LZ4_MAX_RATIO, originalSize, 'lz4');
-        output = lz4Decompress(payload);
-        break;
-      }
-      case 'snappy':
-        checkClaim(snappyClaimedLength(payload), payload.length, SNAPPY_MAX_RATIO, originalSize, 'snappy');
-        output = snappyDecompress(payload, { asBuffer: true }) as Buffer;
-        break;
-      case 'zstd': {
-        const bound = zstdOutputBound(payload, MAX_DECOMPRESSED_SIZE);
-        if (!bound.ok) throw new CompressionError(`zstd payload rejected: ${bound.reason}`);
-        if (originalSize !== undefined && bound.declaredContentSize !== undefined && bound.declaredContentSize !== originalSize) {
-          throw new CompressionError(`zstd frame size ${bound.declaredContentSize} disagrees with the header's ${originalSize}: corrupt data`);
-        }
-        output = await zstdDecompress(payload);
-        break;
-      }
-    }
-  } catch (error) {
-    if (error instanceof CompressionError) throw error;
-    throw new CompressionError(`${algorithm} payload does not decompress: ${(error as Error).message}`, { cause: error });
+    output = inflateSync(header.algorithm, header.payload);
+  } catch {
+    return value;
   }
-  if (algorithm !== 'none' && originalSize !== undefined && output.length !== originalSize) {
-    throw new CompressionError(`${algorithm} payload decompressed to ${output.length} bytes, header says ${originalSize}: corrupt data`);
-  }
-  if (expectedCrc !== undefined) {
-    const actual = crc32(output);
-    if (actual !== expectedCrc) {
-      throw new CompressionError(
-        `checksum mismatch: expected 0x${expectedCrc.toString(16).padStart(8, '0')}, got 0x${actual.toString(16).padStart(8, '0')}`,
-      );
-    }
-  }
-  return output;
+  return outputProblem(header, output) === undefined ? output : value;
 }
 
 /**
@@ -212,6 +275,8 @@ export async function decompressValue(data: Uint8Array): Promise<Buffer> {
  * without compression) are passed through unchanged.
  */
 export async function tryDecompressValue(data: Uint8Array): Promise<Buffer> {
+  const done = tryDecompressValueSync(data);
+  if (done !== undefined) return done;
   try {
     return await decompressValue(data);
   } catch (error) {

@@ -24,12 +24,36 @@ export interface FrameBody {
   payload: Buffer;
 }
 
-function encodeFramed(encode: (w: PostcardWriter) => void, correlationId: number, withLength: boolean): Buffer {
+const DEFAULT_CAPACITY = 256;
+/** Per record of a batch: option tags, two length varints and slack, on top of key and value bytes. */
+const PER_RECORD_OVERHEAD = 16;
+
+/**
+ * Starting capacity for a request's frame: batches (`records` of key/value) are sized from their
+ * records so the writer does not grow (each growth copies everything written so far).
+ */
+function sizeHint(message: object): number {
+  const records = (message as { records?: unknown }).records ?? (message as { messages?: unknown }).messages;
+  if (!Array.isArray(records)) return DEFAULT_CAPACITY;
+  let size = DEFAULT_CAPACITY;
+  for (const record of records as { key?: unknown; value?: unknown }[]) {
+    size += PER_RECORD_OVERHEAD + byteSize(record?.key) + byteSize(record?.value);
+  }
+  return Math.min(size, MAX_MESSAGE_SIZE + DEFAULT_CAPACITY);
+}
+
+function byteSize(value: unknown): number {
+  if (value instanceof Uint8Array) return value.length;
+  if (typeof value === 'string') return value.length * 3;
+  return 0;
+}
+
+function encodeFramed(encode: (w: PostcardWriter) => void, correlationId: number, withLength: boolean, capacity = DEFAULT_CAPACITY): Buffer {
   if (!Number.isInteger(correlationId) || correlationId < 0 || correlationId > 0xffff_ffff) {
     throw new ProtocolError(`correlation id must be a u32, got ${correlationId}`);
   }
   const headerRoom = (withLength ? LENGTH_PREFIX_SIZE : 0) + WIRE_HEADER_SIZE;
-  const writer = new PostcardWriter(256, headerRoom);
+  const writer = new PostcardWriter(capacity + headerRoom, headerRoom);
   encode(writer);
   const frame = writer.finish();
   const bodyLength = frame.length - (withLength ? LENGTH_PREFIX_SIZE : 0);
@@ -50,22 +74,22 @@ function encodeFramed(encode: (w: PostcardWriter) => void, correlationId: number
 
 /** A whole request frame, length prefix included, ready for the socket. */
 export function encodeRequestFrame(request: RequestInput, correlationId: number): Buffer {
-  return encodeFramed((w) => requestCodec.encode(w, request), correlationId, true);
+  return encodeFramed((w) => requestCodec.encode(w, request), correlationId, true, sizeHint(request));
 }
 
 /** `Request::to_wire(Postcard, id)`: format byte, correlation id and payload, without the length prefix. */
 export function requestToWire(request: RequestInput, correlationId: number): Buffer {
-  return encodeFramed((w) => requestCodec.encode(w, request), correlationId, false);
+  return encodeFramed((w) => requestCodec.encode(w, request), correlationId, false, sizeHint(request));
 }
 
 /** A whole response frame (used by fake servers in tests). */
 export function encodeResponseFrame(response: Response, correlationId: number): Buffer {
-  return encodeFramed((w) => responseCodec.encode(w, response), correlationId, true);
+  return encodeFramed((w) => responseCodec.encode(w, response), correlationId, true, sizeHint(response));
 }
 
 /** `Response::to_wire(Postcard, id)`, without the length prefix. */
 export function responseToWire(response: Response, correlationId: number): Buffer {
-  return encodeFramed((w) => responseCodec.encode(w, response), correlationId, false);
+  return encodeFramed((w) => responseCodec.encode(w, response), correlationId, false, sizeHint(response));
 }
 
 /** Split a frame body (what follows the length prefix) into format, correlation id and payload. */

@@ -53,6 +53,14 @@ export class PostcardReader {
    * Like postcard, rejects a varint that runs past its type's width or overflows in its last byte.
    */
   varint(bits: 16 | 32 | 53, what: string): number {
+    // One-byte values (most lengths, counts, partitions) need no loop and no range check.
+    if (this.position < this.buffer.length) {
+      const first = this.buffer[this.position]!;
+      if (first < 0x80) {
+        this.position++;
+        return first;
+      }
+    }
     const maxBytes = bits === 16 ? 3 : bits === 32 ? 5 : 10;
     let result = 0;
     let multiplier = 1;
@@ -103,21 +111,64 @@ export class PostcardReader {
     return (raw >>> 1) ^ -(raw & 1);
   }
 
+  // The last i64 read as a number and as a bigint: `BigInt(n)` of a large number (a timestamp)
+  // costs several times `previous + BigInt(small difference)`, and consecutive records' timestamps
+  // are equal or close. Bigints are immutable, so handing out the same one twice is safe.
+  private lastI64 = 0;
+  private lastI64Big = 0n;
+
+  private i64FromNumber(value: number): bigint {
+    const delta = value - this.lastI64;
+    if (delta === 0) return this.lastI64Big;
+    const big = delta > -0x4000_0000 && delta < 0x4000_0000 ? this.lastI64Big + BigInt(delta) : BigInt(value);
+    this.lastI64 = value;
+    this.lastI64Big = big;
+    return big;
+  }
+
   zigzag64(what: string): bigint {
-    const raw = this.varintBig(what);
-    return raw & 1n ? -(raw >> 1n) - 1n : raw >> 1n;
+    // Timestamps and most i64s fit in 7 varint bytes (|value| < 2^48): undo the zigzag in double
+    // arithmetic (exact below 2^53) and make a single bigint, instead of three bigint operations.
+    const start = this.position;
+    const buf = this.buffer;
+    let raw = 0;
+    let multiplier = 1;
+    for (let i = 0; i < 7 && this.position < buf.length; i++) {
+      const byte = buf[this.position++]!;
+      raw += (byte & 0x7f) * multiplier;
+      if ((byte & 0x80) === 0) {
+        const half = Math.floor(raw / 2);
+        return this.i64FromNumber(raw % 2 === 0 ? half : -half - 1);
+      }
+      multiplier *= 0x80;
+    }
+    this.position = start;
+    const big = this.varintBig(what);
+    return big & 1n ? -(big >> 1n) - 1n : big >> 1n;
   }
 
   /** A length prefix for a sequence; each element takes at least one byte, so it can't exceed what's left. */
   count(what: string, limit: number): number {
-    const n = this.varint(53, `${what} length`);
+    const n = this.lengthPrefix(what);
     if (n > limit) this.fail(`${what} has ${n} items, more than the protocol's limit of ${limit}`);
     if (n > this.remaining) this.fail(`${what} claims ${n} items but only ${this.remaining} bytes are left`);
     return n;
   }
 
+  /** A usize length prefix; the error label (`<what> length`) is only built when something is wrong. */
+  private lengthPrefix(what: string): number {
+    if (this.position < this.buffer.length) {
+      const first = this.buffer[this.position]!;
+      if (first < 0x80) {
+        this.position++;
+        return first;
+      }
+    }
+    return this.varint(53, `${what} length`);
+  }
+
   bytes(what: string): Buffer {
-    const length = this.varint(53, `${what} length`);
+    const length = this.lengthPrefix(what);
     this.need(length, what);
     const start = this.position;
     this.position += length;
@@ -125,7 +176,7 @@ export class PostcardReader {
   }
 
   string(what: string, maxBytes?: number): string {
-    const length = this.varint(53, `${what} length`);
+    const length = this.lengthPrefix(what);
     this.need(length, what);
     if (maxBytes !== undefined && length > maxBytes) {
       this.fail(`${what} is ${length} bytes, longer than the protocol's limit of ${maxBytes}`);

@@ -98,10 +98,18 @@ export class PostcardWriter {
   }
 
   bytes(value: Uint8Array): void {
-    this.varint(value.length);
-    this.ensure(value.length);
+    const length = value.length;
+    if (length < 0x80 && this.position + 1 + length <= this.buffer.length) {
+      // One call per record value: skip the generic varint and capacity paths for the common case.
+      this.buffer[this.position] = length;
+      this.buffer.set(value, this.position + 1);
+      this.position += 1 + length;
+      return;
+    }
+    this.varint(length);
+    this.ensure(length);
     this.buffer.set(value, this.position);
-    this.position += value.length;
+    this.position += length;
   }
 
   string(value: string): void {

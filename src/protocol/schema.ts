@@ -298,11 +298,28 @@ export function compile(schema: Schema, path: string): Codec {
   }
 }
 
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/**
+ * Structs are the hot path (one per record in every batch and fetch), so their encoder and decoder
+ * are generated as straight-line code: fixed property reads instead of a loop over `record[key]`,
+ * and decoded objects built with one literal, so every decoded value of a struct shares one
+ * hidden class. The generated source contains only the field names of our own schema tables
+ * (checked to be identifiers), never data. Falls back to the interpreted loop otherwise.
+ */
 function compileStruct(fields: readonly FieldDef[], path: string): Codec {
   const compiled = fields.map(([wireName, schema]) => ({
     key: camelCase(wireName),
+    optional: schema.kind === 'option',
     codec: compile(schema, `${path}.${wireName}`),
   }));
+  if (compiled.every((f) => IDENTIFIER.test(f.key) && f.key !== '__proto__')) {
+    try {
+      return generateStruct(compiled, path);
+    } catch {
+      // A runtime without `Function` (a locked-down sandbox): the interpreted codec below works everywhere.
+    }
+  }
   return {
     encode: (w, v) => {
       if (typeof v !== 'object' || v === null) encodeError(path, 'object', v);
@@ -319,4 +336,53 @@ function compileStruct(fields: readonly FieldDef[], path: string): Codec {
       return out;
     },
   };
+}
+
+/** Past this many options, decoding adds present options to the object instead of choosing among 2^n literals. */
+const MAX_OPTIONS_FOR_LITERALS = 2;
+
+/**
+ * Decode every field into a local in wire order, then return one object literal (declaration
+ * order, absent options left out). With n ≤ 2 options there are 2^n literal variants, each with
+ * a stable hidden class; beyond that, options are added to the object when present.
+ */
+function generateDecodeBody(fields: readonly { key: string; optional: boolean }[]): string[] {
+  const lines = fields.map((_, i) => `const v${i} = c${i}.decode(r);`);
+  const optional = fields.map((f, i) => (f.optional ? i : -1)).filter((i) => i >= 0);
+  const literal = (present: ReadonlySet<number>) =>
+    `{ ${fields
+      .map((f, i) => (f.optional && !present.has(i) ? '' : `${f.key}: v${i}`))
+      .filter(Boolean)
+      .join(', ')} }`;
+  if (optional.length <= MAX_OPTIONS_FOR_LITERALS) {
+    const branch = (at: number, present: Set<number>): string => {
+      if (at === optional.length) return `return ${literal(present)};`;
+      const index = optional[at]!;
+      const withIt = branch(at + 1, new Set([...present, index]));
+      const without = branch(at + 1, present);
+      return `if (v${index} !== undefined) { ${withIt} } else { ${without} }`;
+    };
+    lines.push(branch(0, new Set()));
+    return lines;
+  }
+  lines.push(`const out = ${literal(new Set())};`);
+  for (const index of optional) lines.push(`if (v${index} !== undefined) out.${fields[index]!.key} = v${index};`);
+  lines.push('return out;');
+  return lines;
+}
+
+function generateStruct(fields: readonly { key: string; optional: boolean; codec: Codec }[], path: string): Codec {
+  const encodeBody = [
+    'if (typeof v !== "object" || v === null) fail(v);',
+    ...fields.map((f, i) => `c${i}.encode(w, v.${f.key});`),
+  ].join('\n');
+  const decodeLines = generateDecodeBody(fields);
+  const names = fields.map((_, i) => `c${i}`);
+  const codecs = fields.map((f) => f.codec);
+  const fail = (v: unknown): never => encodeError(path, 'object', v);
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- generated from our own schema tables, see above
+  const encode = new Function('fail', ...names, `return function encode(w, v) {\n${encodeBody}\n};`)(fail, ...codecs) as Codec['encode'];
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  const decode = new Function(...names, `return function decode(r) {\n${decodeLines.join('\n')}\n};`)(...codecs) as Codec['decode'];
+  return { encode, decode };
 }
