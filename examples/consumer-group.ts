@@ -5,7 +5,6 @@
  *   RIVVEN_BOOTSTRAP=127.0.0.1:9092 node .examples-build/examples/consumer-group.js
  */
 import { filter, firstValueFrom } from 'rxjs';
-// Until src/index.ts exports the consumer, import it from its module (then: `from 'rivven-rx'`).
 import { Client, Consumer, commitOffsets } from 'rivven-rx';
 
 const address = process.env.RIVVEN_BOOTSTRAP ?? '127.0.0.1:9092';
@@ -32,7 +31,8 @@ async function main(): Promise<void> {
     });
     consumer.rebalances$.subscribe((event) => {
       const partitions = event.partitions.map((tp) => tp.partition).join(',') || '-';
-      console.log(`${name}: ${event.type} [${partitions}] (generation ${event.generationId})`);
+      const why = event.type === 'revoked' ? `, ${event.reason}` : '';
+      console.log(`${name}: ${event.type} [${partitions}] (generation ${event.generationId}${why})`);
     });
     const subscription = consumer.records$
       .pipe(commitOffsets({ maxBatchSize: 50, maxIntervalMs: 1_000 }))

@@ -20,7 +20,8 @@ export type RivvenErrorCode =
   | 'THROTTLED'
   | 'INCOMPATIBLE_BROKER'
   | 'SCHEMA_REGISTRY'
-  | 'TLS';
+  | 'TLS'
+  | 'TRANSACTION_ABORTED';
 
 export interface RivvenErrorOptions {
   cause?: unknown;

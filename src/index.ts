@@ -96,6 +96,17 @@ export {
 export { Consumer } from './consumer/consumer.js';
 export { CONSUMER_DEFAULTS, readCommitted, resolveConsumerConfig, type ConsumerConfig, type ResolvedConsumerConfig } from './consumer/consumer-config.js';
 export { rangeAssignor, roundRobinAssignor, toGroupAssignments, type GroupMember, type PartitionAssignor } from './consumer/assignors.js';
-export type { CommittedOffsets, ConsumerRecord, RebalanceEvent, ReceiverOffset, TopicPartition } from './consumer/consumer-record.js';
+export type { CommittedOffsets, ConsumerRecord, RebalanceEvent, ReceiverOffset, RevokeReason, TopicPartition, TopicPartitionOffset } from './consumer/consumer-record.js';
+export type { ConsumerHealth, ConsumerState } from './consumer/consumer-health.js';
 export { rejoinReasonOf, type RejoinReason } from './consumer/group-membership.js';
 export { commitOffsets, type CommitBatch, type CommitOffsetsOptions } from './operators/commit-offsets.js';
+export {
+  transactional,
+  TransactionAbortedError,
+  type CommittedTransaction,
+  type ConsumedOnly,
+  type TransactionalConsumer,
+  type TransactionalItem,
+  type TransactionalOptions,
+  type TransactionalOutput,
+} from './operators/transactional.js';

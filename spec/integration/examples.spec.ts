@@ -18,8 +18,8 @@ describe('examples', () => {
     }
   }, 120_000);
 
-  it('include the quick start and the admin tour', () => {
-    expect(examples).toEqual(expect.arrayContaining(['quickstart.ts', 'admin.ts']));
+  it('include the quick start, the admin tour and exactly-once processing', () => {
+    expect(examples).toEqual(expect.arrayContaining(['quickstart.ts', 'admin.ts', 'exactly-once.ts']));
   });
 
   it.each(examples)('%s runs to completion against a real broker', (file) => {
@@ -32,5 +32,10 @@ describe('examples', () => {
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/^done$/m);
+    if (file === 'exactly-once.ts') {
+      // The demo's transform fails once: the transaction aborts, retry() recovers, and still exactly-once.
+      expect(run.stdout).toMatch(/^aborted, consumer rewound: /m);
+      expect(run.stdout).toMatch(/^read_committed reader: 300 conversions of 300 distinct payments$/m);
+    }
   });
 });

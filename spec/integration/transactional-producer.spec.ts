@@ -2,9 +2,9 @@
  * The transactional producer against the real broker: commit, abort on error, consumed offsets in
  * the transaction, fencing by a newer epoch.
  */
-import { concat, concatMap, firstValueFrom, from, ignoreElements, throwError } from 'rxjs';
+import { concat, concatMap, defer, firstValueFrom, from, ignoreElements, throwError } from 'rxjs';
 import { Client } from '../../src/client/client';
-import { ProducerFencedError } from '../../src/errors';
+import { ProducerFencedError, TimeoutError } from '../../src/errors';
 import { TransactionalProducer } from '../../src/producer/transactional-producer';
 import { rejection } from '../support/rejection';
 import { testBroker } from '../support/test-broker';
@@ -22,8 +22,8 @@ afterAll(async () => {
   await admin.close();
 });
 
-async function create(transactionalId: string, previousProducerId?: bigint): Promise<TransactionalProducer> {
-  const producer = await firstValueFrom(TransactionalProducer.create$({ bootstrapServer: testBroker().address, transactionalId, previousProducerId }));
+async function create(transactionalId: string, previousProducerId?: bigint, transactionTimeoutMs?: number): Promise<TransactionalProducer> {
+  const producer = await firstValueFrom(TransactionalProducer.create$({ bootstrapServer: testBroker().address, transactionalId, previousProducerId, transactionTimeoutMs }));
   producers.push(producer);
   return producer;
 }
@@ -69,8 +69,9 @@ describe('TransactionalProducer', () => {
   it('a newer epoch fences the old instance: typed, non-retriable, and it refuses further work', async () => {
     const topic = unique('txn-fence');
     await firstValueFrom(admin.createTopic$(topic, 1));
-    const old = await create(unique('txn'));
-    const newer = await create(unique('txn'), old.identity.producerId);
+    const transactionalId = unique('txn');
+    const old = await create(transactionalId);
+    const newer = await create(transactionalId, old.identity.producerId);
     expect(newer.identity.producerId).toBe(old.identity.producerId);
     expect(newer.identity.producerEpoch).toBeGreaterThan(old.identity.producerEpoch);
     const error = await rejection(firstValueFrom(old.transaction$((txn) => txn.send$({ topic, partition: 0, value: 'zombie' }))));
@@ -80,5 +81,45 @@ describe('TransactionalProducer', () => {
     expect(await rejection(firstValueFrom(old.begin$()))).toBeInstanceOf(ProducerFencedError);
     // Nothing the fenced instance wrote is visible to read_committed readers.
     expect(await committedValues(topic)).toEqual([]);
+    // The newer instance works (aborting the transaction the fenced one began).
+    await firstValueFrom(newer.transaction$((txn) => txn.send$({ topic, partition: 0, value: 'newer' })));
+    expect(await committedValues(topic)).toEqual(['newer']);
+  });
+
+  it('a restarted instance (previous producer id) aborts the transaction its dead predecessor left open, then works', async () => {
+    const topic = unique('txn-stale');
+    await firstValueFrom(admin.createTopic$(topic, 1));
+    const transactionalId = unique('txn');
+    const dead = await create(transactionalId);
+    await firstValueFrom(dead.begin$());
+    await firstValueFrom(dead.publish$([{ topic, partition: 0, value: 'from-the-dead' }]));
+    // The predecessor "crashes" here: no abort. Its record is visible until someone aborts it.
+    expect(await committedValues(topic)).toEqual(['from-the-dead']);
+    const successor = await create(transactionalId, dead.identity.producerId);
+    await firstValueFrom(successor.transaction$((txn) => txn.send$({ topic, partition: 0, value: 'alive' })));
+    expect(successor.staleTransactionsAborted).toBe(1);
+    expect(await committedValues(topic)).toEqual(['alive']);
+  });
+
+  it('a transaction idle too close to its timeout is aborted instead of continued (the broker would leave it visible for good)', async () => {
+    const topic = unique('txn-idle');
+    await firstValueFrom(admin.createTopic$(topic, 1));
+    const producer = await create(unique('txn'), undefined, 1_000);
+    const error = await rejection(
+      firstValueFrom(
+        producer.transaction$((txn) =>
+          concat(
+            txn.send$({ topic, partition: 0, value: 'slow' }),
+            // The scenario: the work stalls for longer than the transaction may stay idle.
+            defer(() => new Promise((resolve) => setTimeout(resolve, 1_000))).pipe(ignoreElements()),
+            txn.send$({ topic, partition: 0, value: 'too-late' }),
+          ),
+        ),
+      ),
+    );
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(await committedValues(topic)).toEqual([]);
+    await firstValueFrom(producer.transaction$((txn) => txn.send$({ topic, partition: 0, value: 'next' })));
+    expect(await committedValues(topic)).toEqual(['next']);
   });
 });

@@ -22,6 +22,7 @@ describe('consumer config', () => {
       rebalanceTimeoutMs: 30_000,
       heartbeatIntervalMs: 3_000,
       autoOffsetReset: 'earliest',
+      fetchConnections: 4,
     });
     expect(c.assignor).toBe(rangeAssignor);
     expect(c.assign).toBeUndefined();
@@ -50,6 +51,10 @@ describe('consumer config', () => {
     [{ topics: ['t'], bootstrapServers: [] }, 'bootstrapServers'],
     [{ topics: ['t'], reconnectBackoffMs: 500, reconnectBackoffMaxMs: 100 }, 'reconnectBackoffMaxMs'],
     [{ topics: ['t'], fetchMaxWaitMs: -1 }, 'fetchMaxWaitMs'],
+    [{ topics: ['t'], fetchConnections: 0 }, 'fetchConnections'],
+    [{ topics: ['t'], fetchConnections: 257 }, 'fetchConnections'],
+    [{ topics: ['t'], maxPollIntervalMs: 0 }, 'maxPollIntervalMs'],
+    [{ topics: ['t'], metadataRefreshIntervalMs: -5 }, 'metadataRefreshIntervalMs'],
     [{ topics: ['t'], assignor: {} }, 'assignor'],
   ])('rejects %j naming %s', (config, option) => {
     let error: unknown;

@@ -21,7 +21,12 @@ export interface ConsumerConfig {
   assign?: Record<string, number[]>;
   /** Most records fetched (and held un-acknowledged) per partition at a time. Default 500. */
   maxPollRecords?: number;
-  /** Most milliseconds between polls before the consumer is considered stuck. Default 5,000. */
+  /**
+   * Kafka's max.poll.interval, for a push consumer: when a partition cannot fetch because downstream
+   * holds over half of maxPollRecords unacknowledged, and nothing at all is acknowledged for this
+   * long, the member leaves the group (revoked with reason 'maxPollIntervalExceeded'); it rejoins
+   * on the next acknowledgement. Group-managed consumers only. Default 5,000.
+   */
   maxPollIntervalMs?: number;
   /** Commit acknowledged offsets every `autoCommitIntervalMs`. Default true. */
   enableAutoCommit?: boolean;
@@ -45,6 +50,14 @@ export interface ConsumerConfig {
   heartbeatIntervalMs?: number;
   /** Long-poll wait of each fetch. Short, because one connection answers in order. Default 100 ms. */
   fetchMaxWaitMs?: number;
+  /**
+   * Most connections used for fetching ("lanes"); the assigned partitions are spread over them
+   * (the i-th partition of the assignment uses lane i mod n). rivvend answers one connection's
+   * requests strictly in order, so an idle partition's long-poll holds up every fetch queued
+   * behind it on the same connection; with a lane per partition nothing waits for another
+   * partition. Partitions sharing a lane split fetchMaxWaitMs between them. Default 4.
+   */
+  fetchConnections?: number;
   /** Where to start a partition without a committed offset. Default `earliest`. */
   autoOffsetReset?: 'earliest' | 'latest';
   /** How the group leader splits partitions. Default the range assignor. */
@@ -77,6 +90,7 @@ export interface ResolvedConsumerConfig {
   rebalanceTimeoutMs: number;
   heartbeatIntervalMs: number;
   fetchMaxWaitMs: number;
+  fetchConnections: number;
   autoOffsetReset: 'earliest' | 'latest';
   assignor: PartitionAssignor;
   clientId: string;
@@ -102,6 +116,7 @@ export const CONSUMER_DEFAULTS = {
   rebalanceTimeoutMs: 30_000,
   heartbeatIntervalMs: 3_000,
   fetchMaxWaitMs: 100,
+  fetchConnections: 4,
   autoOffsetReset: 'earliest' as const,
   clientId: 'rivven-rx-consumer',
 } as const;
@@ -196,6 +211,7 @@ export function resolveConsumerConfig(config: ConsumerConfig): ResolvedConsumerC
     rebalanceTimeoutMs,
     heartbeatIntervalMs,
     fetchMaxWaitMs: nonNegativeInt('fetchMaxWaitMs', config.fetchMaxWaitMs, CONSUMER_DEFAULTS.fetchMaxWaitMs),
+    fetchConnections: positiveInt('fetchConnections', config.fetchConnections, CONSUMER_DEFAULTS.fetchConnections, 256),
     autoOffsetReset,
     assignor,
     clientId: config.clientId ?? CONSUMER_DEFAULTS.clientId,

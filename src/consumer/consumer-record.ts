@@ -6,6 +6,13 @@ export interface TopicPartition {
   partition: number;
 }
 
+/** An offset of a partition (for deliveredOffsets(): the next offset after the last delivered record). */
+export interface TopicPartitionOffset {
+  topic: string;
+  partition: number;
+  offset: bigint;
+}
+
 /** Acknowledge or commit one consumed offset. */
 export interface ReceiverOffset {
   readonly topicPartition: TopicPartition;
@@ -41,8 +48,17 @@ export interface CommittedOffsets {
   offsets: { topic: string; partition: number; offset: bigint }[];
 }
 
+/**
+ * Why partitions were revoked: the coordinator started a rebalance (`rebalance`); this member
+ * started one because a subscribed topic's partition count changed (`metadataChanged`); it left
+ * the group because downstream acknowledged nothing for maxPollIntervalMs while records were
+ * waiting (`maxPollIntervalExceeded`; it rejoins when downstream acknowledges again); or the
+ * subscription ended / the consumer closed (`stopped`).
+ */
+export type RevokeReason = 'rebalance' | 'metadataChanged' | 'maxPollIntervalExceeded' | 'stopped';
+
 export type RebalanceEvent =
-  | { type: 'revoked'; partitions: TopicPartition[]; generationId: number }
+  | { type: 'revoked'; partitions: TopicPartition[]; generationId: number; reason: RevokeReason }
   | { type: 'assigned'; partitions: TopicPartition[]; generationId: number; memberId: string; isLeader: boolean };
 
 export function tpKey(topic: string, partition: number): string {

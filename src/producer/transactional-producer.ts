@@ -9,22 +9,29 @@
  *   fences) its predecessor only if it passes the predecessor's `producerId` as `previousProducerId`.
  * - Bumping the epoch does not abort the predecessor's open transaction; beginning one then fails
  *   with `PRODUCER_FENCED: expected epoch <old>, got <new>`. `begin$()` recognises that answer,
- *   aborts the stale transaction with the old epoch (which the broker allows) and begins again.
+ *   aborts the stale transaction with the old epoch (which the broker allows) and begins again;
+ *   `create$` does this once up front when resuming, so a late commit of the predecessor cannot land.
+ * - A transaction idle past its timeout and then touched is marked Dead and never aborted (its
+ *   records stay visible to read_committed): abort instead of continuing close to the timeout.
  * - Idempotence sequences are tracked per (producer id, partition number), whatever the topic.
  */
 import { Observable, defer, firstValueFrom, ignoreElements, lastValueFrom, map, toArray, catchError } from 'rxjs';
 import { Client, type ClientOptions } from '../client/client.js';
 import type { Bytes, ProducerIdentity } from '../client/client-types.js';
-import { ConfigError, ProducerFencedError, ServerError } from '../errors.js';
+import { ConfigError, ProducerFencedError, ServerError, TimeoutError } from '../errors.js';
 import { murmur2Partition } from '../protocol/murmur2.js';
 
 export interface TransactionalProducerConfig {
   bootstrapServer: string;
-  /** Names this producer's transactions (broker logs, diagnostics). */
+  /** Names this producer's transactions; keep it the same across restarts of one logical producer. */
   transactionalId: string;
-  /** The broker aborts a transaction open longer than this. Default 60,000 ms. */
+  /** The broker aborts a transaction idle (no request) for longer than this. Default 60,000 ms. */
   transactionTimeoutMs?: number;
-  /** Resume (and fence) an earlier producer id: its epoch is bumped, older instances are fenced. */
+  /**
+   * Resume (and fence) an earlier producer id: its epoch is bumped, older instances are fenced, and
+   * a transaction the predecessor left open is aborted before `create$` emits. Keep the
+   * `transactionalId` the same across restarts and store `identity.producerId` to pass here.
+   */
   previousProducerId?: bigint;
   client?: ClientOptions;
 }
@@ -51,6 +58,10 @@ export class TransactionalProducer {
   /** How many transactions left open by an earlier epoch of this producer id `begin$()` aborted. */
   staleTransactionsAborted = 0;
   private fenced: ProducerFencedError | undefined;
+  /** When the last request that refreshed the broker's activity clock of the open transaction was sent. */
+  private lastTouchSentAt = 0;
+  /** An abort of the open transaction failed to reach the broker; begin$() retries it first. */
+  private abortPending = false;
   private open = false;
   private readonly partitionsInTxn = new Set<string>();
   /** Next sequence per partition number: the broker keys sequences by (producer id, partition) only. */
@@ -72,7 +83,14 @@ export class TransactionalProducer {
       const client = await firstValueFrom(Client.connect$(config.bootstrapServer, { clientId: config.transactionalId, ...config.client }));
       try {
         const identity = await firstValueFrom(client.initProducerId$(config.previousProducerId));
-        return new TransactionalProducer(client, identity, { transactionalId: config.transactionalId, transactionTimeoutMs: timeout });
+        const producer = new TransactionalProducer(client, identity, { transactionalId: config.transactionalId, transactionTimeoutMs: timeout });
+        if (config.previousProducerId !== undefined) {
+          // Settle the predecessor's open transaction (abort it) before anyone reads the group's
+          // committed offsets: afterwards it can neither commit late nor stay visible.
+          await lastValueFrom(producer.begin$(), { defaultValue: undefined });
+          await lastValueFrom(producer.abort$(), { defaultValue: undefined });
+        }
+        return producer;
       } catch (error) {
         await client.close();
         throw error;
@@ -84,21 +102,33 @@ export class TransactionalProducer {
   transaction$<T>(work: (txn: TransactionalProducer) => Observable<T>): Observable<T[]> {
     return defer(async () => {
       await lastValueFrom(this.begin$(), { defaultValue: undefined });
-      let results: T[];
       try {
-        results = await lastValueFrom(work(this).pipe(toArray()));
+        const results = await lastValueFrom(work(this).pipe(toArray()));
+        await lastValueFrom(this.commit$(), { defaultValue: undefined });
+        return results;
       } catch (error) {
-        if (this.open) await lastValueFrom(this.abort$(), { defaultValue: undefined }).catch(() => undefined);
+        if (this.open) {
+          // If the abort cannot be sent now, the next begin$() sends it first: beginning again with
+          // the same id and epoch would otherwise resume this transaction, writes and all.
+          await lastValueFrom(this.abort$(), { defaultValue: undefined }).catch(() => (this.abortPending = true));
+        }
         throw error;
       }
-      await lastValueFrom(this.commit$(), { defaultValue: undefined });
-      return results;
     });
   }
 
   begin$(): Observable<void> {
     return this.guard$(async () => {
+      if (this.abortPending) {
+        await firstValueFrom(this.client.abortTransaction$(this.config.transactionalId, this.identity), { defaultValue: undefined }).catch((error: unknown) => {
+          // Gone already (reaped, or the abort did arrive): nothing left to abort.
+          if (!(error instanceof ServerError && error.serverCode === 'INVALID_TXN_ID')) throw error;
+        });
+        this.abortPending = false;
+        this.open = false;
+      }
       if (this.open) throw new ConfigError('transaction', 'a transaction is already open; commit or abort it first');
+      let sentAt = Date.now();
       try {
         await this.beginOnBroker();
       } catch (error) {
@@ -110,9 +140,11 @@ export class TransactionalProducer {
           defaultValue: undefined,
         });
         this.staleTransactionsAborted++;
+        sentAt = Date.now();
         await this.beginOnBroker();
       }
       this.open = true;
+      this.lastTouchSentAt = sentAt;
       this.partitionsInTxn.clear();
     });
   }
@@ -146,11 +178,13 @@ export class TransactionalProducer {
     return this.guard$(async () => {
       if (!this.open) throw new ConfigError('transaction', 'no open transaction: call begin$() or use transaction$()');
       const partitions = await Promise.all(records.map((record) => this.partitionFor(record)));
+      await this.abortIfNearTimeout();
       const added = new Map<string, readonly [string, number]>();
       records.forEach((record, i) => {
         const key = `${record.topic}\u0000${partitions[i]!}`;
         if (!this.partitionsInTxn.has(key)) added.set(key, [record.topic, partitions[i]!]);
       });
+      const sentAt = Date.now();
       if (added.size > 0) {
         await firstValueFrom(this.client.addPartitionsToTxn$(this.config.transactionalId, this.identity, [...added.values()]));
         for (const key of added.keys()) this.partitionsInTxn.add(key);
@@ -173,6 +207,7 @@ export class TransactionalProducer {
           ),
         ),
       );
+      if (settled.some((s) => s.status === 'fulfilled')) this.lastTouchSentAt = sentAt;
       const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (failure !== undefined) {
         this.resyncSequences(partitions, sequences, settled);
@@ -199,12 +234,16 @@ export class TransactionalProducer {
   sendOffsets$(groupId: string, offsets: readonly (readonly [topic: string, partition: number, nextOffset: bigint])[]): Observable<void> {
     return this.guard$(async () => {
       if (!this.open) throw new ConfigError('transaction', 'no open transaction');
+      await this.abortIfNearTimeout();
+      const sentAt = Date.now();
       await firstValueFrom(this.client.addOffsetsToTxn$(this.config.transactionalId, this.identity, groupId, offsets), { defaultValue: undefined });
+      this.lastTouchSentAt = sentAt;
     });
   }
 
   commit$(): Observable<void> {
     return this.guard$(async () => {
+      if (this.open) await this.abortIfNearTimeout();
       await firstValueFrom(this.client.commitTransaction$(this.config.transactionalId, this.identity), { defaultValue: undefined });
       this.open = false;
     });
@@ -215,6 +254,25 @@ export class TransactionalProducer {
       await firstValueFrom(this.client.abortTransaction$(this.config.transactionalId, this.identity), { defaultValue: undefined });
       this.open = false;
     });
+  }
+
+  /**
+   * rivvend marks a transaction Dead when a publish, AddOffsets or commit arrives after its timeout
+   * (idle time since its last request) and the reaper has not run yet — and a Dead transaction is
+   * never aborted, so its records stay visible to read_committed readers. An abort is still
+   * accepted then, so: close to the timeout, abort instead of sending (counted from when our last
+   * request was *sent*, which is never later than the broker's clock saw it).
+   */
+  private async abortIfNearTimeout(): Promise<void> {
+    const idle = Date.now() - this.lastTouchSentAt;
+    const limit = this.config.transactionTimeoutMs - Math.max(100, this.config.transactionTimeoutMs / 10);
+    if (idle <= limit) return;
+    await firstValueFrom(this.client.abortTransaction$(this.config.transactionalId, this.identity), { defaultValue: undefined }).catch(() => undefined);
+    this.open = false;
+    throw new TimeoutError(
+      `the transaction was idle ${idle} ms, too close to its ${this.config.transactionTimeoutMs} ms timeout (transactionTimeoutMs) to continue safely; ` +
+        'it was aborted — raise transactionTimeoutMs or keep transactions shorter',
+    );
   }
 
   isFenced(): boolean {
@@ -237,6 +295,16 @@ export class TransactionalProducer {
     return key === undefined ? Math.floor(Math.random() * count) : murmur2Partition(key, count);
   }
 
+  /**
+   * Our open transaction vanished (`INVALID_TXN_ID`) although it cannot have timed out: only a
+   * successor that bumped our epoch aborts it (see create$), so we are fenced. (A broker restart,
+   * the other way a transaction vanishes, also drops this producer's connection, which never
+   * reconnects, so it shows as a ConnectionError instead.)
+   */
+  private abortedByOther(serverCode: string): boolean {
+    return serverCode === 'INVALID_TXN_ID' && this.open && Date.now() - this.lastTouchSentAt < this.config.transactionTimeoutMs;
+  }
+
   /** Run an operation unless fenced; turn fencing replies into ProducerFencedError and remember it. */
   private guard$<T>(operation: () => Promise<T>): Observable<T> {
     return defer(async () => {
@@ -244,7 +312,7 @@ export class TransactionalProducer {
       try {
         return await operation();
       } catch (error) {
-        if (error instanceof ServerError && error.serverCode !== undefined && FENCING_CODES.has(error.serverCode)) {
+        if (error instanceof ServerError && error.serverCode !== undefined && (FENCING_CODES.has(error.serverCode) || this.abortedByOther(error.serverCode))) {
           this.fenced = new ProducerFencedError(error.serverMessage, { cause: error });
           this.open = false;
           throw this.fenced;

@@ -1,0 +1,85 @@
+/**
+ * The consume-transform-produce process of the exactly-once crash test (spec/integration/
+ * exactly-once-crash.spec.ts), run as a child process that the test SIGKILLs and restarts.
+ *
+ *   node eos-worker.js <json config>
+ *
+ * It resumes its predecessor: the producer id is kept in `stateFile` and passed back as
+ * `previousProducerId` (the broker keeps no transactional id → producer id mapping), which fences
+ * the dead instance; `create$` aborts the transaction it left open before the consumer reads the
+ * group's committed offsets (so the producer is created first). Each committed
+ * transaction is reported on stdout as `COMMITTED <inputs committed so far>`; `DONE` when every
+ * input is committed.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { firstValueFrom, map } from 'rxjs';
+import { Consumer } from '../../src/consumer/consumer.js';
+import { transactional } from '../../src/operators/transactional.js';
+import { TransactionalProducer } from '../../src/producer/transactional-producer.js';
+
+export interface EosWorkerConfig {
+  bootstrap: string;
+  input: string;
+  inputPartitions: number;
+  perPartition: number;
+  output: string;
+  groupId: string;
+  transactionalId: string;
+  stateFile: string;
+  transactionTimeoutMs: number;
+}
+
+/** The transform under test: deterministic, so the expected output is known. */
+export function transformValue(input: string): string {
+  return `out(${input})`;
+}
+
+async function main(): Promise<void> {
+  const config = JSON.parse(process.argv[2] ?? '') as EosWorkerConfig;
+  const previousProducerId = existsSync(config.stateFile) ? BigInt(readFileSync(config.stateFile, 'utf8')) : undefined;
+  const producer = await firstValueFrom(
+    TransactionalProducer.create$({
+      bootstrapServer: config.bootstrap,
+      transactionalId: config.transactionalId,
+      previousProducerId,
+      transactionTimeoutMs: config.transactionTimeoutMs,
+    }),
+  );
+  writeFileSync(config.stateFile, producer.identity.producerId.toString());
+  process.stdout.write(`STARTED producer ${producer.identity.producerId} epoch ${producer.identity.producerEpoch}\n`);
+
+  const consumer = Consumer.create({
+    bootstrapServers: [config.bootstrap],
+    groupId: config.groupId,
+    assign: { [config.input]: Array.from({ length: config.inputPartitions }, (_, p) => p) },
+    enableAutoCommit: false,
+    maxPollRecords: 500,
+  });
+  const committed = new Map<number, bigint>();
+  const total = BigInt(config.inputPartitions * config.perPartition);
+  consumer.records$
+    .pipe(
+      map((r) => ({ topic: config.output, partition: 0, value: transformValue(r.value.toString().replace(/\.+$/, '')) })),
+      transactional(producer, { consumer, maxBatchRecords: 500, maxBatchMs: 100 }),
+    )
+    .subscribe({
+      next: (txn) => {
+        for (const o of txn.offsets) committed.set(o.partition, o.offset);
+        const sum = [...committed.values()].reduce((a, b) => a + b, 0n);
+        process.stdout.write(`COMMITTED ${sum} stale-aborted ${producer.staleTransactionsAborted}\n`);
+        if (sum === total) {
+          process.stdout.write('DONE\n');
+          void Promise.all([consumer.close(), producer.close()]).then(() => process.exit(0));
+        }
+      },
+      error: (error: unknown) => {
+        process.stderr.write(`FAILED ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}\n`);
+        process.exit(2);
+      },
+    });
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`FAILED ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(2);
+});
