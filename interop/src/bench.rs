@@ -114,27 +114,42 @@ pub fn cpu_delta(start: Option<f64>, end: Option<f64>) -> serde_json::Value {
     }
 }
 
-async fn latency(args: &BenchProduceArgs) -> Result<String, String> {
-    if let Some(partitions) = args.partitions {
-        let mut client = Client::connect_with_timeout(&args.addr, Duration::from_secs(5))
+/// Create the topic when `partitions` is given (an existing one is an error unless `tolerate_existing`),
+/// then a producer on `preset` with its metadata cache warmed (connect and first metadata fetch stay
+/// off the clock, as in the TS runner).
+pub async fn ready_producer(
+    addr: &str,
+    topic: &str,
+    partitions: Option<u32>,
+    tolerate_existing: bool,
+    preset: ProducerConfig,
+) -> Result<Producer, String> {
+    if let Some(partitions) = partitions {
+        let mut client = Client::connect_with_timeout(addr, Duration::from_secs(5))
             .await
-            .map_err(|e| format!("connect {}: {e}", args.addr))?;
-        client
-            .create_topic(args.topic.clone(), Some(partitions))
-            .await
-            .map_err(|e| format!("create_topic {}: {e}", args.topic))?;
+            .map_err(|e| format!("connect {addr}: {e}"))?;
+        let created = client.create_topic(topic.to_string(), Some(partitions)).await;
+        if let Err(e) = created {
+            if !tolerate_existing {
+                return Err(format!("create_topic {topic}: {e}"));
+            }
+        }
     }
-    let config = ProducerConfig {
-        bootstrap_servers: vec![args.addr.clone()],
-        ..ProducerConfig::low_latency()
-    };
-    let producer = Producer::new(config)
-        .await
-        .map_err(|e| format!("Producer::new: {e}"))?;
+    let producer = Producer::new(ProducerConfig {
+        bootstrap_servers: vec![addr.to_string()],
+        ..preset
+    })
+    .await
+    .map_err(|e| format!("Producer::new: {e}"))?;
     producer
-        .get_partition_count(&args.topic)
+        .get_partition_count(topic)
         .await
-        .map_err(|e| format!("metadata for {}: {e}", args.topic))?;
+        .map_err(|e| format!("metadata for {topic}: {e}"))?;
+    Ok(producer)
+}
+
+async fn latency(args: &BenchProduceArgs) -> Result<String, String> {
+    let producer = ready_producer(&args.addr, &args.topic, args.partitions, false, ProducerConfig::low_latency()).await?;
     for i in 0..args.warmup {
         producer
             .send(args.topic.clone(), bytes::Bytes::from(bench_value(i, args.value_size)))
@@ -195,28 +210,7 @@ pub fn process_cpu_seconds() -> Option<f64> {
 }
 
 async fn bench(args: &BenchProduceArgs) -> Result<String, String> {
-    if let Some(partitions) = args.partitions {
-        let mut client = Client::connect_with_timeout(&args.addr, Duration::from_secs(5))
-            .await
-            .map_err(|e| format!("connect {}: {e}", args.addr))?;
-        client
-            .create_topic(args.topic.clone(), Some(partitions))
-            .await
-            .map_err(|e| format!("create_topic {}: {e}", args.topic))?;
-    }
-
-    let config = ProducerConfig {
-        bootstrap_servers: vec![args.addr.clone()],
-        ..ProducerConfig::high_throughput()
-    };
-    let producer = Producer::new(config)
-        .await
-        .map_err(|e| format!("Producer::new: {e}"))?;
-    // Warm the metadata cache (the TS runner does the same with refreshMetadata$).
-    producer
-        .get_partition_count(&args.topic)
-        .await
-        .map_err(|e| format!("metadata for {}: {e}", args.topic))?;
+    let producer = ready_producer(&args.addr, &args.topic, args.partitions, false, ProducerConfig::high_throughput()).await?;
 
     let values: Vec<bytes::Bytes> = (0..args.records)
         .map(|i| bytes::Bytes::from(bench_value(i, args.value_size)))

@@ -12,7 +12,7 @@
 //!   receive time − send time on one clock. Percentiles as in `bench-produce --latency`.
 
 use crate::bench::{cpu_delta, latency_summary, process_cpu_seconds, run_async};
-use rivven_client::{Consumer, ConsumerConfig, Producer, ProducerConfig};
+use rivven_client::{Consumer, ConsumerConfig, ProducerConfig};
 use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -123,23 +123,8 @@ fn timed_value(origin: Instant, size: usize) -> bytes::Bytes {
 }
 
 async fn e2e(args: &BenchE2eArgs) -> Result<String, String> {
-    {
-        let mut client = rivven_client::Client::connect_with_timeout(&args.addr, Duration::from_secs(5))
-            .await
-            .map_err(|e| format!("connect {}: {e}", args.addr))?;
-        // Already existing is fine: the TS runner may have created it.
-        let _ = client.create_topic(args.topic.clone(), Some(1)).await;
-    }
-    let producer = Producer::new(ProducerConfig {
-        bootstrap_servers: vec![args.addr.clone()],
-        ..ProducerConfig::low_latency()
-    })
-    .await
-    .map_err(|e| format!("Producer::new: {e}"))?;
-    producer
-        .get_partition_count(&args.topic)
-        .await
-        .map_err(|e| format!("metadata for {}: {e}", args.topic))?;
+    // Already existing is fine: the TS runner may have created it.
+    let producer = crate::bench::ready_producer(&args.addr, &args.topic, Some(1), true, ProducerConfig::low_latency()).await?;
     let mut consumer = Consumer::new(static_consumer_config(&args.addr, &args.topic, 1, "bench-e2e-rust"))
         .await
         .map_err(|e| format!("Consumer::new: {e}"))?;

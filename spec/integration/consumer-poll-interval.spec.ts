@@ -62,11 +62,14 @@ it('a member whose subscriber stops acknowledging leaves after maxPollIntervalMs
   for (let p = 0; p < 2; p++) {
     await firstValueFrom(client.publishBatch$(topic, Array.from({ length: 30 }, (_, i) => ({ value: `p${p}-${i}` })), { partition: p }));
   }
-  // The stuck member's subscriber holds maxPollRecords records and acknowledges none.
+  // The stuck member's subscriber holds what it got and acknowledges none.
   const left = await when(stuck.rebalances$, (e) => e.type === 'revoked' && e.reason === 'maxPollIntervalExceeded', 'the stuck member to leave');
   expect(left.partitions).toEqual([{ topic, partition: stuckPartition }]);
   expect(stuck.health()).toMatchObject({ state: 'left', maxPollIntervalExceeded: 1 });
-  expect(held.length).toBe(10);
+  // It holds more than half of maxPollRecords unacknowledged (so the partition could not fetch) and
+  // never more than maxPollRecords; how many exactly depends on how much the first fetch found.
+  expect(held.length).toBeGreaterThan(5);
+  expect(held.length).toBeLessThanOrEqual(10);
 
   // The live member gets the partition and reads it from the start (nothing was committed for it).
   await when(live.assignments$, (a) => a.length === 2, 'the live member to own both partitions');

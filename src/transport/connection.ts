@@ -52,6 +52,15 @@ export interface ConnectionOptions {
   writeLingerUs?: number;
   /** Write as soon as this many frames are queued, linger or not. Default unlimited. */
   maxWriteBatch?: number;
+  /**
+   * Get replies without the ~40 ms delayed-ACK stall (default true). rivvend 0.0.22 does not set
+   * TCP_NODELAY and writes a reply in two parts, so the second part waits (Nagle) for this side to
+   * acknowledge the first — which the kernel delays up to 40 ms when we have nothing to send. While
+   * a request waits for its reply and nothing else is being written, the connection sends a `Ping`
+   * after each chunk it receives; its packet carries the ACK at once. Costs a tiny request per
+   * received chunk at most, never more than 8 outstanding; their replies are dropped.
+   */
+  quickAck?: boolean;
 }
 
 export interface RequestOptions {
@@ -105,8 +114,9 @@ const CANCELLED_MEMORY = 65_536;
 export class Connection {
   readonly address: BrokerAddress;
   private readonly options: Required<
-    Omit<ConnectionOptions, 'scheduler' | 'socketFactory' | 'writeLingerUs' | 'maxWriteBatch' | 'auth' | 'tls'>
+    Omit<ConnectionOptions, 'scheduler' | 'socketFactory' | 'writeLingerUs' | 'maxWriteBatch' | 'auth' | 'tls' | 'quickAck'>
   > & {
+    quickAck: boolean;
     auth: AuthOptions | undefined;
     writeLingerUs: number;
     maxWriteBatch: number;
@@ -119,6 +129,10 @@ export class Connection {
   private readonly decoder = new FrameDecoder();
   private readonly pending = new Map<number, Pending>();
   private readonly cancelled = new Set<number>();
+  /** Correlation ids of quick-ACK pings in flight (their replies are dropped). */
+  private readonly ackPings = new Set<number>();
+  private wroteSinceData = false;
+  private ackCheckScheduled = false;
   private readonly latencies = new LatencyTracker();
   private socket: Socket | undefined;
   private lastCorrelationId = 0;
@@ -167,6 +181,7 @@ export class Connection {
       reauthenticateAt: options.reauthenticateAt ?? 0.8,
       writeLingerUs: options.writeLingerUs ?? 0,
       maxWriteBatch: options.maxWriteBatch ?? Number.POSITIVE_INFINITY,
+      quickAck: options.quickAck ?? true,
     };
   }
 
@@ -372,7 +387,7 @@ export class Connection {
     // u32, wrapping; skip ids still in flight (after 4 billion requests on one connection).
     do {
       this.lastCorrelationId = this.lastCorrelationId >= 0xffff_ffff ? 1 : this.lastCorrelationId + 1;
-    } while (this.pending.has(this.lastCorrelationId));
+    } while (this.pending.has(this.lastCorrelationId) || this.ackPings.has(this.lastCorrelationId));
     return this.lastCorrelationId;
   }
 
@@ -483,6 +498,7 @@ export class Connection {
     if (!socket || socket.destroyed || frames.length === 0) return;
     this.counters.batchesWritten++;
     this.counters.framesWritten += frames.length;
+    this.wroteSinceData = true;
     // Corked writes leave as one writev: one syscall for everything issued this tick, no copying.
     socket.cork();
     for (const frame of frames) socket.write(frame);
@@ -519,7 +535,9 @@ export class Connection {
       return;
     }
     this.framesReceived += frames.length;
+    this.scheduleQuickAck();
     for (const frame of frames) {
+      if (this.ackPings.delete(frame.correlationId)) continue;
       let response: Response;
       try {
         response = decodeResponse(frame.payload);
@@ -555,6 +573,25 @@ export class Connection {
       this.statsChanged.next();
       this.resolveDrainIfIdle();
     }
+  }
+
+  /**
+   * After a chunk arrives: if a request still waits for its reply and, once this tick's own writes
+   * are done, nothing was written since, send a Ping so the kernel ACKs now (see `quickAck`).
+   */
+  private scheduleQuickAck(): void {
+    if (!this.options.quickAck || this.ackCheckScheduled) return;
+    this.wroteSinceData = false;
+    this.ackCheckScheduled = true;
+    setImmediate(() => {
+      this.ackCheckScheduled = false;
+      const socket = this.socket;
+      if (this.wroteSinceData || this.pending.size === 0 || this.ackPings.size >= 8) return;
+      if (this.state !== 'ready' || this.gatedSends !== undefined || !socket || socket.destroyed) return;
+      const id = this.nextCorrelationId();
+      this.ackPings.add(id);
+      socket.write(encodeRequestFrame({ type: 'Ping' }, id));
+    });
   }
 
   private noteError(error: RivvenError): void {
