@@ -98,7 +98,7 @@ export function markdown(rows, runs, machine, meta) {
   lines.push(
     '- rivvend 0.0.22 appends a PublishBatch record by record with an fsync each (~1.5 ms per record per connection, even on tmpfs) but group-commits across connections: produce throughput on one connection is broker-bound near 650 records/s. rivven-client 0.0.22 and the Python binding produce over one connection; rivven-rx\'s high-throughput preset spreads partitions over up to 8 connections (3 here, one per partition), which is where its produce lead comes from. Its consumer likewise fetches over up to 4 connections.',
   );
-  lines.push('- A lone request takes ~44 ms round trip (the broker does not set TCP_NODELAY), which sets the floor of both latency workloads for every client.');
+  lines.push("- A lone request takes ~44 ms round trip on rivvend 0.0.22 (no TCP_NODELAY, replies written in two parts, so the reply tail waits for the client's delayed ACK). That is the floor of both latency workloads for the Rust and Python clients; rivven-rx's connections send a Ping to force the ACK (`quickAck`, on by default), which is where its latency lead comes from.");
   lines.push('');
   lines.push('<details><summary>Per run</summary>', '');
   lines.push('| round | workload | side | records | seconds | records/s | p50 ms | p99 ms | client CPU s |');
