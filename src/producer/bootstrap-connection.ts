@@ -1,6 +1,6 @@
 /**
- * The producer's one connection (sends and metadata share it: the connection is pipelined), opened
- * lazily and re-opened on failure against the next server of the bootstrap list.
+ * One of the producer's connections (a lane, see connection-lanes.ts), opened lazily and re-opened
+ * on failure against the next server of the bootstrap list.
  */
 import { firstValueFrom } from 'rxjs';
 import { Client, type ClientOptions } from '../client/client.js';
@@ -23,14 +23,17 @@ export class BootstrapConnection {
     if (this.current === undefined) {
       const attempt = this.connectAny();
       this.current = attempt;
-      attempt.then((client) => (this.ready = client), () => undefined);
-      attempt.catch(() => {
-        if (this.current === attempt) this.current = undefined;
-      });
+      attempt.then(
+        (client) => (this.ready = client),
+        () => {
+          if (this.current === attempt) this.current = undefined;
+        },
+      );
     }
     return this.current.then((client) => {
       if (client.state === 'ready') return client;
       this.current = undefined;
+      this.ready = undefined;
       void client.close();
       return this.client();
     });

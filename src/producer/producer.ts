@@ -278,9 +278,7 @@ export class Producer {
       if (entry.settled) return;
       if (!admitted) {
         cancelWait?.();
-        entry.settled = true;
-        this.outstanding.delete(entry);
-        if (this.outstanding.size === 0) this.armDeliveryTimer();
+        this.retire(entry);
         this.settleFlushWaiters(entry);
       } else if (!entry.batched) {
         // Not yet handed to the broker: withdraw it (its memory is freed when its queue drains).
@@ -492,8 +490,7 @@ export class Producer {
   private discard(entry: PendingRecord): void {
     this.releaseMemory(entry);
     if (!entry.settled) {
-      entry.settled = true;
-      this.outstanding.delete(entry);
+      this.retire(entry);
       this.settleFlushWaiters(entry);
     }
   }
@@ -617,10 +614,8 @@ export class Producer {
 
   private settle(entry: PendingRecord, error: unknown, result?: ProducerResult): void {
     if (entry.settled) return;
-    entry.settled = true;
-    this.outstanding.delete(entry);
+    this.retire(entry);
     this.releaseMemory(entry);
-    if (this.outstanding.size === 0) this.armDeliveryTimer();
     if (error === undefined && result !== undefined) {
       this.counters.recordsAcked++;
       entry.resolve(result);
@@ -630,6 +625,16 @@ export class Producer {
     }
     this.settleFlushWaiters(entry);
     this.changes.next();
+  }
+
+  /**
+   * The record has its outcome (or was withdrawn): it leaves `outstanding`, and once nothing is
+   * outstanding the deliveryTimeout timer stops, so an idle producer holds no timer.
+   */
+  private retire(entry: PendingRecord): void {
+    entry.settled = true;
+    this.outstanding.delete(entry);
+    if (this.outstanding.size === 0) this.armDeliveryTimer();
   }
 
   private settleFlushWaiters(entry: PendingRecord): void {

@@ -114,9 +114,8 @@ const CANCELLED_MEMORY = 65_536;
 export class Connection {
   readonly address: BrokerAddress;
   private readonly options: Required<
-    Omit<ConnectionOptions, 'scheduler' | 'socketFactory' | 'writeLingerUs' | 'maxWriteBatch' | 'auth' | 'tls' | 'quickAck'>
+    Omit<ConnectionOptions, 'scheduler' | 'socketFactory' | 'writeLingerUs' | 'maxWriteBatch' | 'auth' | 'tls'>
   > & {
-    quickAck: boolean;
     auth: AuthOptions | undefined;
     writeLingerUs: number;
     maxWriteBatch: number;
