@@ -5,6 +5,8 @@
 //   node scripts/harness.mjs build     build it (release) unless RIVVEN_BOOTSTRAP points at a broker
 //   node scripts/harness.mjs path      print the binary's path
 //   node scripts/harness.mjs vectors   regenerate spec/vectors/ from the Rust crates
+//   node scripts/harness.mjs registry [--port 8081]
+//                                      run the real rivven-schema 0.0.22 registry on 127.0.0.1 (in memory)
 //
 // The build goes to a directory outside the clone (RIVVEN_RX_CARGO_TARGET_DIR, default
 // ~/.cache/rivven-rx/cargo-target) so fresh clones on the same machine reuse it.
@@ -128,6 +130,15 @@ async function vectors() {
   return result.status ?? 1;
 }
 
+/** The real schema registry in the foreground, for local development (`npm run schema-registry`). */
+async function registry(args) {
+  const code = await build();
+  if (code !== 0) return code;
+  const port = args.includes('--port') ? args : ['--port', '8081', ...args];
+  const result = spawnSync(binaryPath, ['schema-registry', ...port], { stdio: 'inherit' });
+  return result.status ?? 1;
+}
+
 const command = process.argv[2];
 const isMain = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
@@ -137,8 +148,9 @@ if (isMain) {
     process.stdout.write(`${binaryPath}\n`);
     code = 0;
   } else if (command === 'vectors') code = await vectors();
+  else if (command === 'registry') code = await registry(process.argv.slice(3));
   else {
-    process.stderr.write('usage: node scripts/harness.mjs build|path|vectors\n');
+    process.stderr.write('usage: node scripts/harness.mjs build|path|vectors|registry [--port N]\n');
     code = 2;
   }
   process.exitCode = code;
