@@ -1,0 +1,114 @@
+/**
+ * The one validator behind every component's options: unknown keys, wrong types and out-of-range
+ * values are a `ConfigError` naming the option (and, for a key that does not exist, the closest
+ * one that does). A typo must never be silently ignored: `{ requestTimeout: 3000 }` where
+ * `requestTimeoutMs` is meant would otherwise leave the default in force without a word.
+ */
+import { ConfigError } from '../errors.js';
+
+/** setTimeout's limit: a longer delay fires at once, so it is refused. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** Edit distance with adjacent transpositions (optimal string alignment), case-insensitive. */
+function editDistance(a: string, b: string): number {
+  const s = a.toLowerCase();
+  const t = b.toLowerCase();
+  const rows = s.length + 1;
+  const cols = t.length + 1;
+  const d: number[] = new Array<number>(rows * cols).fill(0);
+  for (let i = 0; i < rows; i++) d[i * cols] = i;
+  for (let j = 0; j < cols; j++) d[j] = j;
+  for (let i = 1; i < rows; i++) {
+    for (let j = 1; j < cols; j++) {
+      const cost = s[i - 1] === t[j - 1] ? 0 : 1;
+      let best = Math.min(d[(i - 1) * cols + j]! + 1, d[i * cols + j - 1]! + 1, d[(i - 1) * cols + j - 1]! + cost);
+      if (i > 1 && j > 1 && s[i - 1] === t[j - 2] && s[i - 2] === t[j - 1]) best = Math.min(best, d[(i - 2) * cols + j - 2]! + 1);
+      d[i * cols + j] = best;
+    }
+  }
+  return d[rows * cols - 1]!;
+}
+
+/**
+ * The known name a mistyped one most likely meant, if any is close enough: a missing `Ms` suffix
+ * (`requestTimeout` → `requestTimeoutMs`), another case, or a few letters off.
+ */
+export function closestName(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    if (candidate.toLowerCase() === `${name}ms`.toLowerCase() || candidate.toLowerCase() === name.toLowerCase()) return candidate;
+    const distance = editDistance(name, candidate);
+    if (distance < bestDistance) {
+      bestDistance = distance;
+      best = candidate;
+    }
+  }
+  const allowed = Math.max(2, Math.floor(name.length / 3));
+  return bestDistance <= allowed ? best : undefined;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if (typeof value === 'bigint') return `${value}n`;
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'function') return 'a function';
+  return String(value);
+}
+
+/**
+ * Refuse keys `options` has that `known` does not list. `component` names where the options go
+ * (for the message). Keys whose value is `undefined` are refused too: a typo with an undefined
+ * value is still a typo.
+ */
+export function rejectUnknownKeys(component: string, options: object, known: readonly string[]): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const guess = closestName(key, known);
+    throw new ConfigError(
+      key,
+      `${component} has no option '${key}'${guess === undefined ? '' : `; did you mean '${guess}'?`} ` +
+        `(its options: ${[...known].sort().join(', ')})`,
+    );
+  }
+}
+
+/** Check that `options` is a plain object (or undefined, read as `{}`). */
+export function optionsObject<T extends object>(component: string, options: T | undefined): T {
+  if (options === undefined) return {} as T;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new ConfigError('options', `${component} expects an options object, got ${describe(options)}`);
+  }
+  return options;
+}
+
+/** A duration in ms: a finite number in min..2³¹−1 (setTimeout's limit). */
+export function durationMs(option: string, value: unknown, min = 0): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > MAX_TIMER_MS) {
+    throw new ConfigError(option, `expected milliseconds in ${min}..${MAX_TIMER_MS}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** An integer in min..max. */
+export function integerIn(option: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer in ${min}..${max}`;
+    throw new ConfigError(option, `expected ${range}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+export function booleanOption(option: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new ConfigError(option, `expected true or false, got ${describe(value)}`);
+  return value;
+}
+
+export function oneOf<T extends string>(option: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new ConfigError(option, `expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(value)}`);
+  }
+  return value as T;
+}
