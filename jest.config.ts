@@ -9,7 +9,7 @@ const config: Config = {
     '^.+\\.ts$': ['ts-jest', { tsconfig: { module: 'commonjs', moduleResolution: 'node', isolatedModules: true } , diagnostics: { warnOnly: false } }],
   },
   // Sources import with explicit `.js` extensions (required by Node ESM); map them back to the .ts files.
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1', '^rivven-rx$': '<rootDir>/src/index.ts' },
   globalSetup: '<rootDir>/spec/support/global-setup.ts',
   globalTeardown: '<rootDir>/spec/support/global-teardown.ts',
   testTimeout: 60_000,

@@ -110,3 +110,16 @@ export {
   type TransactionalOptions,
   type TransactionalOutput,
 } from './operators/transactional.js';
+
+// Observability: node:diagnostics_channel channels and the logger shape
+export {
+  CHANNEL_NAMES,
+  type CommitTraceMessage,
+  type ConnectionEventMessage,
+  type FetchTraceMessage,
+  type ProduceTraceMessage,
+  type RebalanceEventMessage,
+  type RequestTraceMessage,
+  type TransactionTraceMessage,
+} from './observability/channels.js';
+export { stderrLogger, type LogFields, type Logger, type LogLevel } from './observability/log.js';
