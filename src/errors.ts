@@ -5,6 +5,7 @@
  * Messages say what happened and what to do. They never include passwords, SCRAM proofs or key
  * material: secrets are redacted where the errors are built, not left to callers.
  */
+import { classifyServerError, leadingServerCode } from './client/server-error-table.js';
 
 export type RivvenErrorCode =
   | 'PROTOCOL'
@@ -60,55 +61,33 @@ export class TimeoutError extends RivvenError {
   readonly retriable = true;
 }
 
-/** The broker's prefixes that mean "retrying will not help" (rivven-client 0.0.22 `error.rs`). */
-const NON_RETRIABLE_SERVER_PREFIXES = [
-  'PRODUCER_FENCED',
-  'INVALID_PRODUCER_EPOCH',
-  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
-  'CLUSTER_AUTHORIZATION_FAILED',
-  'TOPIC_AUTHORIZATION_FAILED',
-  'GROUP_AUTHORIZATION_FAILED',
-  'INVALID_TOPIC',
-  'INVALID_PARTITIONS',
-  'INVALID_REPLICATION_FACTOR',
-  'INVALID_REQUIRED_ACKS',
-  'UNSUPPORTED_VERSION',
-  'UNSUPPORTED_COMPRESSION',
-  'UNSUPPORTED_FOR_MESSAGE_FORMAT',
-  'SECURITY_DISABLED',
-  'ILLEGAL_SASL_STATE',
-  'ILLEGAL_GENERATION',
-  'UNKNOWN_MEMBER_ID',
-  'INVALID_SESSION_TIMEOUT',
-  'RECORD_TOO_LARGE',
-  'MESSAGE_TOO_LARGE',
-  'INVALID_GROUP_ID',
-  'INVALID_TXN_STATE',
-  'INVALID_PRODUCER_ID_MAPPING',
-] as const;
-
-/** The broker answered with `Response::Error`. `serverCode` is its upper-case prefix, if it sent one. */
+/** The broker answered with `Response::Error`. `serverCode` and `retriable` come from the table of rivvend's error texts. */
 export class ServerError extends RivvenError {
   readonly code = 'SERVER' as const;
   readonly retriable: boolean;
-  /** The broker's error prefix such as `UNKNOWN_TOPIC` or `PRODUCER_FENCED`, or undefined. */
+  /**
+   * The stable code of the broker's answer, such as `UNKNOWN_TOPIC_OR_PARTITION`,
+   * `TOPIC_ALREADY_EXISTS` or `PRODUCER_FENCED` (see `SERVER_ERROR_RULES`): the broker's most
+   * specific prefix, or the table's code for a text without one; undefined for a text the table
+   * does not know and that has no prefix.
+   */
   readonly serverCode: string | undefined;
   /** The broker's message, verbatim. */
   readonly serverMessage: string;
 
   constructor(serverMessage: string, context?: string) {
-    super(context === undefined ? `broker error: ${serverMessage}` : `${context}: broker error: ${serverMessage}`);
+    const classified = classifyServerError(serverMessage);
+    const what = `broker error: ${serverMessage}${classified.hint === undefined ? '' : ` (${classified.hint})`}`;
+    super(context === undefined ? what : `${context}: ${what}`);
     this.serverMessage = serverMessage;
-    this.serverCode = serverCodeOf(serverMessage);
-    const upper = serverMessage.toUpperCase();
-    this.retriable = !NON_RETRIABLE_SERVER_PREFIXES.some((prefix) => upper.startsWith(prefix));
+    this.serverCode = classified.code;
+    this.retriable = classified.retriable;
   }
 }
 
 /** Rivven error messages start with a code such as `UNKNOWN_TOPIC:` or `PRODUCER_FENCED `. */
 export function serverCodeOf(message: string): string | undefined {
-  const match = /^([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\b/.exec(message.trimStart());
-  return match?.[1];
+  return leadingServerCode(message);
 }
 
 /** Credentials were refused, or the server could not prove it knows them. Fix the credentials. */
@@ -214,21 +193,18 @@ export class SchemaRegistryError extends RivvenError {
   }
 }
 
-const AUTHORIZATION_CODES = new Set(['AUTHENTICATION_REQUIRED', 'AUTHORIZATION_FAILED']);
-const AUTHENTICATION_CODES = new Set(['AUTHENTICATION_FAILED', 'SCRAM_FAILED', 'SESSION_EXPIRED', 'INVALID_SESSION', 'PLAINTEXT_AUTH_REQUIRES_TLS']);
-
 /** The typed error for a broker `Error` reply: authorization and authentication codes get their own classes. */
 export function errorFromServerMessage(message: string, context: string): RivvenError {
-  const code = serverCodeOf(message);
-  if (code !== undefined && (AUTHORIZATION_CODES.has(code) || code.endsWith('_AUTHORIZATION_FAILED'))) {
+  const { code, kind } = classifyServerError(message);
+  if (kind === 'authorization') {
     return new AuthorizationError(
       `${context}: the broker refused this request for this principal (${message}). ` +
         'Authenticate (the `auth` option) with a principal that holds the needed permission',
-      { serverCode: code },
+      code === undefined ? undefined : { serverCode: code },
     );
   }
-  if (code !== undefined && AUTHENTICATION_CODES.has(code)) {
-    return new AuthenticationError(`${context}: authentication failed: ${message}`, { serverCode: code });
+  if (kind === 'authentication') {
+    return new AuthenticationError(`${context}: authentication failed: ${message}`, code === undefined ? undefined : { serverCode: code });
   }
   return new ServerError(message, context);
 }
@@ -239,5 +215,15 @@ export class ProducerFencedError extends RivvenError {
   readonly retriable = false;
   constructor(message: string, options?: RivvenErrorOptions) {
     super(`${message}: a newer instance of this producer took over (its epoch is higher); this instance must stop`, options);
+  }
+}
+
+/**
+ * A transaction lost its broker: the connection dropped, or the broker forgot the producer (a
+ * restart: `UNKNOWN_PRODUCER_ID`). It was aborted or died with the broker; retry it whole.
+ */
+export class TransactionInterruptedError extends ConnectionError {
+  constructor(reason: string, options?: RivvenErrorOptions) {
+    super(`transaction interrupted: ${reason}; nothing of it was committed — run it again (the producer reconnects and re-initialises by itself)`, options);
   }
 }

@@ -63,6 +63,8 @@ export { clearScramCache } from './transport/scram.js';
 // Client: every broker operation as an Observable
 export { Client, type ClientHealth, type ClientOptions } from './client/client.js';
 export type * from './client/client-types.js';
+export { DEFAULT_MAX_DECODED_BYTES } from './client/operations.js';
+export { SERVER_ERROR_RULES, classifyServerError, type ServerErrorClass, type ServerErrorKind, type ServerErrorRule } from './client/server-error-table.js';
 export { registerSchema$, type SchemaRegistryOptions } from './client/schema-registry.js';
 
 // Resilience: bounded pipelining on one connection; pooled failover with retries and circuit breakers

@@ -4,7 +4,13 @@
  */
 import { filter, firstValueFrom } from 'rxjs';
 import { Client } from '../../src/client/client';
-import { ServerError } from '../../src/errors';
+import type { ConsumedRecord, ConsumeOptions } from '../../src/client/client-types';
+import { PipelinedClient } from '../../src/client/pipelined-client';
+import { ResilientClient } from '../../src/client/resilient-client';
+import { ConfigError, ServerError } from '../../src/errors';
+import { Producer } from '../../src/producer/producer';
+import type { CompressionAlgorithm } from '../../src/protocol/compression';
+import { rejection } from '../support/rejection';
 import { testBroker } from '../support/test-broker';
 
 let client: Client;
@@ -268,6 +274,83 @@ describe('Client against the real broker', () => {
       const seen = firstValueFrom(client.health$.pipe(filter((h) => h.requestsSent >= after.requestsSent + 1)));
       await firstValueFrom(client.ping$());
       expect((await seen).requestsSucceeded).toBeGreaterThanOrEqual(after.requestsSucceeded + 1);
+    });
+  });
+
+  describe('values read back through consume$ (the same bytes as Consumer)', () => {
+    /** Values a compressing producer frames differently: long compressible, short, binary, empty-ish. */
+    const originals = [
+      Buffer.from('Hello, world'),
+      Buffer.from('x'.repeat(5_000)),
+      Buffer.from(JSON.stringify({ items: Array.from({ length: 200 }, (_, i) => ({ i, name: `item-${i}` })) })),
+      Buffer.from([0x00, 0x00, 0x00, 0x01, 0x2a]), // schema-registry framing: magic byte 0
+      Buffer.from([0x08, 0x96, 0x01]), // a protobuf message
+      Buffer.alloc(0),
+    ];
+
+    async function produced(compressionType: CompressionAlgorithm): Promise<string> {
+      const topic = unique(`values-${compressionType}`);
+      await firstValueFrom(client.createTopic$(topic, 1));
+      const producer = Producer.create({ bootstrapServers: [testBroker().address], compressionType, lingerMs: 0 });
+      try {
+        for (const value of originals) await firstValueFrom(producer.send$({ topic, partition: 0, value }));
+      } finally {
+        await producer.close();
+      }
+      return topic;
+    }
+
+    const read = (topic: string, extra: Partial<ConsumeOptions> = {}) =>
+      firstValueFrom(client.consume$(topic, { partition: 0, offset: 0n, maxMessages: 100, ...extra }));
+    const hex = (records: ConsumedRecord[]) => records.map((r) => r.value.toString('hex'));
+
+    it.each(['none', 'lz4', 'zstd', 'snappy'] as const)('compression %s: Client, PipelinedClient and ResilientClient give back the bytes sent', async (compressionType) => {
+      const topic = await produced(compressionType);
+      const expected = originals.map((v) => v.toString('hex'));
+      expect(hex(await read(topic))).toEqual(expected);
+      const pipelined = await firstValueFrom(PipelinedClient.connect$(testBroker().address));
+      const resilient = new ResilientClient({ servers: [testBroker().address], healthCheckEnabled: false });
+      try {
+        expect(hex(await firstValueFrom(pipelined.consume$(topic, { partition: 0, offset: 0n, maxMessages: 100 })))).toEqual(expected);
+        expect(hex(await firstValueFrom(resilient.consume$(topic, { partition: 0, offset: 0n, maxMessages: 100 })))).toEqual(expected);
+      } finally {
+        await pipelined.close();
+        await resilient.close();
+      }
+    });
+
+    it("valueFraming: 'raw' gives the bytes as stored (compressed values stay compressed)", async () => {
+      const topic = await produced('lz4');
+      const raw = await read(topic, { valueFraming: 'raw' });
+      const long = raw[1]!.value;
+      expect(long.length).toBeLessThan(originals[1]!.length / 10);
+      expect(long.equals(originals[1]!)).toBe(false);
+      // Plain values published by Client.publish$ are stored as given, raw or not.
+      const plainTopic = unique('values-plain');
+      await firstValueFrom(client.publish$(plainTopic, { value: originals[0]!, partition: 0 }));
+      expect(hex(await read(plainTopic, { valueFraming: 'raw' }))).toEqual([originals[0]!.toString('hex')]);
+    });
+
+    it('maxDecodedBytes: returns the records whose values fit, and the rest on the next call', async () => {
+      const topic = unique('values-budget');
+      await firstValueFrom(client.createTopic$(topic, 1));
+      const producer = Producer.create({ bootstrapServers: [testBroker().address], compressionType: 'lz4', lingerMs: 0 });
+      const big = [0, 1, 2].map((i) => Buffer.alloc(100_000, 97 + i));
+      try {
+        for (const value of big) await firstValueFrom(producer.send$({ topic, partition: 0, value }));
+      } finally {
+        await producer.close();
+      }
+      const first = await read(topic, { maxDecodedBytes: 250_000 });
+      expect(first.map((r) => r.offset)).toEqual([0n, 1n]);
+      expect(first.every((r, i) => r.value.equals(big[i]!))).toBe(true);
+      const rest = await read(topic, { offset: 2n, maxDecodedBytes: 250_000 });
+      expect(rest.map((r) => r.offset)).toEqual([2n]);
+      expect(rest[0]!.value.equals(big[2]!)).toBe(true);
+      const error = await rejection(read(topic, { maxDecodedBytes: 50_000 }));
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).option).toBe('options.maxDecodedBytes');
+      expect(error.message).toContain('100000');
     });
   });
 });

@@ -1,4 +1,5 @@
 /** Typed results and arguments of Client operations (the API's vocabulary, not the wire's). */
+import type { ValueFraming } from '../consumer/value-decoder.js';
 import type { BrokerInfo, DeleteRecordsResult, QuotaEntry, TopicConfigDescription, TopicMetadata } from '../protocol/response-schema.js';
 
 /** Keys and values: bytes, or strings (encoded as UTF-8). */
@@ -30,11 +31,34 @@ export interface BatchMetadata {
 
 export interface ConsumeOptions {
   partition: number;
+  /** The first offset to read (a bigint: `0n`, not `0`). */
   offset: bigint;
+  /** At most this many records (1..4,294,967,295; rivvend answers at most 10,000). */
   maxMessages: number;
   isolationLevel?: IsolationLevel;
   /** Long-poll: wait up to this long for data before returning empty (broker caps at 30,000). */
   maxWaitMs?: number;
+  /**
+   * How long to wait for the broker's reply before failing with a TimeoutError. Default: the
+   * connection's request timeout, or `maxWaitMs + 30,000` for a long poll (a long poll
+   * legitimately takes `maxWaitMs`). Set it to bound a fetch more tightly (or more loosely);
+   * 0 means no timeout.
+   */
+  requestTimeoutMs?: number;
+  /**
+   * How values are turned back into what the producer sent, as `Consumer` does (value-decoder.ts):
+   * 'detect' (default) decompresses only values that are beyond reasonable doubt framed by a
+   * compressing producer; 'rivven-core' treats every value as rivven-core framed (values of a
+   * compressing Rust rivven-client producer); 'raw' gives the bytes exactly as stored.
+   */
+  valueFraming?: ValueFraming;
+  /**
+   * Most decoded value bytes one call returns. Default 64 MiB. When the fetched values decode to
+   * more, only the records that fit are returned (a prefix, in offset order): ask again from the
+   * offset after the last one returned. A first value that alone decodes to more fails with a
+   * ConfigError (raise this, or read with `valueFraming: 'raw'`).
+   */
+  maxDecodedBytes?: number;
 }
 
 export interface ConsumedRecord {
@@ -70,6 +94,7 @@ export interface GroupDescription {
   offsets: Map<string, Map<number, bigint>>;
 }
 
+export type { ValueFraming };
 export type { BrokerInfo, DeleteRecordsResult, QuotaEntry, TopicConfigDescription, TopicMetadata };
 
 export interface QuotaAlterationInput {

@@ -3,12 +3,18 @@
  * `send$`, for the clients that route requests their own way: `PipelinedClient` (one connection,
  * bounded in-flight) and `ResilientClient` (pool, failover, retry, circuit breaker). Broker `Error`
  * and `Throttled` replies become typed errors through `errorFromResponse`.
+ *
+ * Every operation checks its arguments when subscribed, before anything is encoded or sent
+ * (operation-input.ts): a wrong type or range is a `ConfigError`, not retriable.
+ * `consume$` gives values as the producer sent them (value-decoder.ts), like `Consumer`.
  */
-import { Observable, map } from 'rxjs';
+import { Observable, defer, map, mergeMap } from 'rxjs';
 import { ConfigError } from '../errors.js';
+import { decodeValues, type ValueFraming } from '../consumer/value-decoder.js';
 import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response, ResponseOf, ResponseType } from '../protocol/response-schema.js';
 import type { RequestOptions } from '../transport/connection.js';
+import { ArgumentCheck } from './operation-input.js';
 import { errorFromResponse } from './response-errors.js';
 import type {
   BatchMetadata,
@@ -36,31 +42,108 @@ import type {
 } from './client-types.js';
 
 const ISOLATION: Record<string, number> = { read_uncommitted: 0, read_committed: 1 };
+const ISOLATION_LEVELS = ['read_uncommitted', 'read_committed'] as const;
+const VALUE_FRAMINGS: readonly ValueFraming[] = ['detect', 'rivven-core', 'raw'];
 /** HeartbeatResult error code asking the member to rejoin. */
 const REBALANCE_IN_PROGRESS = 27;
+/** Default `maxDecodedBytes` of consume$. */
+export const DEFAULT_MAX_DECODED_BYTES = 64 * 1024 * 1024;
+/** setTimeout's limit (rivvend itself caps a long poll at 30 s). */
+const MAX_TIMER_MS = 2_147_483_647;
+
+const PUBLISH_RECORD_KEYS = ['value', 'key', 'partition', 'leaderEpoch'] as const;
+const BATCH_OPTION_KEYS = ['partition', 'leaderEpoch'] as const;
+const CONSUME_OPTION_KEYS = ['partition', 'offset', 'maxMessages', 'isolationLevel', 'maxWaitMs', 'requestTimeoutMs', 'valueFraming', 'maxDecodedBytes'] as const;
+const JOIN_OPTION_KEYS = ['sessionTimeoutMs', 'rebalanceTimeoutMs', 'subscriptions', 'protocolType'] as const;
 
 type Expected = ResponseType | readonly ResponseType[];
 type Matched<E extends Expected> = E extends ResponseType ? ResponseOf<E> : E extends readonly (infer T extends ResponseType)[] ? ResponseOf<T> : never;
 
-function toTimestamp(value: bigint | number | Date, option: string): bigint {
-  if (typeof value === 'bigint') return value;
-  if (value instanceof Date) return BigInt(value.getTime());
-  if (Number.isInteger(value)) return BigInt(value);
-  throw new ConfigError(option, `expected milliseconds since the epoch (bigint, integer or Date), got ${value}`);
+function toTimestamp(check: ArgumentCheck, value: bigint | number | Date, argument: string): bigint {
+  if (typeof value === 'bigint') return check.i64(argument, value, 'milliseconds since the epoch (a bigint, an integer or a Date)');
+  if (value instanceof Date) {
+    const ms = value.getTime();
+    if (Number.isNaN(ms)) check.fail(argument, 'a valid Date', value);
+    return BigInt(ms);
+  }
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);
+  return check.fail(argument, 'milliseconds since the epoch (a bigint, an integer or a Date)', value);
 }
 
-function toOffset(value: bigint | number, option: string): bigint {
-  if (typeof value === 'bigint') return value;
-  if (Number.isSafeInteger(value) && value >= 0) return BigInt(value);
-  throw new ConfigError(option, `expected a non-negative offset, got ${value}`);
+/** An offset the caller may give as a bigint or a safe non-negative integer (commitOffset$). */
+function toOffset(check: ArgumentCheck, value: bigint | number, argument: string): bigint {
+  if (typeof value === 'bigint') return check.u64(argument, value, 'an offset (a bigint ≥ 0n, or a safe integer ≥ 0)');
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
+  return check.fail(argument, 'an offset (a bigint ≥ 0n, or a safe integer ≥ 0)', value);
 }
 
-function failed$<T>(error: unknown): Observable<T> {
-  return new Observable<T>((subscriber) => subscriber.error(error));
+function checkProducer(check: ArgumentCheck, producer: ProducerIdentity): ProducerIdentity {
+  check.object('producer', producer);
+  return {
+    producerId: check.u64('producer.producerId', producer.producerId, 'a producer id (a bigint from initProducerId$)'),
+    producerEpoch: check.u16('producer.producerEpoch', producer.producerEpoch),
+  };
 }
 
-function configError$<T>(option: string, message: string): Observable<T> {
-  return failed$(new ConfigError(option, message));
+function checkRecord(check: ArgumentCheck, record: PublishRecord, argument = 'record'): PublishRecord {
+  check.object(argument, record);
+  check.knownKeys(argument, record, PUBLISH_RECORD_KEYS);
+  check.bytes(`${argument}.value`, record.value);
+  check.optionalBytes(`${argument}.key`, record.key);
+  check.optionalPartition(`${argument}.partition`, record.partition);
+  check.optionalU64(`${argument}.leaderEpoch`, record.leaderEpoch);
+  return record;
+}
+
+function checkBatch(check: ArgumentCheck, records: readonly { key?: Bytes; value: Bytes }[], options: { partition?: number; leaderEpoch?: bigint }): void {
+  check.array('records', records, { min: 1 });
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!;
+    if (record === null || typeof record !== 'object') check.fail(`records[${i}]`, 'an object { value, key? }', record);
+    check.bytes(`records[${i}].value`, record.value);
+    check.optionalBytes(`records[${i}].key`, record.key);
+  }
+  check.object('options', options);
+  check.knownKeys('options', options, BATCH_OPTION_KEYS);
+  check.optionalPartition('options.partition', options.partition);
+  check.optionalU64('options.leaderEpoch', options.leaderEpoch);
+}
+
+interface CheckedConsume {
+  request: RequestInput;
+  framing: ValueFraming;
+  budgetBytes: number;
+  timeoutMs: number | undefined;
+}
+
+function checkConsume(topic: string, options: ConsumeOptions): CheckedConsume {
+  const check = new ArgumentCheck('consume$');
+  check.name('topic', topic);
+  check.object('options', options);
+  check.knownKeys('options', options, CONSUME_OPTION_KEYS);
+  const partition = check.partition('options.partition', options.partition);
+  const offset = check.u64('options.offset', options.offset, 'an offset (a bigint)');
+  const maxMessages = check.u32('options.maxMessages', options.maxMessages, 1);
+  const isolationLevel = check.optionalOneOf('options.isolationLevel', options.isolationLevel, ISOLATION_LEVELS);
+  const maxWaitMs = check.optionalDurationMs('options.maxWaitMs', options.maxWaitMs, MAX_TIMER_MS);
+  const requestTimeoutMs = check.optionalDurationMs('options.requestTimeoutMs', options.requestTimeoutMs, MAX_TIMER_MS);
+  const framing = check.optionalOneOf('options.valueFraming', options.valueFraming, VALUE_FRAMINGS) ?? 'detect';
+  const budgetBytes = options.maxDecodedBytes === undefined ? DEFAULT_MAX_DECODED_BYTES : check.integer('options.maxDecodedBytes', options.maxDecodedBytes, 1, 2 ** 32, 'a byte count (an integer)');
+  return {
+    request: {
+      type: 'Consume',
+      topic,
+      partition,
+      offset,
+      maxMessages,
+      isolationLevel: isolationLevel === undefined ? undefined : ISOLATION[isolationLevel],
+      maxWaitMs: maxWaitMs === undefined ? undefined : BigInt(maxWaitMs),
+    },
+    framing,
+    budgetBytes,
+    // A long poll legitimately takes maxWaitMs: never time it out before the broker answers.
+    timeoutMs: requestTimeoutMs ?? (maxWaitMs ? Math.min(maxWaitMs + 30_000, MAX_TIMER_MS) : undefined),
+  };
 }
 
 /** Typed operations over `send$`. Subclasses decide how a request reaches a broker. */
@@ -74,13 +157,22 @@ export abstract class BrokerOperations {
   ping$(): Observable<number> {
     return new Observable<number>((subscriber) => {
       const started = performance.now();
-      return this.call$({ type: 'Ping' }, 'Pong', () => performance.now() - started).subscribe(subscriber);
+      return this.call$(() => ({ type: 'Ping' }), 'Pong', () => performance.now() - started).subscribe(subscriber);
     });
   }
 
+  /**
+   * One record. rivvend 0.0.22 creates a topic that does not exist (with its default partition
+   * count) on Publish; there is no broker setting to turn that off.
+   */
   publish$(topic: string, record: PublishRecord): Observable<RecordMetadata> {
     return this.call$(
-      { type: 'Publish', topic, partition: record.partition, key: record.key, value: record.value, leaderEpoch: record.leaderEpoch },
+      () => {
+        const check = new ArgumentCheck('publish$');
+        check.name('topic', topic);
+        checkRecord(check, record);
+        return { type: 'Publish', topic, partition: record.partition, key: record.key, value: record.value, leaderEpoch: record.leaderEpoch };
+      },
       'Published',
       (r) => ({ topic, partition: r.partition, offset: r.offset }),
     );
@@ -93,147 +185,276 @@ export abstract class BrokerOperations {
     options: { partition?: number; leaderEpoch?: bigint } = {},
   ): Observable<BatchMetadata> {
     return this.call$(
-      { type: 'PublishBatch', topic, partition: options.partition, records, leaderEpoch: options.leaderEpoch },
+      () => {
+        const check = new ArgumentCheck('publishBatch$');
+        check.name('topic', topic);
+        checkBatch(check, records, options);
+        return { type: 'PublishBatch', topic, partition: options.partition, records, leaderEpoch: options.leaderEpoch };
+      },
       'PublishedBatch',
       (r) => ({ topic, partition: r.partition, baseOffset: r.baseOffset, recordCount: r.recordCount }),
     );
   }
 
-  /** Fetch up to `maxMessages` records from `offset`; with `maxWaitMs` the broker long-polls. */
+  /**
+   * Fetch up to `maxMessages` records from `offset`; with `maxWaitMs` the broker long-polls.
+   * Values come back as the producer sent them (decompressed per `valueFraming`, as `Consumer`
+   * does); `valueFraming: 'raw'` gives the stored bytes. At most `maxDecodedBytes` of values per
+   * call: when more were fetched, the records that fit are returned and the caller asks again
+   * from the offset after the last one.
+   */
   consume$(topic: string, options: ConsumeOptions): Observable<ConsumedRecord[]> {
-    const isolation = options.isolationLevel === undefined ? undefined : ISOLATION[options.isolationLevel];
-    if (options.isolationLevel !== undefined && isolation === undefined) {
-      return configError$('isolationLevel', `expected 'read_uncommitted' or 'read_committed', got '${options.isolationLevel}'`);
-    }
-    const maxWaitMs = options.maxWaitMs;
-    const request: RequestInput = {
-      type: 'Consume',
-      topic,
-      partition: options.partition,
-      offset: options.offset,
-      maxMessages: options.maxMessages,
-      isolationLevel: isolation,
-      maxWaitMs: maxWaitMs === undefined ? undefined : BigInt(maxWaitMs),
-    };
-    // A long poll legitimately takes maxWaitMs: never time it out before the broker answers.
-    const timeoutMs = maxWaitMs ? maxWaitMs + 30_000 : undefined;
-    return this.call$(
-      request,
-      'Messages',
-      (r) =>
-        r.messages.map((m) => ({
-          topic,
-          partition: m.partition,
-          offset: m.offset,
-          key: m.key,
-          value: m.value,
-          timestamp: m.timestamp,
-          headers: m.headers,
-        })),
-      { timeoutMs },
-    );
+    return defer(() => {
+      const consume = checkConsume(topic, options);
+      return this.call$(() => consume.request, 'Messages', (r) => r.messages, { timeoutMs: consume.timeoutMs }).pipe(
+        mergeMap(async (messages): Promise<ConsumedRecord[]> => {
+          const toRecord = (m: (typeof messages)[number], value: Buffer): ConsumedRecord => ({
+            topic,
+            partition: m.partition,
+            offset: m.offset,
+            key: m.key,
+            value,
+            timestamp: m.timestamp,
+            headers: m.headers,
+          });
+          if (consume.framing === 'raw' || messages.length === 0) return messages.map((m) => toRecord(m, m.value));
+          const { decoded, nextNeeds } = await decodeValues(
+            messages.map((m) => m.value),
+            { framing: consume.framing, budgetBytes: consume.budgetBytes },
+          );
+          if (decoded.length === 0) {
+            const first = messages[0]!;
+            throw new ConfigError(
+              'options.maxDecodedBytes',
+              `consume$: the value at ${topic}/${first.partition}@${first.offset} decodes to ${nextNeeds ?? 'more than'} bytes, ` +
+                `more than maxDecodedBytes (${consume.budgetBytes}); raise maxDecodedBytes, or read it as stored with valueFraming: 'raw'`,
+            );
+          }
+          return decoded.map((value, i) => toRecord(messages[i]!, value));
+        }),
+      );
+    });
   }
 
   // ---- topics and metadata --------------------------------------------------------------------
 
+  /** Create a topic; `partitions` omitted, the broker's default. rivvend accepts 1..1000. */
   createTopic$(name: string, partitions?: number): Observable<TopicInfo> {
-    return this.call$({ type: 'CreateTopic', name, partitions }, 'TopicCreated', (r) => ({ name: r.name, partitions: r.partitions }));
+    return this.call$(
+      () => {
+        const check = new ArgumentCheck('createTopic$');
+        check.name('name', name);
+        if (partitions !== undefined) check.u32('partitions', partitions);
+        return { type: 'CreateTopic', name, partitions };
+      },
+      'TopicCreated',
+      (r) => ({ name: r.name, partitions: r.partitions }),
+    );
   }
 
   listTopics$(): Observable<string[]> {
-    return this.call$({ type: 'ListTopics' }, 'Topics', (r) => r.topics);
+    return this.call$(() => ({ type: 'ListTopics' }), 'Topics', (r) => r.topics);
   }
 
   deleteTopic$(name: string): Observable<void> {
-    return this.call$({ type: 'DeleteTopic', name }, ['TopicDeleted', 'Ok'], () => undefined);
+    return this.call$(
+      () => {
+        new ArgumentCheck('deleteTopic$').name('name', name);
+        return { type: 'DeleteTopic', name };
+      },
+      ['TopicDeleted', 'Ok'],
+      () => undefined,
+    );
   }
 
   getMetadata$(topic: string): Observable<TopicInfo> {
-    return this.call$({ type: 'GetMetadata', topic }, 'Metadata', (r) => ({ name: r.name, partitions: r.partitions }));
+    return this.call$(
+      () => {
+        new ArgumentCheck('getMetadata$').name('topic', topic);
+        return { type: 'GetMetadata', topic };
+      },
+      'Metadata',
+      (r) => ({ name: r.name, partitions: r.partitions }),
+    );
   }
 
   /** Brokers and topic/partition metadata; `topics` empty or omitted means all topics. */
   getClusterMetadata$(topics: readonly string[] = []): Observable<ClusterMetadata> {
-    return this.call$({ type: 'GetClusterMetadata', topics }, 'ClusterMetadata', (r) => ({
-      controllerId: r.controllerId,
-      brokers: r.brokers,
-      topics: r.topics,
-    }));
+    return this.call$(
+      () => {
+        const check = new ArgumentCheck('getClusterMetadata$');
+        check.array('topics', topics).forEach((t, i) => check.name(`topics[${i}]`, t));
+        return { type: 'GetClusterMetadata', topics };
+      },
+      'ClusterMetadata',
+      (r) => ({ controllerId: r.controllerId, brokers: r.brokers, topics: r.topics }),
+    );
   }
 
   getOffsetBounds$(topic: string, partition: number): Observable<OffsetBounds> {
-    return this.call$({ type: 'GetOffsetBounds', topic, partition }, 'OffsetBounds', (r) => ({ earliest: r.earliest, latest: r.latest }));
+    return this.call$(
+      () => {
+        const check = new ArgumentCheck('getOffsetBounds$');
+        check.name('topic', topic);
+        check.partition('partition', partition);
+        return { type: 'GetOffsetBounds', topic, partition };
+      },
+      'OffsetBounds',
+      (r) => ({ earliest: r.earliest, latest: r.latest }),
+    );
   }
 
   /** The first offset whose timestamp is ≥ `timestamp`, or undefined if there is none. */
   getOffsetForTimestamp$(topic: string, partition: number, timestamp: bigint | number | Date): Observable<bigint | undefined> {
-    let timestampMs: bigint;
-    try {
-      timestampMs = toTimestamp(timestamp, 'timestamp');
-    } catch (error) {
-      return failed$(error);
-    }
-    return this.call$({ type: 'GetOffsetForTimestamp', topic, partition, timestampMs }, 'OffsetForTimestamp', (r) => r.offset);
+    return this.call$(
+      () => {
+        const check = new ArgumentCheck('getOffsetForTimestamp$');
+        check.name('topic', topic);
+        check.partition('partition', partition);
+        return { type: 'GetOffsetForTimestamp', topic, partition, timestampMs: toTimestamp(check, timestamp, 'timestamp') };
+      },
+      'OffsetForTimestamp',
+      (r) => r.offset,
+    );
   }
 
   // ---- consumer group offsets -----------------------------------------------------------------
 
   commitOffset$(group: string, topic: string, partition: number, offset: bigint | number): Observable<void> {
-    let value: bigint;
-    try {
-      value = toOffset(offset, 'offset');
-    } catch (error) {
-      return failed$(error);
-    }
-    return this.call$({ type: 'CommitOffset', consumerGroup: group, topic, partition, offset: value }, ['OffsetCommitted', 'Ok'], () => undefined);
+    return this.call$(
+      () => {
+        const check = new ArgumentCheck('commitOffset$');
+        check.name('group', group);
+        check.name('topic', topic);
+        check.partition('partition', partition);
+        return { type: 'CommitOffset', consumerGroup: group, topic, partition, offset: toOffset(check, offset, 'offset') };
+      },
+      ['OffsetCommitted', 'Ok'],
+      () => undefined,
+    );
   }
 
   /** The group's committed offset, or undefined if it never committed one. */
   getOffset$(group: string, topic: string, partition: number): Observable<bigint | undefined> {
-    return this.call$({ type: 'GetOffset', consumerGroup: group, topic, partition }, 'Offset', (r) => r.offset);
+    return this.call$(
+      () => {
+        const check = new ArgumentCheck('getOffset$');
+        check.name('group', group);
+        check.name('topic', topic);
+        check.partition('partition', partition);
+        return { type: 'GetOffset', consumerGroup: group, topic, partition };
+      },
+      'Offset',
+      (r) => r.offset,
+    );
   }
 
   listGroups$(): Observable<string[]> {
-    return this.call$({ type: 'ListGroups' }, 'Groups', (r) => r.groups);
+    return this.call$(() => ({ type: 'ListGroups' }), 'Groups', (r) => r.groups);
   }
 
   describeGroup$(group: string): Observable<GroupDescription> {
-    return this.call$({ type: 'DescribeGroup', consumerGroup: group }, 'GroupDescription', (r) => ({
-      group: r.consumerGroup,
-      offsets: r.offsets,
-    }));
+    return this.call$(
+      () => {
+        new ArgumentCheck('describeGroup$').name('group', group);
+        return { type: 'DescribeGroup', consumerGroup: group };
+      },
+      'GroupDescription',
+      (r) => ({ group: r.consumerGroup, offsets: r.offsets }),
+    );
   }
 
   deleteGroup$(group: string): Observable<void> {
-    return this.call$({ type: 'DeleteGroup', consumerGroup: group }, ['GroupDeleted', 'Ok'], () => undefined);
+    return this.call$(
+      () => {
+        new ArgumentCheck('deleteGroup$').name('group', group);
+        return { type: 'DeleteGroup', consumerGroup: group };
+      },
+      ['GroupDeleted', 'Ok'],
+      () => undefined,
+    );
   }
 
   // ---- admin ----------------------------------------------------------------------------------
 
   /** Configuration of the given topics (all topics if empty). */
   describeTopicConfigs$(topics: readonly string[] = []): Observable<TopicConfigDescription[]> {
-    return this.call$({ type: 'DescribeTopicConfigs', topics }, 'TopicConfigsDescribed', (r) => r.configs);
+    return this.call$(
+      () => {
+        const check = new ArgumentCheck('describeTopicConfigs$');
+        check.array('topics', topics).forEach((t, i) => check.name(`topics[${i}]`, t));
+        return { type: 'DescribeTopicConfigs', topics };
+      },
+      'TopicConfigsDescribed',
+      (r) => r.configs,
+    );
   }
 
   /** Set (string) or reset to default (null) configuration keys; emits how many changed. */
   alterTopicConfig$(topic: string, configs: Record<string, string | null>): Observable<number> {
-    const entries = Object.entries(configs).map(([key, value]) => ({ key, value: value ?? undefined }));
-    return this.call$({ type: 'AlterTopicConfig', topic, configs: entries }, 'TopicConfigAltered', (r) => r.changedCount);
+    return this.call$(
+      () => {
+        const check = new ArgumentCheck('alterTopicConfig$');
+        check.name('topic', topic);
+        check.object('configs', configs);
+        const entries = Object.entries(configs).map(([key, value]) => {
+          if (value !== null && typeof value !== 'string') check.fail(`configs['${key}']`, 'a string (set) or null (reset to the default)', value);
+          return { key, value: value ?? undefined };
+        });
+        if (entries.length > 10_000) check.fail('configs', 'at most 10000 keys', entries.length);
+        return { type: 'AlterTopicConfig', topic, configs: entries };
+      },
+      'TopicConfigAltered',
+      (r) => r.changedCount,
+    );
   }
 
   /** Grow a topic to `newPartitionCount` partitions; emits the new count. */
   createPartitions$(topic: string, newPartitionCount: number, assignments: readonly string[][] = []): Observable<number> {
-    return this.call$({ type: 'CreatePartitions', topic, newPartitionCount, assignments }, 'PartitionsCreated', (r) => r.newPartitionCount);
+    return this.call$(
+      () => {
+        const check = new ArgumentCheck('createPartitions$');
+        check.name('topic', topic);
+        check.u32('newPartitionCount', newPartitionCount);
+        check.array('assignments', assignments).forEach((brokers, i) =>
+          check.array(`assignments[${i}]`, brokers).forEach((b, j) => check.string(`assignments[${i}][${j}]`, b)),
+        );
+        return { type: 'CreatePartitions', topic, newPartitionCount, assignments };
+      },
+      'PartitionsCreated',
+      (r) => r.newPartitionCount,
+    );
   }
 
   /** Delete records before the given offset in each partition. */
   deleteRecords$(topic: string, partitionOffsets: readonly (readonly [partition: number, beforeOffset: bigint])[]): Observable<DeleteRecordsResult[]> {
-    return this.call$({ type: 'DeleteRecords', topic, partitionOffsets }, 'RecordsDeleted', (r) => r.results);
+    return this.call$(
+      () => {
+        const check = new ArgumentCheck('deleteRecords$');
+        check.name('topic', topic);
+        check.array('partitionOffsets', partitionOffsets).forEach((entry, i) => {
+          if (!Array.isArray(entry) || entry.length !== 2) check.fail(`partitionOffsets[${i}]`, 'a [partition, beforeOffset] pair', entry);
+          check.partition(`partitionOffsets[${i}][0]`, entry[0]);
+          check.u64(`partitionOffsets[${i}][1]`, entry[1], 'an offset (a bigint)');
+        });
+        return { type: 'DeleteRecords', topic, partitionOffsets };
+      },
+      'RecordsDeleted',
+      (r) => r.results,
+    );
   }
 
   describeQuotas$(entities: readonly (readonly [entityType: string, entityName?: string])[] = []): Observable<QuotaEntry[]> {
     return this.call$(
-      { type: 'DescribeQuotas', entities: entities.map(([t, n]) => [t, n] as const) },
+      () => {
+        const check = new ArgumentCheck('describeQuotas$');
+        check.array('entities', entities).forEach((entity, i) => {
+          if (!Array.isArray(entity) || entity.length < 1 || entity.length > 2) check.fail(`entities[${i}]`, 'an [entityType, entityName?] pair', entity);
+          check.string(`entities[${i}][0]`, entity[0]);
+          check.optionalString(`entities[${i}][1]`, entity[1]);
+        });
+        return { type: 'DescribeQuotas', entities: entities.map(([t, n]) => [t, n] as const) };
+      },
       'QuotasDescribed',
       (r) => r.entries,
     );
@@ -241,31 +462,56 @@ export abstract class BrokerOperations {
 
   /** Apply quota changes; emits how many were applied. */
   alterQuotas$(alterations: readonly QuotaAlterationInput[]): Observable<number> {
-    return this.call$({ type: 'AlterQuotas', alterations }, 'QuotasAltered', (r) => r.alteredCount);
+    return this.call$(
+      () => {
+        const check = new ArgumentCheck('alterQuotas$');
+        check.array('alterations', alterations).forEach((a, i) => {
+          check.object(`alterations[${i}]`, a);
+          check.string(`alterations[${i}].entityType`, a.entityType);
+          check.optionalString(`alterations[${i}].entityName`, a.entityName);
+          check.string(`alterations[${i}].quotaKey`, a.quotaKey);
+          check.optionalU64(`alterations[${i}].quotaValue`, a.quotaValue);
+        });
+        return { type: 'AlterQuotas', alterations };
+      },
+      'QuotasAltered',
+      (r) => r.alteredCount,
+    );
   }
 
   // ---- idempotent and transactional primitives ------------------------------------------------
 
   /** A producer id and epoch; pass a previous id to bump its epoch (fencing older instances). */
   initProducerId$(previousProducerId?: bigint): Observable<ProducerIdentity> {
-    return this.call$({ type: 'InitProducerId', producerId: previousProducerId }, 'ProducerIdInitialized', (r) => ({
-      producerId: r.producerId,
-      producerEpoch: r.producerEpoch,
-    }));
+    return this.call$(
+      () => {
+        new ArgumentCheck('initProducerId$').optionalU64('previousProducerId', previousProducerId, 'a producer id (a bigint)');
+        return { type: 'InitProducerId', producerId: previousProducerId };
+      },
+      'ProducerIdInitialized',
+      (r) => ({ producerId: r.producerId, producerEpoch: r.producerEpoch }),
+    );
   }
 
   idempotentPublish$(topic: string, record: PublishRecord, producer: ProducerIdentity, sequence: number): Observable<IdempotentRecordMetadata> {
     return this.call$(
-      {
-        type: 'IdempotentPublish',
-        topic,
-        partition: record.partition,
-        key: record.key,
-        value: record.value,
-        producerId: producer.producerId,
-        producerEpoch: producer.producerEpoch,
-        sequence,
-        leaderEpoch: record.leaderEpoch,
+      () => {
+        const check = new ArgumentCheck('idempotentPublish$');
+        check.name('topic', topic);
+        checkRecord(check, record);
+        const p = checkProducer(check, producer);
+        check.sequence('sequence', sequence);
+        return {
+          type: 'IdempotentPublish',
+          topic,
+          partition: record.partition,
+          key: record.key,
+          value: record.value,
+          producerId: p.producerId,
+          producerEpoch: p.producerEpoch,
+          sequence,
+          leaderEpoch: record.leaderEpoch,
+        };
       },
       'IdempotentPublished',
       (r) => ({ topic, partition: r.partition, offset: r.offset, duplicate: r.duplicate }),
@@ -280,15 +526,22 @@ export abstract class BrokerOperations {
     options: { partition?: number; leaderEpoch?: bigint } = {},
   ): Observable<IdempotentBatchMetadata> {
     return this.call$(
-      {
-        type: 'IdempotentPublishBatch',
-        topic,
-        partition: options.partition,
-        records,
-        producerId: producer.producerId,
-        producerEpoch: producer.producerEpoch,
-        baseSequence,
-        leaderEpoch: options.leaderEpoch,
+      () => {
+        const check = new ArgumentCheck('idempotentPublishBatch$');
+        check.name('topic', topic);
+        checkBatch(check, records, options);
+        const p = checkProducer(check, producer);
+        check.sequence('baseSequence', baseSequence);
+        return {
+          type: 'IdempotentPublishBatch',
+          topic,
+          partition: options.partition,
+          records,
+          producerId: p.producerId,
+          producerEpoch: p.producerEpoch,
+          baseSequence,
+          leaderEpoch: options.leaderEpoch,
+        };
       },
       'IdempotentPublishedBatch',
       (r) => ({ topic, partition: r.partition, baseOffset: r.baseOffset, recordCount: r.recordCount, duplicate: r.duplicate }),
@@ -297,12 +550,12 @@ export abstract class BrokerOperations {
 
   beginTransaction$(txnId: string, producer: ProducerIdentity, timeoutMs?: number): Observable<void> {
     return this.call$(
-      {
-        type: 'BeginTransaction',
-        txnId,
-        producerId: producer.producerId,
-        producerEpoch: producer.producerEpoch,
-        timeoutMs: timeoutMs === undefined ? undefined : BigInt(timeoutMs),
+      () => {
+        const check = new ArgumentCheck('beginTransaction$');
+        check.name('txnId', txnId);
+        const p = checkProducer(check, producer);
+        check.optionalDurationMs('timeoutMs', timeoutMs);
+        return { type: 'BeginTransaction', txnId, producerId: p.producerId, producerEpoch: p.producerEpoch, timeoutMs: timeoutMs === undefined ? undefined : BigInt(timeoutMs) };
       },
       'TransactionStarted',
       () => undefined,
@@ -312,7 +565,17 @@ export abstract class BrokerOperations {
   /** Add partitions to the open transaction; emits how many partitions it now spans. */
   addPartitionsToTxn$(txnId: string, producer: ProducerIdentity, partitions: readonly (readonly [topic: string, partition: number])[]): Observable<number> {
     return this.call$(
-      { type: 'AddPartitionsToTxn', txnId, producerId: producer.producerId, producerEpoch: producer.producerEpoch, partitions },
+      () => {
+        const check = new ArgumentCheck('addPartitionsToTxn$');
+        check.name('txnId', txnId);
+        const p = checkProducer(check, producer);
+        check.array('partitions', partitions).forEach((tp, i) => {
+          if (!Array.isArray(tp) || tp.length !== 2) check.fail(`partitions[${i}]`, 'a [topic, partition] pair', tp);
+          check.name(`partitions[${i}][0]`, tp[0]);
+          check.partition(`partitions[${i}][1]`, tp[1]);
+        });
+        return { type: 'AddPartitionsToTxn', txnId, producerId: p.producerId, producerEpoch: p.producerEpoch, partitions };
+      },
       'PartitionsAddedToTxn',
       (r) => r.partitionCount,
     );
@@ -326,17 +589,25 @@ export abstract class BrokerOperations {
     sequence: number,
   ): Observable<TransactionalRecordMetadata> {
     return this.call$(
-      {
-        type: 'TransactionalPublish',
-        txnId,
-        topic,
-        partition: record.partition,
-        key: record.key,
-        value: record.value,
-        producerId: producer.producerId,
-        producerEpoch: producer.producerEpoch,
-        sequence,
-        leaderEpoch: record.leaderEpoch,
+      () => {
+        const check = new ArgumentCheck('transactionalPublish$');
+        check.name('txnId', txnId);
+        check.name('topic', topic);
+        checkRecord(check, record);
+        const p = checkProducer(check, producer);
+        check.sequence('sequence', sequence);
+        return {
+          type: 'TransactionalPublish',
+          txnId,
+          topic,
+          partition: record.partition,
+          key: record.key,
+          value: record.value,
+          producerId: p.producerId,
+          producerEpoch: p.producerEpoch,
+          sequence,
+          leaderEpoch: record.leaderEpoch,
+        };
       },
       'TransactionalPublished',
       (r) => ({ topic, partition: r.partition, offset: r.offset, sequence: r.sequence }),
@@ -351,7 +622,19 @@ export abstract class BrokerOperations {
     offsets: readonly (readonly [topic: string, partition: number, offset: bigint])[],
   ): Observable<void> {
     return this.call$(
-      { type: 'AddOffsetsToTxn', txnId, producerId: producer.producerId, producerEpoch: producer.producerEpoch, groupId, offsets },
+      () => {
+        const check = new ArgumentCheck('addOffsetsToTxn$');
+        check.name('txnId', txnId);
+        const p = checkProducer(check, producer);
+        check.name('groupId', groupId);
+        check.array('offsets', offsets).forEach((entry, i) => {
+          if (!Array.isArray(entry) || entry.length !== 3) check.fail(`offsets[${i}]`, 'a [topic, partition, offset] triple', entry);
+          check.name(`offsets[${i}][0]`, entry[0]);
+          check.partition(`offsets[${i}][1]`, entry[1]);
+          check.i64(`offsets[${i}][2]`, entry[2], 'an offset (a bigint)');
+        });
+        return { type: 'AddOffsetsToTxn', txnId, producerId: p.producerId, producerEpoch: p.producerEpoch, groupId, offsets };
+      },
       'OffsetsAddedToTxn',
       () => undefined,
     );
@@ -359,7 +642,12 @@ export abstract class BrokerOperations {
 
   commitTransaction$(txnId: string, producer: ProducerIdentity): Observable<void> {
     return this.call$(
-      { type: 'CommitTransaction', txnId, producerId: producer.producerId, producerEpoch: producer.producerEpoch },
+      () => {
+        const check = new ArgumentCheck('commitTransaction$');
+        check.name('txnId', txnId);
+        const p = checkProducer(check, producer);
+        return { type: 'CommitTransaction', txnId, producerId: p.producerId, producerEpoch: p.producerEpoch };
+      },
       'TransactionCommitted',
       () => undefined,
     );
@@ -367,7 +655,12 @@ export abstract class BrokerOperations {
 
   abortTransaction$(txnId: string, producer: ProducerIdentity): Observable<void> {
     return this.call$(
-      { type: 'AbortTransaction', txnId, producerId: producer.producerId, producerEpoch: producer.producerEpoch },
+      () => {
+        const check = new ArgumentCheck('abortTransaction$');
+        check.name('txnId', txnId);
+        const p = checkProducer(check, producer);
+        return { type: 'AbortTransaction', txnId, producerId: p.producerId, producerEpoch: p.producerEpoch };
+      },
       'TransactionAborted',
       () => undefined,
     );
@@ -377,60 +670,113 @@ export abstract class BrokerOperations {
 
   /** Join (or rejoin) a group; the coordinator answers once the rebalance settles. */
   joinGroup$(groupId: string, memberId: string, options: JoinGroupOptions): Observable<JoinGroupResult> {
-    return this.call$(
-      {
-        type: 'JoinGroup',
-        groupId,
-        memberId,
-        sessionTimeoutMs: options.sessionTimeoutMs,
-        rebalanceTimeoutMs: options.rebalanceTimeoutMs,
-        protocolType: options.protocolType ?? 'consumer',
-        subscriptions: options.subscriptions,
-      },
-      'JoinGroupResult',
-      (r) => ({
-        generationId: r.generationId,
-        protocolType: r.protocolType,
-        memberId: r.memberId,
-        leaderId: r.leaderId,
-        members: r.members,
-        isLeader: r.memberId === r.leaderId,
-      }),
-      // The coordinator holds JoinGroup until every member joined, up to the rebalance timeout.
-      { timeoutMs: options.rebalanceTimeoutMs + 30_000 },
-    );
+    return defer(() => {
+      const check = new ArgumentCheck('joinGroup$');
+      check.name('groupId', groupId);
+      check.name('memberId', memberId, { allowEmpty: true });
+      check.object('options', options);
+      check.knownKeys('options', options, JOIN_OPTION_KEYS);
+      check.u32('options.sessionTimeoutMs', options.sessionTimeoutMs);
+      const rebalanceTimeoutMs = check.u32('options.rebalanceTimeoutMs', options.rebalanceTimeoutMs);
+      check.array('options.subscriptions', options.subscriptions).forEach((t, i) => check.name(`options.subscriptions[${i}]`, t));
+      const protocolType = options.protocolType === undefined ? 'consumer' : check.name('options.protocolType', options.protocolType);
+      return this.call$(
+        () => ({
+          type: 'JoinGroup',
+          groupId,
+          memberId,
+          sessionTimeoutMs: options.sessionTimeoutMs,
+          rebalanceTimeoutMs,
+          protocolType,
+          subscriptions: options.subscriptions,
+        }),
+        'JoinGroupResult',
+        (r) => ({
+          generationId: r.generationId,
+          protocolType: r.protocolType,
+          memberId: r.memberId,
+          leaderId: r.leaderId,
+          members: r.members,
+          isLeader: r.memberId === r.leaderId,
+        }),
+        // The coordinator holds JoinGroup until every member joined, up to the rebalance timeout.
+        { timeoutMs: Math.min(rebalanceTimeoutMs + 30_000, MAX_TIMER_MS) },
+      );
+    });
   }
 
   /** The leader sends everyone's assignments; every member receives its own (topic, partitions). */
   syncGroup$(groupId: string, generationId: number, memberId: string, assignments: GroupAssignments = []): Observable<[string, number[]][]> {
-    return this.call$({ type: 'SyncGroup', groupId, generationId, memberId, assignments }, 'SyncGroupResult', (r) => r.assignments);
+    return this.call$(
+      () => {
+        const check = new ArgumentCheck('syncGroup$');
+        check.name('groupId', groupId);
+        check.u32('generationId', generationId);
+        check.name('memberId', memberId, { allowEmpty: true });
+        check.array('assignments', assignments).forEach((entry, i) => {
+          if (!Array.isArray(entry) || entry.length !== 2) check.fail(`assignments[${i}]`, 'a [memberId, [topic, partitions][]] pair', entry);
+          check.name(`assignments[${i}][0]`, entry[0], { allowEmpty: true });
+          check.array(`assignments[${i}][1]`, entry[1]).forEach((tp, j) => {
+            if (!Array.isArray(tp) || tp.length !== 2) check.fail(`assignments[${i}][1][${j}]`, 'a [topic, partitions] pair', tp);
+            check.name(`assignments[${i}][1][${j}][0]`, tp[0]);
+            check.array(`assignments[${i}][1][${j}][1]`, tp[1]).forEach((p, k) => check.partition(`assignments[${i}][1][${j}][1][${k}]`, p));
+          });
+        });
+        return { type: 'SyncGroup', groupId, generationId, memberId, assignments };
+      },
+      'SyncGroupResult',
+      (r) => r.assignments,
+    );
   }
 
   heartbeat$(groupId: string, generationId: number, memberId: string): Observable<HeartbeatResult> {
-    return this.call$({ type: 'Heartbeat', groupId, generationId, memberId }, 'HeartbeatResult', (r) => ({
-      errorCode: r.errorCode,
-      rebalanceInProgress: r.errorCode === REBALANCE_IN_PROGRESS,
-    }));
+    return this.call$(
+      () => {
+        const check = new ArgumentCheck('heartbeat$');
+        check.name('groupId', groupId);
+        check.u32('generationId', generationId);
+        check.name('memberId', memberId, { allowEmpty: true });
+        return { type: 'Heartbeat', groupId, generationId, memberId };
+      },
+      'HeartbeatResult',
+      (r) => ({ errorCode: r.errorCode, rebalanceInProgress: r.errorCode === REBALANCE_IN_PROGRESS }),
+    );
   }
 
   leaveGroup$(groupId: string, memberId: string): Observable<void> {
-    return this.call$({ type: 'LeaveGroup', groupId, memberId }, ['LeaveGroupResult', 'Ok'], () => undefined);
+    return this.call$(
+      () => {
+        const check = new ArgumentCheck('leaveGroup$');
+        check.name('groupId', groupId);
+        check.name('memberId', memberId, { allowEmpty: true });
+        return { type: 'LeaveGroup', groupId, memberId };
+      },
+      ['LeaveGroupResult', 'Ok'],
+      () => undefined,
+    );
   }
 
   // ---- internals ------------------------------------------------------------------------------
 
+  /**
+   * Build the request when subscribed (its argument checks throw ConfigError before anything is
+   * sent), send it, and project the expected reply; any other reply becomes a typed error.
+   */
   private call$<E extends Expected, R>(
-    request: RequestInput,
+    build: () => RequestInput,
     expected: E,
     project: (response: Matched<E>) => R,
     options?: RequestOptions,
   ): Observable<R> {
     const accepts: readonly ResponseType[] = typeof expected === 'string' ? [expected as ResponseType] : (expected as readonly ResponseType[]);
-    return this.send$(request, options).pipe(
-      map((response) => {
-        if (accepts.includes(response.type)) return project(response as Matched<E>);
-        throw errorFromResponse(response, request.type);
-      }),
-    );
+    return defer(() => {
+      const request = build();
+      return this.send$(request, options).pipe(
+        map((response) => {
+          if (accepts.includes(response.type)) return project(response as Matched<E>);
+          throw errorFromResponse(response, request.type);
+        }),
+      );
+    });
   }
 }
