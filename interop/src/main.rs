@@ -9,6 +9,7 @@
 //! * `schema-registry`  — runs the real rivven-schema 0.0.22 registry in-process (loopback only).
 //! * `bench-produce`    — the Rust rivven-client Producer side of `npm run bench` (one JSON line).
 //! * `bench-consume`, `bench-e2e`, `bench-codec` — the other Rust workloads of `npm run bench`.
+//! * `produce-values`   — publishes given values through rivven-client's Producer with compression on.
 //!
 //! Everything a TypeScript test parses goes to stdout; diagnostics go to stderr.
 
@@ -20,6 +21,7 @@ mod broker;
 mod check_decompress;
 mod json_util;
 mod ping;
+mod produce_values;
 mod prng;
 mod schema_registry;
 mod secure;
@@ -80,6 +82,9 @@ enum Command {
 
     /// Codec speed: rivven-protocol's postcard encode of a PublishBatch and decode of Messages.
     BenchCodec(bench_codec::BenchCodecArgs),
+
+    /// Publish the values of a JSON file through rivven-client's Producer with compression on; print offsets.
+    ProduceValues(produce_values::ProduceValuesArgs),
 }
 
 fn main() -> ExitCode {
@@ -122,6 +127,10 @@ fn main() -> ExitCode {
             bench_consume::run_e2e(b)
         }
         Command::BenchCodec(b) => bench_codec::run(b),
+        Command::ProduceValues(p) => {
+            init_tracing();
+            produce_values::run(p)
+        }
     }
 }
 

@@ -50,6 +50,7 @@ describe('compression: Rust → TypeScript', () => {
         checksum: vector.checksum,
         minSize: vector.minSize,
         ratioThreshold: vector.method === 'compress_with' ? Infinity : vector.ratioThreshold,
+        uncompressedFraming: 'rivven-core',
       });
       expect(ours.toString('hex')).toBe(vector.output);
       compared++;
@@ -63,12 +64,21 @@ describe('compression: TypeScript → Rust', () => {
     const values: { name: string; compressed: string; expected: string }[] = [];
     for (const algorithm of algorithms) {
       for (const checksum of [false, true]) {
-        for (const [inputName, input] of Object.entries(inputs)) {
-          const compressed = await compressValue(input, { algorithm, checksum, minSize: 0, ratioThreshold: Infinity });
-          if (input.length > 0 && algorithm !== 'none') expect(compressed[0]! & 0x07).toBe(algorithms.indexOf(algorithm));
-          values.push({ name: `${algorithm}/${checksum}/${inputName}`, compressed: compressed.toString('hex'), expected: input.toString('hex') });
-          // And we read our own output back.
-          expect((await decompressValue(compressed)).equals(input)).toBe(true);
+        for (const uncompressedFraming of ['checked', 'rivven-core'] as const) {
+          for (const [inputName, input] of Object.entries(inputs)) {
+            // minSize 0 / ratio ∞ compress everything; the defaults store small and random inputs uncompressed.
+            for (const forced of [true, false]) {
+              const options = forced ? { algorithm, checksum, uncompressedFraming, minSize: 0, ratioThreshold: Infinity } : { algorithm, checksum, uncompressedFraming };
+              const compressed = await compressValue(input, options);
+              if (forced && input.length > 0 && algorithm !== 'none') expect(compressed[0]! & 0x07).toBe(algorithms.indexOf(algorithm));
+              if (compressed.length > 0 && (compressed[0]! & 0x07) === 0) expect(compressed[0]).toBe(uncompressedFraming === 'checked' ? 0x30 : checksum ? 0x20 : 0x00);
+              const name = `${algorithm}/${checksum}/${uncompressedFraming}/${forced ? 'forced' : 'default'}/${inputName}`;
+              // An empty value is sent empty: rivven-core's decompress refuses that (its try_decompress returns it as is).
+              if (compressed.length > 0) values.push({ name, compressed: compressed.toString('hex'), expected: input.toString('hex') });
+              // And we read our own output back.
+              expect((await decompressValue(compressed)).equals(input)).toBe(true);
+            }
+          }
         }
       }
     }
@@ -94,7 +104,7 @@ describe('compression: hostile input', () => {
   it('reports a CRC mismatch as a typed error', async () => {
     for (const algorithm of algorithms) {
       const framed = await compressValue(text, { algorithm, checksum: true, minSize: 0, ratioThreshold: Infinity });
-      const crcAt = algorithm === 'none' ? 1 : 5;
+      const crcAt = 5; // after [flags][size]: our uncompressed frame carries a size too
       framed.writeUInt32LE((framed.readUInt32LE(crcAt) ^ 0xdeadbeef) >>> 0, crcAt);
       await expect(decompressValue(framed)).rejects.toThrow(/checksum mismatch/);
       await expect(decompressValue(framed)).rejects.toBeInstanceOf(CompressionError);
@@ -133,7 +143,7 @@ describe('compression: hostile input', () => {
   });
 
   it('reports broken headers and unknown algorithms as typed errors', async () => {
-    await expect(decompressValue(Buffer.alloc(0))).rejects.toThrow(CompressionError);
+    expect((await decompressValue(Buffer.alloc(0))).length).toBe(0);
     await expect(decompressValue(Buffer.from([0x05, 1, 2]))).rejects.toThrow(/unknown compression algorithm id 5/);
     await expect(decompressValue(Buffer.from([0x11, 1, 2]))).rejects.toThrow(/truncated/);
     await expect(decompressValue(Buffer.from([0x21, 1]))).rejects.toThrow(/truncated before its checksum/);
@@ -141,11 +151,25 @@ describe('compression: hostile input', () => {
     await expect(decompressValue(garbage)).rejects.toBeInstanceOf(CompressionError);
   });
 
-  it('passes values without a valid header through unchanged (consumer behaviour)', async () => {
+  it("tryDecompressValue ('detect') leaves every value that is not beyond doubt framed unchanged", async () => {
     const plain = Buffer.from([0x07, 0x61, 0x62]);
     expect((await tryDecompressValue(plain)).equals(plain)).toBe(true);
-    const framed = Buffer.concat([Buffer.from([0x20]), Buffer.alloc(4), Buffer.from('x')]);
-    framed.writeUInt32LE(crc32(Buffer.from('x')), 1);
-    expect((await tryDecompressValue(framed)).toString()).toBe('x');
+    // The issue's cases: text, the schema-registry magic byte, protobuf's 0x08.
+    for (const value of [Buffer.from('Hello, world'), Buffer.from([0x00, 0, 0, 0, 7, 1, 2, 3]), Buffer.from([0x08, 0x96, 0x01])]) {
+      expect((await tryDecompressValue(value)).equals(value)).toBe(true);
+    }
+    // rivven-core's own uncompressed frames: [0x00][data] and [0x20][crc][data] (a CRC alone is not enough).
+    const zeroFramed = Buffer.from([0x00, 0x78]);
+    expect((await tryDecompressValue(zeroFramed)).equals(zeroFramed)).toBe(true);
+    const crcFramed = Buffer.concat([Buffer.from([0x20]), Buffer.alloc(4), Buffer.from('x')]);
+    crcFramed.writeUInt32LE(crc32(Buffer.from('x')), 1);
+    expect((await tryDecompressValue(crcFramed)).equals(crcFramed)).toBe(true);
+    // ...which rivven-core decodes, and so does decompressValue.
+    expect((await decompressValue(zeroFramed)).toString()).toBe('x');
+    expect((await decompressValue(crcFramed)).toString()).toBe('x');
+    // Our own checked frame [0x30][size][crc][data] is decoded.
+    const ours = await compressValue(Buffer.from('x'), { algorithm: 'lz4' });
+    expect(ours.subarray(0, 5).toString('hex')).toBe('3001000000');
+    expect((await tryDecompressValue(ours)).toString()).toBe('x');
   });
 });

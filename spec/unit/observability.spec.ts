@@ -58,7 +58,7 @@ describe('channels', () => {
     const channel = diagnostics.tracingChannel(CHANNEL_NAMES.request);
     channel.subscribe(handlers);
     try {
-      startTrace(requestChannel, () => ({ requestType: 'Ping', broker: 'b', correlationId: 1, bytesOut: 9 }))!.finish({ bytesIn: 12 });
+      startTrace(requestChannel, (): RequestTraceMessage => ({ requestType: 'Ping', broker: 'b', correlationId: 1, bytesOut: 9 }))!.finish({ bytesIn: 12 });
       startTrace(requestChannel, () => ({ requestType: 'Consume', broker: 'b', correlationId: 2, bytesOut: 9 }))!.fail('boom');
     } finally {
       channel.unsubscribe(handlers);

@@ -8,34 +8,38 @@
  * 0x20 a checksum (CRC32 of the uncompressed data). LZ4 is the block format with its own 4-byte LE
  * size prefix, Snappy is raw (unframed), Zstd a standard frame.
  *
- * Every length is checked before anything is allocated: output is bounded at 256 MiB (as in Rust),
- * and a claimed size the payload cannot possibly expand to is refused as corrupt.
+ * What we write differs from rivven-core in one place: a value stored uncompressed (too small,
+ * incompressible, or algorithm 'none') is framed `[0x30][size u32 LE][CRC32 u32 LE][data]` instead
+ * of `[0x00][data]`, so that a 'detect' consumer recognises it without mistaking plain values for
+ * it (see value-framing.ts). rivven-core's `Compressor::decompress` reads that frame as it is.
+ * An empty value is sent empty (any frame of it would be all zeros). `uncompressedFraming:
+ * 'rivven-core'` writes rivven-core's exact bytes instead.
+ *
+ * Which values are framed, and how much decoding may allocate, is decided in value-framing.ts from
+ * the headers alone, before anything is inflated: output is bounded at 256 MiB (as in Rust), and a
+ * claimed size the payload cannot possibly expand to is refused as corrupt.
  */
 import { compress as zstdCompress, decompress as zstdDecompress } from '@mongodb-js/zstd';
-import { compressSync as lz4Compress, uncompressSync as lz4Decompress } from 'lz4-napi';
-import { compressSync as snappyCompress, uncompressSync as snappyDecompress } from 'snappy';
+import { compressSync as lz4Compress, uncompress as lz4DecompressAsync, uncompressSync as lz4Decompress } from 'lz4-napi';
+import { compressSync as snappyCompress, uncompress as snappyDecompressAsync, uncompressSync as snappyDecompress } from 'snappy';
 import { crc32 } from 'node:zlib';
 import { CompressionError } from '../errors.js';
-import { zstdOutputBound } from './zstd-frame.js';
+import {
+  ALGORITHM_BITS,
+  FLAG_HAS_CHECKSUM,
+  FLAG_HAS_SIZE,
+  planValue,
+  type CompressionAlgorithm,
+  type ValueHeader,
+  type ValuePlan,
+} from './value-framing.js';
 
-export type CompressionAlgorithm = 'none' | 'lz4' | 'zstd' | 'snappy';
-
-/** `MAX_DECOMPRESSION_SIZE` in rivven-core. */
-export const MAX_DECOMPRESSED_SIZE = 256 * 1024 * 1024;
-
-const ALGORITHM_BITS: Record<CompressionAlgorithm, number> = { none: 0, lz4: 1, zstd: 2, snappy: 3 };
-const ALGORITHM_BY_BITS: readonly CompressionAlgorithm[] = ['none', 'lz4', 'zstd', 'snappy'];
-const FLAG_HAS_SIZE = 0x10;
-const FLAG_HAS_CHECKSUM = 0x20;
-/** LZ4 cannot expand input more than ~255×; Snappy ~22×. Slack covers headers. */
-const LZ4_MAX_RATIO = 256;
-const SNAPPY_MAX_RATIO = 32;
-const RATIO_SLACK = 64;
+export { MAX_DECOMPRESSED_SIZE, type CompressionAlgorithm } from './value-framing.js';
 
 export interface CompressionOptions {
   /** Algorithm to use; `none` frames the value without compressing. */
   algorithm: CompressionAlgorithm;
-  /** Append a CRC32 of the uncompressed data (rivven-core `checksum`, default false). */
+  /** Append a CRC32 of the uncompressed data to compressed values (rivven-core `checksum`, default false). */
   checksum?: boolean;
   /** Values shorter than this are stored uncompressed (rivven-core default 64). */
   minSize?: number;
@@ -46,13 +50,32 @@ export interface CompressionOptions {
   ratioThreshold?: number;
   /** Zstd level 1–22 (rivven-core default 3). */
   zstdLevel?: number;
+  /**
+   * How a value stored uncompressed is framed. 'checked' (default): `[0x30][size][CRC32][data]`,
+   * which a 'detect' consumer recognises and rivven-core decodes. 'rivven-core': rivven-core's own
+   * bytes, `[0x00][data]` (or `[0x20][CRC32][data]` with `checksum`), which only a consumer set to
+   * `valueFraming: 'rivven-core'` strips.
+   */
+  uncompressedFraming?: 'checked' | 'rivven-core';
 }
 
 export const DEFAULT_MIN_SIZE = 64;
 export const DEFAULT_RATIO_THRESHOLD = 0.95;
 export const DEFAULT_ZSTD_LEVEL = 3;
 
-function frameUncompressed(data: Uint8Array, checksum: boolean): Buffer {
+/** Header of our uncompressed frame: none + size + checksum. */
+const CHECKED_UNCOMPRESSED_FLAGS = FLAG_HAS_SIZE | FLAG_HAS_CHECKSUM;
+
+function frameUncompressed(data: Uint8Array, options: CompressionOptions): Buffer {
+  if ((options.uncompressedFraming ?? 'checked') === 'checked') {
+    const out = Buffer.allocUnsafe(9 + data.length);
+    out[0] = CHECKED_UNCOMPRESSED_FLAGS;
+    out.writeUInt32LE(data.length, 1);
+    out.writeUInt32LE(crc32(data), 5);
+    out.set(data, 9);
+    return out;
+  }
+  const checksum = options.checksum ?? false;
   const headerSize = checksum ? 5 : 1;
   const out = Buffer.allocUnsafe(headerSize + data.length);
   out[0] = checksum ? FLAG_HAS_CHECKSUM : 0;
@@ -89,9 +112,13 @@ export async function compressValue(data: Uint8Array, options: CompressionOption
  * `undefined` for a zstd value that needs compressing (its binding is async): use `compressValue`.
  */
 export function compressValueSync(data: Uint8Array, options: CompressionOptions): Buffer | undefined {
-  const checksum = options.checksum ?? false;
   const minSize = options.minSize ?? DEFAULT_MIN_SIZE;
-  if (options.algorithm === 'none' || data.length < minSize) return frameUncompressed(data, checksum);
+  if (data.length === 0) {
+    // Any frame of an empty value is all zeros, which 'detect' cannot tell from plain data: send
+    // empty as empty (rivven-core's `try_decompress` returns it as is).
+    return (options.uncompressedFraming ?? 'checked') === 'checked' ? Buffer.alloc(0) : frameUncompressed(data, options);
+  }
+  if (options.algorithm === 'none' || data.length < minSize) return frameUncompressed(data, options);
   if (data.length > 0xffff_ffff) throw new CompressionError(`value of ${data.length} bytes is too large to compress`);
   switch (options.algorithm) {
     case 'lz4':
@@ -107,180 +134,131 @@ export function compressValueSync(data: Uint8Array, options: CompressionOptions)
 
 /** Keep the compressed payload only if it saves enough (rivven-core's ratio threshold). */
 function finishCompressed(algorithm: CompressionAlgorithm, data: Uint8Array, payload: Buffer, options: CompressionOptions): Buffer {
-  const checksum = options.checksum ?? false;
   const ratioThreshold = options.ratioThreshold ?? DEFAULT_RATIO_THRESHOLD;
-  if (payload.length / data.length > ratioThreshold) return frameUncompressed(data, checksum);
-  return frameCompressed(algorithm, data, payload, checksum);
+  if (payload.length / data.length > ratioThreshold) return frameUncompressed(data, options);
+  return frameCompressed(algorithm, data, payload, options.checksum ?? false);
 }
 
-interface ParsedHeader {
-  algorithm: CompressionAlgorithm;
-  originalSize: number | undefined;
-  expectedCrc: number | undefined;
-  payload: Buffer;
+/** A codec's failure as the typed error. */
+function codecError(algorithm: CompressionAlgorithm, error: unknown): CompressionError {
+  return new CompressionError(`${algorithm} payload does not decompress: ${(error as Error).message}`, { cause: error });
 }
 
 /**
- * The header, or why the value has none. Returns the reason instead of throwing: consumers call
- * this for every record, and most values of producers without compression carry no header, so
- * the "no header" answer must cost nothing (building an Error captures a stack trace).
+ * Inflate a header's payload on this thread (none, lz4, snappy; zstd's binding is async only).
+ * Throws CompressionError when the codec refuses the payload.
  */
-function readHeader(value: Buffer): ParsedHeader | string {
-  if (value.length === 0) return 'empty value has no compression header';
-  const flags = value[0]!;
-  const algorithm = ALGORITHM_BY_BITS[flags & 0x07];
-  if (algorithm === undefined) return `unknown compression algorithm id ${flags & 0x07} in value header`;
-  let offset = 1;
-  let originalSize: number | undefined;
-  let expectedCrc: number | undefined;
-  if (flags & FLAG_HAS_SIZE) {
-    if (value.length < offset + 4) return 'value header truncated before its size field';
-    originalSize = value.readUInt32LE(offset);
-    offset += 4;
-    if (originalSize > MAX_DECOMPRESSED_SIZE) {
-      return `value claims ${originalSize} bytes uncompressed, over the ${MAX_DECOMPRESSED_SIZE}-byte limit`;
-    }
-  }
-  if (flags & FLAG_HAS_CHECKSUM) {
-    if (value.length < offset + 4) return 'value header truncated before its checksum';
-    expectedCrc = value.readUInt32LE(offset);
-    offset += 4;
-  }
-  return { algorithm, originalSize, expectedCrc, payload: value.subarray(offset) };
-}
-
-/** Why a claimed size is impossible, or undefined when it is plausible. */
-function claimProblem(claimed: number, payloadLength: number, maxRatio: number, originalSize: number | undefined, what: string): string | undefined {
-  if (claimed > MAX_DECOMPRESSED_SIZE) return `${what} payload claims ${claimed} bytes, over the ${MAX_DECOMPRESSED_SIZE}-byte limit`;
-  if (claimed > payloadLength * maxRatio + RATIO_SLACK) {
-    return `${what} payload of ${payloadLength} bytes cannot expand to the ${claimed} bytes it claims: corrupt data`;
-  }
-  if (originalSize !== undefined && claimed !== originalSize) {
-    return `${what} payload size ${claimed} disagrees with the header's ${originalSize}: corrupt data`;
-  }
-  return undefined;
-}
-
-/** A snappy raw stream's uncompressed-length varint (read without decoding anything), or undefined if malformed. */
-function snappyClaimedLength(payload: Buffer): number | undefined {
-  let result = 0;
-  let multiplier = 1;
-  for (let i = 0; i < 5 && i < payload.length; i++) {
-    const byte = payload[i]!;
-    result += (byte & 0x7f) * multiplier;
-    if ((byte & 0x80) === 0) return result;
-    multiplier *= 0x80;
-  }
-  return undefined;
-}
-
-/** Why a header cannot be decompressed, checked before any native call (bounded output). */
-function preflight(header: ParsedHeader): string | undefined {
-  const { algorithm, originalSize, payload } = header;
-  switch (algorithm) {
-    case 'none':
-      return undefined;
-    case 'lz4':
-      if (payload.length < 4) return 'lz4 payload shorter than its size prefix';
-      return claimProblem(payload.readUInt32LE(0), payload.length, LZ4_MAX_RATIO, originalSize, 'lz4');
-    case 'snappy': {
-      const claimed = snappyClaimedLength(payload);
-      if (claimed === undefined) return 'snappy payload has a malformed length header';
-      return claimProblem(claimed, payload.length, SNAPPY_MAX_RATIO, originalSize, 'snappy');
-    }
-    case 'zstd': {
-      const bound = zstdOutputBound(payload, MAX_DECOMPRESSED_SIZE);
-      if (!bound.ok) return `zstd payload rejected: ${bound.reason}`;
-      if (originalSize !== undefined && bound.declaredContentSize !== undefined && bound.declaredContentSize !== originalSize) {
-        return `zstd frame size ${bound.declaredContentSize} disagrees with the header's ${originalSize}: corrupt data`;
-      }
-      return undefined;
-    }
-  }
-}
-
-/** Decompress none/lz4/snappy synchronously (zstd's binding is async only); throws what the codec throws. */
-function inflateSync(algorithm: Exclude<CompressionAlgorithm, 'zstd'>, payload: Buffer): Buffer {
-  switch (algorithm) {
-    case 'none':
-      return payload;
-    case 'lz4':
-      return lz4Decompress(payload);
-    case 'snappy':
-      return snappyDecompress(payload, { asBuffer: true }) as Buffer;
-  }
-}
-
-/** Why the output is not what the header promised, or undefined when it checks out. */
-function outputProblem(header: ParsedHeader, output: Buffer): string | undefined {
-  const { algorithm, originalSize, expectedCrc } = header;
-  if (algorithm !== 'none' && originalSize !== undefined && output.length !== originalSize) {
-    return `${algorithm} payload decompressed to ${output.length} bytes, header says ${originalSize}: corrupt data`;
-  }
-  if (expectedCrc !== undefined) {
-    const actual = crc32(output);
-    if (actual !== expectedCrc) {
-      return `checksum mismatch: expected 0x${expectedCrc.toString(16).padStart(8, '0')}, got 0x${actual.toString(16).padStart(8, '0')}`;
-    }
-  }
-  return undefined;
-}
-
-async function inflate(header: ParsedHeader): Promise<Buffer> {
+export function inflateSync(header: ValueHeader): Buffer {
   const { algorithm, payload } = header;
   try {
-    return algorithm === 'zstd' ? await zstdDecompress(payload) : inflateSync(algorithm, payload);
+    switch (algorithm) {
+      case 'none':
+        return payload;
+      case 'lz4':
+        return lz4Decompress(payload);
+      case 'snappy':
+        return snappyDecompress(payload, { asBuffer: true }) as Buffer;
+      case 'zstd':
+        throw new Error('zstd has no synchronous decoder here');
+    }
   } catch (error) {
-    throw new CompressionError(`${algorithm} payload does not decompress: ${(error as Error).message}`, { cause: error });
+    throw codecError(algorithm, error);
   }
 }
 
+/** Inflate a header's payload on the libuv thread pool (every algorithm). Throws CompressionError. */
+export async function inflateAsync(header: ValueHeader): Promise<Buffer> {
+  const { algorithm, payload } = header;
+  try {
+    switch (algorithm) {
+      case 'none':
+        return payload;
+      case 'lz4':
+        return await lz4DecompressAsync(payload);
+      case 'snappy':
+        return (await snappyDecompressAsync(payload, { asBuffer: true })) as Buffer;
+      case 'zstd':
+        return await zstdDecompress(payload);
+    }
+  } catch (error) {
+    throw codecError(algorithm, error);
+  }
+}
+
+/** Why an output is not the size its plan requires, or undefined. */
+export function sizeProblem(header: ValueHeader, exactSize: number | undefined, output: Buffer): string | undefined {
+  if (exactSize === undefined || output.length === exactSize) return undefined;
+  return `${header.algorithm} payload decompressed to ${output.length} bytes, header says ${exactSize}: corrupt data`;
+}
+
+/** The message for a CRC32 that does not match. */
+export function checksumProblem(expected: number, actual: number): string {
+  return `checksum mismatch: expected 0x${expected.toString(16).padStart(8, '0')}, got 0x${actual.toString(16).padStart(8, '0')}`;
+}
+
+/** Why an output fails its plan's size or checksum, or undefined when it checks out. */
+function outputProblem(plan: Extract<ValuePlan, { action: 'decode' }>, output: Buffer): string | undefined {
+  const wrongSize = sizeProblem(plan.header, plan.exactSize, output);
+  if (wrongSize !== undefined) return wrongSize;
+  const expected = plan.header.expectedCrc;
+  if (expected === undefined) return undefined;
+  const actual = crc32(output);
+  return actual === expected ? undefined : checksumProblem(expected, actual);
+}
+
 /**
- * Decompress one value framed by a Rivven `Compressor` (any algorithm, with or without checksum).
- * Throws CompressionError for a broken header, an oversized claim or a checksum mismatch.
+ * Decompress one value framed by a rivven-core `Compressor` (any algorithm, with or without
+ * checksum; as `Compressor::decompress`). Throws CompressionError for a broken header, an
+ * oversized claim or a checksum mismatch; an empty value is returned empty. For fetched values prefer `decodeValues`
+ * (src/consumer/value-decoder.ts), which bounds memory and keeps the event loop free.
  */
 export async function decompressValue(data: Uint8Array): Promise<Buffer> {
-  const header = readHeader(asBuffer(data));
-  if (typeof header === 'string') throw new CompressionError(header);
-  const refused = preflight(header);
-  if (refused !== undefined) throw new CompressionError(refused);
-  const output = await inflate(header);
-  const wrong = outputProblem(header, output);
+  const plan = planValue(asBuffer(data), 'rivven-core');
+  if (plan.action === 'fail') throw new CompressionError(plan.reason);
+  if (plan.action === 'pass') return asBuffer(data);
+  const output = plan.header.algorithm === 'zstd' ? await inflateAsync(plan.header) : inflateSync(plan.header);
+  const wrong = outputProblem(plan, output);
   if (wrong !== undefined) throw new CompressionError(wrong);
   return output;
 }
 
 /**
- * `tryDecompressValue` without a Promise, for every value that does not need zstd: the value
- * decompressed, or passed through unchanged when it carries no valid Rivven header (or does not
- * decompress). Returns `undefined` only for a zstd value: use `tryDecompressValue` for those.
- * Consumers call this per record, so the pass-through path allocates nothing and throws nothing.
+ * The 'detect' rule (value-framing.ts) on one value, without a Promise where no zstd is involved:
+ * the decoded value when it is, beyond reasonable doubt, framed; otherwise the value unchanged.
+ * Returns `undefined` only for a zstd-framed value: use `tryDecompressValue` for those. Never throws.
  */
 export function tryDecompressValueSync(data: Uint8Array): Buffer | undefined {
   const value = asBuffer(data);
-  const header = readHeader(value);
-  if (typeof header === 'string' || preflight(header) !== undefined) return value;
-  if (header.algorithm === 'zstd') return undefined;
+  const plan = planValue(value, 'detect');
+  if (plan.action === 'pass') return value;
+  if (plan.action !== 'decode') return value; // 'detect' never fails
+  if (plan.header.algorithm === 'zstd') return undefined;
   let output: Buffer;
   try {
-    output = inflateSync(header.algorithm, header.payload);
+    output = inflateSync(plan.header);
   } catch {
     return value;
   }
-  return outputProblem(header, output) === undefined ? output : value;
+  return outputProblem(plan, output) === undefined ? output : value;
 }
 
 /**
- * As rivven-client's consumer: values that carry no valid Rivven header (written by a producer
- * without compression) are passed through unchanged.
+ * A value as its producer sent it, by the 'detect' rule: decoded only when it is, beyond
+ * reasonable doubt, Rivven-framed (a size-declaring header whose sizes agree and whose payload
+ * decodes to exactly that size, CRC included); any other value — including `[0x00][data]` — is
+ * returned unchanged. Never throws.
  */
 export async function tryDecompressValue(data: Uint8Array): Promise<Buffer> {
   const done = tryDecompressValueSync(data);
   if (done !== undefined) return done;
+  const value = asBuffer(data);
+  const plan = planValue(value, 'detect');
+  if (plan.action !== 'decode') return value;
+  let output: Buffer;
   try {
-    return await decompressValue(data);
-  } catch (error) {
-    if (error instanceof CompressionError) return asBuffer(data);
-    throw error;
+    output = await inflateAsync(plan.header);
+  } catch {
+    return value;
   }
+  return outputProblem(plan, output) === undefined ? output : value;
 }

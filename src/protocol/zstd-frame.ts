@@ -10,13 +10,24 @@ const SKIPPABLE_MAGIC = 0x184d2a50;
 /** A compressed block never regenerates more than this (Block_Maximum_Size ≤ 128 KiB). */
 const MAX_BLOCK_OUTPUT = 128 * 1024;
 
-export type ZstdBound = { ok: true; maxOutput: number; declaredContentSize: number | undefined } | { ok: false; reason: string };
+export type ZstdBound =
+  | {
+      ok: true;
+      /** Most bytes the payload can regenerate: `declaredContentSize` if known, else `blockBound`. */
+      maxOutput: number;
+      /** The sum of the frames' content sizes, when every frame declares one (what decoders allocate). */
+      declaredContentSize: number | undefined;
+      /** What the block headers allow: raw and RLE blocks exactly, 128 KiB per compressed block. */
+      blockBound: number;
+    }
+  | { ok: false; reason: string };
 
 export function zstdOutputBound(data: Uint8Array, limit: number): ZstdBound {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   let offset = 0;
   let total = 0;
   let declared: number | undefined;
+  let undeclaredFrames = 0;
   let frames = 0;
   while (offset < data.length) {
     if (data.length - offset < 4) return { ok: false, reason: 'truncated zstd frame magic' };
@@ -50,6 +61,8 @@ export function zstdOutputBound(data: Uint8Array, limit: number): ZstdBound {
       if (size > limit) return { ok: false, reason: `zstd frame declares ${size} bytes of content, over the limit of ${limit}` };
       declared = (declared ?? 0) + size;
       offset += fcsBytes;
+    } else {
+      undeclaredFrames++;
     }
     for (;;) {
       if (data.length - offset < 3) return { ok: false, reason: 'truncated zstd block header' };
@@ -70,7 +83,7 @@ export function zstdOutputBound(data: Uint8Array, limit: number): ZstdBound {
         offset += blockSize;
       }
       if (offset > data.length) return { ok: false, reason: 'truncated zstd block' };
-      if (total > limit && (declared === undefined || declared > limit)) {
+      if (total > limit && (declared === undefined || undeclaredFrames > 0 || declared > limit)) {
         return { ok: false, reason: `zstd payload may decompress to more than the limit of ${limit} bytes` };
       }
       if (last) break;
@@ -81,5 +94,6 @@ export function zstdOutputBound(data: Uint8Array, limit: number): ZstdBound {
     }
   }
   if (frames === 0) return { ok: false, reason: 'no zstd frame in payload' };
-  return { ok: true, maxOutput: Math.min(total, declared ?? total), declaredContentSize: declared };
+  const declaredContentSize = undeclaredFrames === 0 ? declared : undefined;
+  return { ok: true, maxOutput: declaredContentSize ?? total, declaredContentSize, blockBound: total };
 }
