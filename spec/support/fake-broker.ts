@@ -1,8 +1,10 @@
 /**
  * A scriptable TCP server that speaks (or deliberately mis-speaks) the Rivven frame format, for
- * connection tests that need a peer the real broker can't be: silent, garbling, incompatible.
+ * connection tests that need a peer the real broker can't be: silent, garbling, incompatible,
+ * hostile (well-formed frames with malicious content: see `framePayload` and `replyPayload`).
  * Unit tests only; integration tests use the real broker.
  */
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { encodeResponseFrame } from '../../src/protocol/frame';
@@ -15,6 +17,44 @@ export interface FakePeer {
   readonly socket: Socket;
   reply(correlationId: number, response: Response): void;
   raw(bytes: Buffer): void;
+  /** Reply with a hand-built postcard payload (see `framePayload`), framed with `correlationId`. */
+  replyPayload(correlationId: number, payload: Buffer): void;
+}
+
+/** `[u32 BE length][0x00 postcard][u32 BE correlation id][payload]`: any payload, even one our encoder would refuse. */
+export function framePayload(correlationId: number, payload: Buffer): Buffer {
+  const header = Buffer.alloc(9);
+  header.writeUInt32BE(payload.length + 5, 0);
+  header[4] = 0x00;
+  header.writeUInt32BE(correlationId, 5);
+  return Buffer.concat([header, payload]);
+}
+
+/**
+ * A SCRAM-SHA-256 server side for `password`: honest, or forging its final signature (`lie`).
+ * Returns undefined for requests that are not part of SCRAM (chain it with another handler).
+ */
+export function scramHandler(password: string, lie?: 'signature'): FakeHandler {
+  const salt = randomBytes(16);
+  let clientFirstBare = '';
+  let serverFirst = '';
+  return (request) => {
+    if (request.type === 'ScramClientFirst') {
+      const text = request.message.toString();
+      clientFirstBare = text.slice(3);
+      const nonce = /r=([^,]+)/.exec(text)![1]!;
+      serverFirst = `r=${nonce}${randomBytes(8).toString('hex')},s=${salt.toString('base64')},i=4096`;
+      return { type: 'ScramServerFirst', message: Buffer.from(serverFirst) };
+    }
+    if (request.type === 'ScramClientFinal') {
+      const text = request.message.toString();
+      const authMessage = `${clientFirstBare},${serverFirst},${text.slice(0, text.indexOf(',p='))}`;
+      const serverKey = createHmac('sha256', pbkdf2Sync(password, salt, 4096, 32, 'sha256')).update('Server Key').digest();
+      const signature = lie === 'signature' ? createHash('sha256').update('forged').digest() : createHmac('sha256', serverKey).update(authMessage).digest();
+      return { type: 'ScramServerFinal', message: Buffer.from(`v=${signature.toString('base64')}`), sessionId: 's-1', expiresIn: 3600n };
+    }
+    return undefined;
+  };
 }
 
 /** What to do with each request: answer it, or return undefined to stay silent. */
@@ -89,6 +129,7 @@ export class FakeBroker {
       socket,
       reply: (correlationId, response) => socket.write(encodeResponseFrame(response, correlationId)),
       raw: (bytes) => socket.write(bytes),
+      replyPayload: (correlationId, payload) => socket.write(framePayload(correlationId, payload)),
     };
     this.peers.push(peer);
     const waiters = this.connectionWaiters;

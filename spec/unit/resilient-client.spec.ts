@@ -9,7 +9,7 @@ import { ResilientClient } from '../../src/client/resilient-client';
 import { RESILIENT_DEFAULTS, resolveResilientConfig, type ResilientClientOptions } from '../../src/client/resilient-config';
 import type { ResilientHealth } from '../../src/client/resilient-health';
 import { formatHealth } from '../../src/client/resilient-health';
-import { AllServersUnavailableError, ConfigError, ConnectionError, ServerError } from '../../src/errors';
+import { AllServersUnavailableError, ConfigError, ConnectionError, ServerError, ThrottledError } from '../../src/errors';
 import type { Response } from '../../src/protocol/response-schema';
 import { VirtualBroker, virtualFactory } from '../support/fault-proxy';
 
@@ -319,7 +319,7 @@ describe('ResilientClient routing (virtual time)', () => {
     const handler = (request: { type: string }): Response =>
       request.type === 'IdempotentPublish'
         ? { type: 'Error', message: 'PRODUCER_FENCED: epoch 3 is stale' }
-        : { type: 'Error', message: 'UNKNOWN_TOPIC: nope' };
+        : { type: 'Error', message: 'INTERNAL_ERROR: response send failed' };
     a.handler = handler;
     b.handler = handler;
     const errors: unknown[] = [];
@@ -331,7 +331,7 @@ describe('ResilientClient routing (virtual time)', () => {
       ts.schedule(() => void client.close(), 2000);
     });
     await client.close();
-    expect(errors.map((e) => (e as ServerError).serverCode)).toEqual(['PRODUCER_FENCED', 'UNKNOWN_TOPIC']);
+    expect(errors.map((e) => (e as ServerError).serverCode)).toEqual(['PRODUCER_FENCED', 'INTERNAL_ERROR']);
     expect(a.requestsOf('IdempotentPublish').length + b.requestsOf('IdempotentPublish').length).toBe(1);
     expect(a.requestsOf('GetMetadata').length + b.requestsOf('GetMetadata').length).toBe(4); // 1 + maxRetries
     expect(client.health().servers.map((s) => s.breaker)).toEqual(['closed', 'closed']);
@@ -365,6 +365,43 @@ describe('ResilientClient routing (virtual time)', () => {
     });
     await client.close();
     expect(a.connectAttempts + b.connectAttempts).toBe(1);
+  });
+});
+
+describe('ResilientClient throttling (virtual time)', () => {
+  const throttled = (ms: bigint): Response => ({ type: 'Throttled', throttleTimeMs: ms, quotaType: 'request_rate', entity: 'c' });
+
+  it('waits out a throttle that fits in the deadline, and fails with ThrottledError once the next one would not', async () => {
+    const ts = scheduler();
+    const { client, a } = setup(ts, { brokers: 1, requestTimeout: 1_000 });
+    a.handler = () => throttled(800n);
+    let failedAt: number | undefined;
+    let error: unknown;
+    ts.run(() => {
+      client.ping$().subscribe({ error: (e) => ((error = e), (failedAt = ts.now())) });
+      ts.schedule(() => void client.close(), 10_000);
+    });
+    await client.close();
+    expect(error).toBeInstanceOf(ThrottledError);
+    // Throttled at 0 (800 ms fits in 1,000), again at ~800 (only ~200 left): no third attempt.
+    expect(a.requestsOf('Ping')).toHaveLength(2);
+    expect(failedAt).toBeLessThan(1_000);
+  });
+
+  it('without a request timeout, a throttle wait is capped at 5 minutes: 2^40 ms fails at once', async () => {
+    const ts = scheduler();
+    const { client, a } = setup(ts, { brokers: 1, requestTimeout: 0 });
+    a.handler = () => throttled(2n ** 40n);
+    let failedAt: number | undefined;
+    let error: unknown;
+    ts.run(() => {
+      client.ping$().subscribe({ error: (e) => ((error = e), (failedAt = ts.now())) });
+      ts.schedule(() => void client.close(), 1_000);
+    });
+    await client.close();
+    expect(error).toBeInstanceOf(ThrottledError);
+    expect(failedAt).toBeLessThan(10);
+    expect(a.requestsOf('Ping')).toHaveLength(1);
   });
 });
 

@@ -8,6 +8,7 @@ import { ConfigError } from '../errors.js';
 import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response } from '../protocol/response-schema.js';
 import type { BrokerAddress } from '../transport/address.js';
+import { validateAddress, validateConnectionOptions } from '../transport/connection-options.js';
 import { Connection, type ConnectionOptions, type ConnectionState, type ConnectionStats, type RequestOptions } from '../transport/connection.js';
 import type { SchemaType } from './client-types.js';
 import { BrokerOperations } from './operations.js';
@@ -48,15 +49,32 @@ export class Client extends BrokerOperations {
       .subscribe(() => this.healthSubject.next(this.snapshot()));
   }
 
-  /** Connect (TCP + Handshake) and emit a ready Client. Cold: nothing happens until subscription. */
+  /**
+   * Connect (TCP + Handshake) and emit a ready Client. Cold: nothing happens until subscription.
+   * A bad address or option is a ConfigError at subscription, before any socket or timer exists.
+   */
   static connect$(address: string | BrokerAddress, options: ClientOptions = {}): Observable<Client> {
-    const healthIntervalMs = options.healthIntervalMs ?? 1_000;
-    if (!(healthIntervalMs >= 0)) {
-      return new Observable((s) => s.error(new ConfigError('healthIntervalMs', `must be ≥ 0, got ${healthIntervalMs}`)));
-    }
-    return Connection.connect$(address, options).pipe(
-      map((connection) => new Client(connection, options.clientId ?? 'rivven-rx', healthIntervalMs, options.scheduler ?? asyncScheduler)),
-    );
+    return new Observable<Client>((subscriber) => {
+      let healthIntervalMs: number;
+      let connectionOptions: ConnectionOptions;
+      try {
+        validateAddress(address);
+        validateConnectionOptions(options, 'Client', ['healthIntervalMs']);
+        const { healthIntervalMs: interval, ...rest } = options;
+        healthIntervalMs = interval ?? 1_000;
+        if (typeof healthIntervalMs !== 'number' || !(healthIntervalMs >= 0) || healthIntervalMs > 2_147_483_647) {
+          throw new ConfigError('healthIntervalMs', `expected milliseconds ≥ 0, got ${String(healthIntervalMs)}`);
+        }
+        connectionOptions = rest;
+      } catch (error) {
+        subscriber.error(error);
+        return;
+      }
+      const scheduler = options.scheduler ?? asyncScheduler;
+      return Connection.connect$(address, connectionOptions)
+        .pipe(map((connection) => new Client(connection, options.clientId ?? 'rivven-rx', healthIntervalMs, scheduler)))
+        .subscribe(subscriber);
+    });
   }
 
   get address(): BrokerAddress {

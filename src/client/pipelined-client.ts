@@ -13,6 +13,7 @@ import { ConfigError, ConnectionError, TimeoutError } from '../errors.js';
 import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response } from '../protocol/response-schema.js';
 import type { BrokerAddress } from '../transport/address.js';
+import { describeValue, rejectUnknownOptionKeys, validateAddress, validateConnectionOptions } from '../transport/connection-options.js';
 import { Connection, type ConnectionOptions, type ConnectionState, type RequestOptions } from '../transport/connection.js';
 import { BrokerOperations } from './operations.js';
 
@@ -37,6 +38,17 @@ export interface PipelineOptions {
   /** Scheduler for timeouts and stats throttling (virtual time in tests). Default asyncScheduler. */
   scheduler?: SchedulerLike;
 }
+
+const PIPELINE_OPTION_KEYS = [
+  'maxInFlight',
+  'batchLingerUs',
+  'maxBatchSize',
+  'requestTimeout',
+  'closeTimeout',
+  'statsInterval',
+  'connection',
+  'scheduler',
+] as const satisfies readonly (keyof PipelineOptions)[];
 
 export interface ResolvedPipelineConfig {
   maxInFlight: number;
@@ -322,24 +334,40 @@ export class PipelinedClient extends BrokerOperations {
     ).subscribe(() => this.statsSubject.next(this.stats()));
   }
 
-  /** Connect (handshake, and auth/TLS per `connection`) and emit a ready client. Cold. */
+  /**
+   * Connect (handshake, and auth/TLS per `connection`) and emit a ready client. Cold. A bad
+   * address or option is a ConfigError at subscription, before any socket or timer exists.
+   */
   static connect$(address: string | BrokerAddress, options: PipelineOptions = {}): Observable<PipelinedClient> {
-    let config: ResolvedPipelineConfig;
-    try {
-      config = resolvePipelineConfig(options);
-    } catch (error) {
-      return new Observable((s) => s.error(error));
-    }
-    const scheduler = options.scheduler ?? options.connection?.scheduler ?? asyncScheduler;
-    const connectionOptions: ConnectionOptions = {
-      ...options.connection,
-      requestTimeoutMs: config.requestTimeout,
-      closeTimeoutMs: config.closeTimeout,
-      writeLingerUs: config.batchLingerUs,
-      maxWriteBatch: config.maxBatchSize,
-      scheduler,
-    };
-    return Connection.connect$(address, connectionOptions).pipe(map((connection) => new PipelinedClient(connection, config, scheduler)));
+    return new Observable<PipelinedClient>((subscriber) => {
+      let config: ResolvedPipelineConfig;
+      let connectionOptions: ConnectionOptions;
+      let scheduler: SchedulerLike;
+      try {
+        validateAddress(address);
+        if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+          throw new ConfigError('options', `PipelinedClient expects an options object, got ${describeValue(options)}`);
+        }
+        rejectUnknownOptionKeys('PipelinedClient', options, PIPELINE_OPTION_KEYS);
+        config = resolvePipelineConfig(options);
+        validateConnectionOptions(options.connection, 'PipelinedClient connection');
+        scheduler = options.scheduler ?? options.connection?.scheduler ?? asyncScheduler;
+        connectionOptions = {
+          ...options.connection,
+          requestTimeoutMs: config.requestTimeout,
+          closeTimeoutMs: config.closeTimeout,
+          writeLingerUs: config.batchLingerUs,
+          maxWriteBatch: config.maxBatchSize,
+          scheduler,
+        };
+      } catch (error) {
+        subscriber.error(error);
+        return;
+      }
+      return Connection.connect$(address, connectionOptions)
+        .pipe(map((connection) => new PipelinedClient(connection, config, scheduler)))
+        .subscribe(subscriber);
+    });
   }
 
   get address(): BrokerAddress {

@@ -13,8 +13,13 @@
  *     or was already unusable). Up to `maxRetries` retries.
  *
  * What counts against a server's breaker: a failed connect, a pooled connection that broke
- * (once per connection, however many requests were on it), a request that timed out. Any reply —
+ * (once per connection, however many requests were on it — a reply of the wrong type or over the
+ * decode limits breaks its connection), a request that timed out. Any well-formed reply —
  * including a broker error such as UNKNOWN_TOPIC — counts as the server being alive.
+ *
+ * A `Throttled` reply is waited out (then retried) only if the wait ends before the request's
+ * deadline (`timeoutMs`, else `requestTimeout`; 5 minutes when there is none); otherwise the
+ * caller gets the ThrottledError at once.
  */
 import {
   BehaviorSubject,
@@ -175,6 +180,14 @@ function isHeavy(request: RequestInput): boolean {
   return request.type === 'JoinGroup' || request.type === 'SyncGroup';
 }
 
+/** Without a request timeout, the longest throttle wait a request sits out (then: ThrottledError). */
+export const MAX_THROTTLE_WAIT_WITHOUT_DEADLINE_MS = 300_000;
+
+/** How long a throttle wait may still last: what is left of the deadline (0 = none: a fixed cap). */
+function throttleBudget(deadlineMs: number, elapsedMs: number): number {
+  return deadlineMs > 0 ? deadlineMs - elapsedMs : MAX_THROTTLE_WAIT_WITHOUT_DEADLINE_MS;
+}
+
 function describeError(error: unknown, at: number): HealthError {
   if (error instanceof RivvenError) return { code: error.code, message: error.message, at };
   return { code: 'UNKNOWN', message: error instanceof Error ? error.message : String(error), at };
@@ -261,7 +274,9 @@ export class ResilientClient extends BrokerOperations {
    */
   execute$(request: RequestInput, options: ExecuteOptions = {}): Observable<Response> {
     return defer(() => {
-      const retryClass = REQUEST_RETRY_CLASS[request.type] as RetryClass | undefined;
+      if (typeof request !== 'object' || request === null) throw new ConfigError('request', `expected a request object with a \`type\`, got ${String(request)}`);
+      if (typeof options !== 'object' || options === null) throw new ConfigError('options', `expected execute options (an object), got ${String(options)}`);
+      const retryClass = Object.hasOwn(REQUEST_RETRY_CLASS, request.type) ? REQUEST_RETRY_CLASS[request.type] : undefined;
       if (retryClass === undefined) throw new ConfigError('request.type', `unknown request type '${String(request.type)}'`);
       if (retryClass === 'connection') {
         throw new ConfigError(
@@ -273,6 +288,9 @@ export class ResilientClient extends BrokerOperations {
       const idempotent = options.idempotent ?? (retryClass === 'idempotent' || this.config.retryNonIdempotent);
       const heavy = isHeavy(request);
       const requestOptions: RequestOptions = options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs };
+      // The request's own deadline: a throttle wait that would end past it is not waited out.
+      const deadlineMs = options.timeoutMs ?? this.config.requestTimeout;
+      const startedAt = this.config.scheduler.now();
       this.totals.requests++;
       this.totals.inFlight++;
       this.counterChange.next();
@@ -284,10 +302,15 @@ export class ResilientClient extends BrokerOperations {
           return this.attempt$(server, permit, request, requestOptions, heavy, 'request', attempt).pipe(
             catchError((error: unknown) => {
               if (retry >= this.config.maxRetries || !this.retriable(error, attempt.phase, idempotent)) return throwError(() => error);
+              // A throttled request waits at least as long as the broker asked — but never past its
+              // own deadline: then the caller gets the ThrottledError now instead of a wait that
+              // could be days long (a hostile or misconfigured broker can ask for 2^64 ms).
+              const throttle = error instanceof ThrottledError ? Number(error.throttleTimeMs) : 0;
+              if (throttle > 0 && throttle > throttleBudget(deadlineMs, this.config.scheduler.now() - startedAt)) {
+                return throwError(() => error);
+              }
               this.totals.retries++;
               this.counterChange.next();
-              // A throttled request waits at least as long as the broker asked.
-              const throttle = error instanceof ThrottledError ? Math.min(Number(error.throttleTimeMs), 2_147_483_647) : 0;
               const wait = Math.max(backoffDelay(retry, this.backoff, this.config.random), throttle);
               return this.wait$(wait).pipe(mergeMap(() => attemptFrom(retry + 1, server.index, error)));
             }),

@@ -8,6 +8,7 @@ import { ConfigError } from '../errors.js';
 import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response } from '../protocol/response-schema.js';
 import { parseAddress, type BrokerAddress } from '../transport/address.js';
+import { rejectUnknownOptionKeys, validateConnectionOptions } from '../transport/connection-options.js';
 import type { ConnectionOptions, ConnectionState, RequestOptions } from '../transport/connection.js';
 import type { RandomSource } from './backoff.js';
 
@@ -119,6 +120,30 @@ export const RESILIENT_DEFAULTS = {
   retryNonIdempotent: false,
 } as const;
 
+const RESILIENT_OPTION_KEYS = [
+  'servers',
+  'poolSizePerServer',
+  'connectionTimeout',
+  'requestTimeout',
+  'maxRetries',
+  'retryInitialDelay',
+  'retryMaxDelay',
+  'retryMultiplier',
+  'retryJitter',
+  'circuitBreakerFailureThreshold',
+  'circuitBreakerRecoveryTimeout',
+  'maxConnectionLifetime',
+  'idleTimeout',
+  'healthCheckEnabled',
+  'healthCheckInterval',
+  'healthEmitInterval',
+  'retryNonIdempotent',
+  'connection',
+  'scheduler',
+  'random',
+  'connectionFactory',
+] as const satisfies readonly (keyof ResilientClientOptions)[];
+
 /** setTimeout's limit: longer delays fire at once, so they are refused. */
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -143,8 +168,11 @@ function describe(value: unknown): string {
 
 /** Apply defaults and validate. Throws ConfigError naming the first bad option. */
 export function resolveResilientConfig(options: ResilientClientOptions): ResolvedResilientConfig {
-  if (options === null || typeof options !== 'object') throw new ConfigError('options', 'expected an object with at least `servers`');
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new ConfigError('options', 'expected an object with at least `servers`');
+  }
   const o = options;
+  rejectUnknownOptionKeys('ResilientClient', o, RESILIENT_OPTION_KEYS);
   if (!Array.isArray(o.servers) || o.servers.length === 0) {
     throw new ConfigError('servers', 'expected at least one broker address (host:port)');
   }
@@ -183,6 +211,10 @@ export function resolveResilientConfig(options: ResilientClientOptions): Resolve
   }
   if (o.connection !== undefined && (o.connection === null || typeof o.connection !== 'object')) {
     throw new ConfigError('connection', 'expected connection options (an object)');
+  }
+  validateConnectionOptions(o.connection, 'ResilientClient connection');
+  if (o.scheduler !== undefined && (typeof o.scheduler !== 'object' || o.scheduler === null || typeof o.scheduler.now !== 'function')) {
+    throw new ConfigError('scheduler', 'expected an RxJS SchedulerLike');
   }
 
   return {

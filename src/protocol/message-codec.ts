@@ -1,6 +1,7 @@
 /**
  * Postcard bodies of requests and responses (no frame header). Pure functions over bytes.
  */
+import type { ResolvedResponseLimits } from './decode-limits.js';
 import { compileEnum } from './enum-schema.js';
 import { PostcardReader } from './postcard-reader.js';
 import { PostcardWriter } from './postcard-writer.js';
@@ -30,8 +31,9 @@ export function encodeResponse(response: Response): Buffer {
   return writer.finish();
 }
 
-export function decodeResponse(payload: Buffer): Response {
-  const reader = new PostcardReader(payload);
+/** Decode a response body; `limits` bound what a hostile one can make us allocate (see decode-limits.ts). */
+export function decodeResponse(payload: Buffer, limits?: ResolvedResponseLimits): Response {
+  const reader = new PostcardReader(payload, limits);
   const response = responseCodec.decode(reader) as Response;
   reader.expectEnd(`Response::${response.type}`);
   return response;

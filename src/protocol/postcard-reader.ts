@@ -4,13 +4,24 @@
  * checked against the bytes left before anything is allocated). Pure: bytes in, values out.
  */
 import { ProtocolError } from '../errors.js';
+import { DEFAULT_RESPONSE_LIMITS, type ResolvedResponseLimits } from './decode-limits.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export class PostcardReader {
   private position = 0;
+  /** List/map entries this message may still hold (see ResponseLimits.maxItemsPerResponse). */
+  private itemsLeft: number;
+  /** Headers this message may still hold (ResponseLimits.maxHeadersPerResponse). */
+  private headersLeft: number;
 
-  constructor(private readonly buffer: Buffer) {}
+  constructor(
+    private readonly buffer: Buffer,
+    private readonly limits: ResolvedResponseLimits = DEFAULT_RESPONSE_LIMITS,
+  ) {
+    this.itemsLeft = limits.maxItemsPerResponse;
+    this.headersLeft = limits.maxHeadersPerResponse;
+  }
 
   get offset(): number {
     return this.position;
@@ -152,7 +163,56 @@ export class PostcardReader {
     const n = this.lengthPrefix(what);
     if (n > limit) this.fail(`${what} has ${n} items, more than the protocol's limit of ${limit}`);
     if (n > this.remaining) this.fail(`${what} claims ${n} items but only ${this.remaining} bytes are left`);
+    // Charged before anything is allocated: nested lists multiply, the budget does not.
+    if (n > this.itemsLeft) {
+      this.fail(
+        `${what}: the message holds more than ${this.limits.maxItemsPerResponse} list and map items in all ` +
+          '(limit responseLimits.maxItemsPerResponse); a broker sends far fewer — raise it only for a broker you trust',
+      );
+    }
+    this.itemsLeft -= n;
     return n;
+  }
+
+  /**
+   * A record's headers, `Vec<(String, Vec<u8>)>`, checked against the header limits before
+   * anything is allocated (each one costs ~160 bytes of objects however small it is on the wire).
+   */
+  headers(what: string): [string, Buffer][] {
+    const n = this.lengthPrefix(what);
+    if (n === 0) return [];
+    const limits = this.limits;
+    if (n > limits.maxHeadersPerRecord) {
+      this.fail(`${what}: a record with ${n} headers, more than responseLimits.maxHeadersPerRecord (${limits.maxHeadersPerRecord})`);
+    }
+    if (n * 2 > this.remaining) this.fail(`${what} claims ${n} headers but only ${this.remaining} bytes are left`);
+    if (n > this.headersLeft) {
+      this.fail(
+        `${what}: the message holds more than ${limits.maxHeadersPerResponse} headers in all ` +
+          `(limit responseLimits.maxHeadersPerResponse)`,
+      );
+    }
+    this.headersLeft -= n;
+    const out = new Array<[string, Buffer]>(n);
+    for (let i = 0; i < n; i++) {
+      const keyLength = this.lengthPrefix(what);
+      if (keyLength > limits.maxHeaderKeyBytes) {
+        this.fail(`${what}: a header key of ${keyLength} bytes, more than responseLimits.maxHeaderKeyBytes (${limits.maxHeaderKeyBytes})`);
+      }
+      this.need(keyLength, what);
+      const key = this.decodeString(keyLength, what);
+      const valueLength = this.lengthPrefix(what);
+      if (valueLength > limits.maxHeaderValueBytes) {
+        this.fail(
+          `${what}: a header value of ${valueLength} bytes, more than responseLimits.maxHeaderValueBytes (${limits.maxHeaderValueBytes})`,
+        );
+      }
+      this.need(valueLength, what);
+      const start = this.position;
+      this.position += valueLength;
+      out[i] = [key, this.buffer.subarray(start, this.position)];
+    }
+    return out;
   }
 
   /** A usize length prefix; the error label (`<what> length`) is only built when something is wrong. */
@@ -181,6 +241,11 @@ export class PostcardReader {
     if (maxBytes !== undefined && length > maxBytes) {
       this.fail(`${what} is ${length} bytes, longer than the protocol's limit of ${maxBytes}`);
     }
+    return this.decodeString(length, what);
+  }
+
+  /** The next `length` bytes (already checked to be there) as UTF-8. */
+  private decodeString(length: number, what: string): string {
     const start = this.position;
     this.position += length;
     // ASCII fast path: latin1 decoding is exact for bytes < 0x80 and much cheaper than TextDecoder.

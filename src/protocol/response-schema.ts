@@ -5,7 +5,7 @@
  */
 import { variant, type InferEnum } from './enum-schema.js';
 import { MAX_LIST_LEN } from './request-schema.js';
-import { bool, bytes, i32, i64, map, name, option, string, struct, tuple, u16, u32, u64, usize, vec, type Infer } from './schema.js';
+import { bool, bytes, headerList, i32, i64, map, name, option, string, struct, tuple, u16, u32, u64, usize, vec, type Infer } from './schema.js';
 
 export const MAX_MESSAGES_PER_RESPONSE = 100_000;
 
@@ -15,7 +15,7 @@ export const messageDataSchema = struct(
   ['key', option(bytes)],
   ['value', bytes],
   ['timestamp', i64],
-  ['headers', vec(tuple(string, bytes), MAX_LIST_LEN)],
+  ['headers', headerList],
 );
 export const brokerInfoSchema = struct(['node_id', string], ['host', string], ['port', u16], ['rack', option(string)]);
 export const partitionMetadataSchema = struct(

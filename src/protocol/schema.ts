@@ -18,7 +18,7 @@ export type Schema =
   | { readonly kind: 'u8' | 'u16' | 'u32' | 'usize' | 'i32' | 'u64' | 'i64' | 'bool' | 'bytes' }
   | { readonly kind: 'string'; readonly maxBytes?: number }
   | { readonly kind: 'option'; readonly inner: Schema }
-  | { readonly kind: 'vec'; readonly item: Schema; readonly limit: number }
+  | { readonly kind: 'vec'; readonly item: Schema; readonly limit: number; readonly budget?: 'headers' }
   | { readonly kind: 'tuple'; readonly items: readonly Schema[] }
   | { readonly kind: 'map'; readonly key: Schema; readonly value: Schema; readonly limit: number }
   | { readonly kind: 'struct'; readonly fields: readonly FieldDef[] };
@@ -44,6 +44,11 @@ export const name = { kind: 'string', maxBytes: 256 } as const;
 
 export const option = <const S extends Schema>(inner: S) => ({ kind: 'option', inner }) as const;
 export const vec = <const S extends Schema>(item: S, limit: number) => ({ kind: 'vec', item, limit }) as const;
+/**
+ * A record's headers, `Vec<(String, Vec<u8>)>`: decoded against the reader's header limits
+ * (count per record and per message, key and value sizes) instead of the generic list budget.
+ */
+export const headerList = { kind: 'vec', item: { kind: 'tuple', items: [string, bytes] }, limit: 10_000, budget: 'headers' } as const;
 export const tuple = <const S extends readonly Schema[]>(...items: S) => ({ kind: 'tuple', items }) as const;
 export const map = <const K extends Schema, const V extends Schema>(key: K, value: V, limit: number) =>
   ({ kind: 'map', key, value, limit }) as const;
@@ -238,15 +243,17 @@ export function compile(schema: Schema, path: string): Codec {
     case 'vec': {
       const item = compile(schema.item, `${path}[]`);
       const limit = schema.limit;
+      const encode: Codec['encode'] = (w, v) => {
+        if (!Array.isArray(v)) encodeError(path, 'array', v);
+        if (v.length > limit) {
+          throw new ProtocolError(`cannot encode ${path}: ${v.length} items, more than the protocol's limit of ${limit}`);
+        }
+        w.varint(v.length);
+        for (const element of v) item.encode(w, element);
+      };
+      if (schema.budget === 'headers') return { encode, decode: (r) => r.headers(path) };
       return {
-        encode: (w, v) => {
-          if (!Array.isArray(v)) encodeError(path, 'array', v);
-          if (v.length > limit) {
-            throw new ProtocolError(`cannot encode ${path}: ${v.length} items, more than the protocol's limit of ${limit}`);
-          }
-          w.varint(v.length);
-          for (const element of v) item.encode(w, element);
-        },
+        encode,
         decode: (r) => {
           const n = r.count(path, limit);
           const out = new Array<unknown>(n);

@@ -5,17 +5,27 @@
  *
  * Every operation is a cold Observable: subscribing sends, the reply completes it, unsubscribing
  * before the reply frees the slot and the late reply is dropped silently.
+ *
+ * Facing a broken or hostile peer: arguments are checked before anything opens (ConfigError);
+ * replies are decoded against `responseLimits`; a reply of the wrong type or with an impossible
+ * value (response-expectations.ts), an undecodable one, or a request that times out with half a
+ * reply received closes the connection (a pool replaces it). Replies with many records are
+ * decoded in slices so the event loop keeps turning.
  */
 import { BehaviorSubject, Observable, Subject, asyncScheduler, throwError, timeout, type SchedulerLike } from 'rxjs';
 import type { Socket } from 'node:net';
-import { ConnectionError, IncompatibleBrokerError, ProtocolError, RivvenError, TimeoutError, TlsError } from '../errors.js';
+import { ConfigError, ConnectionError, IncompatibleBrokerError, ProtocolError, RivvenError, TimeoutError, TlsError } from '../errors.js';
+import { resolveResponseLimits, type ResolvedResponseLimits, type ResponseLimits } from '../protocol/decode-limits.js';
 import { FrameDecoder } from '../protocol/frame-decoder.js';
-import { PROTOCOL_VERSION, encodeRequestFrame } from '../protocol/frame.js';
+import { PROTOCOL_VERSION, encodeRequestFrame, type FrameBody } from '../protocol/frame.js';
 import { decodeResponse } from '../protocol/message-codec.js';
 import type { RequestInput } from '../protocol/request-schema.js';
+import { responseViolation } from '../protocol/response-expectations.js';
 import type { Response } from '../protocol/response-schema.js';
-import { formatAddress, parseAddress, type BrokerAddress } from './address.js';
+import { SlicedMessagesDecoder, messagesRecordCount } from '../protocol/sliced-messages.js';
+import { formatAddress, type BrokerAddress } from './address.js';
 import { authenticate, validateAuthOptions, type AuthOptions, type AuthSession } from './authenticator.js';
+import { describeValue, validateAddress, validateConnectionOptions } from './connection-options.js';
 import { LatencyTracker } from './latency-tracker.js';
 import { tcpSocketFactory, type SocketFactory } from './socket-factory.js';
 import { tlsSocketFactory, type TlsOptions } from './tls.js';
@@ -27,7 +37,10 @@ export interface ConnectionOptions {
   clientId?: string;
   /** Time allowed to open the socket and complete the handshake. Default 10,000 ms. */
   connectionTimeoutMs?: number;
-  /** Default per-request timeout (0 = none). Default 30,000 ms. */
+  /**
+   * Default per-request timeout (0 = none). Default 30,000 ms. A request that times out while
+   * half a reply is buffered closes the connection: every later frame would be misread.
+   */
   requestTimeoutMs?: number;
   /** How long `close()` waits for replies still in flight. Default 5,000 ms. */
   closeTimeoutMs?: number;
@@ -61,6 +74,13 @@ export interface ConnectionOptions {
    * received chunk at most, never more than 8 outstanding; their replies are dropped.
    */
   quickAck?: boolean;
+  /**
+   * Bounds on what one reply may make the decoder allocate (header counts and sizes, list items
+   * in all). A reply over a limit is a ProtocolError naming it, and the connection is reset.
+   * Defaults: see `DEFAULT_RESPONSE_LIMITS` (1,000 headers per record, 100,000 per reply, keys
+   * 16 KiB, values 1 MiB, 150,000 list items). Raise them only for a broker you trust.
+   */
+  responseLimits?: ResponseLimits;
 }
 
 export interface RequestOptions {
@@ -108,13 +128,16 @@ const DEFAULTS = {
   closeTimeoutMs: 5_000,
 } as const;
 
+/** Replies with more records than this are decoded this many records per macrotask. */
+const RECORDS_PER_SLICE = 10_000;
+
 /** Late replies of cancelled requests are recognised (and dropped) for this many ids. */
 const CANCELLED_MEMORY = 65_536;
 
 export class Connection {
   readonly address: BrokerAddress;
   private readonly options: Required<
-    Omit<ConnectionOptions, 'scheduler' | 'socketFactory' | 'writeLingerUs' | 'maxWriteBatch' | 'auth' | 'tls'>
+    Omit<ConnectionOptions, 'scheduler' | 'socketFactory' | 'writeLingerUs' | 'maxWriteBatch' | 'auth' | 'tls' | 'responseLimits'>
   > & {
     auth: AuthOptions | undefined;
     writeLingerUs: number;
@@ -159,6 +182,10 @@ export class Connection {
   /** While set, new requests wait here (re-authentication needs the connection to itself). */
   private gatedSends: { request: RequestInput; subscriber: Pending['subscriber']; cancelled: boolean; cancel?: () => void }[] | undefined;
   private framesReceived = 0;
+  private readonly responseLimits: ResolvedResponseLimits;
+  /** A large reply is being decoded in slices; frames that arrive meanwhile wait in `inbox`. */
+  private slicing = false;
+  private inbox: FrameBody[] = [];
 
   /** connecting → ready → closing → closed, or → failed. */
   readonly state$: Observable<ConnectionState> = this.stateSubject.asObservable();
@@ -182,6 +209,7 @@ export class Connection {
       maxWriteBatch: options.maxWriteBatch ?? Number.POSITIVE_INFINITY,
       quickAck: options.quickAck ?? true,
     };
+    this.responseLimits = resolveResponseLimits(options.responseLimits);
   }
 
   /**
@@ -190,15 +218,13 @@ export class Connection {
    */
   static connect$(address: string | BrokerAddress, options: ConnectionOptions = {}): Observable<Connection> {
     return new Observable<Connection>((subscriber) => {
+      // Everything is checked before a timer or socket exists: a bad call fails once, typed
+      // (ConfigError), and leaves nothing behind that could fire later.
       let parsed: BrokerAddress;
-      try {
-        parsed = typeof address === 'string' ? parseAddress(address) : address;
-      } catch (error) {
-        subscriber.error(error);
-        return;
-      }
       let connection: Connection;
       try {
+        parsed = validateAddress(address);
+        validateConnectionOptions(options);
         if (options.auth !== undefined) validateAuthOptions(options.auth);
         connection = new Connection(parsed, options);
       } catch (error) {
@@ -260,6 +286,8 @@ export class Connection {
    * request that cannot be encoded).
    */
   request$(request: RequestInput, options: RequestOptions = {}): Observable<Response> {
+    const invalid = checkRequestArguments(request, options);
+    if (invalid !== undefined) return throwError(() => invalid);
     const exchange$ = new Observable<Response>((subscriber) => {
       if (this.state !== 'ready') {
         subscriber.error(this.notReadyError());
@@ -275,10 +303,18 @@ export class Connection {
         scheduler: this.options.scheduler,
         with: () => {
           this.counters.requestsTimedOut++;
+          // (While a large reply is decoded in slices the socket is paused: bytes wait, nothing is stuck.)
+          const stuck = this.slicing ? 0 : this.decoder.buffered;
           const error = new TimeoutError(
-            `no reply to ${request.type} from ${formatAddress(this.address)} within ${timeoutMs} ms; the broker may be overloaded or unreachable`,
+            stuck > 0
+              ? `no reply to ${request.type} from ${formatAddress(this.address)} within ${timeoutMs} ms, and the connection is stuck ` +
+                  `${stuck} bytes into a reply; the connection is closed (a ResilientClient's pool opens a new one)`
+              : `no reply to ${request.type} from ${formatAddress(this.address)} within ${timeoutMs} ms; the broker may be overloaded or unreachable`,
           );
           this.noteError(error);
+          // Half a frame received and no reply in time: every later frame would be read from the
+          // middle of this one, so nothing on this connection can succeed any more.
+          if (stuck > 0) this.fail(new ConnectionError(`connection to ${formatAddress(this.address)} reset: ${error.message}`));
           return throwError(() => error);
         },
       }),
@@ -326,15 +362,26 @@ export class Connection {
       );
     }, this.options.connectionTimeoutMs);
 
-    const socket = this.options.socketFactory.open(this.address, () => {
-      this.handshakeAndAuthenticate().then(
-        () => {
-          this.setState('ready');
-          finish();
-        },
-        (error: unknown) => finish(error instanceof RivvenError ? error : new ConnectionError(String(error))),
+    let socket: Socket;
+    try {
+      socket = this.options.socketFactory.open(this.address, () => {
+        this.handshakeAndAuthenticate().then(
+          () => {
+            this.setState('ready');
+            finish();
+          },
+          (error: unknown) => finish(error instanceof RivvenError ? error : new ConnectionError(String(error))),
+        );
+      });
+    } catch (error) {
+      // A factory (or node:net, on arguments it refuses) that throws: one typed failure, no timer left.
+      finish(
+        error instanceof RivvenError
+          ? error
+          : new ConnectionError(`could not open a socket to ${formatAddress(this.address)}: ${(error as Error)?.message ?? String(error)}`, { cause: error }),
       );
-    });
+      return () => undefined;
+    }
     this.socket = socket;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error: NodeJS.ErrnoException) => {
@@ -535,43 +582,130 @@ export class Connection {
     }
     this.framesReceived += frames.length;
     this.scheduleQuickAck();
-    for (const frame of frames) {
+    if (frames.length === 0) return;
+    // Frames are handled in order: while a large reply is decoded in slices, later ones wait.
+    if (this.slicing) {
+      for (const frame of frames) this.inbox.push(frame);
+      return;
+    }
+    this.handleFrames(frames);
+  }
+
+  /** Decode and dispatch frames in order; stops (queuing the rest) when one needs sliced decoding. */
+  private handleFrames(frames: readonly FrameBody[]): void {
+    for (let i = 0; i < frames.length; i++) {
+      const frame = frames[i]!;
+      if (this.state === 'failed' || this.state === 'closed') return;
       if (this.ackPings.delete(frame.correlationId)) continue;
+      if ((messagesRecordCount(frame.payload) ?? 0) > RECORDS_PER_SLICE) {
+        for (let j = i + 1; j < frames.length; j++) this.inbox.push(frames[j]!);
+        this.decodeInSlices(frame);
+        return;
+      }
       let response: Response;
       try {
-        response = decodeResponse(frame.payload);
+        response = decodeResponse(frame.payload, this.responseLimits);
       } catch (error) {
-        this.fail(
-          new ProtocolError(`undecodable reply from ${formatAddress(this.address)}: ${(error as Error).message}`, { cause: error }),
-        );
+        this.undecodable(frame.correlationId, error);
         return;
       }
-      const entry = this.pending.get(frame.correlationId);
-      if (entry === undefined) {
-        if (this.cancelled.delete(frame.correlationId)) {
-          this.responsesSubject.next({ correlationId: frame.correlationId, response });
-          continue; // reply to a request the caller gave up on: dropped by design
-        }
-        this.fail(
-          new ProtocolError(
-            `reply with unknown correlation id ${frame.correlationId} from ${formatAddress(this.address)}; the connection is out of sync`,
-          ),
-        );
-        return;
-      }
-      this.pending.delete(frame.correlationId);
-      this.latencies.record(performance.now() - entry.sentAt);
-      if (response.type === 'Error') {
-        this.counters.requestsFailed++;
-      } else {
-        this.counters.requestsSucceeded++;
-      }
-      this.responsesSubject.next({ correlationId: frame.correlationId, response });
-      entry.subscriber.next(response);
-      entry.subscriber.complete();
-      this.statsChanged.next();
-      this.resolveDrainIfIdle();
+      if (!this.dispatch(frame.correlationId, response)) return;
     }
+  }
+
+  /**
+   * A reply with more than RECORDS_PER_SLICE records: decoded a slice per macrotask so no single
+   * task holds the event loop for the whole reply (100,000 records take 50-150 ms in one go).
+   * The socket is paused meanwhile (later frames wait in order; memory stays bounded).
+   */
+  private decodeInSlices(frame: FrameBody): void {
+    let decoder: SlicedMessagesDecoder;
+    try {
+      decoder = new SlicedMessagesDecoder(frame.payload, this.responseLimits);
+    } catch (error) {
+      this.undecodable(frame.correlationId, error);
+      return;
+    }
+    this.slicing = true;
+    this.socket?.pause();
+    const step = () => {
+      if (this.finished()) {
+        this.slicing = false;
+        this.inbox = [];
+        return;
+      }
+      let response: Response | undefined;
+      try {
+        response = decoder.step(RECORDS_PER_SLICE);
+      } catch (error) {
+        this.slicing = false;
+        this.undecodable(frame.correlationId, error);
+        return;
+      }
+      if (response === undefined) {
+        setImmediate(step);
+        return;
+      }
+      this.slicing = false;
+      if (!this.dispatch(frame.correlationId, response)) return;
+      const queued = this.inbox;
+      this.inbox = [];
+      this.handleFrames(queued);
+      if (!this.slicing && !this.finished()) this.socket?.resume();
+    };
+    setImmediate(step);
+  }
+
+  /** Failed or closed: nothing more is read or dispatched. */
+  private finished(): boolean {
+    return this.state === 'failed' || this.state === 'closed';
+  }
+
+  private undecodable(correlationId: number, error: unknown): void {
+    this.violation(
+      correlationId,
+      new ProtocolError(`undecodable reply from ${formatAddress(this.address)}: ${(error as Error).message}`, { cause: error }),
+    );
+  }
+
+  /** Hand a decoded reply to its request. False if the connection failed on it (stop reading). */
+  private dispatch(correlationId: number, response: Response): boolean {
+    const entry = this.pending.get(correlationId);
+    if (entry === undefined) {
+      if (this.cancelled.delete(correlationId)) {
+        this.responsesSubject.next({ correlationId, response });
+        return true; // reply to a request the caller gave up on: dropped by design
+      }
+      // close() already failed what it stopped waiting for: a reply to one of those is late, not out of sync.
+      if (this.state === 'closing') return true;
+      this.fail(
+        new ProtocolError(`reply with unknown correlation id ${correlationId} from ${formatAddress(this.address)}; the connection is out of sync`),
+      );
+      return false;
+    }
+    const violation = responseViolation(entry.type, response);
+    if (violation !== undefined) {
+      this.violation(
+        correlationId,
+        new ProtocolError(
+          `protocol violation by ${formatAddress(this.address)}: ${violation}; the connection is closed (a ResilientClient's pool replaces it and counts the failure against this broker)`,
+        ),
+      );
+      return false;
+    }
+    this.pending.delete(correlationId);
+    this.latencies.record(performance.now() - entry.sentAt);
+    if (response.type === 'Error') {
+      this.counters.requestsFailed++;
+    } else {
+      this.counters.requestsSucceeded++;
+    }
+    this.responsesSubject.next({ correlationId, response });
+    entry.subscriber.next(response);
+    entry.subscriber.complete();
+    this.statsChanged.next();
+    this.resolveDrainIfIdle();
+    return true;
   }
 
   /**
@@ -610,6 +744,22 @@ export class Connection {
     this.counters.requestsFailed += entries.length;
     this.noteError(error);
     for (const entry of entries) entry.subscriber.error(error);
+  }
+
+  /**
+   * The peer broke the protocol in its reply to `correlationId`: that request fails with `error`,
+   * the connection is closed, and everything else in flight fails with a (retriable)
+   * ConnectionError — those requests did nothing wrong, and a fresh connection may serve them.
+   */
+  private violation(correlationId: number, error: ProtocolError): void {
+    const entry = this.pending.get(correlationId);
+    if (entry !== undefined) {
+      this.pending.delete(correlationId);
+      this.counters.requestsFailed++;
+      this.noteError(error);
+      entry.subscriber.error(error);
+    }
+    this.fail(entry === undefined ? error : new ConnectionError(`connection to ${formatAddress(this.address)} reset: ${error.message}`, { cause: error }));
   }
 
   /** The connection is unusable: fail everything in flight and release the socket. */
@@ -668,6 +818,19 @@ export class Connection {
       socket.end();
     });
   }
+}
+
+/** A request that is not an object with a `type`, or a bad per-request timeout: a ConfigError (not sent). */
+function checkRequestArguments(request: unknown, options: unknown): ConfigError | undefined {
+  if (typeof request !== 'object' || request === null || typeof (request as { type?: unknown }).type !== 'string') {
+    return new ConfigError('request', `expected a request object with a \`type\` (e.g. { type: 'Ping' }), got ${describeValue(request)}`);
+  }
+  if (typeof options !== 'object' || options === null) return new ConfigError('options', `expected request options (an object), got ${describeValue(options)}`);
+  const timeoutMs = (options as RequestOptions).timeoutMs;
+  if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || timeoutMs > 2_147_483_647)) {
+    return new ConfigError('timeoutMs', `expected milliseconds in 0..2147483647 (0 = none), got ${describeValue(timeoutMs)}`);
+  }
+  return undefined;
 }
 
 /** A TLS record (alert 0x15 or handshake 0x16, version 3.x) where a Rivven frame was expected. */

@@ -1,0 +1,165 @@
+/**
+ * Up-front checks of what `Connection.connect$` is given: an address that is not `host:port`, an
+ * option of the wrong type or a key that does not exist is a `ConfigError` (not retriable) before
+ * any timer or socket exists — so a bad call fails once, typed, and leaves nothing behind.
+ */
+import { ConfigError } from '../errors.js';
+import { resolveResponseLimits } from '../protocol/decode-limits.js';
+import { parseAddress, type BrokerAddress } from './address.js';
+
+/** setTimeout's limit: a longer delay would fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+export const CONNECTION_OPTION_KEYS = [
+  'clientId',
+  'connectionTimeoutMs',
+  'requestTimeoutMs',
+  'closeTimeoutMs',
+  'auth',
+  'tls',
+  'socketFactory',
+  'reauthenticateAt',
+  'scheduler',
+  'writeLingerUs',
+  'maxWriteBatch',
+  'quickAck',
+  'responseLimits',
+] as const;
+
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return `'${value.length > 60 ? `${value.slice(0, 60)}…` : value}'`;
+  if (typeof value === 'bigint') return `${value}n`;
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
+}
+
+/** A broker address: `'host:port'` (IPv6 as `'[addr]:port'`) or `{ host, port }`. */
+export function validateAddress(address: unknown, option = 'address'): BrokerAddress {
+  if (typeof address === 'string') return parseAddress(address, option);
+  if (typeof address === 'object' && address !== null && !Array.isArray(address)) {
+    const { host, port } = address as { host?: unknown; port?: unknown };
+    if (typeof host !== 'string' || host.trim() === '') {
+      throw new ConfigError(`${option}.host`, `expected a host name or IP address, got ${describeValue(host)}`);
+    }
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new ConfigError(`${option}.port`, `expected a port 1-65535, got ${describeValue(port)}`);
+    }
+    return { host, port };
+  }
+  const hint = typeof address === 'number' ? ` (for a port on this machine write '127.0.0.1:${address}')` : '';
+  throw new ConfigError(option, `expected 'host:port' or { host, port }, got ${describeValue(address)}${hint}`);
+}
+
+function nonNegativeMs(option: string, value: unknown): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_TIMER_MS) {
+    throw new ConfigError(option, `expected milliseconds in 0..${MAX_TIMER_MS}, got ${describeValue(value)}`);
+  }
+}
+
+function plainObject(option: string, value: unknown): void {
+  if (value === undefined) return;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(option, `expected an object, got ${describeValue(value)}`);
+  }
+}
+
+/** Edit distance (case-insensitive), for "did you mean". */
+function distance(a: string, b: string): number {
+  const s = a.toLowerCase();
+  const t = b.toLowerCase();
+  let previous = Array.from({ length: t.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= s.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= t.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (s[i - 1] === t[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[t.length]!;
+}
+
+function closest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    if (candidate.toLowerCase() === `${name}ms`.toLowerCase()) return candidate;
+    const d = distance(name, candidate);
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = candidate;
+    }
+  }
+  return bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+/** Refuse keys that `known` does not list, naming the closest known one. */
+export function rejectUnknownOptionKeys(component: string, options: object, known: readonly string[]): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const guess = closest(key, known);
+    throw new ConfigError(
+      key,
+      `${component} has no option '${key}'${guess === undefined ? '' : `; did you mean '${guess}'?`} (its options: ${[...known].sort().join(', ')})`,
+    );
+  }
+}
+
+/**
+ * Check every connection option's type and range. `extraKeys` are keys a wrapper (Client,
+ * PipelinedClient) accepts and strips before they reach the connection.
+ */
+export function validateConnectionOptions(options: unknown, component = 'Connection', extraKeys: readonly string[] = []): void {
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new ConfigError('options', `${component} expects an options object, got ${describeValue(options)}`);
+  }
+  rejectUnknownOptionKeys(component, options, [...CONNECTION_OPTION_KEYS, ...extraKeys]);
+  const o = options as Record<string, unknown>;
+  if (o.clientId !== undefined && (typeof o.clientId !== 'string' || o.clientId.length === 0 || Buffer.byteLength(o.clientId) > 256)) {
+    throw new ConfigError('clientId', `expected a non-empty string of at most 256 bytes, got ${describeValue(o.clientId)}`);
+  }
+  nonNegativeMs('connectionTimeoutMs', o.connectionTimeoutMs);
+  if (o.connectionTimeoutMs === 0) throw new ConfigError('connectionTimeoutMs', 'must be > 0 (a connection attempt needs a deadline)');
+  nonNegativeMs('requestTimeoutMs', o.requestTimeoutMs);
+  nonNegativeMs('closeTimeoutMs', o.closeTimeoutMs);
+  plainObject('auth', o.auth);
+  plainObject('tls', o.tls);
+  if (o.socketFactory !== undefined) {
+    const factory = o.socketFactory as { open?: unknown; kind?: unknown } | null;
+    if (typeof factory !== 'object' || factory === null || typeof factory.open !== 'function' || typeof factory.kind !== 'string') {
+      throw new ConfigError('socketFactory', `expected { kind: string, open(address, onReady): Socket }, got ${describeValue(o.socketFactory)}`);
+    }
+  }
+  if (o.reauthenticateAt !== undefined) {
+    const at = o.reauthenticateAt;
+    if (typeof at !== 'number' || !(at > 0 && at < 1)) {
+      throw new ConfigError('reauthenticateAt', `expected a fraction of the session lifetime in (0, 1), got ${describeValue(at)}`);
+    }
+  }
+  if (o.scheduler !== undefined) {
+    const scheduler = o.scheduler as { now?: unknown; schedule?: unknown } | null;
+    if (typeof scheduler !== 'object' || scheduler === null || typeof scheduler.now !== 'function' || typeof scheduler.schedule !== 'function') {
+      throw new ConfigError('scheduler', `expected an RxJS SchedulerLike, got ${describeValue(o.scheduler)}`);
+    }
+  }
+  if (o.writeLingerUs !== undefined) {
+    const us = o.writeLingerUs;
+    if (typeof us !== 'number' || !Number.isFinite(us) || us < 0 || us > MAX_TIMER_MS) {
+      throw new ConfigError('writeLingerUs', `expected microseconds ≥ 0, got ${describeValue(us)}`);
+    }
+  }
+  if (o.maxWriteBatch !== undefined) {
+    const n = o.maxWriteBatch;
+    if (typeof n !== 'number' || !(n >= 1) || !(Number.isInteger(n) || n === Number.POSITIVE_INFINITY)) {
+      throw new ConfigError('maxWriteBatch', `expected an integer ≥ 1, got ${describeValue(n)}`);
+    }
+  }
+  if (o.quickAck !== undefined && typeof o.quickAck !== 'boolean') {
+    throw new ConfigError('quickAck', `expected true or false, got ${describeValue(o.quickAck)}`);
+  }
+  resolveResponseLimits(o.responseLimits as never);
+}
