@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { ConfigError } from '../../src/errors';
-import { closestName, durationMs, integerIn, MAX_TIMER_MS, oneOf, optionsObject, rejectUnknownKeys } from '../../src/client/settings-validation';
+import { closestName, durationMs, integerIn, MAX_TIMER_MS, oneOf, optionsObject, rejectUnknownKeys } from '../../src/settings-validation';
 
 function configError(run: () => unknown): ConfigError {
   try {

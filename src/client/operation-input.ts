@@ -9,6 +9,7 @@
  * partitions that exist) is left to the broker and its typed answer.
  */
 import { ConfigError } from '../errors.js';
+import { closestName } from '../settings-validation.js';
 
 const U16_MAX = 0xffff;
 const U32_MAX = 0xffff_ffff;
@@ -168,33 +169,4 @@ export class ArgumentCheck {
       }
     }
   }
-}
-
-/** The known name nearest to `name` (edit distance ≤ 3, or a case-insensitive match). */
-function closestName(name: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of known) {
-    if (candidate.toLowerCase() === name.toLowerCase()) return candidate;
-    const d = editDistance(name.toLowerCase(), candidate.toLowerCase());
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
-  }
-  return bestDistance <= 3 ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = current;
-    }
-  }
-  return row[b.length]!;
 }

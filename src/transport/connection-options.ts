@@ -4,11 +4,10 @@
  * any timer or socket exists — so a bad call fails once, typed, and leaves nothing behind.
  */
 import { ConfigError } from '../errors.js';
+import { MAX_TIMER_MS, rejectUnknownKeys } from '../settings-validation.js';
 import { resolveResponseLimits } from '../protocol/decode-limits.js';
 import { parseAddress, type BrokerAddress } from './address.js';
 
-/** setTimeout's limit: a longer delay would fire at once. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 export const CONNECTION_OPTION_KEYS = [
   'clientId',
@@ -67,46 +66,8 @@ function plainObject(option: string, value: unknown): void {
   }
 }
 
-/** Edit distance (case-insensitive), for "did you mean". */
-function distance(a: string, b: string): number {
-  const s = a.toLowerCase();
-  const t = b.toLowerCase();
-  let previous = Array.from({ length: t.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= s.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= t.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (s[i - 1] === t[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[t.length]!;
-}
-
-function closest(name: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of known) {
-    if (candidate.toLowerCase() === `${name}ms`.toLowerCase()) return candidate;
-    const d = distance(name, candidate);
-    if (d < bestDistance) {
-      bestDistance = d;
-      best = candidate;
-    }
-  }
-  return bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
-}
-
-/** Refuse keys that `known` does not list, naming the closest known one. */
-export function rejectUnknownOptionKeys(component: string, options: object, known: readonly string[]): void {
-  for (const key of Object.keys(options)) {
-    if (known.includes(key)) continue;
-    const guess = closest(key, known);
-    throw new ConfigError(
-      key,
-      `${component} has no option '${key}'${guess === undefined ? '' : `; did you mean '${guess}'?`} (its options: ${[...known].sort().join(', ')})`,
-    );
-  }
-}
+/** Refuse keys that `known` does not list, naming the closest known one (the one validator's rule). */
+export const rejectUnknownOptionKeys = rejectUnknownKeys;
 
 /**
  * Check every connection option's type and range. `extraKeys` are keys a wrapper (Client,

@@ -4,7 +4,7 @@
  * one that does). A typo must never be silently ignored: `{ requestTimeout: 3000 }` where
  * `requestTimeoutMs` is meant would otherwise leave the default in force without a word.
  */
-import { ConfigError } from '../errors.js';
+import { ConfigError } from './errors.js';
 
 /** setTimeout's limit: a longer delay fires at once, so it is refused. */
 export const MAX_TIMER_MS = 2_147_483_647;
