@@ -95,8 +95,10 @@ export const transactionChannel = tracing<TransactionTraceMessage>(CHANNEL_NAMES
 export const connectionChannel = diagnostics.channel(CHANNEL_NAMES.connection);
 export const rebalanceChannel = diagnostics.channel(CHANNEL_NAMES.rebalance);
 
-function tracingHasSubscribers(channel: TracingChannel<object>): boolean {
-  return channel.start.hasSubscribers || channel.end.hasSubscribers || channel.asyncStart.hasSubscribers || channel.asyncEnd.hasSubscribers || channel.error.hasSubscribers;
+/** Whether anyone listens on the tracing channel: hot paths test this before building a message (no closure, no allocation). */
+export function isTraced(channel: TracingChannel<object> | TracingChannel<never>): boolean {
+  const c = channel as TracingChannel<object>;
+  return c.start.hasSubscribers || c.end.hasSubscribers || c.asyncStart.hasSubscribers || c.asyncEnd.hasSubscribers || c.error.hasSubscribers;
 }
 
 /**
@@ -134,7 +136,7 @@ export class Trace<M extends object> {
 
 /** Start a trace if anyone listens; `build` runs only then (no allocation otherwise). */
 export function startTrace<M extends object>(channel: TracingChannel<M>, build: () => M): Trace<M> | undefined {
-  if (!tracingHasSubscribers(channel as unknown as TracingChannel<object>)) return undefined;
+  if (!isTraced(channel as unknown as TracingChannel<object>)) return undefined;
   return new Trace(channel, build());
 }
 

@@ -23,6 +23,7 @@ import type { RequestInput } from '../protocol/request-schema.js';
 import { responseViolation } from '../protocol/response-expectations.js';
 import type { Response } from '../protocol/response-schema.js';
 import { SlicedMessagesDecoder, messagesRecordCount } from '../protocol/sliced-messages.js';
+import { Trace, isTraced, publishConnectionEvent, requestChannel, type RequestTraceMessage } from '../observability/channels.js';
 import { formatAddress, type BrokerAddress } from './address.js';
 import { authenticate, validateAuthOptions, type AuthOptions, type AuthSession } from './authenticator.js';
 import { describeValue, validateAddress, validateConnectionOptions } from './connection-options.js';
@@ -119,6 +120,26 @@ interface Pending {
   subscriber: { next(r: Response): void; complete(): void; error(e: unknown): void };
   sentAt: number;
   type: string;
+  /** The `rivven-rx:request` trace, only while someone listens on that channel. */
+  trace?: Trace<RequestTraceMessage> | undefined;
+}
+
+/** The subscriber of a traced request: the trace ends with the request, whichever way it ends. */
+function tracedSubscriber(subscriber: Pending['subscriber'], trace: Trace<RequestTraceMessage>): Pending['subscriber'] {
+  return {
+    next: (response) => {
+      trace.message.responseType = response.type;
+      subscriber.next(response);
+    },
+    complete: () => {
+      trace.finish();
+      subscriber.complete();
+    },
+    error: (error) => {
+      trace.fail(error);
+      subscriber.error(error);
+    },
+  };
 }
 
 const DEFAULTS = {
@@ -335,6 +356,7 @@ export class Connection {
       this.failPending(new ConnectionError(`connection to ${formatAddress(this.address)} closed before the reply arrived`));
       await this.endSocket();
       this.setState('closed');
+      publishConnectionEvent(() => ({ event: 'close', broker: formatAddress(this.address), clientId: this.options.clientId }));
       this.complete();
     })();
     return this.closePromise;
@@ -368,6 +390,7 @@ export class Connection {
         this.handshakeAndAuthenticate().then(
           () => {
             this.setState('ready');
+            publishConnectionEvent(() => ({ event: 'open', broker: formatAddress(this.address), clientId: this.options.clientId }));
             finish();
           },
           (error: unknown) => finish(error instanceof RivvenError ? error : new ConnectionError(String(error))),
@@ -457,7 +480,15 @@ export class Connection {
       return undefined;
     }
     this.cancelled.delete(id);
-    this.pending.set(id, { subscriber, sentAt: performance.now(), type: request.type });
+    const trace = isTraced(requestChannel)
+      ? new Trace(requestChannel, { requestType: request.type, broker: formatAddress(this.address), correlationId: id, bytesOut: frame.length })
+      : undefined;
+    this.pending.set(id, {
+      subscriber: trace === undefined ? subscriber : tracedSubscriber(subscriber, trace),
+      sentAt: performance.now(),
+      type: request.type,
+      trace,
+    });
     this.counters.requestsSent++;
     this.counters.bytesOut += frame.length;
     this.writeQueue.push(frame);
@@ -602,6 +633,8 @@ export class Connection {
         this.decodeInSlices(frame);
         return;
       }
+      const traced = this.pending.get(frame.correlationId)?.trace;
+      if (traced !== undefined) traced.message.bytesIn = frame.payload.length;
       let response: Response;
       try {
         response = decodeResponse(frame.payload, this.responseLimits);
@@ -767,6 +800,7 @@ export class Connection {
     if (this.state === 'failed' || this.state === 'closed') return;
     this.noteError(error);
     this.setState('failed');
+    publishConnectionEvent(() => ({ event: 'fail', broker: formatAddress(this.address), clientId: this.options.clientId, error }));
     this.socket?.destroy();
     this.writeQueue = [];
     if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
