@@ -1,62 +1,54 @@
 /**
  * rivven-rx: a reactive TypeScript client for the Rivven event streaming broker (rivvend 0.0.22,
- * protocol version 2). Everything public is exported from here.
+ * protocol version 2). What an application uses is exported from here; the wire codecs, frames and
+ * compression framing are the subpath `rivven-rx/protocol`. Nothing else is public.
  */
-export * from './errors.js';
+export {
+  AllServersUnavailableError,
+  AuthenticationError,
+  AuthorizationError,
+  CircuitOpenError,
+  CompressionError,
+  ConfigError,
+  ConnectionError,
+  IncompatibleBrokerError,
+  ProducerFencedError,
+  ProtocolError,
+  RivvenError,
+  SchemaRegistryError,
+  ServerError,
+  ThrottledError,
+  TimeoutError,
+  TlsError,
+  TransactionInterruptedError,
+  type RivvenErrorCode,
+  type RivvenErrorOptions,
+} from './errors.js';
 
-// Wire protocol (pure codecs)
-export {
-  MAX_MESSAGE_SIZE,
-  PROTOCOL_VERSION,
-  WIRE_HEADER_SIZE,
-  WireFormat,
-  encodeRequestFrame,
-  encodeResponseFrame,
-  parseFrameBody,
-  requestToWire,
-  responseToWire,
-  type FrameBody,
-} from './protocol/frame.js';
-export { FrameDecoder } from './protocol/frame-decoder.js';
-export { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from './protocol/message-codec.js';
-export {
-  MAX_LIST_LEN,
-  type BatchRecord,
-  type QuotaAlteration,
-  type Request,
-  type RequestInput,
-  type RequestType,
-  type TopicConfigEntry,
-} from './protocol/request-schema.js';
-export {
-  MAX_MESSAGES_PER_RESPONSE,
-  type BrokerInfo,
-  type DeleteRecordsResult,
-  type MessageData,
-  type PartitionMetadata,
-  type QuotaEntry,
-  type Response,
-  type ResponseOf,
-  type ResponseType,
-  type TopicConfigDescription,
-  type TopicConfigValue,
-  type TopicMetadata,
+// Wire types an application meets (the raw request$ escape hatch, value framing, response limits).
+// The codecs, frames and compression framing themselves are the subpath `rivven-rx/protocol`.
+export type { BatchRecord, QuotaAlteration, Request, RequestInput, RequestType, TopicConfigEntry } from './protocol/request-schema.js';
+export type {
+  BrokerInfo,
+  DeleteRecordsResult,
+  MessageData,
+  PartitionMetadata,
+  QuotaEntry,
+  Response,
+  ResponseOf,
+  ResponseType,
+  TopicConfigDescription,
+  TopicConfigValue,
+  TopicMetadata,
 } from './protocol/response-schema.js';
-export {
-  MAX_DECOMPRESSED_SIZE,
-  compressValue,
-  decompressValue,
-  tryDecompressValue,
-  type CompressionAlgorithm,
-  type CompressionOptions,
-} from './protocol/compression.js';
-export { murmur2, murmur2Partition } from './protocol/murmur2.js';
+export { DEFAULT_RESPONSE_LIMITS, type ResponseLimits, type ResolvedResponseLimits } from './protocol/decode-limits.js';
+export type { CompressionAlgorithm, ValueFraming } from './protocol/value-framing.js';
 
-// Transport: one pipelined connection
-export { Connection, type ConnectionOptions, type ConnectionState, type ConnectionStats, type RequestOptions, type ResponseFrame } from './transport/connection.js';
-export { parseAddress, formatAddress, type BrokerAddress } from './transport/address.js';
-export { tcpSocketFactory, type SocketFactory } from './transport/socket-factory.js';
-export { TlsConfig, tlsSocketFactory, type PemSource, type TlsOptions } from './transport/tls.js';
+// Transport settings
+export type { ConnectionOptions, ConnectionState, ConnectionStats, RequestOptions, ResponseFrame } from './transport/connection.js';
+export type { BrokerAddress } from './transport/address.js';
+export type { SocketFactory } from './transport/socket-factory.js';
+export { TlsConfig, type PemSource, type TlsOptions } from './transport/tls.js';
 export type { AuthOptions, AuthSession } from './transport/authenticator.js';
 export { clearScramCache } from './transport/scram.js';
 
@@ -68,11 +60,10 @@ export { SERVER_ERROR_RULES, classifyServerError, type ServerErrorClass, type Se
 export { registerSchema$, type SchemaRegistryOptions } from './client/schema-registry.js';
 
 // Resilience: bounded pipelining on one connection; pooled failover with retries and circuit breakers
-export { PipelinedClient, PipelineConfig, resolvePipelineConfig, type PipelineOptions, type PipelineStats, type ResolvedPipelineConfig } from './client/pipelined-client.js';
-export { ResilientClient, REQUEST_RETRY_CLASS, type ExecuteOptions, type RetryClass } from './client/resilient-client.js';
+export { PipelinedClient, PipelineConfig, type PipelineOptions, type PipelineStats, type ResolvedPipelineConfig } from './client/pipelined-client.js';
+export { ResilientClient, MAX_THROTTLE_WAIT_WITHOUT_DEADLINE_MS, type ExecuteOptions, type RetryClass } from './client/resilient-client.js';
 export {
   RESILIENT_DEFAULTS,
-  resolveResilientConfig,
   type ConnectionFactory,
   type PoolableConnection,
   type ResilientClientOptions,
@@ -80,12 +71,12 @@ export {
 } from './client/resilient-config.js';
 export { formatHealth, type HealthError, type ResilientHealth, type ServerHealth } from './client/resilient-health.js';
 export type { PoolSnapshot } from './client/connection-pool.js';
-export { CircuitBreaker, type CircuitBreakerOptions, type CircuitPermit, type CircuitSnapshot, type CircuitState } from './client/circuit-breaker.js';
-export { backoffBounds, backoffDelay, backoffNotifier, exponentialDelay, type BackoffPolicy, type RandomSource } from './client/backoff.js';
+export type { CircuitSnapshot, CircuitState } from './client/circuit-breaker.js';
+export type { RandomSource } from './client/backoff.js';
 
 // Producer: batching, partitioning, idempotence, compression, backpressure
 export { Producer, type ProducerHealth, type ProducerRecord, type ProducerResult } from './producer/producer.js';
-export { DEFAULT_PRODUCER_CONFIG, ProducerPresets, resolveProducerConfig, type ProducerConfig, type ProducerConfigInput } from './producer/producer-config.js';
+export { DEFAULT_PRODUCER_CONFIG, ProducerPresets, type ProducerConfig, type ProducerConfigInput } from './producer/producer-config.js';
 export { produceTo } from './operators/produce-to.js';
 export {
   TransactionalProducer,
@@ -96,11 +87,10 @@ export {
 
 // Consumer
 export { Consumer } from './consumer/consumer.js';
-export { CONSUMER_DEFAULTS, readCommitted, resolveConsumerConfig, type ConsumerConfig, type ResolvedConsumerConfig } from './consumer/consumer-config.js';
-export { rangeAssignor, roundRobinAssignor, toGroupAssignments, type GroupMember, type PartitionAssignor } from './consumer/assignors.js';
+export { CONSUMER_DEFAULTS, readCommitted, type AckMode, type ConsumerConfig, type ResolvedConsumerConfig } from './consumer/consumer-config.js';
+export { rangeAssignor, roundRobinAssignor, type GroupMember, type PartitionAssignor } from './consumer/assignors.js';
 export type { CommittedOffsets, ConsumerRecord, RebalanceEvent, ReceiverOffset, RevokeReason, TopicPartition, TopicPartitionOffset } from './consumer/consumer-record.js';
-export type { ConsumerHealth, ConsumerState } from './consumer/consumer-health.js';
-export { rejoinReasonOf, type RejoinReason } from './consumer/group-membership.js';
+export type { ConsumerHealth, ConsumerState, StalledPartition, TruncationEvent } from './consumer/consumer-health.js';
 export { commitOffsets, type CommitBatch, type CommitOffsetsOptions } from './operators/commit-offsets.js';
 export {
   transactional,

@@ -1,0 +1,49 @@
+/**
+ * The public surface is a promise: `rivven-rx` exports what an application uses, the codecs live in
+ * `rivven-rx/protocol`, and internals are not exported at all.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as root from '../../src/index';
+import * as protocol from '../../src/protocol/index';
+
+describe('public API', () => {
+  it('the root exports the components, operators and errors', () => {
+    for (const name of ['Client', 'PipelinedClient', 'ResilientClient', 'Producer', 'TransactionalProducer', 'Consumer', 'produceTo', 'commitOffsets', 'transactional', 'RivvenError', 'ConfigError', 'CHANNEL_NAMES']) {
+      expect(root).toHaveProperty(name);
+    }
+  });
+
+  it('the root exports no codec, frame, socket or internal helper', () => {
+    for (const name of [
+      'encodeRequest',
+      'decodeResponse',
+      'encodeResponseFrame',
+      'FrameDecoder',
+      'compressValue',
+      'murmur2',
+      'Connection',
+      'tcpSocketFactory',
+      'tlsSocketFactory',
+      'resolveResilientConfig',
+      'resolveProducerConfig',
+      'resolveConsumerConfig',
+      'resolvePipelineConfig',
+      'REQUEST_RETRY_CLASS',
+      'CircuitBreaker',
+      'exponentialDelay',
+      'rejoinReasonOf',
+      'errorFromServerMessage',
+    ]) {
+      expect(root).not.toHaveProperty(name);
+    }
+  });
+
+  it('rivven-rx/protocol has the codecs and is declared as a subpath export', () => {
+    for (const name of ['encodeRequest', 'decodeResponse', 'requestToWire', 'parseFrameBody', 'FrameDecoder', 'compressValue', 'decompressValue', 'decodeValues', 'murmur2Partition']) {
+      expect(protocol).toHaveProperty(name);
+    }
+    const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { exports: Record<string, { import: string; types: string }> };
+    expect(pkg.exports['./protocol']).toEqual({ types: './dist/protocol/index.d.ts', import: './dist/protocol/index.js' });
+  });
+});
