@@ -37,6 +37,7 @@ import {
   merge,
   mergeMap,
   race,
+  skip,
   tap,
   throttleTime,
   throwError,
@@ -49,7 +50,8 @@ import { formatAddress, type BrokerAddress } from '../transport/address.js';
 import { Connection, type RequestOptions } from '../transport/connection.js';
 import { LatencyTracker } from '../transport/latency-tracker.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
-import { CircuitBreaker, type CircuitPermit } from './circuit-breaker.js';
+import { CircuitBreaker, type CircuitPermit, type CircuitState } from './circuit-breaker.js';
+import { createLog, type Log } from '../observability/log.js';
 import { errorFromResponse } from './response-errors.js';
 import { ConnectionPool, type PoolEvent } from './connection-pool.js';
 import { BrokerOperations } from './operations.js';
@@ -210,6 +212,7 @@ export class ResilientClient extends BrokerOperations {
   /** Everything is closed; the next health emission is the last. */
   private finished = false;
   private lastEmitted = '';
+  private readonly log: Log;
 
   /**
    * The whole picture — per server: breaker state, pool (idle/busy connections), consecutive
@@ -236,8 +239,10 @@ export class ResilientClient extends BrokerOperations {
       : this.counterChange;
     this.subscriptions.add(merge(this.urgentChange, counters).subscribe(() => this.publishHealth()));
 
+    this.log = createLog('resilient-client', c.connection.logger, c.connection.logLevel, c.connection.clientId === undefined ? {} : { clientId: c.connection.clientId });
     for (const server of this.serverList) {
       this.subscriptions.add(server.breaker.state$.subscribe(() => this.urgentChange.next()));
+      this.subscriptions.add(server.breaker.state$.pipe(skip(1)).subscribe((state) => this.logBreaker(server, state)));
       this.subscriptions.add(server.pool.events$.subscribe((event) => this.onPoolEvent(server, event)));
       if (c.healthCheckEnabled) {
         this.healthChecks.add(
@@ -301,17 +306,25 @@ export class ResilientClient extends BrokerOperations {
           const attempt: Attempt = { phase: 'acquiring' };
           return this.attempt$(server, permit, request, requestOptions, heavy, 'request', attempt).pipe(
             catchError((error: unknown) => {
-              if (retry >= this.config.maxRetries || !this.retriable(error, attempt.phase, idempotent)) return throwError(() => error);
+              const errorCode = error instanceof RivvenError ? ((error as { serverCode?: string }).serverCode ?? error.code) : 'UNKNOWN';
+              if (!this.retriable(error, attempt.phase, idempotent)) return throwError(() => error);
+              if (retry >= this.config.maxRetries) {
+                this.log.warn('giving up', { requestType: request.type, broker: server.label, attempt: retry + 1, errorCode, error: errorMessage(error) });
+                return throwError(() => error);
+              }
               // A throttled request waits at least as long as the broker asked — but never past its
               // own deadline: then the caller gets the ThrottledError now instead of a wait that
               // could be days long (a hostile or misconfigured broker can ask for 2^64 ms).
               const throttle = error instanceof ThrottledError ? Number(error.throttleTimeMs) : 0;
               if (throttle > 0 && throttle > throttleBudget(deadlineMs, this.config.scheduler.now() - startedAt)) {
+                this.log.warn('throttle wait exceeds the request deadline: failing now', { requestType: request.type, broker: server.label, delayMs: throttle });
                 return throwError(() => error);
               }
               this.totals.retries++;
               this.counterChange.next();
               const wait = Math.max(backoffDelay(retry, this.backoff, this.config.random), throttle);
+              if (throttle > 0) this.log.info('throttled by the broker', { requestType: request.type, broker: server.label, delayMs: wait });
+              else this.log.debug('retrying', { requestType: request.type, broker: server.label, attempt: retry + 1, delayMs: wait, errorCode });
               return this.wait$(wait).pipe(mergeMap(() => attemptFrom(retry + 1, server.index, error)));
             }),
           );
@@ -336,6 +349,13 @@ export class ResilientClient extends BrokerOperations {
         }),
       );
     });
+  }
+
+  private logBreaker(server: Server, state: CircuitState): void {
+    const fields = { broker: server.label };
+    if (state === 'open') this.log.warn('circuit open: requests skip this broker', { ...fields, delayMs: this.config.circuitBreakerRecoveryTimeout });
+    else if (state === 'half-open') this.log.info('circuit half-open: probing', fields);
+    else this.log.info('circuit closed: broker healthy again', fields);
   }
 
   /** Alias of `execute$`, the name `Client` uses for its escape hatch. */
@@ -586,4 +606,8 @@ export class ResilientClient extends BrokerOperations {
       closed: this.finished,
     };
   }
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

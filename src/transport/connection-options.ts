@@ -4,7 +4,8 @@
  * any timer or socket exists — so a bad call fails once, typed, and leaves nothing behind.
  */
 import { ConfigError } from '../errors.js';
-import { MAX_TIMER_MS, rejectUnknownKeys } from '../settings-validation.js';
+import { LOG_LEVELS } from '../observability/log.js';
+import { MAX_TIMER_MS, oneOf, rejectUnknownKeys } from '../settings-validation.js';
 import { resolveResponseLimits } from '../protocol/decode-limits.js';
 import { parseAddress, type BrokerAddress } from './address.js';
 
@@ -23,6 +24,8 @@ export const CONNECTION_OPTION_KEYS = [
   'maxWriteBatch',
   'quickAck',
   'responseLimits',
+  'logger',
+  'logLevel',
 ] as const;
 
 export function describeValue(value: unknown): string {
@@ -123,4 +126,17 @@ export function validateConnectionOptions(options: unknown, component = 'Connect
     throw new ConfigError('quickAck', `expected true or false, got ${describeValue(o.quickAck)}`);
   }
   resolveResponseLimits(o.responseLimits as never);
+  validateLoggerOptions(o.logger, o.logLevel);
+}
+
+/** `logger`: null, or an object with debug/info/warn/error functions; `logLevel`: one of the levels. */
+export function validateLoggerOptions(logger: unknown, logLevel: unknown): void {
+  if (logger !== undefined && logger !== null) {
+    const l = logger as Record<string, unknown>;
+    const missing = ['debug', 'info', 'warn', 'error'].filter((m) => typeof l[m] !== 'function');
+    if (typeof logger !== 'object' || missing.length > 0) {
+      throw new ConfigError('logger', `expected an object with debug/info/warn/error(fields, message) (pino, console, …) or null, got ${describeValue(logger)}${missing.length > 0 && typeof logger === 'object' ? ` without ${missing.join(', ')}` : ''}`);
+    }
+  }
+  if (logLevel !== undefined) oneOf('logLevel', logLevel, LOG_LEVELS);
 }

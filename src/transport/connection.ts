@@ -14,7 +14,7 @@
  */
 import { BehaviorSubject, Observable, Subject, asyncScheduler, throwError, timeout, type SchedulerLike } from 'rxjs';
 import type { Socket } from 'node:net';
-import { ConfigError, ConnectionError, IncompatibleBrokerError, ProtocolError, RivvenError, TimeoutError, TlsError } from '../errors.js';
+import { AuthenticationError, ConfigError, ConnectionError, IncompatibleBrokerError, ProtocolError, RivvenError, TimeoutError, TlsError } from '../errors.js';
 import { resolveResponseLimits, type ResolvedResponseLimits, type ResponseLimits } from '../protocol/decode-limits.js';
 import { FrameDecoder } from '../protocol/frame-decoder.js';
 import { PROTOCOL_VERSION, encodeRequestFrame, type FrameBody } from '../protocol/frame.js';
@@ -24,6 +24,7 @@ import { responseViolation } from '../protocol/response-expectations.js';
 import type { Response } from '../protocol/response-schema.js';
 import { SlicedMessagesDecoder, messagesRecordCount } from '../protocol/sliced-messages.js';
 import { Trace, isTraced, publishConnectionEvent, requestChannel, type RequestTraceMessage } from '../observability/channels.js';
+import { createLog, type Log, type Logger, type LogLevel } from '../observability/log.js';
 import { formatAddress, type BrokerAddress } from './address.js';
 import { authenticate, validateAuthOptions, type AuthOptions, type AuthSession } from './authenticator.js';
 import { describeValue, validateAddress, validateConnectionOptions } from './connection-options.js';
@@ -75,6 +76,13 @@ export interface ConnectionOptions {
    * received chunk at most, never more than 8 outstanding; their replies are dropped.
    */
   quickAck?: boolean;
+  /**
+   * Where log lines go: any object with `debug/info/warn/error(fields, message)` (pino's shape;
+   * `console` works). Default: warnings and errors to stderr; `null` turns logging off.
+   */
+  logger?: Logger | null;
+  /** Least severe level logged: 'debug', 'info', 'warn' (default), 'error' or 'silent'. */
+  logLevel?: LogLevel;
   /**
    * Bounds on what one reply may make the decoder allocate (header counts and sizes, list items
    * in all). A reply over a limit is a ProtocolError naming it, and the connection is reset.
@@ -158,7 +166,7 @@ const CANCELLED_MEMORY = 65_536;
 export class Connection {
   readonly address: BrokerAddress;
   private readonly options: Required<
-    Omit<ConnectionOptions, 'scheduler' | 'socketFactory' | 'writeLingerUs' | 'maxWriteBatch' | 'auth' | 'tls' | 'responseLimits'>
+    Omit<ConnectionOptions, 'scheduler' | 'socketFactory' | 'writeLingerUs' | 'maxWriteBatch' | 'auth' | 'tls' | 'responseLimits' | 'logger' | 'logLevel'>
   > & {
     auth: AuthOptions | undefined;
     writeLingerUs: number;
@@ -207,6 +215,7 @@ export class Connection {
   /** A large reply is being decoded in slices; frames that arrive meanwhile wait in `inbox`. */
   private slicing = false;
   private inbox: FrameBody[] = [];
+  private readonly log: Log;
 
   /** connecting → ready → closing → closed, or → failed. */
   readonly state$: Observable<ConnectionState> = this.stateSubject.asObservable();
@@ -231,6 +240,7 @@ export class Connection {
       quickAck: options.quickAck ?? true,
     };
     this.responseLimits = resolveResponseLimits(options.responseLimits);
+    this.log = createLog('connection', options.logger, options.logLevel, { broker: formatAddress(address), clientId: this.options.clientId });
   }
 
   /**
@@ -356,6 +366,7 @@ export class Connection {
       this.failPending(new ConnectionError(`connection to ${formatAddress(this.address)} closed before the reply arrived`));
       await this.endSocket();
       this.setState('closed');
+      this.log.debug('closed');
       publishConnectionEvent(() => ({ event: 'close', broker: formatAddress(this.address), clientId: this.options.clientId }));
       this.complete();
     })();
@@ -373,7 +384,12 @@ export class Connection {
       if (finished) return;
       finished = true;
       clearTimeout(timer);
-      if (error) this.fail(error);
+      if (error) {
+        // Never the credentials: only the error's code and message (which redact them).
+        if (error instanceof AuthenticationError) this.log.error('authentication failed', { errorCode: error.code, error: error.message });
+        else this.log.info('could not connect', { errorCode: error.code, error: error.message });
+        this.fail(error, false);
+      }
       done(error);
     };
     const timer = setTimeout(() => {
@@ -390,6 +406,8 @@ export class Connection {
         this.handshakeAndAuthenticate().then(
           () => {
             this.setState('ready');
+            if (this.session !== undefined) this.log.info('authenticated', { mechanism: this.session.mechanism, username: this.session.username });
+            this.log.info('connected');
             publishConnectionEvent(() => ({ event: 'open', broker: formatAddress(this.address), clientId: this.options.clientId }));
             finish();
           },
@@ -796,8 +814,10 @@ export class Connection {
   }
 
   /** The connection is unusable: fail everything in flight and release the socket. */
-  private fail(error: RivvenError): void {
+  private fail(error: RivvenError, logged = true): void {
     if (this.state === 'failed' || this.state === 'closed') return;
+    // A connection that was up and broke (attempts that never connected are logged by open()).
+    if (logged && this.state !== 'connecting') this.log.warn('connection lost', { errorCode: error.code, error: error.message });
     this.noteError(error);
     this.setState('failed');
     publishConnectionEvent(() => ({ event: 'fail', broker: formatAddress(this.address), clientId: this.options.clientId, error }));
