@@ -5,7 +5,7 @@
 //   npm run bench                      full: 3 rounds (~30 minutes)
 //   npm run bench -- --quick           2 rounds, small sizes (< 5 minutes once built)
 //   options: --rounds N  --partitions P  --records N (produce throughput records per side)
-//            --backlog N (consume backlog)  --only produce,latency,consume,e2e,codec
+//            --backlog N (consume backlog)  --only produce,latency,consume,e2e,codec,tracing
 //            --no-python  --no-write
 //
 // Every workload runs each side in turn (A/B, then B/A the next round), reports medians over the
@@ -147,6 +147,15 @@ async function main() {
             return { valueSize: w.valueSize, ...(await impl.produceThroughput(address, topic, w)) };
           });
         }
+      }
+      if (enabled('tracing')) {
+        // The price of diagnostics channels: the same 100 B produce with a subscriber on every
+        // channel, next to the unsubscribed 'produce 100 B' TS row.
+        const w = plan.produce[0];
+        await alternate(runs, round, 'produce 100 B, every channel subscribed', ['ts'], async () => {
+          const topic = await freshTopic('traced', 'ts', plan.partitions);
+          return { valueSize: w.valueSize, ...(await ts.withEveryChannelSubscribed(() => ts.produceThroughput(address, topic, w))) };
+        });
       }
       if (enabled('latency')) {
         await alternate(runs, round, 'produce latency', sides, async (side) => {

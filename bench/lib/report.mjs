@@ -10,6 +10,7 @@ const METRICS = [
     { workload: `produce ${size}`, metric: 'records/s', better: 'higher', read: (r) => r.records / r.seconds, target: { ratio: 1.0, text: '≥ 1.0× Rust' } },
     { workload: `produce ${size}`, metric: 'MB/s (values)', better: 'higher', read: (r) => (r.records * r.valueSize) / r.seconds / 1e6 },
   ]),
+  { workload: 'produce 100 B, every channel subscribed', label: 'produce 100 B traced', metric: 'records/s, every diagnostics channel subscribed', better: 'higher', read: (r) => r.records / r.seconds },
   { workload: 'produce latency', metric: 'p50 ms', better: 'lower', read: (r) => r.latencyMs?.p50 },
   { workload: 'produce latency', metric: 'p99 ms', better: 'lower', read: (r) => r.latencyMs?.p99, target: { ratio: 1.2, text: '≤ 1.2× Rust' } },
   { workload: 'produce latency', metric: 'p999 ms', better: 'lower', read: (r) => r.latencyMs?.p999 },

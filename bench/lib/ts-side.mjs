@@ -1,4 +1,5 @@
 // The rivven-rx (TypeScript) side of each workload, through the public API only.
+import diagnostics from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import { firstValueFrom, from, lastValueFrom } from 'rxjs';
 import { count } from 'rxjs/operators';
@@ -6,7 +7,28 @@ import { rivven } from './rivven.mjs';
 import { latencySummary } from './stats.mjs';
 import { benchValue, readStamp, timedValue } from './values.mjs';
 
-const { Consumer, Producer, ProducerPresets, produceTo } = rivven;
+const { CHANNEL_NAMES, Consumer, Producer, ProducerPresets, produceTo } = rivven;
+
+/**
+ * Run `work` with a subscriber on every rivven-rx diagnostics channel (each handler counts, as a
+ * cheap APM bridge would), to price what tracing costs when someone listens.
+ */
+export async function withEveryChannelSubscribed(work) {
+  let events = 0;
+  const count = () => {
+    events++;
+  };
+  const tracing = ['request', 'produce', 'fetch', 'commit', 'transaction'].map((name) => diagnostics.tracingChannel(CHANNEL_NAMES[name]));
+  const handlers = { start: count, end: count, asyncStart: count, asyncEnd: count, error: count };
+  for (const channel of tracing) channel.subscribe(handlers);
+  for (const name of ['connection', 'rebalance']) diagnostics.subscribe(CHANNEL_NAMES[name], count);
+  try {
+    return { ...(await work()), channelEvents: events };
+  } finally {
+    for (const channel of tracing) channel.unsubscribe(handlers);
+    for (const name of ['connection', 'rebalance']) diagnostics.unsubscribe(CHANNEL_NAMES[name], count);
+  }
+}
 
 const cpuSeconds = (since) => {
   const used = process.cpuUsage(since);
