@@ -126,3 +126,38 @@ describe('assignors', () => {
     ]);
   });
 });
+
+describe('consumer config: acknowledgement, timeouts, value framing and decoding budgets', () => {
+  it('defaults to manual acks, a 30 s request timeout, detected framing, 64 MiB per fetch and 256 MiB in flight', () => {
+    expect(resolveConsumerConfig({ topics: ['t'] })).toMatchObject({
+      ackMode: 'manual',
+      requestTimeoutMs: 30_000,
+      valueFraming: 'detect',
+      maxFetchDecodedBytes: 64 * 1024 * 1024,
+      maxInFlightDecodedBytes: 256 * 1024 * 1024,
+    });
+    expect(resolveConsumerConfig({ topics: ['t'], ackMode: 'onEmit', valueFraming: 'rivven-core', requestTimeoutMs: 500 })).toMatchObject({
+      ackMode: 'onEmit',
+      valueFraming: 'rivven-core',
+      requestTimeoutMs: 500,
+    });
+  });
+
+  it.each([
+    [{ ackMode: 'auto' }, 'ackMode'],
+    [{ valueFraming: 'gzip' }, 'valueFraming'],
+    [{ requestTimeoutMs: 0 }, 'requestTimeoutMs'],
+    [{ requestTimeoutMs: 2 ** 31 }, 'requestTimeoutMs'],
+    [{ maxFetchDecodedBytes: -1 }, 'maxFetchDecodedBytes'],
+    [{ maxFetchDecodedBytes: 1024, maxInFlightDecodedBytes: 512 }, 'maxInFlightDecodedBytes'],
+  ])('refuses %p naming %s', (bad, option) => {
+    let error: unknown;
+    try {
+      resolveConsumerConfig({ topics: ['t'], ...(bad as object) });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).option).toBe(option);
+  });
+});

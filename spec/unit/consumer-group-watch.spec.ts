@@ -1,7 +1,11 @@
 /** Virtual-time tests of the member-side watches: the max-poll-interval watchdog and the partition-count watch. */
 import { Observable, of, throwError } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { partitionCountWatch$, pollCheckPeriod, pollWatchdog$, sameCounts, type PartitionCounts } from '../../src/consumer/group-watch';
+import type { HeartbeatResult } from '../../src/client/client-types';
+import { awaitStable$, heartbeatLoop$, isReadyFor, joinSubscriptions, parseSubscriptions, REBALANCE_IN_PROGRESS_CODE } from '../../src/consumer/group-membership';
+import { resolveConsumerConfig } from '../../src/consumer/consumer-config';
+import { ConfigError } from '../../src/errors';
+import { drainWait$, partitionCountWatch$, pollCheckPeriod, pollWatchdog$, sameCounts, type PartitionCounts } from '../../src/consumer/group-watch';
 
 function scheduler() {
   return new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
@@ -79,5 +83,85 @@ describe('partitionCountWatch$', () => {
     expect(sameCounts(counts([['a', 1], ['b', 2]]), counts([['b', 2], ['a', 1]]))).toBe(true);
     expect(sameCounts(counts([['a', 1]]), counts([['a', 2]]))).toBe(false);
     expect(sameCounts(counts([['a', 1]]), counts([['a', 1], ['b', 0]]))).toBe(false);
+  });
+});
+
+describe('drainWait$ (a revoke waiting for downstream, maxDelayRebalanceMs)', () => {
+  it('emits DRAINED at once when nothing is outstanding', () => {
+    scheduler().run(({ expectObservable, cold }) => {
+      expectObservable(drainWait$(() => true, cold('-'), 1_000, undefined as never)).toBe('(d|)', { d: 'DRAINED' });
+    });
+  });
+
+  it('emits DRAINED on the acknowledgement that completes it, without waiting for a poll', () => {
+    const ts = scheduler();
+    ts.run(({ expectObservable, cold }) => {
+      let outstanding = 2;
+      const acks$ = cold('--a--a', { a: undefined }).pipe();
+      const counted = new Observable<void>((subscriber) =>
+        acks$.subscribe(() => {
+          outstanding--;
+          subscriber.next();
+        }),
+      );
+      expectObservable(drainWait$(() => outstanding === 0, counted, 1_000, ts, 100)).toBe('-----(d|)', { d: 'DRAINED' });
+    });
+  });
+
+  it('also notices by polling (downstream gone) and gives up after maxDelayMs', () => {
+    const ts = scheduler();
+    ts.run(({ expectObservable, cold }) => {
+      let gone = false;
+      ts.schedule(() => (gone = true), 230);
+      expectObservable(drainWait$(() => gone, cold('-'), 1_000, ts, 100)).toBe('300ms (d|)', { d: 'DRAINED' });
+      expectObservable(drainWait$(() => false, cold('-'), 1_000, ts, 100)).toBe('1000ms (t|)', { t: 'TIMEOUT' });
+    });
+  });
+});
+
+describe('group membership timing', () => {
+  const rebalancing: HeartbeatResult = { errorCode: REBALANCE_IN_PROGRESS_CODE, rebalanceInProgress: true };
+
+  it('a follower still waiting after recheckMs asks to join again (the leader may be gone)', () => {
+    scheduler().run(({ expectObservable, cold }) => {
+      expectObservable(awaitStable$(() => cold('-a|', { a: rebalancing }), 100, 30_000, undefined as never, 1_000)).toBe('1000ms (r|)', { r: 'RECHECK' });
+    });
+  });
+
+  it('the first heartbeat of a generation can come early', () => {
+    const ts = scheduler();
+    ts.run(({ expectObservable, cold }) => {
+      const times: number[] = [];
+      const heartbeat$ = () => {
+        times.push(ts.now());
+        return cold('a|', { a: rebalancing });
+      };
+      expectObservable(heartbeatLoop$(heartbeat$, 3_000, ts, 250)).toBe('250ms (x|)', { x: 'REBALANCE_IN_PROGRESS' });
+    });
+  });
+});
+
+describe('readiness markers in JoinGroup subscriptions', () => {
+  it('round-trips and tells ready, revoking and other clients apart', () => {
+    const ready = parseSubscriptions(joinSubscriptions(['a', 'b'], 7));
+    expect(ready.topics).toEqual(['a', 'b']);
+    expect(isReadyFor(ready.readiness, 7)).toBe(true);
+    expect(isReadyFor(ready.readiness, 8)).toBe(false);
+    const revoking = parseSubscriptions(joinSubscriptions(['a'], undefined));
+    expect(revoking.topics).toEqual(['a']);
+    expect(isReadyFor(revoking.readiness, 0)).toBe(false);
+    // A member of another client (no marker) is never waited for.
+    expect(isReadyFor(parseSubscriptions(['a']).readiness, 3)).toBe(true);
+    // Markers are not valid topic names (':' is refused by rivvend), so they never match a topic.
+    for (const entry of [...joinSubscriptions([], 1), ...joinSubscriptions([], undefined)]) expect(entry).toContain(':');
+  });
+});
+
+describe('maxDelayRebalanceMs', () => {
+  it('defaults to 10 s, is clamped to leave the leader a heartbeat within rebalanceTimeoutMs, and refuses negatives', () => {
+    expect(resolveConsumerConfig({ topics: ['t'] }).maxDelayRebalanceMs).toBe(10_000);
+    expect(resolveConsumerConfig({ topics: ['t'], maxDelayRebalanceMs: 0 }).maxDelayRebalanceMs).toBe(0);
+    expect(resolveConsumerConfig({ topics: ['t'], rebalanceTimeoutMs: 5_000, heartbeatIntervalMs: 1_000 }).maxDelayRebalanceMs).toBe(4_000);
+    expect(() => resolveConsumerConfig({ topics: ['t'], maxDelayRebalanceMs: -1 })).toThrow(ConfigError);
   });
 });

@@ -1,10 +1,11 @@
-/** Virtual-time (marble) tests of the consumer's scheduled logic: heartbeats, follower wait, commit batching. */
+/** Virtual-time (marble) tests of the consumer's scheduled logic: heartbeats, follower wait, commit batching, stall reports. */
 import { Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import type { HeartbeatResult } from '../../src/client/client-types';
 import type { CommittedOffsets, ReceiverOffset } from '../../src/consumer/consumer-record';
 import { awaitStable$, heartbeatLoop$, rejoinReasonOf } from '../../src/consumer/group-membership';
 import { ServerError } from '../../src/errors';
+import { StallMonitor } from '../../src/consumer/stall-monitor';
 import { commitOffsets } from '../../src/operators/commit-offsets';
 
 const ok: HeartbeatResult = { errorCode: 0, rebalanceInProgress: false };
@@ -149,5 +150,39 @@ describe('commitOffsets() operator', () => {
   it('rejects bad options', () => {
     expect(() => commitOffsets({ maxBatchSize: 0 })).toThrow(/maxBatchSize/);
     expect(() => commitOffsets({ maxIntervalMs: -1 })).toThrow(/maxIntervalMs/);
+  });
+});
+
+describe('StallMonitor (virtual time)', () => {
+  it('reports a partition once it has waited thresholdMs, and clears it when it stops waiting', () => {
+    const ts = scheduler();
+    ts.run(() => {
+      const p = { topic: 't', partition: 0, stopped: false, waitingSince: undefined as number | undefined, outstanding: () => 7n };
+      const reports: [number, string[]][] = [];
+      const monitor = new StallMonitor(ts, 100, () => [p], (stalled) => reports.push([ts.now(), stalled.map((s) => `${s.topic}/${s.partition}@${s.since}:${s.unacknowledged}`)]));
+      ts.schedule(() => {
+        p.waitingSince = ts.now();
+        monitor.update();
+      }, 10);
+      // Woken at 60 (an ack), waiting again at 70: the clock restarts.
+      ts.schedule(() => {
+        p.waitingSince = undefined;
+        monitor.update();
+      }, 60);
+      ts.schedule(() => {
+        p.waitingSince = ts.now();
+        monitor.update();
+      }, 70);
+      ts.schedule(() => {
+        p.waitingSince = undefined;
+        monitor.update();
+      }, 300);
+      ts.flush();
+      expect(reports).toEqual([
+        [170, ['t/0@70:7']],
+        [300, []],
+      ]);
+      monitor.stop();
+    });
   });
 });

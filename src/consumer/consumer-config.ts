@@ -9,6 +9,8 @@ import type { AuthOptions } from '../transport/authenticator.js';
 import type { SocketFactory } from '../transport/socket-factory.js';
 import type { TlsOptions } from '../transport/tls.js';
 import { rangeAssignor, type PartitionAssignor } from './assignors.js';
+import type { ValueFraming } from './value-decoder.js';
+import { LOG_LEVELS, type Logger, type LogLevel } from '../observability/log.js';
 
 export interface ConsumerConfig {
   /** `host:port` of the brokers; the first reachable one is used. Default `['127.0.0.1:9092']`. */
@@ -48,6 +50,15 @@ export interface ConsumerConfig {
   rebalanceTimeoutMs?: number;
   /** Heartbeat cadence; clamped to ≤ sessionTimeoutMs / 3. Default 3,000 ms. */
   heartbeatIntervalMs?: number;
+  /**
+   * On a revoke (rebalance, close, unsubscribe while records are in flight), how long the member
+   * waits for downstream to acknowledge the records it already emitted for the revoked partitions
+   * before it commits and gives them up (Reactor Kafka's maxDelayRebalance). The group's leader
+   * waits for it, so no record is handed to two owners at once. 0: give up at once (records still
+   * in flight are processed again by the next owner). Clamped to ≤ rebalanceTimeoutMs −
+   * heartbeatIntervalMs. Default 10,000 ms.
+   */
+  maxDelayRebalanceMs?: number;
   /** Long-poll wait of each fetch. Short, because one connection answers in order. Default 100 ms. */
   fetchMaxWaitMs?: number;
   /**
@@ -70,7 +81,36 @@ export interface ConsumerConfig {
   socketFactory?: SocketFactory;
   /** Scheduler for heartbeats, auto-commit and backoff (tests use virtual time). */
   scheduler?: SchedulerLike;
+  /**
+   * When a record counts as acknowledged. `'manual'` (default): when you call `record.ack()` (or an
+   * operator such as `commitOffsets()` does) — at-least-once. `'onEmit'`: as soon as the
+   * subscriber's `next` returns, for readers that process synchronously; work a subscriber does
+   * after `next` returns (async handlers) may be committed before it is done: at-most-once for it.
+   */
+  ackMode?: AckMode;
+  /** Time a request may take beyond its own wait (a fetch: fetchMaxWaitMs + this). Default 30,000 ms. */
+  requestTimeoutMs?: number;
+  /** Time allowed to open a connection (TCP, TLS, handshake, authentication). Default 10,000 ms. */
+  connectionTimeoutMs?: number;
+  /** Where the consumer logs (health warnings: stalls, no broker answering, no topic). Default: warnings to stderr; `null`: off. */
+  logger?: Logger | null;
+  /** Default `'warn'`. */
+  logLevel?: LogLevel;
+  /**
+   * How fetched values are recognised as Rivven-framed (compressed) — see value-decoder.ts:
+   * `'detect'` (default) alters a value only when it is beyond reasonable doubt framed;
+   * `'rivven-core'` says every value of the topics was framed by a rivven-core Compressor (Rust
+   * producers with compression); `'raw'` never alters a value.
+   */
+  valueFraming?: ValueFraming;
+  /** Most decoded (decompressed) value bytes one fetch may produce; the rest is fetched later. Default 64 MiB. */
+  maxFetchDecodedBytes?: number;
+  /** Most decoded value bytes emitted and not yet acknowledged, over all partitions. Default 256 MiB. */
+  maxInFlightDecodedBytes?: number;
 }
+
+/** See `ConsumerConfig.ackMode`. */
+export type AckMode = 'manual' | 'onEmit';
 
 export interface ResolvedConsumerConfig {
   bootstrapServers: string[];
@@ -89,6 +129,7 @@ export interface ResolvedConsumerConfig {
   sessionTimeoutMs: number;
   rebalanceTimeoutMs: number;
   heartbeatIntervalMs: number;
+  maxDelayRebalanceMs: number;
   fetchMaxWaitMs: number;
   fetchConnections: number;
   autoOffsetReset: 'earliest' | 'latest';
@@ -98,6 +139,14 @@ export interface ResolvedConsumerConfig {
   tls: TlsOptions | undefined;
   socketFactory: SocketFactory | undefined;
   scheduler: SchedulerLike;
+  ackMode: AckMode;
+  requestTimeoutMs: number;
+  connectionTimeoutMs: number;
+  logger: Logger | null | undefined;
+  logLevel: LogLevel | undefined;
+  valueFraming: ValueFraming;
+  maxFetchDecodedBytes: number;
+  maxInFlightDecodedBytes: number;
 }
 
 export const CONSUMER_DEFAULTS = {
@@ -115,10 +164,17 @@ export const CONSUMER_DEFAULTS = {
   sessionTimeoutMs: 10_000,
   rebalanceTimeoutMs: 30_000,
   heartbeatIntervalMs: 3_000,
+  maxDelayRebalanceMs: 10_000,
   fetchMaxWaitMs: 100,
   fetchConnections: 4,
   autoOffsetReset: 'earliest' as const,
   clientId: 'rivven-rx-consumer',
+  ackMode: 'manual' as AckMode,
+  requestTimeoutMs: 30_000,
+  connectionTimeoutMs: 10_000,
+  valueFraming: 'detect' as ValueFraming,
+  maxFetchDecodedBytes: 64 * 1024 * 1024,
+  maxInFlightDecodedBytes: 256 * 1024 * 1024,
 } as const;
 
 /** The `read_committed` preset (as rivven-client's `.read_committed()`): `{ ...config, ...readCommitted() }`. */
@@ -189,6 +245,21 @@ export function resolveConsumerConfig(config: ConsumerConfig): ResolvedConsumerC
   if (typeof assignor?.assign !== 'function' || typeof assignor.name !== 'string') {
     throw new ConfigError('assignor', 'expected a PartitionAssignor ({ name, assign(members, partitionsPerTopic) })');
   }
+  if (config.logLevel !== undefined && !LOG_LEVELS.includes(config.logLevel)) {
+    throw new ConfigError('logLevel', `expected one of ${LOG_LEVELS.join(', ')}, got '${String(config.logLevel)}'`);
+  }
+  if (config.logger !== undefined && config.logger !== null && typeof config.logger?.warn !== 'function') {
+    throw new ConfigError('logger', 'expected an object with debug/info/warn/error(fields, message), or null');
+  }
+  const ackMode = config.ackMode ?? CONSUMER_DEFAULTS.ackMode;
+  if (ackMode !== 'manual' && ackMode !== 'onEmit') throw new ConfigError('ackMode', `expected 'manual' or 'onEmit', got '${String(ackMode)}'`);
+  const valueFraming = config.valueFraming ?? CONSUMER_DEFAULTS.valueFraming;
+  if (valueFraming !== 'detect' && valueFraming !== 'rivven-core' && valueFraming !== 'raw') {
+    throw new ConfigError('valueFraming', `expected 'detect', 'rivven-core' or 'raw', got '${String(valueFraming)}'`);
+  }
+  const maxFetchDecodedBytes = positiveInt('maxFetchDecodedBytes', config.maxFetchDecodedBytes, CONSUMER_DEFAULTS.maxFetchDecodedBytes);
+  const maxInFlightDecodedBytes = positiveInt('maxInFlightDecodedBytes', config.maxInFlightDecodedBytes, CONSUMER_DEFAULTS.maxInFlightDecodedBytes);
+  if (maxInFlightDecodedBytes < maxFetchDecodedBytes) throw new ConfigError('maxInFlightDecodedBytes', `must be ≥ maxFetchDecodedBytes (${maxFetchDecodedBytes})`);
   const enableAutoCommit = config.enableAutoCommit ?? CONSUMER_DEFAULTS.enableAutoCommit;
   if (typeof enableAutoCommit !== 'boolean') throw new ConfigError('enableAutoCommit', 'expected true or false');
 
@@ -210,6 +281,11 @@ export function resolveConsumerConfig(config: ConsumerConfig): ResolvedConsumerC
     sessionTimeoutMs,
     rebalanceTimeoutMs,
     heartbeatIntervalMs,
+    // The leader waits up to rebalanceTimeoutMs for members to finish revoking; leave it a heartbeat.
+    maxDelayRebalanceMs: Math.min(
+      nonNegativeInt('maxDelayRebalanceMs', config.maxDelayRebalanceMs, CONSUMER_DEFAULTS.maxDelayRebalanceMs),
+      Math.max(0, rebalanceTimeoutMs - heartbeatIntervalMs),
+    ),
     fetchMaxWaitMs: nonNegativeInt('fetchMaxWaitMs', config.fetchMaxWaitMs, CONSUMER_DEFAULTS.fetchMaxWaitMs),
     fetchConnections: positiveInt('fetchConnections', config.fetchConnections, CONSUMER_DEFAULTS.fetchConnections, 256),
     autoOffsetReset,
@@ -219,5 +295,14 @@ export function resolveConsumerConfig(config: ConsumerConfig): ResolvedConsumerC
     tls: config.tls,
     socketFactory: config.socketFactory,
     scheduler: config.scheduler ?? asyncScheduler,
+    ackMode,
+    // setTimeout's limit: a longer timeout would fire at once.
+    requestTimeoutMs: positiveInt('requestTimeoutMs', config.requestTimeoutMs, CONSUMER_DEFAULTS.requestTimeoutMs, 2 ** 31 - 1),
+    connectionTimeoutMs: positiveInt('connectionTimeoutMs', config.connectionTimeoutMs, CONSUMER_DEFAULTS.connectionTimeoutMs, 2 ** 31 - 1),
+    logger: config.logger,
+    logLevel: config.logLevel,
+    valueFraming,
+    maxFetchDecodedBytes,
+    maxInFlightDecodedBytes,
   };
 }

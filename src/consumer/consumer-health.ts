@@ -1,3 +1,5 @@
+import type { TopicPartition } from './consumer-record.js';
+
 /** What `Consumer.health$` reports: where the member is in the group life cycle, and why it left. */
 export type ConsumerState =
   /** Not subscribed (or between subscriptions). */
@@ -25,6 +27,56 @@ export interface ConsumerHealth {
   lastMaxPollIntervalExceededAt: number | undefined;
   /** Rebalances this member started because a subscribed topic's partition count changed. */
   metadataRebalances: number;
+  /** Revokes that gave partitions up after maxDelayRebalanceMs with records still unacknowledged (the next owner processes those again). */
+  rebalanceDrainTimeouts: number;
+  /** The partitions owned now (`assignedPartitions` is their count). */
+  partitions: TopicPartition[];
+  /** Records emitted downstream (by records$ or batches$) since the consumer was created. */
+  recordsEmitted: number;
+  /** Records acknowledged (ack(), commitOffsets(), ackMode 'onEmit', acknowledgeDelivered()). */
+  recordsAcknowledged: number;
+  /**
+   * Partitions that have waited for acknowledgements for longer than maxPollIntervalMs (ackMode
+   * 'manual': downstream holds their fetch credit — or the in-flight decoded-bytes budget — and
+   * acknowledges nothing). Empty when nothing is stuck. Static-assignment consumers too.
+   */
+  stalled: StalledPartition[];
+  /** Records dropped because the broker sent an offset at or below one already emitted in the epoch (rivvend's crash replay). */
+  duplicatesDropped: number;
+  /** Times a partition's log end was found below this consumer's position (the broker lost records). */
+  truncations: number;
+  lastTruncation: TruncationEvent | undefined;
+  /** What needs attention, in words (a stall, no broker answering, no subscribed topic existing); undefined when all is well. */
+  warning: string | undefined;
+  /** The last error met (also retried ones), with scheduler time. */
+  lastError: { code: string; message: string; at: number } | undefined;
+}
+
+/** A partition waiting for downstream to acknowledge. */
+export interface StalledPartition {
+  topic: string;
+  partition: number;
+  /** Scheduler time (ms) since which it waits. */
+  since: number;
+  /** Records emitted and not acknowledged. */
+  unacknowledged: number;
+}
+
+/**
+ * The broker's log end of a partition moved below the consumer's position: records the consumer
+ * had (or could have) read are gone (rivvend 0.0.22's crash recovery). The consumer continues at
+ * `logEnd` in a new epoch: records written after the loss reuse offsets from `logEnd` on.
+ */
+export interface TruncationEvent {
+  type: 'truncated';
+  topic: string;
+  partition: number;
+  /** Where the consumer was. */
+  position: bigint;
+  /** The log end the broker reports now (< position); the consumer continues here. */
+  logEnd: bigint;
+  /** Scheduler time (ms). */
+  at: number;
 }
 
 export const INITIAL_CONSUMER_HEALTH: ConsumerHealth = {
@@ -33,4 +85,14 @@ export const INITIAL_CONSUMER_HEALTH: ConsumerHealth = {
   maxPollIntervalExceeded: 0,
   lastMaxPollIntervalExceededAt: undefined,
   metadataRebalances: 0,
+  rebalanceDrainTimeouts: 0,
+  partitions: [],
+  recordsEmitted: 0,
+  recordsAcknowledged: 0,
+  stalled: [],
+  duplicatesDropped: 0,
+  truncations: 0,
+  lastTruncation: undefined,
+  warning: undefined,
+  lastError: undefined,
 };

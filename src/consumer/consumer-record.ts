@@ -33,7 +33,7 @@ export interface ConsumerRecord {
   readonly partition: number;
   readonly offset: bigint;
   readonly key: Buffer | undefined;
-  /** Decompressed transparently (values without a Rivven header are passed through). */
+  /** As the producer sent it: decoded only when Rivven-framed beyond reasonable doubt (see the `valueFraming` option). */
   readonly value: Buffer;
   /** Milliseconds since the epoch. */
   readonly timestamp: bigint;

@@ -14,7 +14,13 @@
  *
  * Flow control: a partition holds at most `maxPollRecords` emitted-but-unacknowledged records; it
  * fetches again once acknowledgements bring that under half. So a slow subscriber bounds memory to
- * partitions × maxPollRecords records.
+ * partitions × maxPollRecords records (and decoded value bytes to maxInFlightDecodedBytes). With
+ * ackMode 'onEmit' a record counts as acknowledged when the subscriber's next returns.
+ *
+ * The parts: partition-state.ts (epochs, credit, held bytes), fetch-loop.ts (one partition's
+ * fetches, checked against a hostile broker), consumer-connections.ts (lanes; failed connections
+ * are never reused), offset-store.ts (start offsets, commits), stall-monitor.ts (health$.stalled),
+ * group-coordinator.ts (the group protocol). This file is the facade and the session.
  */
 import {
   BehaviorSubject,
@@ -32,112 +38,38 @@ import {
   from,
   interval,
   map,
-  merge,
   of,
   share,
-  take,
   takeUntil,
   timer,
   type Subscriber,
 } from 'rxjs';
-import { exponentialDelay } from '../client/backoff.js';
-import { Client } from '../client/client.js';
-import type { ConsumedRecord, GroupAssignments } from '../client/client-types.js';
+import type { Client } from '../client/client.js';
 import { ConfigError, ConnectionError, RivvenError, ServerError } from '../errors.js';
-import { tryDecompressValue, tryDecompressValueSync } from '../protocol/compression.js';
-import { toGroupAssignments } from './assignors.js';
+import type { MessageData } from '../protocol/response-schema.js';
 import { resolveConsumerConfig, type ConsumerConfig, type ResolvedConsumerConfig } from './consumer-config.js';
-import { INITIAL_CONSUMER_HEALTH, type ConsumerHealth } from './consumer-health.js';
+import { ConsumerConnections, consumerBackoff } from './consumer-connections.js';
+import type { ConsumerHealth, TruncationEvent } from './consumer-health.js';
+import { DecodedBudget } from './decoded-budget.js';
+import { FetchLoop } from './fetch-loop.js';
+import { OffsetStore } from './offset-store.js';
+import { createLog } from '../observability/log.js';
+import { HealthTracker, type WarningSource } from './health-tracker.js';
+import { PartitionState, isLive, type ClientKind } from './partition-state.js';
+import { StallMonitor } from './stall-monitor.js';
 import {
   tpKey,
   type CommittedOffsets,
   type ConsumerRecord,
   type RebalanceEvent,
-  type RevokeReason,
   type TopicPartition,
   type TopicPartitionOffset,
 } from './consumer-record.js';
-import { partitionCountWatch$, pollWatchdog$, type PollProbe, type WatchReason } from './group-watch.js';
-import { awaitStable$, heartbeatLoop$, rejoinReasonOf, type RejoinReason } from './group-membership.js';
+import { GroupCoordinator } from './group-coordinator.js';
+import type { PollProbe } from './group-watch.js';
 
-/** Beyond one heartbeat interval: time for a member that noticed the rebalance to commit and rejoin. */
-const REBALANCE_SETTLE_MARGIN_MS = 250;
-/** Rejoins in a row after receiving nothing while partitions were there to share. */
-const MAX_LEFT_OUT_REJOINS = 5;
-/** How often a follower asks whether the leader has assigned yet. */
-const FOLLOWER_POLL_MS = 100;
-
-class PartitionState {
-  /** Next offset to fetch (everything before it was emitted). */
-  position: bigint;
-  /** Offset credit is counted from (the assignment or the last seek). */
-  epochStart: bigint;
-  /**
-   * End of what was emitted (last emitted offset + 1) in this epoch. Can lag `position`, which also
-   * steps over records the broker does not show (transaction markers, aborted records under
-   * read_committed): those are never emitted, so they must not count as unacknowledged.
-   */
-  emittedEnd: bigint;
-  epoch = 0;
-  /** Next offset to commit (highest acknowledged + 1) in this epoch. */
-  acked: bigint | undefined;
-  committed: bigint | undefined;
-  paused = false;
-  /** Next offset after the last record emitted downstream in this epoch (deliveredOffsets()). */
-  delivered: bigint | undefined;
-  /** rewindToCommitted$ calls under way: nothing is fetched or emitted meanwhile. */
-  rewinds = 0;
-  /** A rewind could not read the committed offset: hold the partition until a rewind or seek succeeds. */
-  rewindFailed = false;
-  /** No more emission (a revoke is under way). */
-  emitting = true;
-  /** Revoked: acks ignored, loop ends. */
-  stopped = false;
-  wake: (() => void) | undefined;
-  /** Fetch connection ('fetch-<lane>') this partition's requests go over. */
-  lane: ClientKind = 'fetch-0';
-  /** Long-poll wait: fetchMaxWaitMs shared by the partitions of the lane (see assignPartitions). */
-  maxWaitMs = 0;
-
-  constructor(
-    readonly topic: string,
-    readonly partition: number,
-    position: bigint,
-    committed: bigint | undefined,
-  ) {
-    this.position = position;
-    this.epochStart = position;
-    this.emittedEnd = position;
-    this.committed = committed;
-  }
-
-  /** Fetching is on hold (paused, or a rewind is under way or failed). */
-  held(): boolean {
-    return this.paused || this.rewinds > 0 || this.rewindFailed;
-  }
-
-  /** Start a new epoch at `offset`: records fetched or emitted before are stale (dropped, their acks ignored). */
-  restart(offset: bigint): void {
-    this.position = offset;
-    this.epochStart = offset;
-    this.emittedEnd = offset;
-    this.epoch++;
-    this.acked = undefined;
-    this.delivered = undefined;
-  }
-
-  /** Records emitted and not acknowledged (by offset span). */
-  outstanding(): bigint {
-    const floor = this.acked ?? this.epochStart;
-    return this.emittedEnd > floor ? this.emittedEnd - floor : 0n;
-  }
-
-  signal(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
-}
+/** How often health$ refreshes the record counts while they change. */
+const HEALTH_COUNTS_INTERVAL_MS = 1_000;
 
 class Session {
   stopped = false;
@@ -147,9 +79,6 @@ class Session {
   constructor(readonly subscriber: Subscriber<FetchedBatch>) {}
 }
 
-/** The coordination connection, or fetch lane n. */
-type ClientKind = 'coordinator' | `fetch-${number}`;
-
 /** Records of one fetch, with the partition state and epoch they were fetched in: live only while both still hold. */
 interface FetchedBatch {
   state: PartitionState;
@@ -157,23 +86,25 @@ interface FetchedBatch {
   records: ConsumerRecord[];
 }
 
-function isLive(state: PartitionState, epoch: number): boolean {
-  return state.epoch === epoch && state.emitting && !state.stopped && state.rewinds === 0;
-}
-
 export class Consumer {
   private readonly config: ResolvedConsumerConfig;
   private readonly assignmentsSubject = new BehaviorSubject<TopicPartition[]>([]);
   private readonly rebalanceSubject = new Subject<RebalanceEvent>();
-  private readonly clients = new Map<ClientKind, Promise<Client>>();
+  private readonly truncationSubject = new Subject<TruncationEvent>();
+  private readonly connections: ConsumerConnections<ClientKind>;
+  /** Decoded value bytes emitted and not acknowledged, over all partitions (maxInFlightDecodedBytes). */
+  private readonly budget: DecodedBudget;
+  /** Start offsets and commits (offset-store.ts). */
+  private readonly offsets: OffsetStore;
+  /** Partitions waiting for acknowledgements past maxPollIntervalMs → health$.stalled. */
+  private readonly stalls: StallMonitor;
+  /** health$: state, counts, warnings, last error (health-tracker.ts). */
+  private readonly tracker: HealthTracker;
   private readonly partitions = new Map<string, PartitionState>();
   private readonly pendingSeeks = new Map<string, bigint>();
   private readonly pausedKeys = new Set<string>();
-  private readonly healthSubject = new BehaviorSubject<ConsumerHealth>(INITIAL_CONSUMER_HEALTH);
   /** Acknowledgements so far, also of stale records (they show downstream is taking records). */
   private ackCount = 0;
-  /** Called on the next acknowledgement (while out of the group for maxPollIntervalMs). */
-  private ackWaiter: (() => void) | undefined;
   private readonly pollProbe: PollProbe = {
     // Records are waiting for downstream when a partition cannot fetch for lack of credit: downstream
     // holds over half of maxPollRecords unacknowledged. (Not merely "something unacknowledged": a
@@ -187,8 +118,8 @@ export class Consumer {
   };
   private session: Session | undefined;
   private closed = false;
-  private memberIdValue = '';
-  private generationIdValue = -1;
+  /** Join, assign, heartbeat, rebalance, leave (group-coordinator.ts). */
+  private readonly group: GroupCoordinator<Session, PartitionState>;
 
   /** The partitions this consumer owns right now. */
   readonly assignments$: Observable<TopicPartition[]>;
@@ -200,12 +131,71 @@ export class Consumer {
   readonly records$: Observable<ConsumerRecord>;
   /** Group life cycle (state, partitions owned) and departures for maxPollIntervalMs; replays the latest. */
   readonly health$: Observable<ConsumerHealth>;
+  /**
+   * A partition's log end was found below this consumer's position: the broker lost records
+   * (rivvend 0.0.22 after a crash). The partition continues at the new log end in a new epoch.
+   * Also counted in health$ (`truncations`, `lastTruncation`).
+   */
+  readonly truncations$: Observable<TruncationEvent>;
 
   private constructor(config: ResolvedConsumerConfig) {
     this.config = config;
     this.assignments$ = this.assignmentsSubject.asObservable();
     this.rebalances$ = this.rebalanceSubject.asObservable();
-    this.health$ = this.healthSubject.asObservable();
+    this.truncations$ = this.truncationSubject.asObservable();
+    this.tracker = new HealthTracker(
+      createLog('consumer', config.logger, config.logLevel, { groupId: config.groupId, clientId: config.clientId }),
+      () => config.scheduler.now(),
+      () => this.assignmentsSubject.value,
+    );
+    this.health$ = this.tracker.health$;
+    this.budget = new DecodedBudget(config.maxInFlightDecodedBytes);
+    this.offsets = new OffsetStore({
+      groupId: config.groupId,
+      autoOffsetReset: config.autoOffsetReset,
+      scheduler: config.scheduler,
+      coordinator: () => this.client('coordinator'),
+      dropCoordinator: () => this.dropClient('coordinator'),
+      backoff: (failures) => this.backoff(failures),
+      onError: (error) => this.noteError(error),
+      closed: () => this.closed,
+    });
+    this.connections = new ConsumerConnections<ClientKind>({
+      bootstrapServers: config.bootstrapServers,
+      clientId: config.clientId,
+      auth: config.auth,
+      tls: config.tls,
+      socketFactory: config.socketFactory,
+      requestTimeoutMs: config.requestTimeoutMs,
+      connectionTimeoutMs: config.connectionTimeoutMs,
+      onUnreachable: (error, servers) => {
+        this.noteError(error);
+        this.setWarning('unreachable', `no broker answers at ${servers.join(', ')}; retrying (check bootstrapServers and that the broker runs)`);
+      },
+      onConnected: () => this.setWarning('unreachable', undefined),
+    });
+    this.stalls = new StallMonitor(config.scheduler, config.maxPollIntervalMs, () => this.partitions.values(), (stalled) =>
+      this.tracker.stalls(stalled, config.maxPollIntervalMs),
+    );
+    this.group = new GroupCoordinator<Session, PartitionState>({
+      config,
+      pollProbe: this.pollProbe,
+      coordinator: () => this.client('coordinator'),
+      dropCoordinator: () => this.dropClient('coordinator'),
+      partitions: () => [...this.partitions.values()],
+      release: (state) => {
+        if (this.partitions.get(tpKey(state.topic, state.partition)) === state) this.partitions.delete(tpKey(state.topic, state.partition));
+      },
+      commit$: (states) => this.commitStates$(states),
+      assignPartitions: (session, tps, meta) => this.assignPartitions(session, tps, meta),
+      assignmentsChanged: (tps) => this.assignmentsSubject.next(tps),
+      rebalance: (event) => this.rebalanceSubject.next(event),
+      health: () => this.tracker.value,
+      updateHealth: (change) => this.healthUpdate(change),
+      ackCount: () => this.ackCount,
+      sleep: (session, ms) => this.sleep(session, ms),
+      backoff: (failures) => this.backoff(failures),
+    });
     const fetched$ = new Observable<FetchedBatch>((subscriber) => {
       if (this.closed) {
         subscriber.error(new ConfigError('consumer', 'this consumer is closed; create a new one'));
@@ -221,12 +211,16 @@ export class Consumer {
     // Stale records (from before a seek, rewind or revoke that happened while a batch was being
     // emitted) are dropped here, at the last moment; emitted ones count for deliveredOffsets().
     // Hand-written rather than mergeMap/filter/tap: this runs per record.
+    const onEmit = config.ackMode === 'onEmit';
     this.batches$ = new Observable<ConsumerRecord[]>((subscriber) =>
       fetched$.subscribe({
         next: ({ state, epoch, records }) => {
           if (!isLive(state, epoch)) return;
           state.delivered = records[records.length - 1]!.offset + 1n;
+          this.tracker.recordsEmitted += records.length;
           subscriber.next(records);
+          // ackMode 'onEmit': the subscriber is done with the batch when next returns.
+          if (onEmit) records[records.length - 1]!.ack();
         },
         error: (error: unknown) => subscriber.error(error),
         complete: () => subscriber.complete(),
@@ -238,7 +232,9 @@ export class Consumer {
           for (const record of records) {
             if (subscriber.closed || !isLive(state, epoch)) return;
             state.delivered = record.offset + 1n;
+            this.tracker.recordsEmitted++;
             subscriber.next(record);
+            if (onEmit) record.ack();
           }
         },
         error: (error: unknown) => subscriber.error(error),
@@ -258,30 +254,33 @@ export class Consumer {
 
   /** Member id the coordinator gave us ('' before joining or in static mode). */
   get memberId(): string {
-    return this.memberIdValue;
+    return this.group.memberId;
   }
 
   get generationId(): number {
-    return this.generationIdValue;
+    return this.group.generationId;
   }
 
-  /** The latest health$ value. */
+  /** The latest health, with the record counts as of now (health$ refreshes them at most once a second). */
   health(): ConsumerHealth {
-    return this.healthSubject.value;
+    return this.tracker.current();
   }
 
   private healthUpdate(change: Partial<ConsumerHealth>): void {
-    if (this.healthSubject.closed) return;
-    this.healthSubject.next({ ...this.healthSubject.value, ...change });
+    this.tracker.update(change);
+  }
+
+  private setWarning(source: WarningSource, text: string | undefined): void {
+    this.tracker.setWarning(source, text);
+  }
+
+  private noteError(error: unknown): void {
+    this.tracker.error(error);
   }
 
   private noteAck(): void {
     this.ackCount++;
-    const waiter = this.ackWaiter;
-    if (waiter !== undefined) {
-      this.ackWaiter = undefined;
-      waiter();
-    }
+    this.group.onAck();
   }
 
   // ---- positions ----------------------------------------------------------------------------
@@ -348,7 +347,10 @@ export class Consumer {
   /** Everything before `next` is processed (acks never move backwards). */
   private acknowledgeUpTo(state: PartitionState, next: bigint): void {
     if (state.acked === undefined || next > state.acked) {
+      const floor = state.acked ?? state.epochStart;
+      if (next > floor) this.tracker.recordsAcknowledged += Number(next - floor);
       state.acked = next;
+      state.releaseUpTo(next);
       // Only a fetch loop waiting for credit needs to hear about it.
       if (state.wake !== undefined && state.outstanding() * 2n <= BigInt(this.config.maxPollRecords)) state.signal();
     }
@@ -385,14 +387,7 @@ export class Consumer {
     let failed = true;
     try {
       const client = await this.client('coordinator');
-      const targets = await Promise.all(
-        states.map(async (state) => {
-          const committed = await firstValueFrom(client.getOffset$(this.config.groupId, state.topic, state.partition));
-          if (committed !== undefined) return { committed, position: committed };
-          const bounds = await firstValueFrom(client.getOffsetBounds$(state.topic, state.partition));
-          return { committed, position: this.config.autoOffsetReset === 'earliest' ? bounds.earliest : bounds.latest };
-        }),
-      );
+      const targets = await Promise.all(states.map((state) => this.offsets.start(client, state.topic, state.partition)));
       states.forEach((state, i) => {
         const { committed, position } = targets[i]!;
         state.restart(position);
@@ -479,10 +474,12 @@ export class Consumer {
       if (!session.subscriber.closed) session.subscriber.complete();
     }
     await this.closeClients();
-    this.healthUpdate({ state: 'closed', assignedPartitions: 0 });
+    this.healthUpdate({ state: 'closed', assignedPartitions: 0, partitions: [] });
     this.assignmentsSubject.complete();
     this.rebalanceSubject.complete();
-    this.healthSubject.complete();
+    this.truncationSubject.complete();
+    this.stalls.stop();
+    this.tracker.complete();
   }
 
   /**
@@ -493,7 +490,7 @@ export class Consumer {
     if (this.closed) return;
     this.closed = true;
     const session = this.session;
-    this.memberIdValue = '';
+    this.group.forget();
     if (session) {
       session.stopped = true;
       session.stopPromise = Promise.resolve();
@@ -507,10 +504,12 @@ export class Consumer {
     }
     await this.closeClients();
     if (session && !session.subscriber.closed) session.subscriber.complete();
-    this.healthUpdate({ state: 'closed', assignedPartitions: 0 });
+    this.healthUpdate({ state: 'closed', assignedPartitions: 0, partitions: [] });
     this.assignmentsSubject.complete();
     this.rebalanceSubject.complete();
-    this.healthSubject.complete();
+    this.truncationSubject.complete();
+    this.stalls.stop();
+    this.tracker.complete();
   }
 
   // ---- the session ----------------------------------------------------------------------------
@@ -525,177 +524,24 @@ export class Consumer {
         )
         .subscribe();
     }
+    // Record counts change per record: health$ carries them at most once a second.
+    interval(HEALTH_COUNTS_INTERVAL_MS, this.config.scheduler)
+      .pipe(takeUntil(session.stop$))
+      .subscribe(() => this.tracker.refreshCounts());
     try {
       if (this.config.assign) {
         const tps = [...this.config.assign].flatMap(([topic, parts]) => parts.map((partition) => ({ topic, partition })));
         await this.assignPartitions(session, tps, { generationId: -1, memberId: '', isLeader: false });
       } else {
-        await this.runGroup(session);
+        await this.group.run(session);
       }
     } catch (error) {
-      if (!session.stopped) session.subscriber.error(error);
+      if (!session.stopped) {
+        this.noteError(error);
+        session.subscriber.error(error);
+      }
     }
     if (session.stopped) autoCommit?.unsubscribe();
-  }
-
-  private async runGroup(session: Session): Promise<void> {
-    const config = this.config;
-    this.healthUpdate({ state: 'joining' });
-    let failures = 0;
-    let leftOut = 0;
-    while (!session.stopped) {
-      let reason: RejoinReason | WatchReason | 'STOPPED' | undefined;
-      try {
-        const client = await this.client('coordinator');
-        const joinOptions = { sessionTimeoutMs: config.sessionTimeoutMs, rebalanceTimeoutMs: config.rebalanceTimeoutMs, subscriptions: config.topics };
-        // Partition counts as of before joining: whatever the leader assigns is at least this, so a
-        // later difference means partitions no one was given (at worst one needless rebalance).
-        const [baseline, firstJoin] = await Promise.all([
-          this.partitionCounts(client, config.topics),
-          firstValueFrom(client.joinGroup$(config.groupId, this.memberIdValue, joinOptions)),
-        ]);
-        let join = firstJoin;
-        this.memberIdValue = join.memberId;
-        let assignment: [string, number[]][];
-        if (join.isLeader) {
-          if (join.members.length > 1) {
-            // rivvend answers JoinGroup at once instead of holding it until every member rejoined:
-            // give the others one heartbeat to notice, commit what they acknowledged and rejoin, then
-            // take a fresh member list (same generation) before assigning. Followers wait in
-            // SyncGroup meanwhile without heartbeats, which heartbeatIntervalMs ≤ sessionTimeoutMs / 3
-            // leaves room for.
-            await this.sleep(session, config.heartbeatIntervalMs + REBALANCE_SETTLE_MARGIN_MS);
-            if (session.stopped) break;
-            join = await firstValueFrom(client.joinGroup$(config.groupId, this.memberIdValue, joinOptions));
-          }
-          const assignments = join.isLeader ? await this.computeAssignments(client, join.members) : [];
-          assignment = await firstValueFrom(client.syncGroup$(config.groupId, join.generationId, join.memberId, assignments));
-        } else {
-          const { generationId, memberId } = join;
-          const outcome = await firstValueFrom(
-            awaitStable$(() => client.heartbeat$(config.groupId, generationId, memberId), FOLLOWER_POLL_MS, config.rebalanceTimeoutMs, config.scheduler).pipe(
-              takeUntil(session.stop$),
-            ),
-            { defaultValue: 'STOPPED' as const },
-          );
-          if (outcome === 'STOPPED') break;
-          if (outcome !== 'STABLE') {
-            if (outcome === 'UNKNOWN_MEMBER_ID' || outcome === 'UNKNOWN_GROUP') this.memberIdValue = '';
-            continue;
-          }
-          assignment = await firstValueFrom(client.syncGroup$(config.groupId, generationId, memberId, []));
-        }
-        if (session.stopped) break;
-        if (assignment.every(([, parts]) => parts.length === 0) && leftOut < MAX_LEFT_OUT_REJOINS && (await this.wasLeftOut(client, join.members))) {
-          // rivvend can complete a rebalance with a member list taken before we joined: we then
-          // get nothing although there is enough to share. Rejoining starts a new generation.
-          leftOut++;
-          continue;
-        }
-        leftOut = 0;
-        this.generationIdValue = join.generationId;
-        const tps = assignment.flatMap(([topic, parts]) => parts.map((partition) => ({ topic, partition })));
-        await this.assignPartitions(session, tps, { generationId: join.generationId, memberId: join.memberId, isLeader: join.isLeader });
-        failures = 0;
-        this.healthUpdate({ state: 'stable' });
-        reason = await firstValueFrom(
-          merge(
-            heartbeatLoop$(() => client.heartbeat$(config.groupId, join.generationId, join.memberId), config.heartbeatIntervalMs, config.scheduler),
-            pollWatchdog$(this.pollProbe, config.maxPollIntervalMs, config.scheduler),
-            partitionCountWatch$(() => defer(() => this.partitionCounts(client, config.topics)), baseline, config.metadataRefreshIntervalMs, config.scheduler),
-          ).pipe(take(1), takeUntil(session.stop$)),
-          { defaultValue: 'STOPPED' as const },
-        );
-      } catch (error) {
-        if (session.stopped) break;
-        reason = rejoinReasonOf(error);
-        if (reason === undefined) {
-          const code = error instanceof ServerError ? error.serverCode : undefined;
-          const retriable = code === 'REBALANCE_TIMEOUT' || code === 'INCONSISTENT_GROUP_PROTOCOL' || (error instanceof RivvenError && error.retriable);
-          if (!retriable || ++failures > config.maxReconnectAttempts) throw error;
-          if (error instanceof ConnectionError) this.dropClient('coordinator');
-          await this.sleep(session, this.backoff(failures));
-        }
-      }
-      if (reason === 'STOPPED' || session.stopped) break;
-      if (reason === 'MAX_POLL_INTERVAL_EXCEEDED') {
-        await this.leaveUntilDownstreamAcks(session);
-        continue;
-      }
-      this.healthUpdate({ state: 'rebalancing', ...(reason === 'METADATA_CHANGED' ? { metadataRebalances: this.healthSubject.value.metadataRebalances + 1 } : {}) });
-      await this.revokeAll(reason === 'METADATA_CHANGED' ? 'metadataChanged' : 'rebalance');
-      if (reason === 'UNKNOWN_MEMBER_ID' || reason === 'UNKNOWN_GROUP') this.memberIdValue = '';
-    }
-  }
-
-  /**
-   * Downstream sat on records for longer than maxPollIntervalMs (Kafka's max.poll.interval): give
-   * the partitions to live members — commit what was acknowledged, leave the group — and rejoin
-   * once downstream acknowledges anything again (a sign it is taking records).
-   */
-  private async leaveUntilDownstreamAcks(session: Session): Promise<void> {
-    const health = this.healthSubject.value;
-    this.healthUpdate({ state: 'left', maxPollIntervalExceeded: health.maxPollIntervalExceeded + 1, lastMaxPollIntervalExceededAt: this.config.scheduler.now() });
-    const revoking = this.revokeAll('maxPollIntervalExceeded');
-    // Revoked states are stopped synchronously above: acks from here on are downstream catching up.
-    const acksAtRevoke = this.ackCount;
-    await revoking;
-    await this.leaveGroup();
-    if (this.ackCount === acksAtRevoke) {
-      await new Promise<void>((resolve) => {
-        const stopped = session.stop$.subscribe(() => resolve());
-        this.ackWaiter = () => {
-          stopped.unsubscribe();
-          resolve();
-        };
-      });
-      this.ackWaiter = undefined;
-    }
-    if (!session.stopped) this.healthUpdate({ state: 'joining' });
-  }
-
-  private async leaveGroup(): Promise<void> {
-    if (this.config.assign !== undefined || this.memberIdValue === '') return;
-    const memberId = this.memberIdValue;
-    this.memberIdValue = '';
-    try {
-      const client = await this.client('coordinator');
-      await firstValueFrom(client.leaveGroup$(this.config.groupId, memberId), { defaultValue: undefined });
-    } catch {
-      // Leaving is a courtesy: the session timeout removes us anyway.
-    }
-  }
-
-  /** Partition count of each topic (0 if it does not exist yet); requests go out together. */
-  private async partitionCounts(client: Client, topics: readonly string[]): Promise<Map<string, number>> {
-    const counts = await Promise.all(
-      topics.map(async (topic) => {
-        try {
-          return (await firstValueFrom(client.getMetadata$(topic))).partitions;
-        } catch (error) {
-          if (!(error instanceof ServerError)) throw error;
-          return 0;
-        }
-      }),
-    );
-    return new Map(topics.map((topic, i) => [topic, counts[i]!]));
-  }
-
-  /** Our subscribed topics have at least as many partitions as the group (as we saw it) has members. */
-  private async wasLeftOut(client: Client, members: [string, string[]][]): Promise<boolean> {
-    let total = 0;
-    for (const n of (await this.partitionCounts(client, this.config.topics)).values()) total += n;
-    return total > 0 && total >= Math.max(1, members.length);
-  }
-
-  private async computeAssignments(client: Client, members: [string, string[]][]): Promise<GroupAssignments> {
-    // A subscribed topic that does not exist yet counts 0 partitions.
-    const counts = await this.partitionCounts(client, [...new Set(members.flatMap(([, t]) => t))]);
-    const plan = this.config.assignor.assign(
-      members.map(([memberId, t]) => ({ memberId, topics: t })),
-      counts,
-    );
-    return toGroupAssignments(plan);
   }
 
   private async assignPartitions(
@@ -707,14 +553,10 @@ export class Consumer {
     const states = await Promise.all(
       tps.map(async (tp) => {
         const key = tpKey(tp.topic, tp.partition);
-        const committed = await firstValueFrom(client.getOffset$(this.config.groupId, tp.topic, tp.partition));
-        let position = this.pendingSeeks.get(key) ?? committed;
+        const seek = this.pendingSeeks.get(key);
         this.pendingSeeks.delete(key);
-        if (position === undefined) {
-          const bounds = await firstValueFrom(client.getOffsetBounds$(tp.topic, tp.partition));
-          position = this.config.autoOffsetReset === 'earliest' ? bounds.earliest : bounds.latest;
-        }
-        const state = new PartitionState(tp.topic, tp.partition, position, committed);
+        const { committed, position } = await this.offsets.start(client, tp.topic, tp.partition, seek);
+        const state = new PartitionState(tp.topic, tp.partition, position, committed, this.budget);
         state.paused = this.pausedKeys.has(key);
         return state;
       }),
@@ -729,43 +571,41 @@ export class Consumer {
       state.lane = `fetch-${i % lanes}`;
       state.maxWaitMs = this.config.fetchMaxWaitMs === 0 ? 0 : Math.max(1, Math.floor(this.config.fetchMaxWaitMs / sharing));
       this.partitions.set(tpKey(state.topic, state.partition), state);
-      this.fetchLoop(session, state).catch((error: unknown) => {
-        if (!session.stopped && !state.stopped) session.subscriber.error(error);
-      });
+      this.startFetching(session, state);
     });
     this.assignmentsSubject.next(tps);
     this.healthUpdate({ assignedPartitions: tps.length, ...(this.config.assign ? { state: 'stable' as const } : {}) });
     this.rebalanceSubject.next({ type: 'assigned', partitions: tps, ...meta });
+    if (this.config.assign === undefined) void this.checkTopicsExist(client, tps.length);
   }
 
-  /** Stop emitting, tell listeners (acks in the handler still count), commit what was acknowledged, give the partitions up. */
-  private async revokeAll(reason: RevokeReason): Promise<void> {
-    const states = [...this.partitions.values()];
-    for (const state of states) state.emitting = false;
-    if (states.length > 0) {
-      this.rebalanceSubject.next({
-        type: 'revoked',
-        partitions: states.map((s) => ({ topic: s.topic, partition: s.partition })),
-        generationId: this.generationIdValue,
-        reason,
-      });
+  /**
+   * A group member with nothing assigned: say so in health$ when none of its topics exists (it
+   * would otherwise sit 'stable' with 0 partitions). The warning clears at the next assignment
+   * with partitions (a subscribed topic that is created triggers one, see metadataRefreshIntervalMs).
+   */
+  private async checkTopicsExist(client: Client, assigned: number): Promise<void> {
+    if (assigned > 0) {
+      this.setWarning('noTopic', undefined);
+      return;
     }
-    for (const state of states) {
-      state.stopped = true;
-      state.signal();
+    const exists = await Promise.all(
+      this.config.topics.map((topic) =>
+        firstValueFrom(client.getMetadata$(topic)).then(
+          () => true,
+          (error: unknown) => !(error instanceof ServerError),
+        ),
+      ),
+    );
+    if (exists.some((e) => e)) {
+      this.setWarning('noTopic', undefined);
+      return;
     }
-    try {
-      await firstValueFrom(this.commitStates$(states), { defaultValue: undefined });
-    } catch {
-      // The coordinator may be gone; the new owner re-reads from the last commit (at-least-once).
-    }
-    for (const state of states) {
-      if (this.partitions.get(tpKey(state.topic, state.partition)) === state) this.partitions.delete(tpKey(state.topic, state.partition));
-    }
-    if (states.length > 0) {
-      this.assignmentsSubject.next([]);
-      this.healthUpdate({ assignedPartitions: 0 });
-    }
+    this.setWarning(
+      'noTopic',
+      `none of the subscribed topics exists (${this.config.topics.join(', ')}): nothing to consume. Create it (createTopic$); ` +
+        `the group rebalances within metadataRefreshIntervalMs (${this.config.metadataRefreshIntervalMs} ms) once it exists`,
+    );
   }
 
   private stopSession(session: Session): Promise<void> {
@@ -773,9 +613,10 @@ export class Consumer {
     session.stopped = true;
     session.stop$.next();
     session.stopPromise = (async () => {
-      await this.revokeAll('stopped');
-      await this.leaveGroup();
+      await this.group.revokeAll('stopped', session);
+      await this.group.leave();
       if (this.session === session) this.session = undefined;
+      this.stalls.update();
       this.healthUpdate({ state: 'idle' });
     })();
     return session.stopPromise;
@@ -783,99 +624,40 @@ export class Consumer {
 
   // ---- fetching -------------------------------------------------------------------------------
 
-  private async fetchLoop(session: Session, state: PartitionState): Promise<void> {
-    const config = this.config;
-    const max = BigInt(config.maxPollRecords);
-    let failures = 0;
-    while (!state.stopped && !session.stopped) {
-      if (state.held() || state.outstanding() * 2n > max) {
-        await new Promise<void>((resolve) => (state.wake = resolve));
-        continue;
-      }
-      const epoch = state.epoch;
-      const from = state.position;
-      const maxMessages = Number(max - state.outstanding());
-      let fetched: ConsumedRecord[];
-      try {
-        const client = await this.client(state.lane);
-        fetched = await firstValueFrom(
-          client.consume$(state.topic, {
-            partition: state.partition,
-            offset: from,
-            maxMessages,
-            isolationLevel: config.isolationLevel,
-            maxWaitMs: state.maxWaitMs,
-          }),
-        );
-        failures = 0;
-        if (fetched.length === 0 && !state.stopped && state.epoch === epoch) {
-          await this.skipInvisible(client, state, from, maxMessages, epoch);
-          continue;
-        }
-      } catch (error) {
-        if (state.stopped || session.stopped) return;
-        if (error instanceof ServerError && error.serverCode === 'OFFSET_OUT_OF_RANGE') {
-          const client = await this.client(state.lane);
-          const bounds = await firstValueFrom(client.getOffsetBounds$(state.topic, state.partition));
-          if (state.epoch === epoch) this.seek(state.topic, state.partition, config.autoOffsetReset === 'earliest' ? bounds.earliest : bounds.latest);
-          continue;
-        }
-        const retriable = error instanceof RivvenError && error.retriable;
-        if (!retriable || ++failures > config.maxReconnectAttempts) {
-          session.subscriber.error(error);
-          return;
-        }
-        if (error instanceof ConnectionError) this.dropClient(state.lane);
-        await this.sleep(session, this.backoff(failures));
-        continue;
-      }
-      const visible = fetched.filter((r) => r.offset >= from);
-      if (visible.length === 0) continue;
-      // Synchronous for plain, LZ4 and Snappy values; only zstd needs a Promise.
-      const values = visible.map((r) => tryDecompressValueSync(r.value));
-      for (let i = 0; i < values.length; i++) if (values[i] === undefined) values[i] = await tryDecompressValue(visible[i]!.value);
-      if (state.stopped || !state.emitting || state.epoch !== epoch || state.held() || session.stopped) continue;
-      const records = visible.map((r, i) => this.toRecord(r, values[i]!, state, epoch));
-      state.position = visible[visible.length - 1]!.offset + 1n;
-      state.emittedEnd = state.position;
-      session.subscriber.next({ state, epoch, records });
-    }
+  private startFetching(session: Session, state: PartitionState): void {
+    const loop = new FetchLoop(
+      {
+        config: this.config,
+        budget: this.budget,
+        done: (s) => s.stopped || session.stopped,
+        client: (kind) => this.client(kind),
+        dropClient: (kind) => this.dropClient(kind),
+        sleep: (ms) => this.sleep(session, ms),
+        backoff: (failures) => this.backoff(failures),
+        now: () => this.config.scheduler.now(),
+        emit: (s, epoch, records, values) => {
+          session.subscriber.next({ state: s, epoch, records: records.map((r, i) => this.toRecord(r, values[i]!, s, epoch)) });
+        },
+        waiting: () => this.stalls.update(),
+        duplicates: (_s, count) => this.tracker.duplicates(count),
+        truncated: (event) => this.noteTruncation(event),
+        error: (error) => this.noteError(error),
+      },
+      state,
+    );
+    loop.run().catch((error: unknown) => {
+      if (session.stopped || state.stopped) return;
+      this.noteError(error);
+      session.subscriber.error(error);
+    });
   }
 
-  /**
-   * An empty answer while the partition has records past our position: the records there are
-   * invisible (transaction markers; aborted records under read_committed). Step over them.
-   */
-  private async skipInvisible(client: Client, state: PartitionState, from: bigint, maxMessages: number, epoch: number): Promise<void> {
-    const bounds = await firstValueFrom(client.getOffsetBounds$(state.topic, state.partition));
-    if (bounds.latest <= from || state.position !== from || state.epoch !== epoch) return;
-    let next: bigint;
-    if (from < bounds.earliest) {
-      next = bounds.earliest;
-    } else {
-      const raw = await firstValueFrom(client.consume$(state.topic, { partition: state.partition, offset: from, maxMessages, isolationLevel: 'read_uncommitted' }));
-      const first = raw[0];
-      if (first === undefined) next = from + BigInt(maxMessages) < bounds.latest ? from + BigInt(maxMessages) : bounds.latest;
-      else if (first.offset > from) next = first.offset; // only control records (markers) before it
-      else {
-        // Records at `from`: hidden by read_committed — or simply appended after our empty fetch.
-        // Ask again in our isolation level: skipping records that are visible would lose them.
-        const again = await firstValueFrom(
-          client.consume$(state.topic, { partition: state.partition, offset: from, maxMessages, isolationLevel: this.config.isolationLevel }),
-        );
-        if (again.length > 0) return; // visible: the next fetch emits them
-        // Both reads start at `from` and cover the same first maxMessages entries of the log, and
-        // the second shows none of them: all of raw is hidden (aborted).
-        next = raw[raw.length - 1]!.offset + 1n;
-      }
-    }
-    if (state.position === from && state.epoch === epoch && !state.stopped) {
-      state.position = next;
-      if (state.acked === undefined && state.epochStart === from) state.epochStart = next;
-    }
+  private noteTruncation(event: TruncationEvent): void {
+    this.tracker.truncated(event);
+    this.truncationSubject.next(event);
   }
 
-  private toRecord(r: ConsumedRecord, value: Buffer, state: PartitionState, epoch: number): ConsumerRecord {
+  private toRecord(r: MessageData, value: Buffer, state: PartitionState, epoch: number): ConsumerRecord {
     const offset = r.offset;
     const acknowledge = (): void => {
       this.noteAck();
@@ -892,81 +674,33 @@ export class Consumer {
           return this.commit$();
         }),
     };
-    return { topic: r.topic, partition: r.partition, offset, key: r.key, value, timestamp: r.timestamp, headers: r.headers, receiverOffset, ack: acknowledge };
+    return { topic: state.topic, partition: state.partition, offset, key: r.key, value, timestamp: r.timestamp, headers: r.headers, receiverOffset, ack: acknowledge };
   }
 
   private commitStates$(states: PartitionState[]): Observable<CommittedOffsets> {
-    const due = states
-      .map((state) => ({ state, offset: state.acked }))
-      .filter((d): d is { state: PartitionState; offset: bigint } => d.offset !== undefined && d.offset !== d.state.committed);
-    if (due.length === 0) return of({ offsets: [] });
-    return from(this.client('coordinator')).pipe(
-      concatMap((client) =>
-        forkJoin(
-          due.map(({ state, offset }) =>
-            client.commitOffset$(this.config.groupId, state.topic, state.partition, offset).pipe(
-              map(() => {
-                state.committed = offset;
-                return { topic: state.topic, partition: state.partition, offset };
-              }),
-            ),
-          ),
-        ),
-      ),
-      map((offsets) => ({ offsets })),
-    );
+    return this.offsets.commit$(states);
   }
 
   // ---- connections and timing -----------------------------------------------------------------
 
+  /** The lane's connection; a failed or closed one is never handed out (see consumer-connections.ts). */
   private client(kind: ClientKind): Promise<Client> {
-    let pending = this.clients.get(kind);
-    if (pending === undefined) {
-      pending = this.connect(kind);
-      this.clients.set(kind, pending);
-      pending.catch(() => {
-        if (this.clients.get(kind) === pending) this.clients.delete(kind);
-      });
-    }
-    return pending;
-  }
-
-  private async connect(kind: ClientKind): Promise<Client> {
-    if (this.closed) throw new ConnectionError('the consumer is closed');
-    let lastError: unknown;
-    for (const server of this.config.bootstrapServers) {
-      try {
-        return await firstValueFrom(
-          Client.connect$(server, {
-            clientId: `${this.config.clientId}-${kind}`,
-            auth: this.config.auth,
-            tls: this.config.tls,
-            socketFactory: this.config.socketFactory,
-            healthIntervalMs: 60_000,
-          }),
-        );
-      } catch (error) {
-        lastError = error;
-      }
-    }
-    throw lastError;
+    // close() still commits, drains and leaves the group over its connections (until its session ends).
+    if (this.closed && this.session === undefined) return Promise.reject(new ConnectionError('the consumer is closed'));
+    return this.connections.get(kind);
   }
 
   private dropClient(kind: ClientKind): void {
-    const pending = this.clients.get(kind);
-    this.clients.delete(kind);
-    pending?.then((c) => c.close()).catch(() => undefined);
+    this.connections.drop(kind);
   }
 
-  private async closeClients(): Promise<void> {
-    const pending = [...this.clients.values()];
-    this.clients.clear();
-    await Promise.all(pending.map((p) => p.then((c) => c.close()).catch(() => undefined)));
+  private closeClients(): Promise<void> {
+    return this.connections.closeAll();
   }
 
+  /** Jittered (±25 %), so consumers that failed together do not retry together. */
   private backoff(failures: number): number {
-    const { reconnectBackoffMs, reconnectBackoffMaxMs } = this.config;
-    return exponentialDelay(failures - 1, { initialDelay: reconnectBackoffMs, maxDelay: reconnectBackoffMaxMs, multiplier: 2 });
+    return consumerBackoff(failures, this.config.reconnectBackoffMs, this.config.reconnectBackoffMaxMs);
   }
 
   private sleep(session: Session, ms: number): Promise<void> {

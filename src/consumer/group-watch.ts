@@ -9,7 +9,7 @@
  * - `partitionCountWatch$`: subscribed topics' partition counts, re-read every interval; a change
  *   (partitions added, a topic created) needs a rebalance so the new partitions get owners.
  */
-import { Observable, catchError, defer, exhaustMap, filter, map, of, take, timer, type SchedulerLike } from 'rxjs';
+import { Observable, catchError, defer, exhaustMap, filter, map, merge, of, take, timer, type SchedulerLike } from 'rxjs';
 
 export type WatchReason = 'MAX_POLL_INTERVAL_EXCEEDED' | 'METADATA_CHANGED';
 
@@ -75,4 +75,31 @@ export function partitionCountWatch$(
     map(() => 'METADATA_CHANGED' as const),
     take(1),
   );
+}
+
+/** How often a revoke looks whether the records it waits for are acknowledged (besides on every ack). */
+export const DRAIN_POLL_MS = 25;
+
+/**
+ * A revoke's wait for downstream to acknowledge the records it was given of the revoked partitions
+ * (Reactor Kafka's maxDelayRebalance): 'DRAINED' as soon as `drained()` holds — looked at on each
+ * `acks$` emission and every `pollMs` — or 'TIMEOUT' after `maxDelayMs`.
+ */
+export function drainWait$(
+  drained: () => boolean,
+  acks$: Observable<unknown>,
+  maxDelayMs: number,
+  scheduler: SchedulerLike,
+  pollMs = DRAIN_POLL_MS,
+): Observable<'DRAINED' | 'TIMEOUT'> {
+  return defer(() => {
+    if (drained()) return of('DRAINED' as const);
+    return merge(
+      merge(acks$, timer(pollMs, pollMs, scheduler)).pipe(
+        filter(() => drained()),
+        map(() => 'DRAINED' as const),
+      ),
+      timer(maxDelayMs, scheduler).pipe(map(() => 'TIMEOUT' as const)),
+    ).pipe(take(1));
+  });
 }
