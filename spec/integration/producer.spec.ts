@@ -76,7 +76,7 @@ describe('Producer at volume', () => {
       }));
       const results = await lastValueFrom(from(records).pipe(produceTo<number>(producer), toArray()));
       await producer.close();
-      const stats = producer.stats();
+      const stats = producer.health();
       expect(stats.recordsAcked).toBe(perProducer);
       expect(stats.averageBatchSize).toBeGreaterThan(10);
       if (compressionType === 'lz4') expect(stats.compressionRatio).toBeLessThan(1);
@@ -155,7 +155,7 @@ describe('Producer', () => {
     await producer.flush();
     const error = await failed;
     expect(error).toBeInstanceOf(RivvenError);
-    expect(producer.stats().recordsFailed).toBe(1);
+    expect(producer.health().recordsFailed).toBe(1);
     await producer.close();
   });
 
@@ -195,7 +195,7 @@ describe('Producer', () => {
         expect(results).toHaveLength(60);
         expect(proxy.stats().connectionsOpen).toBe(connections);
         // Request latency is measured over the connections in use.
-        const { requestLatencyP50Ms, requestLatencyP99Ms } = producer.stats();
+        const { requestLatencyP50Ms, requestLatencyP99Ms } = producer.health();
         expect(requestLatencyP50Ms).toBeGreaterThan(0);
         expect(requestLatencyP99Ms).toBeGreaterThanOrEqual(requestLatencyP50Ms!);
       } finally {
@@ -240,7 +240,7 @@ describe('Producer', () => {
       await proxy.restore();
       const results = await sent;
       expect(results.map((r) => r.offset)).toEqual([1n, 2n, 3n]);
-      expect(producer.stats().retries).toBeGreaterThanOrEqual(1);
+      expect(producer.health().retries).toBeGreaterThanOrEqual(1);
       const stored = await readPartition(topic, 0);
       expect(stored.map((r) => r.value.toString())).toEqual(['warm-up', 'a', 'b', 'c']);
     } finally {
@@ -323,7 +323,7 @@ describe('Producer', () => {
       expect(heapSamples).toHaveLength(total / 100);
       expect(Math.max(...heapSamples)).toBeLessThan(64 * 1024 * 1024);
       expect(heapSamples[heapSamples.length - 1]! - heapSamples[0]!).toBeLessThan(16 * 1024 * 1024);
-      const stats = producer.stats();
+      const stats = producer.health();
       expect(stats.recordsAcked).toBe(total);
       expect(stats.recordsFailed).toBe(0);
     } finally {

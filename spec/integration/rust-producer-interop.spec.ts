@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { Client } from '../../src/client/client';
 import { Consumer } from '../../src/consumer/consumer';
-import { decodeValues } from '../../src/consumer/value-decoder';
+import { decodeValues } from '../../src/protocol/value-decoder';
 import { requireHarness } from '../support/harness-binary';
 import { testBroker } from '../support/test-broker';
 

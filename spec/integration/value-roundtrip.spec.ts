@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { firstValueFrom, from, lastValueFrom, map, mergeMap, take, toArray } from 'rxjs';
 import { Client } from '../../src/client/client';
 import { Consumer } from '../../src/consumer/consumer';
-import { decodeValues } from '../../src/consumer/value-decoder';
+import { decodeValues } from '../../src/protocol/value-decoder';
 import type { CompressionAlgorithm } from '../../src/protocol/compression';
 import { Producer } from '../../src/producer/producer';
 import { testBroker } from '../support/test-broker';

@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   const previousProducerId = existsSync(config.stateFile) ? BigInt(readFileSync(config.stateFile, 'utf8')) : undefined;
   const producer = await firstValueFrom(
     TransactionalProducer.create$({
-      bootstrapServer: config.bootstrap,
+      bootstrapServers: [config.bootstrap],
       transactionalId: config.transactionalId,
       previousProducerId,
       transactionTimeoutMs: config.transactionTimeoutMs,

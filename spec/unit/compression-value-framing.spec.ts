@@ -11,7 +11,7 @@ import { compressSync as snappyCompress } from 'snappy';
 import { CompressionError } from '../../src/errors';
 import { compressValue, tryDecompressValue, tryDecompressValueSync, type CompressionAlgorithm } from '../../src/protocol/compression';
 import { DETECTED_FLAGS, planValue } from '../../src/protocol/value-framing';
-import { decodeValues, type ValueFraming } from '../../src/consumer/value-decoder';
+import { decodeValues, type ValueFraming } from '../../src/protocol/value-decoder';
 
 const algorithms: CompressionAlgorithm[] = ['none', 'lz4', 'zstd', 'snappy'];
 const UNLIMITED = Number.MAX_SAFE_INTEGER;

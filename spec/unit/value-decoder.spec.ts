@@ -1,5 +1,5 @@
 /**
- * decodeValues (src/consumer/value-decoder.ts) against issue 16's hostile values: the budget is in
+ * decodeValues (src/protocol/value-decoder.ts) against issue 16's hostile values: the budget is in
  * decoded bytes and is checked against the sizes the headers claim before anything is inflated, and
  * no call blocks the event loop for long, however large the values.
  */
@@ -11,7 +11,7 @@ import { runInNewContext } from 'node:vm';
 import { ConfigError } from '../../src/errors';
 import { compressValue, type CompressionAlgorithm } from '../../src/protocol/compression';
 import { MAX_DECOMPRESSED_SIZE } from '../../src/protocol/value-framing';
-import { decodeValues, type ValueFraming } from '../../src/consumer/value-decoder';
+import { decodeValues, type ValueFraming } from '../../src/protocol/value-decoder';
 
 const MiB = 1024 * 1024;
 

@@ -10,7 +10,7 @@
  */
 import { Observable, defer, map, mergeMap } from 'rxjs';
 import { ConfigError } from '../errors.js';
-import { decodeValues, type ValueFraming } from '../consumer/value-decoder.js';
+import { decodeValues, type ValueFraming } from '../protocol/value-decoder.js';
 import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response, ResponseOf, ResponseType } from '../protocol/response-schema.js';
 import type { RequestOptions } from '../transport/connection.js';

@@ -9,7 +9,7 @@ import type { AuthOptions } from '../transport/authenticator.js';
 import type { SocketFactory } from '../transport/socket-factory.js';
 import type { TlsOptions } from '../transport/tls.js';
 import { rangeAssignor, type PartitionAssignor } from './assignors.js';
-import type { ValueFraming } from './value-decoder.js';
+import type { ValueFraming } from '../protocol/value-decoder.js';
 import { LOG_LEVELS, type Logger, type LogLevel } from '../observability/log.js';
 
 export interface ConsumerConfig {

@@ -29,7 +29,7 @@ import type { TruncationEvent } from './consumer-health.js';
 import type { DecodedBudget } from './decoded-budget.js';
 import { resetPosition } from './offset-store.js';
 import type { ClientKind, PartitionState } from './partition-state.js';
-import { decodeValues } from './value-decoder.js';
+import { decodeValues } from '../protocol/value-decoder.js';
 
 /** Protocol violations in a row (each on a fresh connection) before the stream fails. */
 export const MAX_PROTOCOL_VIOLATIONS = 3;

@@ -34,11 +34,16 @@ export interface ProducerConfig {
   requestTimeout: number;
   /** Time from `send$` to acknowledgement (or failure). Default 120,000 ms. */
   deliveryTimeout: number;
-  /** Retries of retriable failures per batch. Default 3. */
+  /**
+   * Most attempts repeated per batch after retriable failures. Default 2,147,483,647 — in effect no
+   * limit: as in Kafka since KIP-91, `deliveryTimeout` bounds delivery, and a batch is tried again
+   * until its records are acknowledged or time out. Set a small number only to give up sooner
+   * than the deadline.
+   */
   retries: number;
-  /** First retry delay; doubles per attempt up to retryBackoffMaxMs. Default 100 ms. */
+  /** First retry delay; doubles per attempt up to retryBackoffMaxMs, ±20 % jitter. Default 100 ms. */
   retryBackoffMs: number;
-  /** Retry delay cap. Default 1,000 ms. */
+  /** Longest wait between attempts, jitter included (how soon a broker that is back is noticed). Default 1,000 ms. */
   retryBackoffMaxMs: number;
   /** Partition counts are refreshed after this long. Default 300,000 ms. */
   metadataMaxAge: number;
@@ -65,7 +70,7 @@ export const DEFAULT_PRODUCER_CONFIG: Omit<ProducerConfig, 'bootstrapServers'> =
   enableIdempotence: false,
   requestTimeout: 30_000,
   deliveryTimeout: 120_000,
-  retries: 3,
+  retries: 2_147_483_647,
   retryBackoffMs: 100,
   retryBackoffMaxMs: 1_000,
   metadataMaxAge: 300_000,

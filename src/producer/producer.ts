@@ -5,7 +5,9 @@
  * `lingerMs` has passed, one batch in flight per partition (order is kept), at most
  * `maxInFlightRequests` in flight overall (record-accumulator.ts). Partitions are spread over
  * `connections` connections (connection-lanes.ts), so batches of different partitions are written in
- * parallel. Memory is bounded by `bufferMemory`.
+ * parallel. Memory is bounded by `bufferMemory`. A batch is retried until its records'
+ * `deliveryTimeout` (batch-sender.ts); the idempotent producer's id and sequences, and their
+ * re-initialisation after the broker lost them, are in idempotence.ts.
  */
 import {
   BehaviorSubject,
@@ -15,17 +17,19 @@ import {
   asyncScheduler,
   firstValueFrom,
   throttleTime,
-  timer,
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
-import { ConfigError, ConnectionError, RivvenError, TimeoutError } from '../errors.js';
+import { AllServersUnavailableError, CircuitOpenError, ConfigError, ConnectionError, TimeoutError } from '../errors.js';
 import type { Client } from '../client/client.js';
-import type { Bytes, ProducerIdentity } from '../client/client-types.js';
+import type { Bytes } from '../client/client-types.js';
 import { compressValue, compressValueSync } from '../protocol/compression.js';
 import { MAX_LIST_LEN } from '../protocol/request-schema.js';
-import { exponentialDelay } from '../client/backoff.js';
 import { ConnectionLanes } from './connection-lanes.js';
+import type { BootstrapConnection } from './bootstrap-connection.js';
+import { BatchSender } from './batch-sender.js';
+import { Idempotence } from './idempotence.js';
+import { retryDelay } from './retry-delay.js';
 import { RecordAccumulator, type ReadyBatch } from './record-accumulator.js';
 import { MemoryBudget } from './memory-budget.js';
 import { Partitioner } from './partitioner.js';
@@ -56,7 +60,14 @@ export interface ProducerHealth {
   recordsFailed: number;
   batchesSent: number;
   averageBatchSize: number;
+  /** Delivery attempts repeated after a retriable failure (all batches together). */
   retries: number;
+  /**
+   * Times the idempotent producer obtained a new producer id because the broker had lost its state
+   * (`UNKNOWN_PRODUCER_ID` / `OUT_OF_ORDER_SEQUENCE`, e.g. after a broker restart) or a batch's
+   * outcome was left unknown (KIP-360). A batch in flight at such a moment may be stored twice.
+   */
+  producerIdResets: number;
   /** Compressed bytes / original bytes of compressed values (1 when compression is off). */
   compressionRatio: number;
   pendingRecords: number;
@@ -65,6 +76,7 @@ export interface ProducerHealth {
   requestLatencyP50Ms: number | undefined;
   requestLatencyP99Ms: number | undefined;
   idempotent: boolean;
+  /** The last failure of a delivery attempt; cleared when a batch is acknowledged again. */
   lastError: string | undefined;
 }
 
@@ -133,13 +145,12 @@ export class Producer {
   private readonly accumulator: RecordAccumulator<PendingRecord>;
   private readonly metadata = new Map<string, TopicMetadata>();
   private readonly metadataWaiters = new Map<string, PendingRecord[]>();
-  private readonly sequences = new Map<string, number>();
   private readonly outstanding = new Set<PendingRecord>();
   private readonly flushWaiters: { remaining: Set<PendingRecord>; resolve: () => void }[] = [];
   private readonly slotWaiters: (() => void)[] = [];
   private inFlightBatches = 0;
-  private identity: Promise<ProducerIdentity | undefined> | undefined;
-  private idempotentGranted = false;
+  private readonly idempotence: Idempotence;
+  private readonly sender: BatchSender;
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly counters = {
@@ -179,6 +190,23 @@ export class Producer {
       },
       config.connections,
     );
+    this.idempotence = new Idempotence(
+      config.enableIdempotence,
+      () => this.onLane(this.lanes.primary(), (client) => firstValueFrom(client.initProducerId$())),
+      (reason) => (this.lastError = reason),
+    );
+    this.sender = new BatchSender({
+      retries: config.retries,
+      retryBackoffMs: config.retryBackoffMs,
+      retryBackoffMaxMs: config.retryBackoffMaxMs,
+      scheduler: this.scheduler,
+      idempotence: this.idempotence,
+      onRetry: (error) => {
+        this.lastError = (error as Error).message;
+        this.counters.retries++;
+        this.changes.next();
+      },
+    });
     this.accumulator = new RecordAccumulator<PendingRecord>({
       batchSize: config.batchSize,
       lingerMs: config.lingerMs,
@@ -202,11 +230,17 @@ export class Producer {
 
   /** Whether batches go out idempotently (false until granted by the broker, or if it refused). */
   isIdempotent(): boolean {
-    return this.idempotentGranted;
+    return this.idempotence.isGranted();
   }
 
-  stats(): ProducerHealth {
+  /** The producer's figures now (`health$` emits the same on change). */
+  health(): ProducerHealth {
     return this.snapshot();
+  }
+
+  /** @deprecated Use `health()`; `stats()` returns the same `ProducerHealth` and will be removed. */
+  stats(): ProducerHealth {
+    return this.health();
   }
 
   /**
@@ -446,18 +480,50 @@ export class Producer {
       return;
     }
     this.metadataWaiters.set(entry.topic, [entry]);
-    this.fetchMetadata(entry.topic).then(
+    this.awaitMetadata(entry.topic, 0);
+  }
+
+  /**
+   * Fetch a topic's partition count for the records waiting for it. While the broker cannot be
+   * reached, try again (with backoff) until the waiting records' deliveryTimeout (or `retries`
+   * attempts); a broker answer (such as an unknown topic) fails them at once.
+   */
+  private awaitMetadata(topic: string, attempt: number): void {
+    this.fetchMetadata(topic).then(
       (count) => {
-        const queued = this.metadataWaiters.get(entry.topic) ?? [];
-        this.metadataWaiters.delete(entry.topic);
+        const queued = this.metadataWaiters.get(topic) ?? [];
+        this.metadataWaiters.delete(topic);
         for (const waiter of queued) this.assignPartition(waiter, count);
       },
       (error: unknown) => {
-        const queued = this.metadataWaiters.get(entry.topic) ?? [];
-        this.metadataWaiters.delete(entry.topic);
+        const queued = (this.metadataWaiters.get(topic) ?? []).filter((waiter) => !waiter.settled);
+        if (queued.length > 0 && isUnreachable(error) && attempt < this.config.retries && !this.closedForGood()) {
+          this.metadataWaiters.set(topic, queued);
+          this.lastError = (error as Error).message;
+          this.changes.next();
+          this.scheduler.schedule(() => this.awaitMetadata(topic, attempt + 1), retryDelay(attempt, this.config));
+          return;
+        }
+        this.metadataWaiters.delete(topic);
         for (const waiter of queued) this.settle(waiter, error);
       },
     );
+  }
+
+  /** Closed and nothing left to deliver: retries stop. */
+  private closedForGood(): boolean {
+    return this.closed && this.outstanding.size === 0;
+  }
+
+  /** Run `operation` on a lane's client; a connection that failed or timed out is dropped for the next try. */
+  private async onLane<T>(lane: BootstrapConnection, operation: (client: Client) => Promise<T>): Promise<T> {
+    const client = await lane.client();
+    try {
+      return await operation(client);
+    } catch (error) {
+      if (error instanceof ConnectionError || error instanceof TimeoutError) lane.reset();
+      throw error;
+    }
   }
 
   private assignPartition(entry: PendingRecord, partitionCount: number): void {
@@ -467,8 +533,7 @@ export class Producer {
   }
 
   private async fetchMetadata(topic: string): Promise<number> {
-    const client = await this.lanes.primary().client();
-    const info = await firstValueFrom(client.getMetadata$(topic));
+    const info = await this.onLane(this.lanes.primary(), (client) => firstValueFrom(client.getMetadata$(topic)));
     if (info.partitions < 1) throw new ConfigError('topic', `'${topic}' has no partitions`);
     this.metadata.set(topic, { partitionCount: info.partitions, fetchedAt: this.scheduler.now() });
     return info.partitions;
@@ -509,75 +574,39 @@ export class Producer {
     else this.inFlightBatches--;
   }
 
-  private async identityFor(): Promise<ProducerIdentity | undefined> {
-    if (!this.config.enableIdempotence) return undefined;
-    if (this.identity === undefined) {
-      this.identity = (async () => {
-        const client = await this.lanes.primary().client();
-        try {
-          const identity = await firstValueFrom(client.initProducerId$());
-          this.idempotentGranted = identity.producerId !== 0n;
-          return this.idempotentGranted ? identity : undefined;
-        } catch (error) {
-          if (error instanceof RivvenError && error.retriable) throw error;
-          this.idempotentGranted = false;
-          this.lastError = `idempotence not granted: ${(error as Error).message}`;
-          return undefined;
-        }
-      })();
-      this.identity.catch(() => (this.identity = undefined));
-    }
-    return this.identity;
-  }
-
+  /** Deliver one batch (batch-sender.ts retries it until its deadline) and settle its records. */
   private async sendBatch(queue: ReadyBatch<PendingRecord>): Promise<void> {
     const batch = queue.records;
     const lane = this.lanes.forPartition(queue.topic, queue.partition);
     await this.acquireSlot();
     try {
       const records = await this.encodeValues(batch);
-      const sequenceKey = `${queue.topic}\u0000${queue.partition}`;
-      const started = this.scheduler.now();
-      for (let attempt = 0; ; attempt++) {
-        try {
-          const identity = await this.identityFor();
-          const client = await lane.client();
-          let baseOffset: bigint;
-          if (identity !== undefined) {
-            const baseSequence = this.sequences.get(sequenceKey) ?? 0;
-            const result = await firstValueFrom(client.idempotentPublishBatch$(queue.topic, records, identity, baseSequence, { partition: queue.partition }));
-            this.sequences.set(sequenceKey, baseSequence + batch.length);
-            baseOffset = result.baseOffset;
-          } else {
-            baseOffset = (await firstValueFrom(client.publishBatch$(queue.topic, records, { partition: queue.partition }))).baseOffset;
-          }
-          this.counters.batchesSent++;
-          this.counters.batchedRecords += batch.length;
-          batch.forEach((entry, i) =>
-            this.settle(entry, undefined, {
-              topic: queue.topic,
-              partition: queue.partition,
-              offset: baseOffset + BigInt(i),
-              timestamp: BigInt(entry.acceptedAt),
-              correlation: entry.correlation,
-            }),
-          );
-          return;
-        } catch (error) {
-          const retriable = error instanceof RivvenError && error.retriable;
-          const elapsed = this.scheduler.now() - started;
-          if (!retriable || attempt >= this.config.retries || elapsed >= this.config.deliveryTimeout) {
-            this.lastError = (error as Error).message;
-            for (const entry of batch) this.settle(entry, error);
-            return;
-          }
-          this.counters.retries++;
-          this.changes.next();
-          if (error instanceof ConnectionError || (error instanceof RivvenError && error.code === 'TIMEOUT')) lane.reset();
-          const delay = exponentialDelay(attempt, { initialDelay: this.config.retryBackoffMs, maxDelay: this.config.retryBackoffMaxMs, multiplier: 2 });
-          await firstValueFrom(timer(delay, this.scheduler));
-        }
+      const outcome = await this.sender.send({
+        topic: queue.topic,
+        partition: queue.partition,
+        records,
+        lane,
+        // Every record timed out meanwhile: nobody waits for this batch any more.
+        abandoned: () => batch.every((entry) => entry.settled),
+      });
+      if (outcome === undefined) return;
+      if (!outcome.acknowledged) {
+        this.lastError = (outcome.error as Error).message;
+        for (const entry of batch) this.settle(entry, outcome.error);
+        return;
       }
+      this.lastError = undefined;
+      this.counters.batchesSent++;
+      this.counters.batchedRecords += batch.length;
+      batch.forEach((entry, i) =>
+        this.settle(entry, undefined, {
+          topic: queue.topic,
+          partition: queue.partition,
+          offset: outcome.baseOffset + BigInt(i),
+          timestamp: BigInt(entry.acceptedAt),
+          correlation: entry.correlation,
+        }),
+      );
     } catch (error) {
       for (const entry of batch) this.settle(entry, error);
     } finally {
@@ -664,14 +693,20 @@ export class Producer {
       batchesSent: this.counters.batchesSent,
       averageBatchSize: this.counters.batchesSent === 0 ? 0 : this.counters.batchedRecords / this.counters.batchesSent,
       retries: this.counters.retries,
+      producerIdResets: this.idempotence.resets,
       compressionRatio: this.counters.originalBytes === 0 ? 1 : this.counters.compressedBytes / this.counters.originalBytes,
       pendingRecords: this.outstanding.size,
       pendingBytes: this.budget.inUse,
       waitingForMemory: this.budget.waiting,
       requestLatencyP50Ms: p50,
       requestLatencyP99Ms: p99,
-      idempotent: this.idempotentGranted,
+      idempotent: this.idempotence.isGranted(),
       lastError: this.lastError,
     };
   }
+}
+
+/** The broker could not be reached (as opposed to answering with an error). */
+function isUnreachable(error: unknown): boolean {
+  return error instanceof ConnectionError || error instanceof TimeoutError || error instanceof AllServersUnavailableError || error instanceof CircuitOpenError;
 }

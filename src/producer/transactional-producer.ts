@@ -14,15 +14,28 @@
  * - A transaction idle past its timeout and then touched is marked Dead and never aborted (its
  *   records stay visible to read_committed): abort instead of continuing close to the timeout.
  * - Idempotence sequences are tracked per (producer id, partition number), whatever the topic.
+ * - Producer ids and open transactions live in the broker's memory: after a restart every request
+ *   of the producer is `UNKNOWN_PRODUCER_ID` / `INVALID_TXN_ID`. The producer then re-initialises
+ *   its id (passing its own, so the id stays the same), and the transaction that was open fails with
+ *   a `TransactionInterruptedError` (retriable): run it again.
+ *
+ * Connections: one at a time, opened on demand along `bootstrapServers` (failover walks the list)
+ * and re-opened after it failed; a transaction whose connection broke fails typed and retriable.
  */
 import { Observable, defer, firstValueFrom, ignoreElements, lastValueFrom, map, toArray, catchError } from 'rxjs';
-import { Client, type ClientOptions } from '../client/client.js';
+import type { Client, ClientOptions } from '../client/client.js';
 import type { Bytes, ProducerIdentity } from '../client/client-types.js';
-import { ConfigError, ProducerFencedError, ServerError, TimeoutError } from '../errors.js';
+import { rejectUnknownKeys } from '../settings-validation.js';
+import { AllServersUnavailableError, ConfigError, ConnectionError, ProducerFencedError, ServerError, TimeoutError, TransactionInterruptedError } from '../errors.js';
 import { murmur2Partition } from '../protocol/murmur2.js';
+import { BootstrapConnection } from './bootstrap-connection.js';
+import { isLostProducerState } from './idempotence.js';
 
 export interface TransactionalProducerConfig {
-  bootstrapServer: string;
+  /** Brokers to connect to, in order of preference (failover walks the list). */
+  bootstrapServers?: readonly string[];
+  /** @deprecated One broker; use `bootstrapServers: [address]`. */
+  bootstrapServer?: string;
   /** Names this producer's transactions; keep it the same across restarts of one logical producer. */
   transactionalId: string;
   /** The broker aborts a transaction idle (no request) for longer than this. Default 60,000 ms. */
@@ -33,7 +46,38 @@ export interface TransactionalProducerConfig {
    * `transactionalId` the same across restarts and store `identity.producerId` to pass here.
    */
   previousProducerId?: bigint;
+  /** Connection settings (TLS, auth, timeouts, socket factory) for the producer's connection. */
   client?: ClientOptions;
+}
+
+const CONFIG_KEYS: readonly (keyof TransactionalProducerConfig)[] = [
+  'bootstrapServers',
+  'bootstrapServer',
+  'transactionalId',
+  'transactionTimeoutMs',
+  'previousProducerId',
+  'client',
+];
+
+/** The server list of a config: `bootstrapServers`, or the deprecated single `bootstrapServer`. */
+function serversOf(config: TransactionalProducerConfig): string[] {
+  if (config.bootstrapServers !== undefined && config.bootstrapServer !== undefined) {
+    throw new ConfigError('bootstrapServer', 'give either bootstrapServers or (deprecated) bootstrapServer, not both');
+  }
+  if (config.bootstrapServers === undefined) {
+    if (config.bootstrapServer === undefined) throw new ConfigError('bootstrapServers', 'needs at least one host:port');
+    if (typeof config.bootstrapServer !== 'string' || config.bootstrapServer.length === 0) {
+      throw new ConfigError('bootstrapServer', 'must be a host:port string');
+    }
+    return [config.bootstrapServer];
+  }
+  if (!Array.isArray(config.bootstrapServers) || config.bootstrapServers.length === 0) {
+    throw new ConfigError('bootstrapServers', 'needs at least one host:port');
+  }
+  for (const server of config.bootstrapServers) {
+    if (typeof server !== 'string' || server.length === 0) throw new ConfigError('bootstrapServers', `must list host:port strings, got ${String(server)}`);
+  }
+  return [...config.bootstrapServers];
 }
 
 export interface TransactionalRecord {
@@ -60,30 +104,52 @@ export class TransactionalProducer {
   private fenced: ProducerFencedError | undefined;
   /** When the last request that refreshed the broker's activity clock of the open transaction was sent. */
   private lastTouchSentAt = 0;
-  /** An abort of the open transaction failed to reach the broker; begin$() retries it first. */
-  private abortPending = false;
+  /** An abort (of the transaction of this identity) failed to reach the broker; begin$() retries it first. */
+  private abortPending: ProducerIdentity | undefined;
+  /** The broker lost this producer's id (a restart) and re-initialising it has not succeeded yet. */
+  private needsReinit = false;
+  /** The identity the open transaction began with. */
+  private transactionIdentity: ProducerIdentity | undefined;
+  /** Errors this class raised itself (not a sign of a broken connection). */
+  private readonly ownErrors = new WeakSet<Error>();
   private open = false;
   private readonly partitionsInTxn = new Set<string>();
   /** Next sequence per partition number: the broker keys sequences by (producer id, partition) only. */
   private readonly sequences = new Map<number, number>();
   private readonly partitionCounts = new Map<string, number>();
+  private currentIdentity: ProducerIdentity;
+  /** The connection the open transaction began on: on another one, the broker may have restarted since. */
+  private transactionClient: Client | undefined;
+  /** Times the producer id was re-initialised because the broker had lost it (a restart). */
+  producerIdResets = 0;
 
   private constructor(
-    private readonly client: Client,
-    readonly identity: ProducerIdentity,
+    private readonly connection: BootstrapConnection,
+    identity: ProducerIdentity,
     readonly config: Required<Pick<TransactionalProducerConfig, 'transactionalId' | 'transactionTimeoutMs'>>,
-  ) {}
+  ) {
+    this.currentIdentity = identity;
+  }
+
+  /** The producer id and epoch in use (the id stays the same across re-initialisations). */
+  get identity(): ProducerIdentity {
+    return this.currentIdentity;
+  }
 
   /** Connect and obtain a producer id and epoch. */
   static create$(config: TransactionalProducerConfig): Observable<TransactionalProducer> {
     return defer(async () => {
-      if (!config.transactionalId) throw new ConfigError('transactionalId', 'must be a non-empty string');
+      if (config === null || typeof config !== 'object') throw new ConfigError('config', 'TransactionalProducer.create$ expects an options object');
+      rejectUnknownKeys('TransactionalProducer', config, CONFIG_KEYS);
+      const servers = serversOf(config);
+      if (typeof config.transactionalId !== 'string' || config.transactionalId.length === 0) throw new ConfigError('transactionalId', 'must be a non-empty string');
       const timeout = config.transactionTimeoutMs ?? 60_000;
       if (!Number.isInteger(timeout) || timeout < 1) throw new ConfigError('transactionTimeoutMs', `must be a positive integer, got ${timeout}`);
-      const client = await firstValueFrom(Client.connect$(config.bootstrapServer, { clientId: config.transactionalId, ...config.client }));
+      const connection = new BootstrapConnection(servers, { clientId: config.transactionalId, ...config.client });
       try {
+        const client = await connection.client();
         const identity = await firstValueFrom(client.initProducerId$(config.previousProducerId));
-        const producer = new TransactionalProducer(client, identity, { transactionalId: config.transactionalId, transactionTimeoutMs: timeout });
+        const producer = new TransactionalProducer(connection, identity, { transactionalId: config.transactionalId, transactionTimeoutMs: timeout });
         if (config.previousProducerId !== undefined) {
           // Settle the predecessor's open transaction (abort it) before anyone reads the group's
           // committed offsets: afterwards it can neither commit late nor stay visible.
@@ -92,7 +158,7 @@ export class TransactionalProducer {
         }
         return producer;
       } catch (error) {
-        await client.close();
+        await connection.close();
         throw error;
       }
     });
@@ -110,7 +176,8 @@ export class TransactionalProducer {
         if (this.open) {
           // If the abort cannot be sent now, the next begin$() sends it first: beginning again with
           // the same id and epoch would otherwise resume this transaction, writes and all.
-          await lastValueFrom(this.abort$(), { defaultValue: undefined }).catch(() => (this.abortPending = true));
+          const identity = this.transactionIdentity;
+          await lastValueFrom(this.abort$(), { defaultValue: undefined }).catch(() => (this.abortPending ??= identity));
         }
         throw error;
       }
@@ -119,40 +186,101 @@ export class TransactionalProducer {
 
   begin$(): Observable<void> {
     return this.guard$(async () => {
-      if (this.abortPending) {
-        await firstValueFrom(this.client.abortTransaction$(this.config.transactionalId, this.identity), { defaultValue: undefined }).catch((error: unknown) => {
-          // Gone already (reaped, or the abort did arrive): nothing left to abort.
-          if (!(error instanceof ServerError && error.serverCode === 'INVALID_TXN_ID')) throw error;
+      const client = await this.connection.client();
+      if (this.abortPending !== undefined) {
+        await firstValueFrom(client.abortTransaction$(this.config.transactionalId, this.abortPending), { defaultValue: undefined }).catch((error: unknown) => {
+          // Gone already (reaped, aborted, or lost in a broker restart): nothing left to abort.
+          if (!(error instanceof ServerError && (error.serverCode === 'INVALID_TXN_ID' || isLostProducerState(error)))) throw error;
         });
-        this.abortPending = false;
+        this.abortPending = undefined;
         this.open = false;
       }
-      if (this.open) throw new ConfigError('transaction', 'a transaction is already open; commit or abort it first');
+      if (this.needsReinit) await this.reinitialise(client);
+      if (this.open) throw this.own(new ConfigError('transaction', 'a transaction is already open; commit or abort it first'));
       let sentAt = Date.now();
       try {
-        await this.beginOnBroker();
+        await this.beginOnBroker(client);
       } catch (error) {
         const staleEpoch = this.staleEpochOf(error);
         if (staleEpoch === undefined) throw error;
         // A predecessor (same producer id, older epoch) died or was fenced with a transaction open.
         // Abort it now rather than wait for the broker's transaction timeout; then begin ours.
-        await firstValueFrom(this.client.abortTransaction$(this.config.transactionalId, { producerId: this.identity.producerId, producerEpoch: staleEpoch }), {
+        await firstValueFrom(client.abortTransaction$(this.config.transactionalId, { producerId: this.identity.producerId, producerEpoch: staleEpoch }), {
           defaultValue: undefined,
         });
         this.staleTransactionsAborted++;
         sentAt = Date.now();
-        await this.beginOnBroker();
+        await this.beginOnBroker(client);
       }
       this.open = true;
+      this.transactionClient = client;
+      this.transactionIdentity = this.identity;
       this.lastTouchSentAt = sentAt;
       this.partitionsInTxn.clear();
     });
   }
 
-  private async beginOnBroker(): Promise<void> {
-    await firstValueFrom(this.client.beginTransaction$(this.config.transactionalId, this.identity, this.config.transactionTimeoutMs), {
+  private async beginOnBroker(client: Client): Promise<void> {
+    await firstValueFrom(client.beginTransaction$(this.config.transactionalId, this.identity, this.config.transactionTimeoutMs), {
       defaultValue: undefined,
     });
+  }
+
+  /**
+   * The connection for a request of the open transaction. If it is not the one the transaction
+   * began on, the broker may have restarted meanwhile (and forgotten the transaction): the
+   * transaction is interrupted rather than continued on a guess.
+   */
+  private async transactionConnection(): Promise<Client> {
+    const client = await this.connection.client();
+    if (this.open && this.transactionClient !== undefined && client !== this.transactionClient) {
+      this.interrupt();
+      throw this.own(new TransactionInterruptedError('the connection to the broker was re-established during the transaction (the broker may have restarted)'));
+    }
+    return client;
+  }
+
+  /** The open transaction cannot go on: the next begin$() aborts it first (if the broker still has it). */
+  private interrupt(): void {
+    if (this.open) this.abortPending ??= this.transactionIdentity;
+    this.open = false;
+    this.transactionClient = undefined;
+  }
+
+  /**
+   * Obtain our producer id again (passing it, so it stays the same; the broker restarts its epoch
+   * at 0 when it has forgotten it) with fresh sequences.
+   */
+  private async reinitialise(client: Client): Promise<void> {
+    const identity = await firstValueFrom(client.initProducerId$(this.identity.producerId));
+    this.currentIdentity = identity;
+    this.sequences.clear();
+    this.needsReinit = false;
+    this.producerIdResets++;
+  }
+
+  /** The broker forgot this producer (a restart): give up the open transaction and re-initialise. */
+  private async recoverLostState(): Promise<void> {
+    const stale = this.open ? this.transactionIdentity : undefined;
+    this.open = false;
+    this.transactionClient = undefined;
+    this.needsReinit = true;
+    this.sequences.clear();
+    try {
+      const client = await this.connection.client();
+      if (stale !== undefined) {
+        // Begun on the restarted broker before the loss showed: abort it with the epoch it began with.
+        await firstValueFrom(client.abortTransaction$(this.config.transactionalId, stale), { defaultValue: undefined }).catch(() => (this.abortPending ??= stale));
+      }
+      await this.reinitialise(client);
+    } catch {
+      // Unreachable again: begin$() re-initialises first.
+    }
+  }
+
+  private own<E extends Error>(error: E): E {
+    this.ownErrors.add(error);
+    return error;
   }
 
   /** The older epoch named by a `begin` refusal, when it is older than ours (then we are not the fenced one). */
@@ -176,9 +304,10 @@ export class TransactionalProducer {
    */
   publish$(records: readonly TransactionalRecord[]): Observable<TransactionalResult[]> {
     return this.guard$(async () => {
-      if (!this.open) throw new ConfigError('transaction', 'no open transaction: call begin$() or use transaction$()');
-      const partitions = await Promise.all(records.map((record) => this.partitionFor(record)));
-      await this.abortIfNearTimeout();
+      if (!this.open) throw this.own(new ConfigError('transaction', 'no open transaction: call begin$() or use transaction$()'));
+      const client = await this.transactionConnection();
+      const partitions = await Promise.all(records.map((record) => this.partitionFor(record, client)));
+      await this.abortIfNearTimeout(client);
       const added = new Map<string, readonly [string, number]>();
       records.forEach((record, i) => {
         const key = `${record.topic}\u0000${partitions[i]!}`;
@@ -186,7 +315,7 @@ export class TransactionalProducer {
       });
       const sentAt = Date.now();
       if (added.size > 0) {
-        await firstValueFrom(this.client.addPartitionsToTxn$(this.config.transactionalId, this.identity, [...added.values()]));
+        await firstValueFrom(client.addPartitionsToTxn$(this.config.transactionalId, this.identity, [...added.values()]));
         for (const key of added.keys()) this.partitionsInTxn.add(key);
       }
       const sequences = records.map((_, i) => {
@@ -197,7 +326,7 @@ export class TransactionalProducer {
       const settled = await Promise.allSettled(
         records.map((record, i) =>
           firstValueFrom(
-            this.client.transactionalPublish$(
+            client.transactionalPublish$(
               this.config.transactionalId,
               record.topic,
               { value: record.value, key: record.key, partition: partitions[i]! },
@@ -233,26 +362,31 @@ export class TransactionalProducer {
   /** Commit consumed offsets (the next offset to read, per topic-partition) with the transaction. */
   sendOffsets$(groupId: string, offsets: readonly (readonly [topic: string, partition: number, nextOffset: bigint])[]): Observable<void> {
     return this.guard$(async () => {
-      if (!this.open) throw new ConfigError('transaction', 'no open transaction');
-      await this.abortIfNearTimeout();
+      if (!this.open) throw this.own(new ConfigError('transaction', 'no open transaction'));
+      const client = await this.transactionConnection();
+      await this.abortIfNearTimeout(client);
       const sentAt = Date.now();
-      await firstValueFrom(this.client.addOffsetsToTxn$(this.config.transactionalId, this.identity, groupId, offsets), { defaultValue: undefined });
+      await firstValueFrom(client.addOffsetsToTxn$(this.config.transactionalId, this.identity, groupId, offsets), { defaultValue: undefined });
       this.lastTouchSentAt = sentAt;
     });
   }
 
   commit$(): Observable<void> {
     return this.guard$(async () => {
-      if (this.open) await this.abortIfNearTimeout();
-      await firstValueFrom(this.client.commitTransaction$(this.config.transactionalId, this.identity), { defaultValue: undefined });
+      const client = await this.transactionConnection();
+      if (this.open) await this.abortIfNearTimeout(client);
+      await firstValueFrom(client.commitTransaction$(this.config.transactionalId, this.identity), { defaultValue: undefined });
       this.open = false;
+      this.transactionClient = undefined;
     });
   }
 
   abort$(): Observable<void> {
     return this.guard$(async () => {
-      await firstValueFrom(this.client.abortTransaction$(this.config.transactionalId, this.identity), { defaultValue: undefined });
+      const client = await this.transactionConnection();
+      await firstValueFrom(client.abortTransaction$(this.config.transactionalId, this.identity), { defaultValue: undefined });
       this.open = false;
+      this.transactionClient = undefined;
     });
   }
 
@@ -263,16 +397,17 @@ export class TransactionalProducer {
    * accepted then, so: close to the timeout, abort instead of sending (counted from when our last
    * request was *sent*, which is never later than the broker's clock saw it).
    */
-  private async abortIfNearTimeout(): Promise<void> {
+  private async abortIfNearTimeout(client: Client): Promise<void> {
     const idle = Date.now() - this.lastTouchSentAt;
     const limit = this.config.transactionTimeoutMs - Math.max(100, this.config.transactionTimeoutMs / 10);
     if (idle <= limit) return;
-    await firstValueFrom(this.client.abortTransaction$(this.config.transactionalId, this.identity), { defaultValue: undefined }).catch(() => undefined);
+    await firstValueFrom(client.abortTransaction$(this.config.transactionalId, this.identity), { defaultValue: undefined }).catch(() => undefined);
     this.open = false;
-    throw new TimeoutError(
+    this.transactionClient = undefined;
+    throw this.own(new TimeoutError(
       `the transaction was idle ${idle} ms, too close to its ${this.config.transactionTimeoutMs} ms timeout (transactionTimeoutMs) to continue safely; ` +
         'it was aborted — raise transactionTimeoutMs or keep transactions shorter',
-    );
+    ));
   }
 
   isFenced(): boolean {
@@ -281,14 +416,14 @@ export class TransactionalProducer {
 
   async close(): Promise<void> {
     if (this.open && !this.fenced) await lastValueFrom(this.abort$().pipe(ignoreElements(), catchError(() => [])), { defaultValue: undefined });
-    await this.client.close();
+    await this.connection.close();
   }
 
-  private async partitionFor(record: TransactionalRecord): Promise<number> {
+  private async partitionFor(record: TransactionalRecord, client: Client): Promise<number> {
     if (record.partition !== undefined) return record.partition;
     let count = this.partitionCounts.get(record.topic);
     if (count === undefined) {
-      count = (await firstValueFrom(this.client.getMetadata$(record.topic))).partitions;
+      count = (await firstValueFrom(client.getMetadata$(record.topic))).partitions;
       this.partitionCounts.set(record.topic, count);
     }
     const key = record.key === undefined ? undefined : typeof record.key === 'string' ? Buffer.from(record.key) : record.key;
@@ -298,8 +433,8 @@ export class TransactionalProducer {
   /**
    * Our open transaction vanished (`INVALID_TXN_ID`) although it cannot have timed out: only a
    * successor that bumped our epoch aborts it (see create$), so we are fenced. (A broker restart,
-   * the other way a transaction vanishes, also drops this producer's connection, which never
-   * reconnects, so it shows as a ConnectionError instead.)
+   * the other way a transaction vanishes, also drops this producer's connection; requests of the
+   * transaction on a new connection are refused as interrupted before they are sent.)
    */
   private abortedByOther(serverCode: string): boolean {
     return serverCode === 'INVALID_TXN_ID' && this.open && Date.now() - this.lastTouchSentAt < this.config.transactionTimeoutMs;
@@ -316,6 +451,19 @@ export class TransactionalProducer {
           this.fenced = new ProducerFencedError(error.serverMessage, { cause: error });
           this.open = false;
           throw this.fenced;
+        }
+        if (error instanceof TransactionInterruptedError || (error instanceof Error && this.ownErrors.has(error))) throw error;
+        if (error instanceof ConnectionError || error instanceof TimeoutError || error instanceof AllServersUnavailableError) {
+          // Connect again (along the list) next time; the open transaction's fate is unknown.
+          this.connection.reset();
+          if (!this.open) throw error;
+          this.interrupt();
+          throw new TransactionInterruptedError(`the connection to the broker failed (${error.message})`, { cause: error });
+        }
+        if (isLostProducerState(error)) {
+          const wasOpen = this.open;
+          await this.recoverLostState();
+          if (wasOpen) throw new TransactionInterruptedError(`the broker no longer knows this producer (${(error as ServerError).serverMessage}); it restarted`, { cause: error });
         }
         throw error;
       }

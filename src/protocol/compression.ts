@@ -210,7 +210,7 @@ function outputProblem(plan: Extract<ValuePlan, { action: 'decode' }>, output: B
  * Decompress one value framed by a rivven-core `Compressor` (any algorithm, with or without
  * checksum; as `Compressor::decompress`). Throws CompressionError for a broken header, an
  * oversized claim or a checksum mismatch; an empty value is returned empty. For fetched values prefer `decodeValues`
- * (src/consumer/value-decoder.ts), which bounds memory and keeps the event loop free.
+ * (src/protocol/value-decoder.ts), which bounds memory and keeps the event loop free.
  */
 export async function decompressValue(data: Uint8Array): Promise<Buffer> {
   const plan = planValue(asBuffer(data), 'rivven-core');

@@ -57,5 +57,5 @@ export {
   type CompressionOptions,
 } from './compression.js';
 export { DETECTED_FLAGS, planValue, type ValueFraming, type ValuePlan } from './value-framing.js';
-export { decodeValues, type DecodeValuesOptions, type DecodedValues } from '../consumer/value-decoder.js';
+export { decodeValues, type DecodeValuesOptions, type DecodedValues } from './value-decoder.js';
 export { murmur2, murmur2Partition } from './murmur2.js';

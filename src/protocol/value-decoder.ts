@@ -35,10 +35,10 @@
  */
 import { crc32 } from 'node:zlib';
 import { CompressionError, ConfigError } from '../errors.js';
-import { checksumProblem, inflateAsync, inflateSync, sizeProblem } from '../protocol/compression.js';
-import { planValue, type ValueFraming, type ValuePlan } from '../protocol/value-framing.js';
+import { checksumProblem, inflateAsync, inflateSync, sizeProblem } from './compression.js';
+import { planValue, type ValueFraming, type ValuePlan } from './value-framing.js';
 
-export type { ValueFraming } from '../protocol/value-framing.js';
+export type { ValueFraming } from './value-framing.js';
 
 export interface DecodeValuesOptions {
   framing: ValueFraming;

@@ -1,0 +1,187 @@
+/**
+ * The producer's retry pieces without a broker: the wait between delivery attempts (jittered,
+ * capped so a broker that is back is noticed within retryBackoffMaxMs) and the idempotent session
+ * that is replaced when the broker lost the producer's state (KIP-360).
+ */
+import { asapScheduler, firstValueFrom, of, throwError } from 'rxjs';
+import type { Client } from '../../src/client/client';
+import { ConnectionError, ServerError } from '../../src/errors';
+import { BatchSender } from '../../src/producer/batch-sender';
+import { Idempotence, isLostProducerState } from '../../src/producer/idempotence';
+import { Producer } from '../../src/producer/producer';
+import { RETRY_JITTER, retryDelay } from '../../src/producer/retry-delay';
+
+describe('retryDelay', () => {
+  const defaults = { retryBackoffMs: 100, retryBackoffMaxMs: 1_000 };
+
+  it('grows exponentially from retryBackoffMs with ±20 % jitter', () => {
+    expect(retryDelay(0, defaults, () => 0.5)).toBe(100);
+    expect(retryDelay(1, defaults, () => 0.5)).toBe(200);
+    expect(retryDelay(2, defaults, () => 0.5)).toBe(400);
+    expect(retryDelay(0, defaults, () => 0)).toBe(Math.round(100 * (1 - RETRY_JITTER)));
+    expect(retryDelay(0, defaults, () => 0.999_999)).toBe(Math.round(100 * (1 + RETRY_JITTER)));
+  });
+
+  it('never waits longer than retryBackoffMaxMs, jitter included, and still spreads capped waits', () => {
+    const waits = new Set<number>();
+    for (let retry = 0; retry < 64; retry++) {
+      for (const r of [0, 0.25, 0.5, 0.75, 0.999_999]) {
+        const wait = retryDelay(retry, defaults, () => r);
+        expect(wait).toBeLessThanOrEqual(1_000);
+        expect(wait).toBeGreaterThanOrEqual(0);
+        if (retry > 10) waits.add(wait);
+      }
+    }
+    // Capped waits are spread over [~667, 1000], not all equal (producers do not retry in step).
+    expect(Math.min(...waits)).toBeLessThan(700);
+    expect(Math.max(...waits)).toBe(1_000);
+    expect(retryDelay(1_000_000, defaults, () => 0.5)).toBeLessThanOrEqual(1_000);
+  });
+
+  it('respects a retryBackoffMaxMs below retryBackoffMs × (1 + jitter)', () => {
+    expect(retryDelay(0, { retryBackoffMs: 100, retryBackoffMaxMs: 100 }, () => 0.999_999)).toBeLessThanOrEqual(100);
+    expect(retryDelay(5, { retryBackoffMs: 0, retryBackoffMaxMs: 0 }, () => 0.7)).toBe(0);
+  });
+});
+
+describe('Idempotence (KIP-360 re-initialisation)', () => {
+  it('recognises the answers that mean the broker lost the producer state', () => {
+    expect(isLostProducerState(new ServerError('UNKNOWN_PRODUCER_ID: producer 1 not initialized'))).toBe(true);
+    expect(isLostProducerState(new ServerError('OUT_OF_ORDER_SEQUENCE: expected 5, got 7'))).toBe(true);
+    expect(isLostProducerState(new ServerError('PRODUCER_FENCED: current epoch 2, received 1'))).toBe(false);
+    expect(isLostProducerState(new ConnectionError('closed'))).toBe(false);
+  });
+
+  it('replaces a lost session once, however many partitions report the loss, with fresh sequences', async () => {
+    let next = 1n;
+    const idempotence = new Idempotence(true, async () => ({ producerId: next++, producerEpoch: 0 }), () => undefined);
+    const first = (await idempotence.current())!;
+    first.sequences.set('t\u00000', 42);
+    expect(first.identity.producerId).toBe(1n);
+    // Three partitions' batches see UNKNOWN_PRODUCER_ID for the same session.
+    expect(idempotence.reset(first)).toBe(true);
+    expect(idempotence.reset(first)).toBe(false);
+    const second = (await idempotence.current())!;
+    expect(idempotence.reset(first)).toBe(false);
+    expect(second.identity.producerId).toBe(2n);
+    expect(second.sequences.size).toBe(0);
+    expect(idempotence.resets).toBe(1);
+    expect(await idempotence.current()).toBe(second);
+  });
+
+  it('tries again after a retriable failure to obtain an id, and turns idempotence off after a refusal', async () => {
+    let calls = 0;
+    const refusals: string[] = [];
+    const flaky = new Idempotence(
+      true,
+      async () => {
+        calls++;
+        if (calls === 1) throw new ConnectionError('broker unreachable');
+        return { producerId: 7n, producerEpoch: 0 };
+      },
+      (reason) => refusals.push(reason),
+    );
+    await expect(flaky.current()).rejects.toBeInstanceOf(ConnectionError);
+    expect((await flaky.current())!.identity.producerId).toBe(7n);
+    expect(flaky.isGranted()).toBe(true);
+
+    const refused = new Idempotence(true, async () => ({ producerId: 0n, producerEpoch: 0 }), (reason) => refusals.push(reason));
+    expect(await refused.current()).toBeUndefined();
+    expect(refused.isGranted()).toBe(false);
+    expect(refusals).toHaveLength(1);
+  });
+});
+
+describe('Producer health', () => {
+  it('health() returns ProducerHealth (with producerIdResets); stats() is its deprecated alias; health$ starts with it', async () => {
+    const producer = Producer.create({ bootstrapServers: ['127.0.0.1:1'] });
+    try {
+      const health = producer.health();
+      expect(health).toMatchObject({ recordsSent: 0, producerIdResets: 0, retries: 0, lastError: undefined, idempotent: false });
+      expect(producer.stats()).toEqual(health);
+      expect(await firstValueFrom(producer.health$)).toEqual(health);
+    } finally {
+      await producer.close();
+    }
+  });
+});
+
+describe('BatchSender', () => {
+  type Reply = { baseOffset: bigint } | Error;
+  /** A lane whose client answers publishes from a script, recording what was sent. */
+  function scriptedLane(replies: Reply[]) {
+    const sent: { producerId?: bigint; baseSequence?: number }[] = [];
+    let resets = 0;
+    const answer = () => {
+      const reply = replies.shift() ?? new Error('script exhausted');
+      return reply instanceof Error ? throwError(() => reply) : of({ topic: 't', partition: 0, baseOffset: reply.baseOffset, recordCount: 1, duplicate: false });
+    };
+    const client = {
+      idempotentPublishBatch$: (_t: string, _r: unknown, producer: { producerId: bigint }, baseSequence: number) => {
+        sent.push({ producerId: producer.producerId, baseSequence });
+        return answer();
+      },
+      publishBatch$: () => {
+        sent.push({});
+        return answer();
+      },
+    } as unknown as Client;
+    return { lane: { client: async () => client, reset: () => void resets++ }, sent, resets: () => resets };
+  }
+
+  function sender(idempotence: Idempotence, retries = 1_000) {
+    return new BatchSender({ retries, retryBackoffMs: 1, retryBackoffMaxMs: 10, scheduler: asapScheduler, idempotence, onRetry: () => undefined });
+  }
+
+  const records = [{ value: Buffer.from('a') }, { value: Buffer.from('b') }];
+
+  it('UNKNOWN_PRODUCER_ID: a new producer id, sequences from 0, resent at once', async () => {
+    let next = 1n;
+    const idempotence = new Idempotence(true, async () => ({ producerId: next++, producerEpoch: 0 }), () => undefined);
+    const { lane, sent } = scriptedLane([{ baseOffset: 0n }, new ServerError('UNKNOWN_PRODUCER_ID: producer 1 not initialized'), { baseOffset: 7n }]);
+    const s = sender(idempotence);
+    expect(await s.send({ topic: 't', partition: 0, records, lane, abandoned: () => false })).toEqual({ acknowledged: true, baseOffset: 0n });
+    expect(await s.send({ topic: 't', partition: 0, records, lane, abandoned: () => false })).toEqual({ acknowledged: true, baseOffset: 7n });
+    expect(sent).toEqual([
+      { producerId: 1n, baseSequence: 0 },
+      { producerId: 1n, baseSequence: 2 },
+      { producerId: 2n, baseSequence: 0 },
+    ]);
+    expect(idempotence.resets).toBe(1);
+  });
+
+  it('a connection failure is retried on a fresh connection with the same sequence (the broker dedups it)', async () => {
+    const idempotence = new Idempotence(true, async () => ({ producerId: 5n, producerEpoch: 0 }), () => undefined);
+    const { lane, sent, resets } = scriptedLane([new ConnectionError('closed'), new ConnectionError('refused'), { baseOffset: 3n }]);
+    expect(await sender(idempotence).send({ topic: 't', partition: 0, records, lane, abandoned: () => false })).toEqual({ acknowledged: true, baseOffset: 3n });
+    expect(sent.map((s) => s.baseSequence)).toEqual([0, 0, 0]);
+    expect(resets()).toBe(2);
+    expect(idempotence.resets).toBe(0);
+  });
+
+  it('a batch given up with its fate unknown ends the session, so its sequences are never reused', async () => {
+    let next = 1n;
+    const idempotence = new Idempotence(true, async () => ({ producerId: next++, producerEpoch: 0 }), () => undefined);
+    const { lane, sent } = scriptedLane([new ConnectionError('closed'), new ConnectionError('closed'), { baseOffset: 9n }]);
+    const outcome = await sender(idempotence, 1).send({ topic: 't', partition: 0, records, lane, abandoned: () => false });
+    expect(outcome).toMatchObject({ acknowledged: false });
+    expect(await sender(idempotence).send({ topic: 't', partition: 0, records, lane, abandoned: () => false })).toEqual({ acknowledged: true, baseOffset: 9n });
+    expect(sent).toEqual([
+      { producerId: 1n, baseSequence: 0 },
+      { producerId: 1n, baseSequence: 0 },
+      { producerId: 2n, baseSequence: 0 },
+    ]);
+  });
+
+  it('stops when nobody waits for the batch any more, and fails at once on a non-retriable answer', async () => {
+    const idempotence = new Idempotence(false, async () => ({ producerId: 1n, producerEpoch: 0 }), () => undefined);
+    let attempts = 0;
+    const { lane } = scriptedLane([new ConnectionError('a'), new ConnectionError('b'), new ConnectionError('c')]);
+    const abandoned = () => ++attempts > 2;
+    expect(await sender(idempotence).send({ topic: 't', partition: 0, records, lane, abandoned })).toBeUndefined();
+    const refused = scriptedLane([new ServerError('RECORD_TOO_LARGE: 2 MB')]);
+    const outcome = await sender(idempotence).send({ topic: 't', partition: 0, records, lane: refused.lane, abandoned: () => false });
+    expect(outcome).toMatchObject({ acknowledged: false, error: expect.any(ServerError) });
+    expect(refused.sent).toHaveLength(1);
+  });
+});

@@ -1,0 +1,103 @@
+/**
+ * Delivery of one partition's batch (the producer's "sink"): send it, and on a retriable failure
+ * send it again — with jittered exponential backoff (retry-delay.ts) and a fresh connection after
+ * a connection failure — until it is acknowledged, the broker refuses it for good, `retries`
+ * attempts were repeated, or nobody waits for it any more (its records reached their
+ * deliveryTimeout: KIP-91).
+ *
+ * Idempotent batches carry the session's sequence for the partition; a lost producer state makes
+ * the session be replaced and the batch resent at once under the new id (KIP-360, idempotence.ts).
+ * A batch given up with its fate unknown ends the session too, so its sequence numbers are never
+ * reused for other records.
+ */
+import { firstValueFrom, timer, type SchedulerLike } from 'rxjs';
+import { ConnectionError, RivvenError, TimeoutError } from '../errors.js';
+import type { BootstrapConnection } from './bootstrap-connection.js';
+import { isLostProducerState, type Idempotence, type IdempotentSession } from './idempotence.js';
+import { retryDelay, type RetryDelaySettings } from './retry-delay.js';
+
+export interface WireRecord {
+  key?: Buffer;
+  value: Buffer;
+}
+
+export type BatchOutcome = { acknowledged: true; baseOffset: bigint } | { acknowledged: false; error: unknown };
+
+export interface BatchSenderOptions extends RetryDelaySettings {
+  /** Most attempts repeated after retriable failures. */
+  retries: number;
+  scheduler: SchedulerLike;
+  idempotence: Idempotence;
+  /** An attempt failed and will be repeated (for health figures). */
+  onRetry(error: unknown): void;
+}
+
+export interface BatchTarget {
+  topic: string;
+  partition: number;
+  records: readonly WireRecord[];
+  /** The connection the partition's batches always use (order is kept per partition). */
+  lane: Pick<BootstrapConnection, 'client' | 'reset'>;
+  /** True once every record of the batch has its outcome otherwise (deliveryTimeout): stop trying. */
+  abandoned(): boolean;
+}
+
+export class BatchSender {
+  constructor(private readonly options: BatchSenderOptions) {}
+
+  /** Deliver one batch; `undefined` when it was abandoned before an outcome. */
+  async send(target: BatchTarget): Promise<BatchOutcome | undefined> {
+    const { idempotence, scheduler } = this.options;
+    const sequenceKey = `${target.topic}\u0000${target.partition}`;
+    /** The session of a failed attempt whose outcome is unknown (the batch may be stored). */
+    let unknownOutcome: IdempotentSession | undefined;
+    let backoffs = 0;
+    let resentAfterReset = false;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        if (target.abandoned()) {
+          if (unknownOutcome !== undefined) idempotence.reset(unknownOutcome);
+          return undefined;
+        }
+        let session: IdempotentSession | undefined;
+        try {
+          session = await idempotence.current();
+          const client = await target.lane.client();
+          let baseOffset: bigint;
+          if (session !== undefined) {
+            const baseSequence = session.sequences.get(sequenceKey) ?? 0;
+            const result = await firstValueFrom(
+              client.idempotentPublishBatch$(target.topic, target.records, session.identity, baseSequence, { partition: target.partition }),
+            );
+            session.sequences.set(sequenceKey, baseSequence + target.records.length);
+            baseOffset = result.baseOffset;
+          } else {
+            baseOffset = (await firstValueFrom(client.publishBatch$(target.topic, target.records, { partition: target.partition }))).baseOffset;
+          }
+          return { acknowledged: true, baseOffset };
+        } catch (error) {
+          const lostState = session !== undefined && isLostProducerState(error);
+          if (lostState) idempotence.reset(session!);
+          const retriable = lostState || (error instanceof RivvenError && error.retriable);
+          // A retriable failure leaves the batch's fate open (the broker may have stored it) until
+          // an answer settles it; a lost session was replaced already.
+          if (lostState) unknownOutcome = undefined;
+          else if (retriable && session !== undefined) unknownOutcome = session;
+          if (!retriable || attempt >= this.options.retries) {
+            if (unknownOutcome !== undefined) idempotence.reset(unknownOutcome);
+            return { acknowledged: false, error };
+          }
+          this.options.onRetry(error);
+          if (error instanceof ConnectionError || error instanceof TimeoutError) target.lane.reset();
+          // The first resend under a new producer id goes at once; everything else backs off.
+          const delay = lostState && !resentAfterReset ? 0 : retryDelay(backoffs++, this.options);
+          if (lostState) resentAfterReset = true;
+          await firstValueFrom(timer(delay, scheduler));
+        }
+      }
+    } catch (error) {
+      if (unknownOutcome !== undefined) idempotence.reset(unknownOutcome);
+      return { acknowledged: false, error };
+    }
+  }
+}
