@@ -27,7 +27,7 @@ async function main(): Promise<void> {
 
   // Keep the transactional id stable across restarts, and store the producer id: a restarted
   // instance passes it as previousProducerId, which fences the old one and aborts what it left open.
-  const producer = await firstValueFrom(TransactionalProducer.create$({ bootstrapServer: address, transactionalId: `${input}-converter`, transactionTimeoutMs: 30_000 }));
+  const producer = await firstValueFrom(TransactionalProducer.create$({ bootstrapServers: [address], transactionalId: `${input}-converter`, transactionTimeoutMs: 30_000 }));
   console.log(`producer id ${producer.identity.producerId} (store it for the restart), epoch ${producer.identity.producerEpoch}`);
   const consumer = Consumer.create({ bootstrapServers: [address], groupId: `${input}-converter`, assign: { [input]: [0, 1] }, enableAutoCommit: false });
 

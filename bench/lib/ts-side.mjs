@@ -46,7 +46,7 @@ export async function produceThroughput(address, topic, { records, valueSize }) 
   const acked = await lastValueFrom(from(input).pipe(produceTo(producer), count()));
   const seconds = (performance.now() - started) / 1000;
   const cpu = cpuSeconds(cpuStart);
-  const stats = producer.stats();
+  const stats = producer.health();
   await producer.close();
   if (acked !== records) throw new Error(`TS: ${acked} of ${records} acknowledged`);
   return { records, seconds, cpuSeconds: cpu, batches: stats.batchesSent };

@@ -95,6 +95,22 @@ function checkRecord(check: ArgumentCheck, record: PublishRecord, argument = 're
   return record;
 }
 
+/** The fields one sequenced record (idempotent or transactional) carries, checked. */
+function sequencedRecord(check: ArgumentCheck, record: PublishRecord, producer: ProducerIdentity, sequence: number) {
+  checkRecord(check, record);
+  const p = checkProducer(check, producer);
+  check.sequence('sequence', sequence);
+  return {
+    partition: record.partition,
+    key: record.key,
+    value: record.value,
+    producerId: p.producerId,
+    producerEpoch: p.producerEpoch,
+    sequence,
+    leaderEpoch: record.leaderEpoch,
+  };
+}
+
 function checkBatch(check: ArgumentCheck, records: readonly { key?: Bytes; value: Bytes }[], options: { partition?: number; leaderEpoch?: bigint }): void {
   check.array('records', records, { min: 1 });
   for (let i = 0; i < records.length; i++) {
@@ -498,20 +514,7 @@ export abstract class BrokerOperations {
       () => {
         const check = new ArgumentCheck('idempotentPublish$');
         check.name('topic', topic);
-        checkRecord(check, record);
-        const p = checkProducer(check, producer);
-        check.sequence('sequence', sequence);
-        return {
-          type: 'IdempotentPublish',
-          topic,
-          partition: record.partition,
-          key: record.key,
-          value: record.value,
-          producerId: p.producerId,
-          producerEpoch: p.producerEpoch,
-          sequence,
-          leaderEpoch: record.leaderEpoch,
-        };
+        return { type: 'IdempotentPublish', topic, ...sequencedRecord(check, record, producer, sequence) };
       },
       'IdempotentPublished',
       (r) => ({ topic, partition: r.partition, offset: r.offset, duplicate: r.duplicate }),
@@ -593,21 +596,7 @@ export abstract class BrokerOperations {
         const check = new ArgumentCheck('transactionalPublish$');
         check.name('txnId', txnId);
         check.name('topic', topic);
-        checkRecord(check, record);
-        const p = checkProducer(check, producer);
-        check.sequence('sequence', sequence);
-        return {
-          type: 'TransactionalPublish',
-          txnId,
-          topic,
-          partition: record.partition,
-          key: record.key,
-          value: record.value,
-          producerId: p.producerId,
-          producerEpoch: p.producerEpoch,
-          sequence,
-          leaderEpoch: record.leaderEpoch,
-        };
+        return { type: 'TransactionalPublish', txnId, topic, ...sequencedRecord(check, record, producer, sequence) };
       },
       'TransactionalPublished',
       (r) => ({ topic, partition: r.partition, offset: r.offset, sequence: r.sequence }),

@@ -7,6 +7,10 @@ import type { CompressionAlgorithm } from '../protocol/compression.js';
 import type { AuthOptions } from '../transport/authenticator.js';
 import type { SchedulerLike } from 'rxjs';
 import type { TlsOptions } from '../transport/tls.js';
+import type { SocketFactory } from '../transport/socket-factory.js';
+import type { Logger, LogLevel } from '../observability/log.js';
+import { validateLoggerOptions } from '../transport/connection-options.js';
+import { MAX_TIMER_MS, rejectUnknownKeys } from '../settings-validation.js';
 
 export interface ProducerConfig {
   /** Brokers to connect to, in order of preference (failover walks the list). Required. */
@@ -56,6 +60,11 @@ export interface ProducerConfig {
   clientId: string;
   auth?: AuthOptions;
   tls?: TlsOptions;
+  /** Where sockets come from (custom transports, proxies, tests), as for `Client`. */
+  socketFactory?: SocketFactory;
+  /** Log sink and level, as for `Client` (default: warnings to stderr). */
+  logger?: Logger | null;
+  logLevel?: LogLevel;
   /** Scheduler for linger, backoff and timeouts (tests use virtual time). */
   scheduler?: SchedulerLike;
 }
@@ -105,25 +114,48 @@ function positiveInteger(config: ProducerConfig, option: keyof ProducerConfig, m
   }
 }
 
+/** A duration: an integer number of ms, at most setTimeout's limit (a longer one would fire at once). */
+function durationOption(config: ProducerConfig, option: keyof ProducerConfig, min = 1): void {
+  positiveInteger(config, option, min);
+  if ((config[option] as number) > MAX_TIMER_MS) throw new ConfigError(option, `must be at most ${MAX_TIMER_MS} ms (setTimeout's limit), got ${String(config[option])}`);
+}
+
+/** Every option a Producer takes: anything else is a typo, refused with the closest name. */
+export const PRODUCER_OPTION_KEYS: readonly string[] = [
+  'bootstrapServers',
+  ...Object.keys(DEFAULT_PRODUCER_CONFIG),
+  'auth',
+  'tls',
+  'socketFactory',
+  'logger',
+  'logLevel',
+  'scheduler',
+];
+
 export function resolveProducerConfig(input: ProducerConfigInput): ProducerConfig {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new ConfigError('config', `Producer expects an options object with at least bootstrapServers, got ${String(input)}`);
+  }
+  rejectUnknownKeys('Producer', input, PRODUCER_OPTION_KEYS);
   const config: ProducerConfig = { ...DEFAULT_PRODUCER_CONFIG, ...dropUndefined(input) } as ProducerConfig;
   if (!Array.isArray(config.bootstrapServers) || config.bootstrapServers.length === 0) {
     throw new ConfigError('bootstrapServers', 'needs at least one host:port');
   }
   positiveInteger(config, 'batchSize');
-  positiveInteger(config, 'lingerMs', 0);
+  durationOption(config, 'lingerMs', 0);
   positiveInteger(config, 'bufferMemory');
-  positiveInteger(config, 'maxBlockMs', 0);
+  durationOption(config, 'maxBlockMs', 0);
   positiveInteger(config, 'maxInFlightRequests');
   positiveInteger(config, 'connections');
   if (config.connections > 64) throw new ConfigError('connections', `must be at most 64, got ${config.connections}`);
-  positiveInteger(config, 'requestTimeout');
-  positiveInteger(config, 'deliveryTimeout');
+  durationOption(config, 'requestTimeout');
+  durationOption(config, 'deliveryTimeout');
   positiveInteger(config, 'retries', 0);
-  positiveInteger(config, 'retryBackoffMs', 0);
-  positiveInteger(config, 'retryBackoffMaxMs', 0);
-  positiveInteger(config, 'metadataMaxAge', 0);
-  positiveInteger(config, 'connectionTimeout');
+  durationOption(config, 'retryBackoffMs', 0);
+  durationOption(config, 'retryBackoffMaxMs', 0);
+  durationOption(config, 'metadataMaxAge', 0);
+  durationOption(config, 'connectionTimeout');
+  validateLoggerOptions(config.logger, config.logLevel);
   if (config.retryBackoffMaxMs < config.retryBackoffMs) {
     throw new ConfigError('retryBackoffMaxMs', `must be ≥ retryBackoffMs (${config.retryBackoffMs}), got ${config.retryBackoffMaxMs}`);
   }

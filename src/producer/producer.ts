@@ -187,6 +187,9 @@ export class Producer {
         requestTimeoutMs: config.requestTimeout,
         auth: config.auth,
         tls: config.tls,
+        socketFactory: config.socketFactory,
+        logger: config.logger,
+        logLevel: config.logLevel,
       },
       config.connections,
     );
@@ -463,13 +466,12 @@ export class Producer {
   private accept(entry: PendingRecord): void {
     this.counters.recordsSent++;
     this.changes.next();
-    if (entry.explicitPartition) {
-      this.enqueue(entry);
-      return;
-    }
+    // Explicit partitions go through metadata too: a topic that does not exist fails the same way
+    // whether or not a partition is given (rivvend would otherwise create it, with 3 partitions, on
+    // the first publish), and a partition past the topic's count is refused before it is sent.
     const known = this.metadata.get(entry.topic);
     const waiting = this.metadataWaiters.get(entry.topic);
-    if (known !== undefined && waiting === undefined) {
+    if (known !== undefined && waiting === undefined && (!entry.explicitPartition || entry.partition < known.partitionCount)) {
       if (this.scheduler.now() - known.fetchedAt > this.config.metadataMaxAge) void this.fetchMetadata(entry.topic).catch(() => undefined);
       this.assignPartition(entry, known.partitionCount);
       return;
@@ -528,7 +530,15 @@ export class Producer {
 
   private assignPartition(entry: PendingRecord, partitionCount: number): void {
     if (entry.settled) return;
-    entry.partition = this.partitioner.partition(entry.topic, entry.key, partitionCount, entry.size);
+    if (!entry.explicitPartition) {
+      entry.partition = this.partitioner.partition(entry.topic, entry.key, partitionCount, entry.size);
+    } else if (entry.partition >= partitionCount) {
+      this.settle(
+        entry,
+        new ConfigError('record.partition', `topic '${entry.topic}' has ${partitionCount} partition(s) (0..${partitionCount - 1}), got ${entry.partition}`),
+      );
+      return;
+    }
     this.enqueue(entry);
   }
 
