@@ -52,6 +52,16 @@ export { TlsConfig, type PemSource, type TlsOptions } from './transport/tls.js';
 export type { AuthOptions, AuthSession } from './transport/authenticator.js';
 export { clearScramCache } from './transport/scram.js';
 
+// The root object: shared settings once, components made from them
+export {
+  Rivven,
+  type RivvenConsumerOptions,
+  type RivvenProducerOptions,
+  type RivvenResilientOptions,
+  type RivvenSettings,
+  type RivvenTransactionalOptions,
+} from './client/rivven.js';
+
 // Client: every broker operation as an Observable
 export { Client, type ClientHealth, type ClientOptions } from './client/client.js';
 export type * from './client/client-types.js';
