@@ -48,14 +48,15 @@ export function closestName(name: string, known: readonly string[]): string | un
   return bestDistance <= allowed ? best : undefined;
 }
 
-function describe(value: unknown): string {
-  if (typeof value === 'string') return `'${value}'`;
+/** A value as an error message shows it: strings quoted (and cut), objects by kind, never their content. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return `'${value.length > 60 ? `${value.slice(0, 60)}…` : value}'`;
   if (typeof value === 'bigint') return `${value}n`;
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return 'an object';
   if (typeof value === 'function') return 'a function';
-  return String(value);
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
 }
 
 /**
@@ -79,7 +80,7 @@ export function rejectUnknownKeys(component: string, options: object, known: rea
 export function optionsObject<T extends object>(component: string, options: T | undefined): T {
   if (options === undefined) return {} as T;
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new ConfigError('options', `${component} expects an options object, got ${describe(options)}`);
+    throw new ConfigError('options', `${component} expects an options object, got ${describeValue(options)}`);
   }
   return options;
 }
@@ -87,7 +88,7 @@ export function optionsObject<T extends object>(component: string, options: T | 
 /** A duration in ms: a finite number in min..2³¹−1 (setTimeout's limit). */
 export function durationMs(option: string, value: unknown, min = 0): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > MAX_TIMER_MS) {
-    throw new ConfigError(option, `expected milliseconds in ${min}..${MAX_TIMER_MS}, got ${describe(value)}`);
+    throw new ConfigError(option, `expected milliseconds in ${min}..${MAX_TIMER_MS}, got ${describeValue(value)}`);
   }
   return value;
 }
@@ -96,19 +97,19 @@ export function durationMs(option: string, value: unknown, min = 0): number {
 export function integerIn(option: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer in ${min}..${max}`;
-    throw new ConfigError(option, `expected ${range}, got ${describe(value)}`);
+    throw new ConfigError(option, `expected ${range}, got ${describeValue(value)}`);
   }
   return value;
 }
 
 export function booleanOption(option: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw new ConfigError(option, `expected true or false, got ${describe(value)}`);
+  if (typeof value !== 'boolean') throw new ConfigError(option, `expected true or false, got ${describeValue(value)}`);
   return value;
 }
 
 export function oneOf<T extends string>(option: string, value: unknown, allowed: readonly T[]): T {
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-    throw new ConfigError(option, `expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(value)}`);
+    throw new ConfigError(option, `expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describeValue(value)}`);
   }
   return value as T;
 }

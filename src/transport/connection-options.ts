@@ -5,7 +5,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { LOG_LEVELS } from '../observability/log.js';
-import { MAX_TIMER_MS, oneOf, rejectUnknownKeys } from '../settings-validation.js';
+import { MAX_TIMER_MS, describeValue, oneOf, rejectUnknownKeys } from '../settings-validation.js';
 import { resolveResponseLimits } from '../protocol/decode-limits.js';
 import { parseAddress, type BrokerAddress } from './address.js';
 
@@ -28,15 +28,7 @@ export const CONNECTION_OPTION_KEYS = [
   'logLevel',
 ] as const;
 
-export function describeValue(value: unknown): string {
-  if (typeof value === 'string') return `'${value.length > 60 ? `${value.slice(0, 60)}…` : value}'`;
-  if (typeof value === 'bigint') return `${value}n`;
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'function') return 'a function';
-  if (typeof value === 'object') return 'an object';
-  return `${typeof value} ${String(value)}`;
-}
+export { describeValue };
 
 /** A broker address: `'host:port'` (IPv6 as `'[addr]:port'`) or `{ host, port }`. */
 export function validateAddress(address: unknown, option = 'address'): BrokerAddress {
