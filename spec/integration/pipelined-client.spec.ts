@@ -1,9 +1,10 @@
 /**
  * PipelinedClient against the real broker, watched through the fault proxy: the in-flight bound
- * holds at the broker's door, everything completes, writes are batched, and faults surface as
- * typed errors.
+ * holds at the broker's door, everything completes, writes are batched, faults surface as typed
+ * errors, and a broken connection is replaced on demand (requests waiting for a slot are sent on the
+ * new one; those in flight fail with a retriable ConnectionError).
  */
-import { firstValueFrom, forkJoin, lastValueFrom, mergeMap, range, reduce, toArray } from 'rxjs';
+import { filter, firstValueFrom, forkJoin, lastValueFrom, mergeMap, range, reduce, toArray } from 'rxjs';
 import { PipelineConfig, PipelinedClient } from '../../src/client/pipelined-client';
 import { Client } from '../../src/client/client';
 import { ConnectionError, ServerError, TimeoutError } from '../../src/errors';
@@ -94,15 +95,73 @@ describe('PipelinedClient against the real broker', () => {
     await client.close();
   });
 
-  it('fails every request with ConnectionError when the connection is reset, waiting ones included', async () => {
-    const client = await firstValueFrom(PipelinedClient.connect$(proxy.address, { maxInFlight: 2 }));
+  it('a reset fails the requests in flight with ConnectionError; the ones waiting for a slot go out on a new connection', async () => {
+    const client = await firstValueFrom(PipelinedClient.connect$(proxy.address, { maxInFlight: 2, connection: { quickAck: false } }));
     await proxy.latency(200);
-    const pending = Array.from({ length: 5 }, () => rejection(firstValueFrom(client.ping$())));
-    await proxy.until((s) => s.framesToBroker >= 1);
-    await proxy.reset();
-    for (const error of await Promise.all(pending)) expect(error).toBeInstanceOf(ConnectionError);
-    expect(client.state).toBe('failed');
+    const outcomes = Array.from({ length: 5 }, () => firstValueFrom(client.ping$()).then(() => 'pong', (e: unknown) => e));
+    await proxy.until((s) => s.framesToBroker >= 2);
+    expect(client.stats()).toMatchObject({ inFlight: 2, queued: 3 });
+    await proxy.reset(); // RSTs the open connection...
+    await proxy.restore(); // ...and lets the next one through
+    const results = await Promise.all(outcomes);
+    expect(results.slice(0, 2).every((e) => e instanceof ConnectionError && e.retriable)).toBe(true);
+    expect(results.slice(2)).toEqual(['pong', 'pong', 'pong']);
+    expect(proxy.stats().connectionsAccepted).toBe(2);
+    expect(client.state).toBe('ready');
+    expect(client.stats()).toMatchObject({ connectionsLost: 1, reconnects: 1, requestsFailed: 2, requestsCompleted: 3, awaitingConnection: 0 });
     await client.close();
+  });
+
+  it('after a break the client stays down until a request needs it, then reconnects without the caller doing anything', async () => {
+    const client = await firstValueFrom(PipelinedClient.connect$(proxy.address, { statsInterval: 0 }));
+    const states: string[] = [];
+    client.state$.subscribe((s) => states.push(s));
+    await proxy.reset();
+    await proxy.restore();
+    await firstValueFrom(client.state$.pipe(filter((s) => s === 'failed')));
+    expect(proxy.stats().connectionsAccepted).toBe(1); // nothing reconnects on its own
+    expect(await firstValueFrom(client.ping$())).toBeGreaterThanOrEqual(0);
+    expect(states).toEqual(['ready', 'failed', 'connecting', 'ready']);
+    expect(client.stats()).toMatchObject({ state: 'ready', connectionsLost: 1, reconnects: 1 });
+    await client.close();
+    expect(states.at(-1)).toBe('closed');
+  });
+
+  it('while the broker cannot be reached, a request waits at most its own timeout (TimeoutError, not sent) and attempts back off', async () => {
+    const client = await firstValueFrom(PipelinedClient.connect$(proxy.address, { reconnectInitialDelay: 50, reconnectMaxDelay: 400 }));
+    await proxy.reset(); // every connection, this one and the next ones, is reset at once
+    await firstValueFrom(client.state$.pipe(filter((s) => s === 'failed')));
+    const started = performance.now();
+    const error = await rejection(firstValueFrom(client.request$({ type: 'Ping' }, { timeoutMs: 1_500 })));
+    const waitedMs = performance.now() - started;
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error.message).toMatch(/no connection to 127\.0\.0\.1:\d+ within 1500 ms for Ping \(it was not sent; \d+ reconnection attempts failed/);
+    expect(waitedMs).toBeGreaterThanOrEqual(1_400);
+    expect(waitedMs).toBeLessThan(5_000);
+    // Backoff 50, 100, 200, 400, 400… ms (±25 %): about 6 attempts in 1.5 s, not hundreds.
+    const attempts = proxy.stats().connectionsAccepted - 1;
+    expect(attempts).toBeGreaterThanOrEqual(3);
+    expect(attempts).toBeLessThanOrEqual(10);
+    expect(client.stats()).toMatchObject({ state: 'failed', requestsSent: 0, requestsTimedOut: 1, awaitingConnection: 0, reconnects: 0 });
+    expect(client.stats().reconnectFailures).toBe(attempts);
+    expect(client.stats().lastError?.code).toBe('CONNECTION');
+    await proxy.restore();
+    expect(await firstValueFrom(client.ping$())).toBeGreaterThanOrEqual(0);
+    expect(client.stats()).toMatchObject({ state: 'ready', reconnects: 1, requestsSent: 1, requestsCompleted: 1 });
+    await client.close();
+  });
+
+  it('close() during a reconnection fails the requests waiting for it with ConnectionError and stops reconnecting', async () => {
+    const client = await firstValueFrom(PipelinedClient.connect$(proxy.address, { statsInterval: 0, reconnectInitialDelay: 10_000, reconnectMaxDelay: 10_000 }));
+    await proxy.reset();
+    await firstValueFrom(client.state$.pipe(filter((s) => s === 'failed')));
+    const waiting = rejection(firstValueFrom(client.ping$()));
+    await firstValueFrom(client.stats$.pipe(filter((s) => s.awaitingConnection === 1 && s.reconnectFailures >= 1)));
+    await client.close(); // the 10 s backoff timer must not keep the process alive (--detectOpenHandles)
+    const error = await waiting;
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect(error.message).toMatch(/closed before the request could be sent \(it waited for a new connection\)/);
+    expect(client.state).toBe('closed');
   });
 
   it('close() lets in-flight requests finish and fails the ones still waiting for a slot', async () => {

@@ -3,10 +3,12 @@
  * `maxInFlight` run at once, the rest wait in order (never dropped, never failed), and the wait
  * shows in the stats.
  */
-import { EMPTY, defer, of, type Observable } from 'rxjs';
+import { EMPTY, defer, filter, firstValueFrom, of, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { InFlightLimiter, PipelineConfig, PipelinedClient, resolvePipelineConfig } from '../../src/client/pipelined-client';
-import { ConfigError, ConnectionError } from '../../src/errors';
+import { ConfigError, ConnectionError, TimeoutError } from '../../src/errors';
+import { FakeBroker, politeHandler } from '../support/fake-broker';
+import { rejection } from '../support/rejection';
 
 function scheduler(): TestScheduler {
   return new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
@@ -21,6 +23,8 @@ describe('PipelineConfig', () => {
       requestTimeout: 30_000,
       closeTimeout: 5_000,
       statsInterval: 1_000,
+      reconnectInitialDelay: 100,
+      reconnectMaxDelay: 5_000,
     });
     expect(resolvePipelineConfig({})).toEqual(resolvePipelineConfig(PipelineConfig.defaults()));
     expect(resolvePipelineConfig(PipelineConfig.highThroughput())).toMatchObject({
@@ -50,6 +54,8 @@ describe('PipelineConfig', () => {
     [{ maxBatchSize: 0 }, 'maxBatchSize'],
     [{ requestTimeout: -5 }, 'requestTimeout'],
     [{ closeTimeout: Number.NaN }, 'closeTimeout'],
+    [{ reconnectInitialDelay: -1 }, 'reconnectInitialDelay'],
+    [{ reconnectInitialDelay: 200, reconnectMaxDelay: 100 }, 'reconnectMaxDelay'],
   ])('rejects %j with a ConfigError naming %s', async (bad, option) => {
     expect(() => resolvePipelineConfig(bad)).toThrow(ConfigError);
     // connect$ reports it as an error, before opening anything
@@ -159,5 +165,68 @@ describe('InFlightLimiter (virtual time)', () => {
       ts.schedule(() => limiter.rejectQueued(new ConnectionError('closed')), 1);
     });
     expect(outcomes).toEqual(['ConnectionError', 'ConnectionError', 'next a']);
+  });
+});
+
+describe('PipelinedClient reconnection (fake broker)', () => {
+  it('a broker that accepts and drops every connection is not hammered: replacements that never answered back off', async () => {
+    const handshakes: number[] = [];
+    const broker = await FakeBroker.start((request, id, peer) => {
+      if (request.type === 'Handshake') {
+        handshakes.push(performance.now());
+        return politeHandler(request, id, peer);
+      }
+      if (handshakes.length > 1) peer.socket.destroy(); // the first connection serves; later ones drop at the first request
+      return politeHandler(request, id, peer);
+    });
+    const client = await firstValueFrom(
+      PipelinedClient.connect$(broker.address, { reconnectInitialDelay: 50, reconnectMaxDelay: 400, connection: { quickAck: false, logger: null } }),
+    );
+    try {
+      expect(await firstValueFrom(client.ping$())).toBeGreaterThanOrEqual(0);
+      broker.peers[0]!.socket.destroy();
+      await firstValueFrom(client.state$.pipe(filter((s) => s === 'failed')));
+      // Back to back for ~1.5 s, as a caller retrying on its own would: each one reconnects, is
+      // sent, and fails with ConnectionError when the connection drops.
+      const errors: unknown[] = [];
+      const until = performance.now() + 1_500;
+      while (performance.now() < until) errors.push(await rejection(firstValueFrom(client.request$({ type: 'Ping' }, { timeoutMs: 2_000 }))));
+      for (const error of errors) expect(error).toBeInstanceOf(ConnectionError);
+      const gaps = handshakes.slice(2).map((t, i) => t - handshakes[i + 1]!);
+      // The first replacement is immediate (the broken connection had served); then 50, 100, 200,
+      // 400, 400… ms ±25 %: about 6 in 1.5 s, not one per request.
+      expect(handshakes.length - 1).toBeGreaterThanOrEqual(3);
+      expect(handshakes.length - 1).toBeLessThanOrEqual(10);
+      expect(gaps[0]).toBeGreaterThanOrEqual(50 * 0.75 - 5);
+      expect(gaps.at(-1)!).toBeGreaterThanOrEqual(400 * 0.75 - 5);
+      expect(client.stats()).toMatchObject({ reconnects: handshakes.length - 1, connectionsLost: handshakes.length }); // the first one and every replacement
+    } finally {
+      await client.close();
+      await broker.stop();
+    }
+  });
+
+  it('a request waiting for a connection that a non-retriable error refuses fails at once with that error', async () => {
+    let first = true;
+    const broker = await FakeBroker.start((request, id, peer) => {
+      if (request.type === 'Handshake' && !first) return { type: 'HandshakeResult', serverVersion: 9, compatible: false, message: 'protocol 9 only' };
+      first = false;
+      return politeHandler(request, id, peer);
+    });
+    const client = await firstValueFrom(PipelinedClient.connect$(broker.address, { connection: { quickAck: false, logger: null } }));
+    try {
+      broker.peers[0]!.socket.destroy();
+      await firstValueFrom(client.state$.pipe(filter((s) => s === 'failed')));
+      const started = performance.now();
+      const error = await rejection(firstValueFrom(client.ping$()));
+      expect(error).toMatchObject({ retriable: false });
+      expect(error).not.toBeInstanceOf(TimeoutError);
+      expect(performance.now() - started).toBeLessThan(2_000); // not the 30 s request timeout
+      expect(client.state).toBe('failed');
+      expect(client.stats()).toMatchObject({ reconnectFailures: 1, requestsSent: 0, requestsFailed: 1, awaitingConnection: 0 });
+    } finally {
+      await client.close();
+      await broker.stop();
+    }
   });
 });

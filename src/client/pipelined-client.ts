@@ -7,14 +7,43 @@
  * sent as replies free slots; the wait shows in `stats()`. A request's `requestTimeout` starts when
  * it is sent, not while it waits for a slot. Unsubscribing from a waiting request removes it from
  * the queue; unsubscribing from a sent one frees its slot (the late reply is dropped).
+ *
+ * A connection that breaks (broker restarted, socket reset, protocol violation) is replaced on
+ * demand: the requests in flight on it fail with the retriable ConnectionError they got (they may
+ * have reached the broker, so they are not resent here), and the next requests — the ones waiting
+ * for a slot included — wait for a new connection to the same address, opened with jittered
+ * exponential backoff (backoff.ts), each for at most its own timeout. Nothing reconnects while no
+ * request needs a connection, so an idle client holds no timer.
  */
-import { BehaviorSubject, Observable, Subject, Subscription, asyncScheduler, map, merge, throttleTime, type SchedulerLike } from 'rxjs';
-import { ConfigError, ConnectionError, TimeoutError } from '../errors.js';
+import {
+  BehaviorSubject,
+  Observable,
+  Subject,
+  Subscription,
+  asyncScheduler,
+  defer,
+  finalize,
+  map,
+  merge,
+  mergeMap,
+  of,
+  retry,
+  share,
+  take,
+  tap,
+  throttleTime,
+  throwError,
+  timeout,
+  timer,
+  type SchedulerLike,
+} from 'rxjs';
+import { ConfigError, ConnectionError, RivvenError, TimeoutError } from '../errors.js';
 import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response } from '../protocol/response-schema.js';
-import type { BrokerAddress } from '../transport/address.js';
+import { formatAddress, type BrokerAddress } from '../transport/address.js';
 import { describeValue, rejectUnknownOptionKeys, validateAddress, validateConnectionOptions } from '../transport/connection-options.js';
 import { Connection, type ConnectionOptions, type ConnectionState, type RequestOptions } from '../transport/connection.js';
+import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import { BrokerOperations } from './operations.js';
 
 export interface PipelineOptions {
@@ -30,6 +59,10 @@ export interface PipelineOptions {
   closeTimeout?: number;
   /** `stats$` emits on change, at most once per this many ms. Default 1,000. */
   statsInterval?: number;
+  /** First wait before reconnecting again after a failed attempt, ms (jittered ±25 %, doubling). Default 100. */
+  reconnectInitialDelay?: number;
+  /** Cap on the wait between reconnection attempts, ms. Default 5,000. */
+  reconnectMaxDelay?: number;
   /**
    * Options for the connection: clientId, connectionTimeoutMs, socketFactory, TLS, auth, … The
    * pipeline options above take the place of its request/close timeouts and write batching.
@@ -46,6 +79,8 @@ const PIPELINE_OPTION_KEYS = [
   'requestTimeout',
   'closeTimeout',
   'statsInterval',
+  'reconnectInitialDelay',
+  'reconnectMaxDelay',
   'connection',
   'scheduler',
 ] as const satisfies readonly (keyof PipelineOptions)[];
@@ -57,6 +92,8 @@ export interface ResolvedPipelineConfig {
   requestTimeout: number;
   closeTimeout: number;
   statsInterval: number;
+  reconnectInitialDelay: number;
+  reconnectMaxDelay: number;
 }
 
 const DEFAULT_PIPELINE: ResolvedPipelineConfig = {
@@ -66,6 +103,8 @@ const DEFAULT_PIPELINE: ResolvedPipelineConfig = {
   requestTimeout: 30_000,
   closeTimeout: 5_000,
   statsInterval: 1_000,
+  reconnectInitialDelay: 100,
+  reconnectMaxDelay: 5_000,
 };
 
 /** rivven-client's `PipelineConfig` presets. Each takes overrides: `PipelineConfig.lowLatency({ connection })`. */
@@ -94,14 +133,23 @@ function checkInteger(option: string, value: number, min: number, max: number): 
 /** Apply defaults and validate; ConfigError names the first bad option. */
 export function resolvePipelineConfig(options: PipelineOptions = {}): ResolvedPipelineConfig {
   const d = DEFAULT_PIPELINE;
-  return {
+  const resolved: ResolvedPipelineConfig = {
     maxInFlight: checkInteger('maxInFlight', options.maxInFlight ?? d.maxInFlight, 1, 1_000_000),
     batchLingerUs: checkInteger('batchLingerUs', options.batchLingerUs ?? d.batchLingerUs, 0, 10_000_000),
     maxBatchSize: checkInteger('maxBatchSize', options.maxBatchSize ?? d.maxBatchSize, 1, 1_000_000),
     requestTimeout: checkInteger('requestTimeout', options.requestTimeout ?? d.requestTimeout, 0, 2_147_483_647),
     closeTimeout: checkInteger('closeTimeout', options.closeTimeout ?? d.closeTimeout, 0, 2_147_483_647),
     statsInterval: checkInteger('statsInterval', options.statsInterval ?? d.statsInterval, 0, 2_147_483_647),
+    reconnectInitialDelay: checkInteger('reconnectInitialDelay', options.reconnectInitialDelay ?? d.reconnectInitialDelay, 0, 2_147_483_647),
+    reconnectMaxDelay: checkInteger('reconnectMaxDelay', options.reconnectMaxDelay ?? d.reconnectMaxDelay, 0, 2_147_483_647),
   };
+  if (resolved.reconnectMaxDelay < resolved.reconnectInitialDelay) {
+    throw new ConfigError(
+      'reconnectMaxDelay',
+      `must be ≥ reconnectInitialDelay (${resolved.reconnectInitialDelay} ms), got ${resolved.reconnectMaxDelay} ms`,
+    );
+  }
+  return resolved;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -271,6 +319,10 @@ export class InFlightLimiter {
 // ---------------------------------------------------------------------------------------------
 
 export interface PipelineStats {
+  /**
+   * The connection's state: `ready`; `failed` once it broke and no request needs it yet;
+   * `connecting` while a new one is being opened (backoff waits included); `closing`/`closed`.
+   */
   state: ConnectionState;
   /** Requests handed to the connection (sent or being written). */
   requestsSent: number;
@@ -282,8 +334,10 @@ export interface PipelineStats {
   requestsTimedOut: number;
   /** Given up by the caller (unsubscribed) before a reply. */
   requestsCancelled: number;
-  /** Awaiting a reply now (≤ maxInFlight). */
+  /** Holding an in-flight slot now (≤ maxInFlight): awaiting a reply, or a new connection. */
   inFlight: number;
+  /** Of those in flight, the ones waiting for a new connection (not sent yet). */
+  awaitingConnection: number;
   /** Waiting for an in-flight slot now. */
   queued: number;
   maxInFlight: number;
@@ -295,39 +349,112 @@ export interface PipelineStats {
   maxQueueWaitMs: number;
   /** completed / (completed + failed); 1 before anything finished. */
   successRate: number;
-  /** Socket writes, the requests they carried, and requests per write. */
+  /** Connections that broke under this client. */
+  connectionsLost: number;
+  /** New connections opened to replace a broken one. */
+  reconnects: number;
+  /** Attempts to open a replacement that failed (each followed by a backoff wait). */
+  reconnectFailures: number;
+  /** The latest connection or request failure (code, message, epoch ms); never a secret. */
+  lastError: { code: string; message: string; at: number } | undefined;
+  /** Socket writes, the requests they carried, and requests per write (all connections). */
   batchesWritten: number;
   framesWritten: number;
   averageBatchSize: number;
   bytesOut: number;
   bytesIn: number;
+  /** Reply latency on the current connection. */
   latencyP50Ms: number | undefined;
   latencyP99Ms: number | undefined;
+}
+
+/** Totals of the connections this client replaced (their counters end with them). */
+interface RetiredTotals {
+  batchesWritten: number;
+  framesWritten: number;
+  bytesOut: number;
+  bytesIn: number;
+}
+
+function isRetriable(error: unknown): boolean {
+  return error instanceof RivvenError && error.retriable;
+}
+
+/** The argument checks Connection.request$ makes, made before a request waits for a connection. */
+function invalidRequestArguments(request: unknown, options: unknown): ConfigError | undefined {
+  if (typeof request !== 'object' || request === null || typeof (request as { type?: unknown }).type !== 'string') {
+    return new ConfigError('request', `expected a request object with a \`type\` (e.g. { type: 'Ping' }), got ${describeValue(request)}`);
+  }
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null) return new ConfigError('options', `expected request options (an object), got ${describeValue(options)}`);
+  const timeoutMs = (options as RequestOptions).timeoutMs;
+  if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || timeoutMs > 2_147_483_647)) {
+    return new ConfigError('timeoutMs', `expected milliseconds in 0..2147483647 (0 = none), got ${describeValue(timeoutMs)}`);
+  }
+  return undefined;
 }
 
 export class PipelinedClient extends BrokerOperations {
   private readonly limiter: InFlightLimiter;
   private readonly statsSubject: BehaviorSubject<PipelineStats>;
   private readonly statsSubscription: Subscription;
-  private readonly counters = { sent: 0, completed: 0, failed: 0, timedOut: 0, cancelled: 0 };
+  private readonly stateSubject: BehaviorSubject<ConnectionState>;
+  private readonly counters = { sent: 0, completed: 0, failed: 0, timedOut: 0, cancelled: 0, connectionsLost: 0, reconnects: 0, reconnectFailures: 0 };
+  private readonly retired: RetiredTotals = { batchesWritten: 0, framesWritten: 0, bytesOut: 0, bytesIn: 0 };
   private readonly countersChanged = new Subject<void>();
+  /** Fires once, on close(): requests still waiting for a connection fail, a reconnection stops. */
+  private readonly closing = new Subject<void>();
+  private readonly backoff: BackoffPolicy;
+  /** The one reconnection in progress, shared by every request that waits for it. */
+  private readonly reconnection$: Observable<Connection>;
+  private connection: Connection;
+  private connectionSubscription: Subscription | undefined;
+  /** Whether the current connection answered a request (a connection that breaks before that does not reset the backoff). */
+  private connectionProved = true;
+  /** Consecutive failures to get a working connection; the next attempt waits until `nextAttemptAt`. */
+  private failures = 0;
+  private nextAttemptAt = 0;
+  private awaiting = 0;
+  private connectError: PipelineStats['lastError'];
   private closePromise: Promise<void> | undefined;
 
   /** Live stats: the current value, then changes at most every `statsInterval`; completes on close. */
   readonly stats$: Observable<PipelineStats>;
+  /** The same as `stats$` (every component has a `health$`). */
+  readonly health$: Observable<PipelineStats>;
+  /** The connection state (see `PipelineStats.state`); completes on close. */
   readonly state$: Observable<ConnectionState>;
 
   private constructor(
-    private readonly connection: Connection,
+    connection: Connection,
     readonly config: Readonly<ResolvedPipelineConfig>,
-    scheduler: SchedulerLike,
+    private readonly connectionOptions: ConnectionOptions,
+    private readonly scheduler: SchedulerLike,
   ) {
     super();
+    this.connection = connection;
+    this.backoff = { initialDelay: config.reconnectInitialDelay, maxDelay: config.reconnectMaxDelay, multiplier: 2, jitter: 0.25 };
     this.limiter = new InFlightLimiter(config.maxInFlight, scheduler);
-    this.state$ = connection.state$;
+    this.stateSubject = new BehaviorSubject<ConnectionState>(connection.state);
+    this.state$ = this.stateSubject.asObservable();
+    this.reconnection$ = defer(() => this.attemptConnection$()).pipe(
+      // Retriable failures are retried (attemptConnection$ waits out the backoff) for as long as a
+      // request waits; each request bounds its own wait. A non-retriable one (authentication,
+      // TLS, an incompatible broker) fails the waiting requests at once.
+      retry({ delay: (error: unknown) => (isRetriable(error) && this.closePromise === undefined ? of(0) : throwError(() => error)) }),
+      finalize(() => {
+        // The round ended without a connection (every waiting request timed out or left, or a
+        // non-retriable failure): nothing is connecting now.
+        if (this.closePromise === undefined && this.state === 'connecting' && this.connection.state !== 'ready') this.setState('failed');
+      }),
+      // One attempt for everyone; when the last waiting request gives up, the attempt stops.
+      share({ resetOnError: true, resetOnComplete: true, resetOnRefCountZero: true }),
+    );
+    this.watch(connection);
     this.statsSubject = new BehaviorSubject(this.stats());
     this.stats$ = this.statsSubject.asObservable();
-    const changes = merge(connection.statsChanged$, this.limiter.changed$, this.countersChanged);
+    this.health$ = this.stats$;
+    const changes = merge(this.limiter.changed$, this.countersChanged);
     this.statsSubscription = (config.statsInterval > 0
       ? changes.pipe(throttleTime(config.statsInterval, scheduler, { leading: true, trailing: true }))
       : changes
@@ -365,7 +492,7 @@ export class PipelinedClient extends BrokerOperations {
         return;
       }
       return Connection.connect$(address, connectionOptions)
-        .pipe(map((connection) => new PipelinedClient(connection, config, scheduler)))
+        .pipe(map((connection) => new PipelinedClient(connection, config, connectionOptions, scheduler)))
         .subscribe(subscriber);
     });
   }
@@ -375,35 +502,49 @@ export class PipelinedClient extends BrokerOperations {
   }
 
   get state(): ConnectionState {
-    return this.connection.state;
+    return this.stateSubject.value;
   }
 
   /** Any request, through the in-flight limit; emits the raw reply (broker errors included, as values). */
   request$(request: RequestInput, options?: RequestOptions): Observable<Response> {
     const exchange$ = new Observable<Response>((subscriber) => {
-      this.counters.sent++;
       let finished = false;
-      const subscription = this.connection.request$(request, options).subscribe({
-        next: (response) => {
-          finished = true;
-          if (response.type === 'Error') this.counters.failed++;
-          else this.counters.completed++;
-          subscriber.next(response);
-        },
-        error: (error: unknown) => {
-          finished = true;
-          this.counters.failed++;
-          if (error instanceof TimeoutError) this.counters.timedOut++;
-          this.countersChanged.next();
-          subscriber.error(error);
-        },
-        complete: () => {
-          this.countersChanged.next();
-          subscriber.complete();
-        },
-      });
+      let sent: Subscription | undefined;
+      const fail = (error: unknown) => {
+        finished = true;
+        this.counters.failed++;
+        if (error instanceof TimeoutError) this.counters.timedOut++;
+        this.countersChanged.next();
+        subscriber.error(error);
+      };
+      const send = (connection: Connection, requestOptions: RequestOptions | undefined) => {
+        this.counters.sent++;
+        sent = connection.request$(request, requestOptions).subscribe({
+          next: (response) => {
+            finished = true;
+            if (connection === this.connection) this.connectionProved = true;
+            if (response.type === 'Error') this.counters.failed++;
+            else this.counters.completed++;
+            subscriber.next(response);
+          },
+          error: fail,
+          complete: () => {
+            this.countersChanged.next();
+            subscriber.complete();
+          },
+        });
+      };
+      let waiting: Subscription | undefined;
+      if (this.connection.state === 'ready') {
+        send(this.connection, options);
+      } else {
+        const invalid = invalidRequestArguments(request, options);
+        if (invalid !== undefined) fail(invalid);
+        else waiting = this.awaitConnection$(request, options).subscribe({ next: ({ connection, timeoutMs }) => send(connection, { ...options, timeoutMs }), error: fail });
+      }
       return () => {
-        subscription.unsubscribe();
+        waiting?.unsubscribe();
+        sent?.unsubscribe();
         if (!finished) {
           this.counters.cancelled++;
           this.countersChanged.next();
@@ -422,15 +563,20 @@ export class PipelinedClient extends BrokerOperations {
   stats(): PipelineStats {
     const c = this.connection.stats();
     const l = this.limiter.stats();
+    const r = this.retired;
     const finished = this.counters.completed + this.counters.failed;
+    const batchesWritten = r.batchesWritten + c.batchesWritten;
+    const framesWritten = r.framesWritten + c.framesWritten;
+    const lastError = this.connectError !== undefined && (c.lastError === undefined || this.connectError.at >= c.lastError.at) ? this.connectError : c.lastError;
     return {
-      state: c.state,
+      state: this.state,
       requestsSent: this.counters.sent,
       requestsCompleted: this.counters.completed,
       requestsFailed: this.counters.failed,
       requestsTimedOut: this.counters.timedOut,
       requestsCancelled: this.counters.cancelled,
       inFlight: l.active,
+      awaitingConnection: this.awaiting,
       queued: l.queued,
       maxInFlight: this.config.maxInFlight,
       peakInFlight: l.peakActive,
@@ -439,34 +585,164 @@ export class PipelinedClient extends BrokerOperations {
       averageQueueWaitMs: l.waited === 0 ? 0 : l.totalWaitMs / l.waited,
       maxQueueWaitMs: l.maxWaitMs,
       successRate: finished === 0 ? 1 : this.counters.completed / finished,
-      batchesWritten: c.batchesWritten,
-      framesWritten: c.framesWritten,
-      averageBatchSize: c.batchesWritten === 0 ? 0 : c.framesWritten / c.batchesWritten,
-      bytesOut: c.bytesOut,
-      bytesIn: c.bytesIn,
+      connectionsLost: this.counters.connectionsLost,
+      reconnects: this.counters.reconnects,
+      reconnectFailures: this.counters.reconnectFailures,
+      lastError,
+      batchesWritten,
+      framesWritten,
+      averageBatchSize: batchesWritten === 0 ? 0 : framesWritten / batchesWritten,
+      bytesOut: r.bytesOut + c.bytesOut,
+      bytesIn: r.bytesIn + c.bytesIn,
       latencyP50Ms: c.latencyP50Ms,
       latencyP99Ms: c.latencyP99Ms,
     };
   }
 
   /**
-   * Refuse new requests, fail the ones still waiting for a slot (never sent) with ConnectionError,
-   * give in-flight ones up to `closeTimeout` to finish, close the connection, complete `stats$`.
+   * Refuse new requests, fail the ones still waiting for a slot or for a new connection (never
+   * sent) with ConnectionError, stop reconnecting, give in-flight ones up to `closeTimeout` to
+   * finish, close the connection, complete `stats$` and `state$`.
    */
   close(): Promise<void> {
     if (this.closePromise) return this.closePromise;
     this.closePromise = (async () => {
       this.limiter.rejectQueued(new ConnectionError('this PipelinedClient closed before the request could be sent (it waited for an in-flight slot)'));
+      this.closing.next();
+      this.closing.complete();
+      if (this.connection.state === 'ready') this.setState('closing');
       await this.connection.close();
+      this.connectionSubscription?.unsubscribe();
+      this.setState('closed');
       this.statsSubscription.unsubscribe();
       this.limiter.complete();
       this.statsSubject.next(this.stats());
       this.statsSubject.complete();
+      this.stateSubject.complete();
     })();
     return this.closePromise;
   }
 
   protected send$(request: RequestInput, options?: RequestOptions): Observable<Response> {
     return this.request$(request, options);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reconnection
+  // -------------------------------------------------------------------------------------------
+
+  /** Follow `connection`: its state becomes the client's, its stats changes tick `stats$`. */
+  private watch(connection: Connection): void {
+    this.connectionSubscription?.unsubscribe();
+    const subscription = connection.state$.subscribe((state) => {
+      if (state === 'failed') this.connectionLost();
+      // (During close() the client's own state leads: a failed connection still closes the client.)
+      else if (this.closePromise === undefined) this.setState(state);
+    });
+    subscription.add(connection.statsChanged$.subscribe(() => this.countersChanged.next()));
+    this.connectionSubscription = subscription;
+  }
+
+  private connectionLost(): void {
+    if (this.closePromise !== undefined) return;
+    this.counters.connectionsLost++;
+    if (this.connectionProved) {
+      // It worked: the first attempt to replace it is immediate.
+      this.failures = 0;
+      this.nextAttemptAt = 0;
+    } else {
+      // It broke before answering anything: back off, or a broker that accepts and drops
+      // connections would be hammered at the rate of requests.
+      this.scheduleNextAttempt();
+    }
+    this.setState('failed');
+  }
+
+  private scheduleNextAttempt(): void {
+    this.nextAttemptAt = this.scheduler.now() + backoffDelay(this.failures, this.backoff);
+    this.failures++;
+  }
+
+  /** One attempt to open a replacement connection, after the backoff wait owed. */
+  private attemptConnection$(): Observable<Connection> {
+    const waitMs = Math.max(0, this.nextAttemptAt - this.scheduler.now());
+    this.setState('connecting');
+    const connect$ = Connection.connect$(this.connection.address, this.connectionOptions);
+    return (waitMs > 0 ? timer(waitMs, this.scheduler).pipe(mergeMap(() => connect$)) : connect$).pipe(
+      tap({
+        next: (connection) => this.adopt(connection),
+        error: (error: unknown) => {
+          this.counters.reconnectFailures++;
+          const e = error instanceof RivvenError ? error : new ConnectionError(String(error));
+          this.connectError = { code: e.code, message: e.message, at: Date.now() };
+          this.scheduleNextAttempt();
+          this.countersChanged.next();
+        },
+      }),
+    );
+  }
+
+  private adopt(connection: Connection): void {
+    if (this.closePromise !== undefined) {
+      void connection.close();
+      return;
+    }
+    const old = this.connection.stats();
+    this.retired.batchesWritten += old.batchesWritten;
+    this.retired.framesWritten += old.framesWritten;
+    this.retired.bytesOut += old.bytesOut;
+    this.retired.bytesIn += old.bytesIn;
+    this.connection = connection;
+    this.connectionProved = false;
+    this.counters.reconnects++;
+    this.watch(connection);
+    this.countersChanged.next();
+  }
+
+  /**
+   * A ready connection for a request that found none, within the request's own timeout (counted
+   * from now; what is left of it bounds the reply). TimeoutError if none opens in time — the
+   * request was not sent; ConnectionError if the client closes meanwhile.
+   */
+  private awaitConnection$(request: RequestInput, options: RequestOptions | undefined): Observable<{ connection: Connection; timeoutMs: number }> {
+    return defer(() => {
+      const budgetMs = options?.timeoutMs ?? this.config.requestTimeout;
+      const startedAt = this.scheduler.now();
+      const closed$ = this.closing.pipe(
+        mergeMap(() => throwError(() => new ConnectionError('this PipelinedClient closed before the request could be sent (it waited for a new connection)'))),
+      );
+      let ready$ = merge(this.reconnection$, closed$).pipe(take(1));
+      if (budgetMs > 0) {
+        ready$ = ready$.pipe(
+          timeout({
+            first: budgetMs,
+            scheduler: this.scheduler,
+            with: () =>
+              throwError(
+                () =>
+                  new TimeoutError(
+                    `no connection to ${formatAddress(this.connection.address)} within ${budgetMs} ms for ${request.type} ` +
+                      `(it was not sent; ${this.counters.reconnectFailures} reconnection attempts failed so far` +
+                      `${this.connectError ? `, the last: ${this.connectError.message}` : ''}); is the broker running?`,
+                  ),
+              ),
+          }),
+        );
+      }
+      this.awaiting++;
+      this.countersChanged.next();
+      return ready$.pipe(
+        map((connection) => ({ connection, timeoutMs: budgetMs > 0 ? Math.max(1, budgetMs - (this.scheduler.now() - startedAt)) : 0 })),
+        finalize(() => {
+          this.awaiting--;
+          this.countersChanged.next();
+        }),
+      );
+    });
+  }
+
+  private setState(state: ConnectionState): void {
+    if (this.stateSubject.value !== state) this.stateSubject.next(state);
+    this.countersChanged.next();
   }
 }
