@@ -27,6 +27,35 @@ describe('CircuitBreaker', () => {
     });
   });
 
+  it('the recovery delay starts at initialRecoveryTimeout, doubles per failed probe up to recoveryTimeout, and resets on close', () => {
+    const ts = scheduler();
+    const seen: [number, CircuitState][] = [];
+    ts.run(() => {
+      const breaker = new CircuitBreaker({ failureThreshold: 1, recoveryTimeout: 400, initialRecoveryTimeout: 100, scheduler: ts });
+      breaker.state$.subscribe((state) => seen.push([ts.now(), state]));
+      at(ts, 0, () => breaker.tryAcquire()!.failure()); // open; probe allowed after 100
+      at(ts, 101, () => breaker.tryAcquire()!.failure()); // the probe fails: 200 this time
+      at(ts, 302, () => breaker.tryAcquire()!.failure()); // 400
+      at(ts, 703, () => breaker.tryAcquire()!.failure()); // capped at 400
+      at(ts, 1104, () => breaker.tryAcquire()!.success()); // healthy: the next open starts at 100 again
+      at(ts, 1200, () => breaker.tryAcquire()!.failure());
+    });
+    expect(seen).toEqual([
+      [0, 'closed'],
+      [0, 'open'],
+      [100, 'half-open'],
+      [101, 'open'],
+      [301, 'half-open'],
+      [302, 'open'],
+      [702, 'half-open'],
+      [703, 'open'],
+      [1103, 'half-open'],
+      [1104, 'closed'],
+      [1200, 'open'],
+      [1300, 'half-open'],
+    ]);
+  });
+
   it('a success in between resets the count: failures must be consecutive', () => {
     const ts = scheduler();
     ts.run(({ expectObservable }) => {

@@ -133,7 +133,8 @@ describe('ResilientClient routing (virtual time)', () => {
 
   it('fails over: with one server refusing, every request succeeds on the other and its breaker opens after the threshold', async () => {
     const ts = scheduler();
-    const { client, a, b } = setup(ts, { circuitBreakerFailureThreshold: 3, circuitBreakerRecoveryTimeout: 60_000 });
+    // A flat recovery delay (no doubling from 1 s): this test is about routing while the circuit stays open.
+    const { client, a, b } = setup(ts, { circuitBreakerFailureThreshold: 3, circuitBreakerRecoveryTimeout: 60_000, circuitBreakerInitialRecoveryTimeout: 60_000 });
     a.setFault('refuse');
     const results: string[] = [];
     let health: ResilientHealth | undefined;
@@ -413,6 +414,7 @@ describe('ResilientClient health (virtual time)', () => {
       healthCheckInterval: 1000,
       circuitBreakerFailureThreshold: 1,
       circuitBreakerRecoveryTimeout: 1800,
+      circuitBreakerInitialRecoveryTimeout: 1800,
     });
     ts.run(({ expectObservable }) => {
       ts.schedule(() => a.setFault('refuse'), 2500); // breaks A's connection: A opens at 2500

@@ -2,9 +2,14 @@
  * A circuit breaker for one server, on an RxJS scheduler.
  *
  *   Closed ──(failureThreshold consecutive failures)──▶ Open
- *   Open ──(recoveryTimeout elapsed, on the scheduler)──▶ Half-Open
+ *   Open ──(the recovery delay elapsed, on the scheduler)──▶ Half-Open
  *   Half-Open ──(the one probe succeeds)──▶ Closed
- *   Half-Open ──(the probe fails)──▶ Open (and the recovery timer starts again)
+ *   Half-Open ──(the probe fails)──▶ Open (and the recovery timer starts again, twice as long)
+ *
+ * The recovery delay starts at `initialRecoveryTimeout` and doubles with every reopen (a probe that
+ * failed) up to `recoveryTimeout`; closing resets it. So a broker that was down for a moment (a
+ * restart) is probed again within about a second, while one that stays down is probed less and
+ * less often, down to once per `recoveryTimeout`.
  *
  * Callers ask for a permit before using the server. Closed hands out permits freely; Open refuses
  * (fail fast, no connection attempt); Half-Open hands out exactly one permit — the probe — and
@@ -20,8 +25,10 @@ export type CircuitState = 'closed' | 'open' | 'half-open';
 export interface CircuitBreakerOptions {
   /** Consecutive failures that open the circuit (≥ 1). */
   failureThreshold: number;
-  /** How long the circuit stays open before one probe is let through, in milliseconds. */
+  /** The longest the circuit stays open before one probe is let through, in milliseconds. */
   recoveryTimeout: number;
+  /** How long it stays open the first time (doubling per reopen up to `recoveryTimeout`). Default: `recoveryTimeout`. */
+  initialRecoveryTimeout?: number;
   /** Where the recovery timer runs (virtual time in tests). Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
 }
@@ -55,6 +62,9 @@ export class CircuitBreaker {
   private generation = 0;
   private probeOut = false;
   private openedAt: number | undefined;
+  /** Opens in a row without closing (sets the recovery delay). */
+  private reopens = 0;
+  private currentRecovery = 0;
   private recoveryTimer: Subscription | undefined;
   private disposed = false;
 
@@ -79,7 +89,7 @@ export class CircuitBreaker {
       state: this.state,
       consecutiveFailures: this.failures,
       openedAt: this.openedAt,
-      halfOpenAt: this.state === 'open' && this.openedAt !== undefined ? this.openedAt + this.options.recoveryTimeout : undefined,
+      halfOpenAt: this.state === 'open' && this.openedAt !== undefined ? this.openedAt + this.currentRecovery : undefined,
       probeInFlight: this.probeOut,
     };
   }
@@ -151,11 +161,15 @@ export class CircuitBreaker {
 
   private open(): void {
     this.openedAt = this.scheduler.now();
+    const { recoveryTimeout } = this.options;
+    const initial = Math.min(this.options.initialRecoveryTimeout ?? recoveryTimeout, recoveryTimeout);
+    this.currentRecovery = Math.min(recoveryTimeout, initial * 2 ** Math.min(this.reopens, 30));
+    this.reopens++;
     this.recoveryTimer?.unsubscribe();
     this.recoveryTimer = this.scheduler.schedule(() => {
       this.recoveryTimer = undefined;
       if (!this.disposed && this.state === 'open') this.transition('half-open');
-    }, this.options.recoveryTimeout);
+    }, this.currentRecovery);
     this.transition('open');
   }
 
@@ -165,6 +179,7 @@ export class CircuitBreaker {
     if (state === 'closed') {
       this.failures = 0;
       this.openedAt = undefined;
+      this.reopens = 0;
     }
     this.stateSubject.next(state);
   }

@@ -156,6 +156,7 @@ class Server {
     this.breaker = new CircuitBreaker({
       failureThreshold: config.circuitBreakerFailureThreshold,
       recoveryTimeout: config.circuitBreakerRecoveryTimeout,
+      initialRecoveryTimeout: config.circuitBreakerInitialRecoveryTimeout,
       scheduler: config.scheduler,
     });
     const connectionOptions = {
@@ -353,7 +354,10 @@ export class ResilientClient extends BrokerOperations {
 
   private logBreaker(server: Server, state: CircuitState): void {
     const fields = { broker: server.label };
-    if (state === 'open') this.log.warn('circuit open: requests skip this broker', { ...fields, delayMs: this.config.circuitBreakerRecoveryTimeout });
+    if (state === 'open') {
+      const { halfOpenAt } = server.breaker.snapshot();
+      this.log.warn('circuit open: requests skip this broker', { ...fields, delayMs: halfOpenAt === undefined ? undefined : halfOpenAt - this.config.scheduler.now() });
+    }
     else if (state === 'half-open') this.log.info('circuit half-open: probing', fields);
     else this.log.info('circuit closed: broker healthy again', fields);
   }

@@ -44,8 +44,14 @@ export interface ResilientClientOptions {
   retryJitter?: number;
   /** Consecutive failures that open a server's circuit. Default 5. */
   circuitBreakerFailureThreshold?: number;
-  /** How long an open circuit refuses requests before one probe, ms. Default 30,000. */
+  /** The longest an open circuit refuses requests before one probe, ms. Default 30,000. */
   circuitBreakerRecoveryTimeout?: number;
+  /**
+   * How long a circuit stays open the first time, ms; it doubles with every failed probe up to
+   * `circuitBreakerRecoveryTimeout` and starts again once the server is healthy. So a broker that
+   * restarts is used again about a second after it is back. Default 1,000.
+   */
+  circuitBreakerInitialRecoveryTimeout?: number;
   /** Connections older than this are retired (after their in-flight requests finish), ms. Default 300,000. */
   maxConnectionLifetime?: number;
   /** Connections idle longer than this are closed, ms (0 = never). Default 60,000. */
@@ -89,6 +95,7 @@ export interface ResolvedResilientConfig {
   retryJitter: number;
   circuitBreakerFailureThreshold: number;
   circuitBreakerRecoveryTimeout: number;
+  circuitBreakerInitialRecoveryTimeout: number;
   maxConnectionLifetime: number;
   idleTimeout: number;
   healthCheckEnabled: boolean;
@@ -112,6 +119,7 @@ export const RESILIENT_DEFAULTS = {
   retryJitter: 0.25,
   circuitBreakerFailureThreshold: 5,
   circuitBreakerRecoveryTimeout: 30_000,
+  circuitBreakerInitialRecoveryTimeout: 1_000,
   maxConnectionLifetime: 300_000,
   idleTimeout: 60_000,
   healthCheckEnabled: true,
@@ -132,6 +140,7 @@ const RESILIENT_OPTION_KEYS = [
   'retryJitter',
   'circuitBreakerFailureThreshold',
   'circuitBreakerRecoveryTimeout',
+  'circuitBreakerInitialRecoveryTimeout',
   'maxConnectionLifetime',
   'idleTimeout',
   'healthCheckEnabled',
@@ -229,6 +238,7 @@ export function resolveResilientConfig(options: ResilientClientOptions): Resolve
     retryJitter,
     circuitBreakerFailureThreshold: integer('circuitBreakerFailureThreshold', o.circuitBreakerFailureThreshold ?? d.circuitBreakerFailureThreshold, 1),
     circuitBreakerRecoveryTimeout: duration('circuitBreakerRecoveryTimeout', o.circuitBreakerRecoveryTimeout ?? d.circuitBreakerRecoveryTimeout, 0),
+    circuitBreakerInitialRecoveryTimeout: duration('circuitBreakerInitialRecoveryTimeout', o.circuitBreakerInitialRecoveryTimeout ?? d.circuitBreakerInitialRecoveryTimeout, 0),
     maxConnectionLifetime: duration('maxConnectionLifetime', o.maxConnectionLifetime ?? d.maxConnectionLifetime, 1),
     idleTimeout: duration('idleTimeout', o.idleTimeout ?? d.idleTimeout, 0),
     healthCheckEnabled,
