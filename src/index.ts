@@ -101,6 +101,7 @@ export { CONSUMER_DEFAULTS, readCommitted, type AckMode, type ConsumerConfig, ty
 export { rangeAssignor, roundRobinAssignor, type GroupMember, type PartitionAssignor } from './consumer/assignors.js';
 export type { CommittedOffsets, ConsumerRecord, RebalanceEvent, ReceiverOffset, RevokeReason, TopicPartition, TopicPartitionOffset } from './consumer/consumer-record.js';
 export type { ConsumerHealth, ConsumerState, StalledPartition, TruncationEvent } from './consumer/consumer-health.js';
+export type { PartitionLag } from './consumer/lag-monitor.js';
 export { commitOffsets, type CommitBatch, type CommitOffsetsOptions } from './operators/commit-offsets.js';
 export {
   transactional,

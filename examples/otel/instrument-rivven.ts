@@ -18,6 +18,7 @@ import {
   type FetchTraceMessage,
   type ProduceTraceMessage,
   type RequestTraceMessage,
+  type TransactionTraceMessage,
 } from 'rivven-rx';
 
 const SYSTEM = 'rivven';
@@ -126,6 +127,23 @@ export function instrumentRivven(options: { tracer?: Tracer; meter?: Meter } = {
       return { span: tracer.startSpan(`commit ${m.groupId}`, { kind: SpanKind.CLIENT, attributes: { ...attributes, 'messaging.batch.message_count': m.offsets.length } }), attributes };
     },
     (_m, _span, attributes, seconds) => operationDuration.record(seconds, attributes),
+  );
+
+  // A transaction, begin → commit/abort: the outcome is known at the end.
+  traced<TransactionTraceMessage>(
+    CHANNEL_NAMES.transaction,
+    (m) => {
+      const attributes: Attributes = { 'messaging.system': SYSTEM, 'messaging.operation.type': 'settle', 'messaging.operation.name': 'transaction' };
+      const span = tracer.startSpan(`transaction ${m.transactionalId}`, {
+        kind: SpanKind.CLIENT,
+        attributes: { ...attributes, 'messaging.rivven.transactional_id': m.transactionalId, 'messaging.rivven.producer_id': m.producerId.toString(), 'messaging.rivven.producer_epoch': m.producerEpoch },
+      });
+      return { span, attributes };
+    },
+    (m, span, attributes, seconds) => {
+      if (m.outcome !== undefined) span?.setAttribute('messaging.rivven.transaction.outcome', m.outcome);
+      operationDuration.record(seconds, { ...attributes, 'messaging.operation.name': m.outcome ?? 'transaction' });
+    },
   );
 
   // Every broker request: only a histogram (a span per request would drown the useful ones).

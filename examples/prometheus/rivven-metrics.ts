@@ -6,7 +6,7 @@
  * Used by examples/prometheus.ts (and its test); copy it into your service.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Consumer, Producer } from 'rivven-rx';
+import type { Consumer, PartitionLag, Producer } from 'rivven-rx';
 
 export interface RivvenComponents {
   producers?: Record<string, Producer>;
@@ -87,6 +87,33 @@ export function registerRivvenMetrics(registry: Registry, components: RivvenComp
       for (const [name, c] of consumers) {
         const current = c.health().state;
         for (const state of CONSUMER_STATES) this.set({ consumer: name, group: c.groupId, state }, state === current ? 1 : 0);
+      }
+    },
+  });
+  new Gauge({
+    name: 'rivven_consumer_lag',
+    help: 'Records between the log end and the consumer position, over its partitions (health().lag, read every lagIntervalMs)',
+    labelNames: ['consumer', 'group'],
+    registers: [registry],
+    collect() {
+      for (const [name, c] of consumers) {
+        const lag = c.health().lag;
+        if (lag !== undefined) this.set({ consumer: name, group: c.groupId }, Number(lag));
+      }
+    },
+  });
+  // Per partition: the latest lag$ reading (lag$ is hot and completes on close(): nothing to stop).
+  const latest = new Map<string, PartitionLag[]>();
+  for (const [name, c] of consumers) c.lag$.subscribe((lags) => latest.set(name, lags));
+  new Gauge({
+    name: 'rivven_consumer_partition_lag',
+    help: 'Records between the log end and the consumer position, per owned partition',
+    labelNames: ['consumer', 'group', 'topic', 'partition'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [name, c] of consumers) {
+        for (const l of latest.get(name) ?? []) this.set({ consumer: name, group: c.groupId, topic: l.topic, partition: String(l.partition) }, Number(l.lag));
       }
     },
   });

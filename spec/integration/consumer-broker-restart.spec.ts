@@ -13,9 +13,10 @@
  */
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { filter, firstValueFrom, timeout, type Subscription } from 'rxjs';
+import { filter, firstValueFrom, from, lastValueFrom, timeout, toArray, type Subscription } from 'rxjs';
 import { Client } from '../../src/client/client';
 import { Consumer } from '../../src/consumer/consumer';
+import { Producer } from '../../src/producer/producer';
 import type { ConsumerRecord } from '../../src/consumer/consumer-record';
 import { startBroker, type BrokerProcess } from '../support/broker-process';
 import { crashAndRestart } from '../support/broker-restart';
@@ -125,6 +126,43 @@ describe('Consumer across a broker crash (real rivvend processes)', () => {
       await consumer.close();
     }
   }, 60_000);
+
+  it('after a crash, every offset below the log end is delivered or reported: records the broker claims but will not serve are an "unreadable" event, never a silent skip', async () => {
+    const topic = unique('unreadable');
+    const admin = await firstValueFrom(Client.connect$(broker.address, { clientId: 'restart-spec-admin' }));
+    await firstValueFrom(admin.createTopic$(topic, 1));
+    await admin.close();
+    // Through a Producer (several connections, batches in flight): the crash then leaves rivvend
+    // with a log end of 300 that it only partly serves (measured: 34 records, all at offset 0).
+    const producer = Producer.create({ bootstrapServers: [broker.address], logger: null });
+    await lastValueFrom(producer.sendAll$(from(Array.from({ length: 300 }, (_, i) => ({ topic, partition: 0, value: `u${i}`, correlation: i })))).pipe(toArray()));
+    await producer.close();
+    broker = (await crashAndRestart(broker, 500)).broker;
+
+    const consumer = Consumer.create({ bootstrapServers: [broker.address], groupId: unique('g'), assign: { [topic]: [0] }, ackMode: 'onEmit', logger: null });
+    const delivered = new Set<bigint>();
+    const reported: [bigint, bigint][] = [];
+    const events = consumer.truncations$.subscribe((e) => reported.push(e.type === 'truncated' ? [e.logEnd, e.position] : [e.position, e.resumeAt]));
+    const subscription = consumer.records$.subscribe((record) => delivered.add(record.offset));
+    try {
+      const bounds = await firstValueFrom(Client.connect$(broker.address)).then(async (c) => {
+        const b = await firstValueFrom(c.getOffsetBounds$(topic, 0));
+        await c.close();
+        return b;
+      });
+      await until(() => consumer.position(topic, 0) === bounds.latest, 30_000, 'the consumer to reach the log end');
+      const missing: bigint[] = [];
+      for (let offset = bounds.earliest; offset < bounds.latest; offset++) {
+        if (!delivered.has(offset) && !reported.some(([from, to]) => offset >= from && offset < to)) missing.push(offset);
+      }
+      console.log(`after the crash: log end ${bounds.latest}, delivered ${delivered.size}, reported ranges ${JSON.stringify(reported.map(([a, b]) => [String(a), String(b)]))}`);
+      expect(missing).toEqual([]);
+    } finally {
+      events.unsubscribe();
+      subscription.unsubscribe();
+      await consumer.close();
+    }
+  }, 90_000);
 
   it('a log end below the position is reported (truncations$, health$) and the partition continues there', async () => {
     const topic = unique('truncated');

@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { firstValueFrom, from, lastValueFrom, toArray } from 'rxjs';
+import { filter, firstValueFrom, from, lastValueFrom, toArray } from 'rxjs';
 import { Client } from '../../src/client/client';
 import { Consumer } from '../../src/consumer/consumer';
 import { Producer } from '../../src/producer/producer';
@@ -44,7 +44,7 @@ it('a scrape over HTTP shows producer and consumer health, and follows it', asyn
   await firstValueFrom(admin.createTopic$(topic, 2));
   await admin.close();
   const producer = Producer.create({ bootstrapServers: [address] });
-  const consumer = Consumer.create({ bootstrapServers: [address], groupId: `${topic}-g`, topics: [topic] });
+  const consumer = Consumer.create({ bootstrapServers: [address], groupId: `${topic}-g`, topics: [topic], lagIntervalMs: 100 });
   registerRivvenMetrics(registry, { producers: { p: producer }, consumers: { c: consumer } });
   try {
     const before = await (await fetch(url)).text();
@@ -65,6 +65,13 @@ it('a scrape over HTTP shows producer and consumer health, and follows it', asyn
     expect(sample(during, 'rivven_producer_records_acked_total', { producer: 'p' })).toBe(3);
     expect(sample(during, 'rivven_consumer_assigned_partitions', { consumer: 'c' })).toBe(2);
     expect(sample(during, 'rivven_consumer_state', { consumer: 'c', state: 'stable' })).toBe(1);
+    // Lag: read every lagIntervalMs; all 3 records were read, so it drops to 0.
+    await firstValueFrom(consumer.lag$.pipe(filter((lags) => lags.length === 2 && lags.every((l) => l.lag === 0n))));
+    await firstValueFrom(consumer.health$.pipe(filter((h) => h.lag === 0n)));
+    const lagged = await (await fetch(url)).text();
+    expect(sample(lagged, 'rivven_consumer_lag', { consumer: 'c' })).toBe(0);
+    expect(sample(lagged, 'rivven_consumer_partition_lag', { consumer: 'c', topic, partition: '0' })).toBe(0);
+    expect(sample(lagged, 'rivven_consumer_partition_lag', { consumer: 'c', topic, partition: '1' })).toBe(0);
 
     await lastValueFrom(producer.sendAll$(from([4, 5].map((n) => ({ topic, key: `k${n}`, value: `v${n}`, correlation: n })))).pipe(toArray()));
     const after = await (await fetch(url)).text();

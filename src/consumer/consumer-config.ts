@@ -38,6 +38,8 @@ export interface ConsumerConfig {
   isolationLevel?: IsolationLevel;
   /** Re-read partition counts of subscribed topics this often (a change triggers a rebalance). Default 300,000 ms. */
   metadataRefreshIntervalMs?: number;
+  /** Read the owned partitions' log ends (lag$, health$.lag) this often. Default 5,000 ms. */
+  lagIntervalMs?: number;
   /** First reconnect delay. Default 100 ms. */
   reconnectBackoffMs?: number;
   /** Cap of the reconnect delay. Default 10,000 ms. */
@@ -123,6 +125,7 @@ export interface ResolvedConsumerConfig {
   autoCommitIntervalMs: number;
   isolationLevel: IsolationLevel;
   metadataRefreshIntervalMs: number;
+  lagIntervalMs: number;
   reconnectBackoffMs: number;
   reconnectBackoffMaxMs: number;
   maxReconnectAttempts: number;
@@ -158,6 +161,7 @@ export const CONSUMER_DEFAULTS = {
   autoCommitIntervalMs: 5_000,
   isolationLevel: 'read_uncommitted' as IsolationLevel,
   metadataRefreshIntervalMs: 300_000,
+  lagIntervalMs: 5_000,
   reconnectBackoffMs: 100,
   reconnectBackoffMaxMs: 10_000,
   maxReconnectAttempts: 10,
@@ -275,6 +279,8 @@ export function resolveConsumerConfig(config: ConsumerConfig): ResolvedConsumerC
     autoCommitIntervalMs: positiveInt('autoCommitIntervalMs', config.autoCommitIntervalMs, CONSUMER_DEFAULTS.autoCommitIntervalMs),
     isolationLevel,
     metadataRefreshIntervalMs: positiveInt('metadataRefreshIntervalMs', config.metadataRefreshIntervalMs, CONSUMER_DEFAULTS.metadataRefreshIntervalMs),
+    // setTimeout's limit: a longer interval would fire at once.
+    lagIntervalMs: positiveInt('lagIntervalMs', config.lagIntervalMs, CONSUMER_DEFAULTS.lagIntervalMs, 2 ** 31 - 1),
     reconnectBackoffMs,
     reconnectBackoffMaxMs,
     maxReconnectAttempts: nonNegativeInt('maxReconnectAttempts', config.maxReconnectAttempts, CONSUMER_DEFAULTS.maxReconnectAttempts),

@@ -50,6 +50,8 @@ export interface ConsumerHealth {
   warning: string | undefined;
   /** The last error met (also retried ones), with scheduler time. */
   lastError: { code: string; message: string; at: number } | undefined;
+  /** Total lag (log end − position) over the owned partitions at the last lag reading (lag$, every lagIntervalMs); undefined before the first, or when not subscribed. */
+  lag: bigint | undefined;
 }
 
 /** A partition waiting for downstream to acknowledge. */
@@ -68,13 +70,20 @@ export interface StalledPartition {
  * `logEnd` in a new epoch: records written after the loss reuse offsets from `logEnd` on.
  */
 export interface TruncationEvent {
-  type: 'truncated';
+  /**
+   * 'truncated': the log end is below the position (the broker lost records). 'unreadable': the log
+   * end is ahead, but the broker serves nothing from the position, fetch after fetch (rivvend 0.0.22
+   * after a crash): the consumer stepped over the range to `resumeAt`.
+   */
+  type: 'truncated' | 'unreadable';
   topic: string;
   partition: number;
   /** Where the consumer was. */
   position: bigint;
-  /** The log end the broker reports now (< position); the consumer continues here. */
+  /** The log end the broker reports now. */
   logEnd: bigint;
+  /** Where the consumer continues (the log end for 'truncated'; past the unreadable range for 'unreadable'). */
+  resumeAt: bigint;
   /** Scheduler time (ms). */
   at: number;
 }
@@ -95,4 +104,5 @@ export const INITIAL_CONSUMER_HEALTH: ConsumerHealth = {
   lastTruncation: undefined,
   warning: undefined,
   lastError: undefined,
+  lag: undefined,
 };

@@ -53,7 +53,9 @@ import type { ConsumerHealth, TruncationEvent } from './consumer-health.js';
 import { DecodedBudget } from './decoded-budget.js';
 import { FetchLoop } from './fetch-loop.js';
 import { OffsetStore } from './offset-store.js';
-import { createLog } from '../observability/log.js';
+import { createLog, type Log } from '../observability/log.js';
+import { publishRebalanceEvent } from '../observability/channels.js';
+import { lagMonitor$, totalLag, type LagSource, type PartitionLag } from './lag-monitor.js';
 import { HealthTracker, type WarningSource } from './health-tracker.js';
 import { PartitionState, isLive, type ClientKind } from './partition-state.js';
 import { StallMonitor } from './stall-monitor.js';
@@ -120,6 +122,24 @@ export class Consumer {
   private closed = false;
   /** Join, assign, heartbeat, rebalance, leave (group-coordinator.ts). */
   private readonly group: GroupCoordinator<Session, PartitionState>;
+  private readonly log: Log;
+  /** The latest lag reading of the session (lag$ replays it). */
+  private readonly lagSubject = new ReplaySubject<PartitionLag[]>(1);
+  private readonly lagSource: LagSource = {
+    partitions: () => {
+      const owned: ReturnType<LagSource['partitions']> = [];
+      for (const s of this.partitions.values()) {
+        if (!s.stopped) owned.push({ topic: s.topic, partition: s.partition, position: s.position, committed: s.committed, lane: s.lane });
+      }
+      return owned;
+    },
+    // On the partition's fetch lane: the lane's partitions go out together (pipelined), one round trip per lane.
+    logEnd$: (lane, topic, partition) =>
+      defer(() => from(this.client(lane as ClientKind))).pipe(
+        concatMap((client) => client.getOffsetBounds$(topic, partition)),
+        map((bounds) => bounds.latest),
+      ),
+  };
 
   /** The partitions this consumer owns right now. */
   readonly assignments$: Observable<TopicPartition[]>;
@@ -137,14 +157,22 @@ export class Consumer {
    * Also counted in health$ (`truncations`, `lastTruncation`).
    */
   readonly truncations$: Observable<TruncationEvent>;
+  /**
+   * Per owned partition `{ topic, partition, position, committed, logEnd, lag }`, every
+   * lagIntervalMs while records$/batches$ is subscribed (read with GetOffsetBounds, one round trip
+   * per fetch lane); replays the latest reading. health$ carries the total (`lag`). Completes on close().
+   */
+  readonly lag$: Observable<PartitionLag[]>;
 
   private constructor(config: ResolvedConsumerConfig) {
     this.config = config;
     this.assignments$ = this.assignmentsSubject.asObservable();
     this.rebalances$ = this.rebalanceSubject.asObservable();
     this.truncations$ = this.truncationSubject.asObservable();
+    this.lag$ = this.lagSubject.asObservable();
+    this.log = createLog('consumer', config.logger, config.logLevel, { groupId: config.groupId, clientId: config.clientId });
     this.tracker = new HealthTracker(
-      createLog('consumer', config.logger, config.logLevel, { groupId: config.groupId, clientId: config.clientId }),
+      this.log,
       () => config.scheduler.now(),
       () => this.assignmentsSubject.value,
     );
@@ -159,6 +187,7 @@ export class Consumer {
       backoff: (failures) => this.backoff(failures),
       onError: (error) => this.noteError(error),
       closed: () => this.closed,
+      log: this.log,
     });
     this.connections = new ConsumerConnections<ClientKind>({
       bootstrapServers: config.bootstrapServers,
@@ -189,7 +218,8 @@ export class Consumer {
       commit$: (states) => this.commitStates$(states),
       assignPartitions: (session, tps, meta) => this.assignPartitions(session, tps, meta),
       assignmentsChanged: (tps) => this.assignmentsSubject.next(tps),
-      rebalance: (event) => this.rebalanceSubject.next(event),
+      rebalance: (event) => this.announce(event),
+      log: this.log,
       health: () => this.tracker.value,
       updateHealth: (change) => this.healthUpdate(change),
       ackCount: () => this.ackCount,
@@ -264,6 +294,28 @@ export class Consumer {
   /** The latest health, with the record counts as of now (health$ refreshes them at most once a second). */
   health(): ConsumerHealth {
     return this.tracker.current();
+  }
+
+  /** A revoke or an assignment: rebalances$, the `rivven-rx:rebalance` channel and an info line. */
+  private announce(event: RebalanceEvent): void {
+    const memberId = this.group.memberId;
+    publishRebalanceEvent(() => ({
+      event: event.type,
+      groupId: this.config.groupId,
+      memberId,
+      generationId: event.generationId,
+      partitions: event.partitions.map((tp) => ({ topic: tp.topic, partition: tp.partition })),
+      ...(event.type === 'revoked' ? { reason: event.reason } : {}),
+    }));
+    if (this.log.enabled('info')) {
+      this.log.info(event.type === 'revoked' ? `partitions revoked (${event.reason})` : 'partitions assigned', {
+        memberId,
+        generation: event.generationId,
+        partitions: event.partitions.map((tp) => `${tp.topic}/${tp.partition}`).join(','),
+        ...(event.type === 'revoked' ? { reason: event.reason } : {}),
+      });
+    }
+    this.rebalanceSubject.next(event);
   }
 
   private healthUpdate(change: Partial<ConsumerHealth>): void {
@@ -478,6 +530,7 @@ export class Consumer {
     this.assignmentsSubject.complete();
     this.rebalanceSubject.complete();
     this.truncationSubject.complete();
+    this.lagSubject.complete();
     this.stalls.stop();
     this.tracker.complete();
   }
@@ -508,6 +561,7 @@ export class Consumer {
     this.assignmentsSubject.complete();
     this.rebalanceSubject.complete();
     this.truncationSubject.complete();
+    this.lagSubject.complete();
     this.stalls.stop();
     this.tracker.complete();
   }
@@ -528,6 +582,15 @@ export class Consumer {
     interval(HEALTH_COUNTS_INTERVAL_MS, this.config.scheduler)
       .pipe(takeUntil(session.stop$))
       .subscribe(() => this.tracker.refreshCounts());
+    // Lag of the owned partitions, with the session (its timer ends with it).
+    lagMonitor$(this.lagSource, this.config.lagIntervalMs, this.config.scheduler)
+      .pipe(takeUntil(session.stop$))
+      .subscribe((lags) => {
+        if (session.stopped) return;
+        this.lagSubject.next(lags);
+        const lag = lags.length === 0 && this.partitions.size > 0 ? this.tracker.value.lag : totalLag(lags);
+        if (lag !== this.tracker.value.lag) this.healthUpdate({ lag });
+      });
     try {
       if (this.config.assign) {
         const tps = [...this.config.assign].flatMap(([topic, parts]) => parts.map((partition) => ({ topic, partition })));
@@ -575,7 +638,7 @@ export class Consumer {
     });
     this.assignmentsSubject.next(tps);
     this.healthUpdate({ assignedPartitions: tps.length, ...(this.config.assign ? { state: 'stable' as const } : {}) });
-    this.rebalanceSubject.next({ type: 'assigned', partitions: tps, ...meta });
+    this.announce({ type: 'assigned', partitions: tps, ...meta });
     if (this.config.assign === undefined) void this.checkTopicsExist(client, tps.length);
   }
 
@@ -617,7 +680,7 @@ export class Consumer {
       await this.group.leave();
       if (this.session === session) this.session = undefined;
       this.stalls.update();
-      this.healthUpdate({ state: 'idle' });
+      this.healthUpdate({ state: 'idle', lag: undefined });
     })();
     return session.stopPromise;
   }
@@ -639,8 +702,23 @@ export class Consumer {
           session.subscriber.next({ state: s, epoch, records: records.map((r, i) => this.toRecord(r, values[i]!, s, epoch)) });
         },
         waiting: () => this.stalls.update(),
-        duplicates: (_s, count) => this.tracker.duplicates(count),
-        truncated: (event) => this.noteTruncation(event),
+        duplicates: (s, count) => {
+          this.tracker.duplicates(count);
+          this.log.warn('broker anomaly: it sent offsets already emitted (duplicates dropped; rivvend replays its log after a crash)', {
+            topic: s.topic,
+            partition: s.partition,
+            duplicates: count,
+          });
+        },
+        truncated: (event) => {
+          this.log.warn(
+            event.type === 'truncated'
+              ? 'broker anomaly: the log end moved backwards (records were lost); continuing at the new log end'
+              : 'broker anomaly: the broker serves no record from this offset although its log end is ahead; stepped over the unreadable range',
+            { topic: event.topic, partition: event.partition, position: event.position, logEnd: event.logEnd, resumeAt: event.resumeAt },
+          );
+          this.noteTruncation(event);
+        },
         error: (error) => this.noteError(error),
       },
       state,

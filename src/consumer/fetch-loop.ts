@@ -30,6 +30,7 @@ import type { DecodedBudget } from './decoded-budget.js';
 import { resetPosition } from './offset-store.js';
 import type { ClientKind, PartitionState } from './partition-state.js';
 import { decodeValues } from '../protocol/value-decoder.js';
+import { Trace, fetchChannel, isTraced, type FetchTraceMessage } from '../observability/channels.js';
 
 /** Protocol violations in a row (each on a fresh connection) before the stream fails. */
 export const MAX_PROTOCOL_VIOLATIONS = 3;
@@ -131,11 +132,17 @@ export class FetchLoop {
     const from = state.position;
     let fetched: readonly MessageData[];
     let client: Client;
+    // `rivven-rx:fetch`: built only while someone listens.
+    const trace = isTraced(fetchChannel)
+      ? new Trace<FetchTraceMessage>(fetchChannel, { topic: state.topic, partition: state.partition, offset: from, maxMessages, groupId: config.groupId })
+      : undefined;
     try {
       client = await host.client(state.lane);
       fetched = await this.fetchRaw(client, from, maxMessages, config.isolationLevel, state.maxWaitMs);
       this.failures = 0;
+      trace?.finish({ recordCount: fetched.length });
     } catch (error) {
+      trace?.fail(error);
       await this.onError(error, epoch, from);
       return;
     }
@@ -344,6 +351,8 @@ export class FetchLoop {
       if (progress) this.noProgress = 0;
       state.position = next;
       if (state.acked === undefined && state.epochStart === from) state.epochStart = next;
+      // Records the broker claims but will not serve are lost to this consumer: say so, never skip silently.
+      if (!progress) host.truncated({ type: 'unreadable', topic: state.topic, partition: state.partition, position: from, logEnd: bounds.latest, resumeAt: next, at: host.now() });
     }
   }
 
@@ -354,6 +363,6 @@ export class FetchLoop {
     // Offsets at or above the log end that we committed do not exist any more: the group's
     // committed offset is now ahead of the log (rivvend refuses commits beyond the log end).
     if (state.committed !== undefined && state.committed > logEnd) state.committed = undefined;
-    host.truncated({ type: 'truncated', topic: state.topic, partition: state.partition, position, logEnd, at: host.now() });
+    host.truncated({ type: 'truncated', topic: state.topic, partition: state.partition, position, logEnd, resumeAt: logEnd, at: host.now() });
   }
 }

@@ -9,6 +9,7 @@ import type { Client } from '../client/client.js';
 import type { GroupAssignments, HeartbeatResult, JoinGroupResult } from '../client/client-types.js';
 import { ConnectionError, RivvenError, ServerError } from '../errors.js';
 import { toGroupAssignments } from './assignors.js';
+import type { Log } from '../observability/log.js';
 import type { ResolvedConsumerConfig } from './consumer-config.js';
 import type { ConsumerHealth } from './consumer-health.js';
 import type { CommittedOffsets, RebalanceEvent, RevokeReason, TopicPartition } from './consumer-record.js';
@@ -97,6 +98,8 @@ export interface GroupHost<S extends GroupSession, P extends GroupPartition> {
   sleep(session: S, ms: number): Promise<void>;
   /** Reconnect delay after `failures` failures in a row. */
   backoff(failures: number): number;
+  /** Group life cycle lines (join, sync, rebalance, leave: info). */
+  readonly log: Log;
 }
 
 /** A member and what its JoinGroup subscriptions say. */
@@ -133,6 +136,8 @@ export class GroupCoordinator<S extends GroupSession, P extends GroupPartition> 
   private readonly acks = new Subject<void>();
   /** The revoke being finished (drain, commit, release), if one is. */
   private finishing: Promise<void> | undefined;
+  /** Member and generation of the last "joined" line (JoinGroup repeats while a round settles: log changes only). */
+  private loggedJoin = '';
 
   constructor(private readonly host: GroupHost<S, P>) {}
 
@@ -190,6 +195,12 @@ export class GroupCoordinator<S extends GroupSession, P extends GroupPartition> 
           }
           leftOut = 0;
           this.generationIdValue = join.generationId;
+          host.log.info('synced with the group: assignment received', {
+            memberId: join.memberId,
+            generation: join.generationId,
+            leader: join.isLeader,
+            partitions: assignment.reduce((n, [, parts]) => n + parts.length, 0),
+          });
           const tps = assignment.flatMap(([topic, parts]) => parts.map((partition) => ({ topic, partition })));
           await host.assignPartitions(session, tps, { generationId: join.generationId, memberId: join.memberId, isLeader: join.isLeader });
           failures = 0;
@@ -224,6 +235,7 @@ export class GroupCoordinator<S extends GroupSession, P extends GroupPartition> 
         await this.leaveUntilDownstreamAcks(session);
         continue;
       }
+      host.log.info('rebalancing', { memberId: this.memberIdValue, generation: this.generationIdValue, reason });
       host.updateHealth({ state: 'rebalancing', ...(reason === 'METADATA_CHANGED' ? { metadataRebalances: host.health().metadataRebalances + 1 } : {}) });
       // Stop emitting at once; the records given out are waited for after the next JoinGroup.
       this.beginRevoke(reason === 'METADATA_CHANGED' ? 'metadataChanged' : 'rebalance');
@@ -254,9 +266,11 @@ export class GroupCoordinator<S extends GroupSession, P extends GroupPartition> 
     if (this.host.config.assign !== undefined || this.memberIdValue === '') return;
     const memberId = this.memberIdValue;
     this.memberIdValue = '';
+    this.loggedJoin = '';
     try {
       const client = await this.host.coordinator();
       await firstValueFrom(client.leaveGroup$(this.host.config.groupId, memberId), { defaultValue: undefined });
+      this.host.log.info('left the group', { memberId, generation: this.generationIdValue });
     } catch {
       // Leaving is a courtesy: the session timeout removes us anyway.
     }
@@ -341,6 +355,11 @@ export class GroupCoordinator<S extends GroupSession, P extends GroupPartition> 
     );
     this.memberIdValue = result.memberId;
     this.joinedGeneration = result.generationId;
+    const joined = `${result.memberId}/${result.generationId}`;
+    if (joined !== this.loggedJoin) {
+      this.loggedJoin = joined;
+      this.host.log.info('joined the group', { memberId: result.memberId, generation: result.generationId, leader: result.isLeader, members: result.members.length });
+    }
     return result;
   }
 

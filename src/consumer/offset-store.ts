@@ -4,10 +4,12 @@
  * rewindToCommitted$, and after OFFSET_OUT_OF_RANGE — and the one that commits acknowledged
  * offsets.
  */
-import { Observable, concatMap, defer, firstValueFrom, forkJoin, from, map, of, retry, timer, type SchedulerLike } from 'rxjs';
+import { Observable, concatMap, defer, firstValueFrom, forkJoin, from, map, of, retry, tap, timer, type SchedulerLike } from 'rxjs';
+import { Trace, commitChannel, isTraced, type CommitTraceMessage } from '../observability/channels.js';
+import { Log } from '../observability/log.js';
 import type { Client } from '../client/client.js';
 import type { OffsetBounds } from '../client/client-types.js';
-import { ConnectionError, TimeoutError } from '../errors.js';
+import { ConnectionError, RivvenError, TimeoutError } from '../errors.js';
 import type { CommittedOffsets } from './consumer-record.js';
 import type { PartitionState } from './partition-state.js';
 
@@ -28,6 +30,8 @@ export interface OffsetStoreOptions {
   onError(error: unknown): void;
   /** No retries once the consumer is closing for good. */
   closed(): boolean;
+  /** Commit failures are logged here (warn). */
+  log?: Log;
 }
 
 export class OffsetStore {
@@ -49,7 +53,7 @@ export class OffsetStore {
       .map((state) => ({ state, offset: state.acked }))
       .filter((d): d is { state: PartitionState; offset: bigint } => d.offset !== undefined && d.offset !== d.state.committed);
     if (due.length === 0) return of({ offsets: [] });
-    return defer(() => from(this.options.coordinator())).pipe(
+    const commit$ = defer(() => from(this.options.coordinator())).pipe(
       concatMap((client) =>
         forkJoin(
           due.map(({ state, offset }) =>
@@ -74,6 +78,26 @@ export class OffsetStore {
           return timer(this.options.backoff(1), this.options.scheduler);
         },
       }),
+      tap({ error: (error: unknown) => this.logFailure(due, error) }),
     );
+    return defer(() => {
+      if (!isTraced(commitChannel)) return commit$;
+      const trace = new Trace<CommitTraceMessage>(commitChannel, {
+        groupId,
+        offsets: due.map(({ state, offset }) => ({ topic: state.topic, partition: state.partition, offset })),
+      });
+      return commit$.pipe(tap({ next: () => trace.finish(), error: (error: unknown) => trace.fail(error), unsubscribe: () => trace.fail(new Error('commit cancelled')) }));
+    });
+  }
+
+  private logFailure(due: readonly { state: PartitionState; offset: bigint }[], error: unknown): void {
+    const log = this.options.log ?? Log.silent;
+    if (!log.enabled('warn')) return;
+    log.warn('commit failed: the offsets stay uncommitted (a new owner re-reads from the last commit); the next commit tries again', {
+      groupId: this.options.groupId,
+      offsets: due.map(({ state, offset }) => `${state.topic}/${state.partition}@${offset}`).join(','),
+      errorCode: error instanceof RivvenError ? error.code : 'UNKNOWN',
+      error: error instanceof Error ? error.message : String(error),
+    });
   }
 }

@@ -13,6 +13,9 @@
 import { firstValueFrom, timer, type SchedulerLike } from 'rxjs';
 import { ConnectionError, RivvenError, TimeoutError } from '../errors.js';
 import type { BootstrapConnection } from './bootstrap-connection.js';
+import { formatAddress } from '../transport/address.js';
+import { Trace, isTraced, produceChannel, type ProduceTraceMessage } from '../observability/channels.js';
+import { createLog, type Log } from '../observability/log.js';
 import { isLostProducerState, type Idempotence, type IdempotentSession } from './idempotence.js';
 import { retryDelay, type RetryDelaySettings } from './retry-delay.js';
 
@@ -30,6 +33,15 @@ export interface BatchSenderOptions extends RetryDelaySettings {
   idempotence: Idempotence;
   /** An attempt failed and will be repeated (for health figures). */
   onRetry(error: unknown): void;
+  /** Where "giving up a batch" is logged; default: the default sink (warnings to stderr). */
+  log?: Log;
+}
+
+/** Key and value bytes of a batch (only computed for a traced batch). */
+function batchBytes(records: readonly WireRecord[]): number {
+  let bytes = 0;
+  for (const r of records) bytes += r.value.length + (r.key?.length ?? 0);
+  return bytes;
 }
 
 export interface BatchTarget {
@@ -43,10 +55,35 @@ export interface BatchTarget {
 }
 
 export class BatchSender {
-  constructor(private readonly options: BatchSenderOptions) {}
+  private readonly log: Log;
+
+  constructor(private readonly options: BatchSenderOptions) {
+    this.log = options.log ?? createLog('producer', undefined, undefined);
+  }
 
   /** Deliver one batch; `undefined` when it was abandoned before an outcome. */
-  async send(target: BatchTarget): Promise<BatchOutcome | undefined> {
+  send(target: BatchTarget): Promise<BatchOutcome | undefined> {
+    // Unobserved: no trace, no closure, no extra promise.
+    if (!isTraced(produceChannel)) return this.deliver(target, undefined);
+    return this.tracedSend(target);
+  }
+
+  /** `rivven-rx:produce`: one trace per batch, over all its attempts. */
+  private async tracedSend(target: BatchTarget): Promise<BatchOutcome | undefined> {
+    const trace = new Trace<ProduceTraceMessage>(produceChannel, {
+      topic: target.topic,
+      partition: target.partition,
+      recordCount: target.records.length,
+      bytes: batchBytes(target.records),
+    });
+    const outcome = await this.deliver(target, trace);
+    if (outcome === undefined) trace.fail(new TimeoutError('batch abandoned: every record of it reached deliveryTimeoutMs before an answer'));
+    else if (outcome.acknowledged) trace.finish({ baseOffset: outcome.baseOffset });
+    else trace.fail(outcome.error);
+    return outcome;
+  }
+
+  private async deliver(target: BatchTarget, trace: Trace<ProduceTraceMessage> | undefined): Promise<BatchOutcome | undefined> {
     const { idempotence, scheduler } = this.options;
     const sequenceKey = `${target.topic}\u0000${target.partition}`;
     /** The session of a failed attempt whose outcome is unknown (the batch may be stored). */
@@ -63,6 +100,7 @@ export class BatchSender {
         try {
           session = await idempotence.current();
           const client = await target.lane.client();
+          if (trace !== undefined) trace.message.broker = formatAddress(client.address);
           let baseOffset: bigint;
           if (session !== undefined) {
             const baseSequence = session.sequences.get(sequenceKey) ?? 0;
@@ -77,7 +115,7 @@ export class BatchSender {
           return { acknowledged: true, baseOffset };
         } catch (error) {
           const lostState = session !== undefined && isLostProducerState(error);
-          if (lostState) idempotence.reset(session!);
+          if (lostState) idempotence.reset(session!, error);
           const retriable = lostState || (error instanceof RivvenError && error.retriable);
           // A retriable failure leaves the batch's fate open (the broker may have stored it) until
           // an answer settles it; a lost session was replaced already.
@@ -85,6 +123,7 @@ export class BatchSender {
           else if (retriable && session !== undefined) unknownOutcome = session;
           if (!retriable || attempt >= this.options.retries) {
             if (unknownOutcome !== undefined) idempotence.reset(unknownOutcome);
+            this.giveUp(target, error, attempt + 1, retriable);
             return { acknowledged: false, error };
           }
           this.options.onRetry(error);
@@ -97,7 +136,20 @@ export class BatchSender {
       }
     } catch (error) {
       if (unknownOutcome !== undefined) idempotence.reset(unknownOutcome);
+      this.giveUp(target, error, backoffs + 1, false);
       return { acknowledged: false, error };
     }
+  }
+
+  private giveUp(target: BatchTarget, error: unknown, attempts: number, retriesExhausted: boolean): void {
+    if (!this.log.enabled('warn')) return;
+    this.log.warn(retriesExhausted ? `giving up a batch after ${attempts} attempts (retries exhausted)` : 'giving up a batch: the broker refused it', {
+      topic: target.topic,
+      partition: target.partition,
+      records: target.records.length,
+      attempt: attempts,
+      errorCode: error instanceof RivvenError ? error.code : 'UNKNOWN',
+      error: error instanceof Error ? error.message : String(error),
+    });
   }
 }

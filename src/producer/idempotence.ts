@@ -14,6 +14,7 @@
  */
 import type { ProducerIdentity } from '../client/client-types.js';
 import { RivvenError, ServerError, serverCodeOf } from '../errors.js';
+import { createLog, type Log } from '../observability/log.js';
 
 export interface IdempotentSession {
   readonly identity: ProducerIdentity;
@@ -43,6 +44,8 @@ export class Idempotence {
     private readonly initProducerId: () => Promise<ProducerIdentity>,
     /** Told why idempotence is off, once. */
     private readonly onRefused: (reason: string) => void,
+    /** Where re-initialisations are logged (warn); default: the default sink. */
+    private readonly log: Log = createLog('producer', undefined, undefined),
   ) {}
 
   /** Whether batches go out idempotently (false until granted, or after a refusal). */
@@ -69,11 +72,17 @@ export class Idempotence {
    * with sequences from 0. Batches of several partitions see the same loss at once; only the first
    * one counts. Returns whether this call dropped it.
    */
-  reset(stale: IdempotentSession): boolean {
+  reset(stale: IdempotentSession, why?: unknown): boolean {
     if (this.resolved !== stale) return false;
     this.session = undefined;
     this.resolved = undefined;
     this.resets++;
+    this.log.warn('producer id re-initialised: the next batches go out under a new producer id with sequences from 0', {
+      producerId: stale.identity.producerId,
+      producerEpoch: stale.identity.producerEpoch,
+      resets: this.resets,
+      reason: why === undefined ? 'a batch was given up with its outcome unknown' : why instanceof Error ? why.message : String(why),
+    });
     return true;
   }
 

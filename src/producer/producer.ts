@@ -23,6 +23,7 @@ import {
 import { AllServersUnavailableError, CircuitOpenError, ConfigError, ConnectionError, TimeoutError } from '../errors.js';
 import type { Client } from '../client/client.js';
 import type { Bytes } from '../client/client-types.js';
+import { createLog } from '../observability/log.js';
 import { compressValue, compressValueSync } from '../protocol/compression.js';
 import { MAX_LIST_LEN } from '../protocol/request-schema.js';
 import { ConnectionLanes } from './connection-lanes.js';
@@ -193,12 +194,15 @@ export class Producer {
       },
       config.connections,
     );
+    const log = createLog('producer', config.logger, config.logLevel, { clientId: config.clientId });
     this.idempotence = new Idempotence(
       config.enableIdempotence,
       () => this.onLane(this.lanes.primary(), (client) => firstValueFrom(client.initProducerId$())),
       (reason) => (this.lastError = reason),
+      log,
     );
     this.sender = new BatchSender({
+      log,
       retries: config.retries,
       retryBackoffMs: config.retryBackoffMs,
       retryBackoffMaxMs: config.retryBackoffMaxMs,

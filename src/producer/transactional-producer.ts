@@ -30,6 +30,8 @@ import { AllServersUnavailableError, ConfigError, ConnectionError, ProducerFence
 import { murmur2Partition } from '../protocol/murmur2.js';
 import { BootstrapConnection } from './bootstrap-connection.js';
 import { isLostProducerState } from './idempotence.js';
+import { Trace, isTraced, transactionChannel, type TransactionTraceMessage } from '../observability/channels.js';
+import { Log, createLog } from '../observability/log.js';
 
 export interface TransactionalProducerConfig {
   /** Brokers to connect to, in order of preference (failover walks the list). */
@@ -122,13 +124,26 @@ export class TransactionalProducer {
   private transactionClient: Client | undefined;
   /** Times the producer id was re-initialised because the broker had lost it (a restart). */
   producerIdResets = 0;
+  /** `rivven-rx:transaction` of the open transaction (only while someone listens). */
+  private trace: Trace<TransactionTraceMessage> | undefined;
 
   private constructor(
     private readonly connection: BootstrapConnection,
     identity: ProducerIdentity,
     readonly config: Required<Pick<TransactionalProducerConfig, 'transactionalId' | 'transactionTimeoutMs'>>,
+    private readonly log: Log = Log.silent,
   ) {
     this.currentIdentity = identity;
+  }
+
+  /** End the open transaction's trace: committed or aborted, or failed with `error`. */
+  private endTrace(outcome: 'commit' | 'abort', error?: unknown): void {
+    const trace = this.trace;
+    if (trace === undefined) return;
+    this.trace = undefined;
+    trace.message.outcome = outcome;
+    if (error === undefined) trace.finish();
+    else trace.fail(error);
   }
 
   /** The producer id and epoch in use (the id stays the same across re-initialisations). */
@@ -149,7 +164,8 @@ export class TransactionalProducer {
       try {
         const client = await connection.client();
         const identity = await firstValueFrom(client.initProducerId$(config.previousProducerId));
-        const producer = new TransactionalProducer(connection, identity, { transactionalId: config.transactionalId, transactionTimeoutMs: timeout });
+        const log = createLog('transactional-producer', config.client?.logger, config.client?.logLevel, { transactionalId: config.transactionalId });
+        const producer = new TransactionalProducer(connection, identity, { transactionalId: config.transactionalId, transactionTimeoutMs: timeout }, log);
         if (config.previousProducerId !== undefined) {
           // Settle the predecessor's open transaction (abort it) before anyone reads the group's
           // committed offsets: afterwards it can neither commit late nor stay visible.
@@ -198,11 +214,21 @@ export class TransactionalProducer {
       if (this.needsReinit) await this.reinitialise(client);
       if (this.open) throw this.own(new ConfigError('transaction', 'a transaction is already open; commit or abort it first'));
       let sentAt = Date.now();
+      const trace = isTraced(transactionChannel)
+        ? new Trace<TransactionTraceMessage>(transactionChannel, {
+            transactionalId: this.config.transactionalId,
+            producerId: this.identity.producerId,
+            producerEpoch: this.identity.producerEpoch,
+          })
+        : undefined;
       try {
         await this.beginOnBroker(client);
       } catch (error) {
         const staleEpoch = this.staleEpochOf(error);
-        if (staleEpoch === undefined) throw error;
+        if (staleEpoch === undefined) {
+          trace?.fail(error);
+          throw error;
+        }
         // A predecessor (same producer id, older epoch) died or was fenced with a transaction open.
         // Abort it now rather than wait for the broker's transaction timeout; then begin ours.
         await firstValueFrom(client.abortTransaction$(this.config.transactionalId, { producerId: this.identity.producerId, producerEpoch: staleEpoch }), {
@@ -210,8 +236,14 @@ export class TransactionalProducer {
         });
         this.staleTransactionsAborted++;
         sentAt = Date.now();
-        await this.beginOnBroker(client);
+        try {
+          await this.beginOnBroker(client);
+        } catch (again) {
+          trace?.fail(again);
+          throw again;
+        }
       }
+      this.trace = trace;
       this.open = true;
       this.transactionClient = client;
       this.transactionIdentity = this.identity;
@@ -243,6 +275,7 @@ export class TransactionalProducer {
   /** The open transaction cannot go on: the next begin$() aborts it first (if the broker still has it). */
   private interrupt(): void {
     if (this.open) this.abortPending ??= this.transactionIdentity;
+    this.endTrace('abort', new TransactionInterruptedError('the transaction was interrupted (connection re-established or failed)'));
     this.open = false;
     this.transactionClient = undefined;
   }
@@ -257,11 +290,17 @@ export class TransactionalProducer {
     this.sequences.clear();
     this.needsReinit = false;
     this.producerIdResets++;
+    this.log.warn('producer id re-initialised: the broker had lost it (a restart)', {
+      producerId: identity.producerId,
+      producerEpoch: identity.producerEpoch,
+      resets: this.producerIdResets,
+    });
   }
 
   /** The broker forgot this producer (a restart): give up the open transaction and re-initialise. */
   private async recoverLostState(): Promise<void> {
     const stale = this.open ? this.transactionIdentity : undefined;
+    this.endTrace('abort', new TransactionInterruptedError('the broker no longer knows this producer (it restarted)'));
     this.open = false;
     this.transactionClient = undefined;
     this.needsReinit = true;
@@ -375,7 +414,13 @@ export class TransactionalProducer {
     return this.guard$(async () => {
       const client = await this.transactionConnection();
       if (this.open) await this.abortIfNearTimeout(client);
-      await firstValueFrom(client.commitTransaction$(this.config.transactionalId, this.identity), { defaultValue: undefined });
+      try {
+        await firstValueFrom(client.commitTransaction$(this.config.transactionalId, this.identity), { defaultValue: undefined });
+      } catch (error) {
+        this.endTrace('commit', error);
+        throw error;
+      }
+      this.endTrace('commit');
       this.open = false;
       this.transactionClient = undefined;
     });
@@ -384,7 +429,13 @@ export class TransactionalProducer {
   abort$(): Observable<void> {
     return this.guard$(async () => {
       const client = await this.transactionConnection();
-      await firstValueFrom(client.abortTransaction$(this.config.transactionalId, this.identity), { defaultValue: undefined });
+      try {
+        await firstValueFrom(client.abortTransaction$(this.config.transactionalId, this.identity), { defaultValue: undefined });
+      } catch (error) {
+        this.endTrace('abort', error);
+        throw error;
+      }
+      this.endTrace('abort');
       this.open = false;
       this.transactionClient = undefined;
     });
@@ -404,6 +455,7 @@ export class TransactionalProducer {
     await firstValueFrom(client.abortTransaction$(this.config.transactionalId, this.identity), { defaultValue: undefined }).catch(() => undefined);
     this.open = false;
     this.transactionClient = undefined;
+    this.endTrace('abort', new TimeoutError(`the transaction was idle ${idle} ms, close to its timeout: aborted`));
     throw this.own(new TimeoutError(
       `the transaction was idle ${idle} ms, too close to its ${this.config.transactionTimeoutMs} ms timeout (transactionTimeoutMs) to continue safely; ` +
         'it was aborted — raise transactionTimeoutMs or keep transactions shorter',
@@ -449,7 +501,13 @@ export class TransactionalProducer {
       } catch (error) {
         if (error instanceof ServerError && error.serverCode !== undefined && (FENCING_CODES.has(error.serverCode) || this.abortedByOther(error.serverCode))) {
           this.fenced = new ProducerFencedError(error.serverMessage, { cause: error });
+          this.endTrace('abort', this.fenced);
           this.open = false;
+          this.log.error('fenced: a newer instance of this transactional id took over; this producer refuses everything from now on (close it)', {
+            producerId: this.identity.producerId,
+            producerEpoch: this.identity.producerEpoch,
+            errorCode: error.serverCode,
+          });
           throw this.fenced;
         }
         if (error instanceof TransactionInterruptedError || (error instanceof Error && this.ownErrors.has(error))) throw error;
