@@ -161,3 +161,14 @@ describe('consumer config: acknowledgement, timeouts, value framing and decoding
     expect((error as ConfigError).option).toBe(option);
   });
 });
+
+describe('consumer option names', () => {
+  it('a typo is a ConfigError naming the closest option', () => {
+    expect(() => resolveConsumerConfig({ bootstrapServers: ['127.0.0.1:9092'], groupId: 'g', topics: ['t'], maxPollRecord: 10 } as never)).toThrow(
+      /Consumer has no option 'maxPollRecord'; did you mean 'maxPollRecords'\?/,
+    );
+    expect(() => resolveConsumerConfig({ bootstrapServers: ['127.0.0.1:9092'], groupId: 'g', topics: ['t'], requestTimeout: 10 } as never)).toThrow(
+      /did you mean 'requestTimeoutMs'\?/,
+    );
+  });
+});

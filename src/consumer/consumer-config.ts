@@ -2,6 +2,7 @@
  * Consumer configuration: the names and defaults of rivven-client's `ConsumerConfig`, in camelCase,
  * plus the few options a reactive consumer needs on top (fetch wait, assignor, scheduler).
  */
+import { rejectUnknownKeys } from '../settings-validation.js';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { IsolationLevel } from '../client/client-types.js';
 import { ConfigError } from '../errors.js';
@@ -201,8 +202,48 @@ function nonNegativeInt(option: string, value: number | undefined, fallback: num
 }
 
 /** Validate and fill defaults; throws ConfigError naming the offending option. */
+/** Every option a Consumer takes: anything else is a typo, refused with the closest name. */
+export const CONSUMER_OPTION_KEYS = [
+  'ackMode',
+  'assign',
+  'assignor',
+  'auth',
+  'autoCommitIntervalMs',
+  'autoOffsetReset',
+  'bootstrapServers',
+  'clientId',
+  'connectionTimeoutMs',
+  'enableAutoCommit',
+  'fetchConnections',
+  'fetchMaxWaitMs',
+  'groupId',
+  'heartbeatIntervalMs',
+  'isolationLevel',
+  'lagIntervalMs',
+  'logLevel',
+  'logger',
+  'maxDelayRebalanceMs',
+  'maxFetchDecodedBytes',
+  'maxInFlightDecodedBytes',
+  'maxPollIntervalMs',
+  'maxPollRecords',
+  'maxReconnectAttempts',
+  'metadataRefreshIntervalMs',
+  'rebalanceTimeoutMs',
+  'reconnectBackoffMaxMs',
+  'reconnectBackoffMs',
+  'requestTimeoutMs',
+  'scheduler',
+  'sessionTimeoutMs',
+  'socketFactory',
+  'tls',
+  'topics',
+  'valueFraming',
+] as const satisfies readonly (keyof ConsumerConfig)[];
+
 export function resolveConsumerConfig(config: ConsumerConfig): ResolvedConsumerConfig {
   if (config === null || typeof config !== 'object') throw new ConfigError('config', 'expected a ConsumerConfig object');
+  rejectUnknownKeys('Consumer', config, CONSUMER_OPTION_KEYS);
   const bootstrapServers = config.bootstrapServers ?? [...CONSUMER_DEFAULTS.bootstrapServers];
   if (!Array.isArray(bootstrapServers) || bootstrapServers.length === 0 || bootstrapServers.some((s) => typeof s !== 'string' || s.length === 0)) {
     throw new ConfigError('bootstrapServers', 'expected at least one host:port');
