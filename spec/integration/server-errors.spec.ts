@@ -147,7 +147,7 @@ describe('a topic that does not exist (rivvend 0.0.22 facts)', () => {
     expect(await firstValueFrom(client.listTopics$())).not.toContain(untouched);
   });
 
-  it('Producer.send$ without a partition fails with UNKNOWN_TOPIC_OR_PARTITION (it asks GetMetadata first) and creates nothing; with a partition it creates the topic', async () => {
+  it('Producer.send$ fails with UNKNOWN_TOPIC_OR_PARTITION (it asks GetMetadata first) and creates nothing, with or without a partition', async () => {
     const producer = Producer.create({ bootstrapServers: [testBroker().address], lingerMs: 0 });
     try {
       const missing = unique('producer-missing');
@@ -157,8 +157,9 @@ describe('a topic that does not exist (rivvend 0.0.22 facts)', () => {
       expect(await firstValueFrom(client.listTopics$())).not.toContain(missing);
 
       const explicit = unique('producer-explicit');
-      await firstValueFrom(producer.send$({ topic: explicit, partition: 0, value: 'x' }));
-      expect((await firstValueFrom(client.getMetadata$(explicit))).partitions).toBe(3);
+      const explicitError = await rejection(firstValueFrom(producer.send$({ topic: explicit, partition: 0, value: 'x' })));
+      expect((explicitError as ServerError).serverCode).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+      expect(await firstValueFrom(client.listTopics$())).not.toContain(explicit);
     } finally {
       await producer.close();
     }
