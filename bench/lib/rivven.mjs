@@ -4,5 +4,10 @@ import { pathToFileURL } from 'node:url';
 
 const target = process.env.RIVVEN_RX_DIST ? pathToFileURL(process.env.RIVVEN_RX_DIST).href : new URL('../../dist/index.js', import.meta.url).href;
 // The codec workload uses the wire codecs, which are the subpath `rivven-rx/protocol`.
-const protocol = new URL('./protocol/index.js', target).href;
-export const rivven = { ...(await import(target)), ...(await import(protocol)) };
+let protocol = {};
+try {
+  protocol = await import(new URL('./protocol/index.js', target).href);
+} catch {
+  // A build from before the subpath existed exports the codecs from its root.
+}
+export const rivven = { ...(await import(target)), ...protocol };
