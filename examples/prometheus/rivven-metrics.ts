@@ -39,13 +39,13 @@ export function registerRivvenMetrics(registry: Registry, components: RivvenComp
   const consumers = Object.entries(components.consumers ?? {});
 
   totalCounter(registry, 'rivven_producer_records_acked_total', 'Records the broker acknowledged', ['producer'], (set) => {
-    for (const [name, p] of producers) set({ producer: name }, p.stats().recordsAcked);
+    for (const [name, p] of producers) set({ producer: name }, p.health().recordsAcked);
   });
   totalCounter(registry, 'rivven_producer_records_failed_total', 'Records that failed for good', ['producer'], (set) => {
-    for (const [name, p] of producers) set({ producer: name }, p.stats().recordsFailed);
+    for (const [name, p] of producers) set({ producer: name }, p.health().recordsFailed);
   });
   totalCounter(registry, 'rivven_producer_retries_total', 'Batch retries', ['producer'], (set) => {
-    for (const [name, p] of producers) set({ producer: name }, p.stats().retries);
+    for (const [name, p] of producers) set({ producer: name }, p.health().retries);
   });
   new Gauge({
     name: 'rivven_producer_pending_records',
@@ -53,7 +53,7 @@ export function registerRivvenMetrics(registry: Registry, components: RivvenComp
     labelNames: ['producer'],
     registers: [registry],
     collect() {
-      for (const [name, p] of producers) this.set({ producer: name }, p.stats().pendingRecords);
+      for (const [name, p] of producers) this.set({ producer: name }, p.health().pendingRecords);
     },
   });
   new Gauge({
@@ -63,7 +63,7 @@ export function registerRivvenMetrics(registry: Registry, components: RivvenComp
     registers: [registry],
     collect() {
       for (const [name, p] of producers) {
-        const ms = p.stats().requestLatencyP99Ms;
+        const ms = p.health().requestLatencyP99Ms;
         if (ms !== undefined) this.set({ producer: name }, ms / 1000);
       }
     },
