@@ -9,6 +9,7 @@
  * `consume$` gives values as the producer sent them (value-decoder.ts), like `Consumer`.
  */
 import { Observable, defer, map, mergeMap } from 'rxjs';
+import { MAX_TIMER_MS } from '../settings-validation.js';
 import { ConfigError } from '../errors.js';
 import { decodeValues, type ValueFraming } from '../protocol/value-decoder.js';
 import type { RequestInput } from '../protocol/request-schema.js';
@@ -44,12 +45,10 @@ import type {
 const ISOLATION: Record<string, number> = { read_uncommitted: 0, read_committed: 1 };
 const ISOLATION_LEVELS = ['read_uncommitted', 'read_committed'] as const;
 const VALUE_FRAMINGS: readonly ValueFraming[] = ['detect', 'rivven-core', 'raw'];
-/** HeartbeatResult error code asking the member to rejoin. */
-const REBALANCE_IN_PROGRESS = 27;
+/** rivvend's HeartbeatResult `errorCode` asking the member to rejoin (Kafka's REBALANCE_IN_PROGRESS). */
+export const REBALANCE_IN_PROGRESS_CODE = 27;
 /** Default `maxDecodedBytes` of consume$. */
 export const DEFAULT_MAX_DECODED_BYTES = 64 * 1024 * 1024;
-/** setTimeout's limit (rivvend itself caps a long poll at 30 s). */
-const MAX_TIMER_MS = 2_147_483_647;
 
 const PUBLISH_RECORD_KEYS = ['value', 'key', 'partition', 'leaderEpoch'] as const;
 const BATCH_OPTION_KEYS = ['partition', 'leaderEpoch'] as const;
@@ -728,7 +727,7 @@ export abstract class BrokerOperations {
         return { type: 'Heartbeat', groupId, generationId, memberId };
       },
       'HeartbeatResult',
-      (r) => ({ errorCode: r.errorCode, rebalanceInProgress: r.errorCode === REBALANCE_IN_PROGRESS }),
+      (r) => ({ errorCode: r.errorCode, rebalanceInProgress: r.errorCode === REBALANCE_IN_PROGRESS_CODE }),
     );
   }
 

@@ -5,6 +5,7 @@
  */
 import { asyncScheduler, type Observable, type SchedulerLike } from 'rxjs';
 import { ConfigError } from '../errors.js';
+import { describeValue, durationMs, integerIn } from '../settings-validation.js';
 import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response } from '../protocol/response-schema.js';
 import { parseAddress, type BrokerAddress } from '../transport/address.js';
@@ -153,27 +154,10 @@ const RESILIENT_OPTION_KEYS = [
   'connectionFactory',
 ] as const satisfies readonly (keyof ResilientClientOptions)[];
 
-/** setTimeout's limit: longer delays fire at once, so they are refused. */
-const MAX_TIMER_MS = 2_147_483_647;
-
-function integer(option: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer in ${min}..${max}`;
-    throw new ConfigError(option, `expected ${range}, got ${describe(value)}`);
-  }
-  return value;
-}
-
-function duration(option: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > MAX_TIMER_MS) {
-    throw new ConfigError(option, `expected milliseconds in ${min}..${MAX_TIMER_MS}, got ${describe(value)}`);
-  }
-  return value;
-}
-
-function describe(value: unknown): string {
-  return typeof value === 'string' ? `'${value}'` : String(value);
-}
+// Integers and durations are checked by the one validator (settings-validation.ts): durations
+// above setTimeout's limit would fire at once, so they are refused.
+const integer = integerIn;
+const duration = durationMs;
 
 /** Apply defaults and validate. Throws ConfigError naming the first bad option. */
 export function resolveResilientConfig(options: ResilientClientOptions): ResolvedResilientConfig {
@@ -186,7 +170,7 @@ export function resolveResilientConfig(options: ResilientClientOptions): Resolve
     throw new ConfigError('servers', 'expected at least one broker address (host:port)');
   }
   const servers = o.servers.map((s, i) => {
-    if (typeof s !== 'string') throw new ConfigError(`servers[${i}]`, `expected host:port, got ${describe(s)}`);
+    if (typeof s !== 'string') throw new ConfigError(`servers[${i}]`, `expected host:port, got ${describeValue(s)}`);
     return parseAddress(s, `servers[${i}]`);
   });
   const seen = new Set<string>();
@@ -204,16 +188,16 @@ export function resolveResilientConfig(options: ResilientClientOptions): Resolve
   }
   const retryMultiplier = o.retryMultiplier ?? d.retryMultiplier;
   if (typeof retryMultiplier !== 'number' || !Number.isFinite(retryMultiplier) || retryMultiplier < 1) {
-    throw new ConfigError('retryMultiplier', `expected a number ≥ 1, got ${describe(retryMultiplier)}`);
+    throw new ConfigError('retryMultiplier', `expected a number ≥ 1, got ${describeValue(retryMultiplier)}`);
   }
   const retryJitter = o.retryJitter ?? d.retryJitter;
   if (typeof retryJitter !== 'number' || !(retryJitter >= 0 && retryJitter <= 1)) {
-    throw new ConfigError('retryJitter', `expected a fraction in 0..1, got ${describe(retryJitter)}`);
+    throw new ConfigError('retryJitter', `expected a fraction in 0..1, got ${describeValue(retryJitter)}`);
   }
   const healthCheckEnabled = o.healthCheckEnabled ?? d.healthCheckEnabled;
-  if (typeof healthCheckEnabled !== 'boolean') throw new ConfigError('healthCheckEnabled', `expected true or false, got ${describe(healthCheckEnabled)}`);
+  if (typeof healthCheckEnabled !== 'boolean') throw new ConfigError('healthCheckEnabled', `expected true or false, got ${describeValue(healthCheckEnabled)}`);
   const retryNonIdempotent = o.retryNonIdempotent ?? d.retryNonIdempotent;
-  if (typeof retryNonIdempotent !== 'boolean') throw new ConfigError('retryNonIdempotent', `expected true or false, got ${describe(retryNonIdempotent)}`);
+  if (typeof retryNonIdempotent !== 'boolean') throw new ConfigError('retryNonIdempotent', `expected true or false, got ${describeValue(retryNonIdempotent)}`);
   if (o.random !== undefined && typeof o.random !== 'function') throw new ConfigError('random', 'expected a function returning [0, 1)');
   if (o.connectionFactory !== undefined && typeof o.connectionFactory !== 'function') {
     throw new ConfigError('connectionFactory', 'expected a function (address, options) => Observable of a connection');

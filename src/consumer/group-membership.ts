@@ -6,10 +6,11 @@
  */
 import { EMPTY, Observable, catchError, exhaustMap, filter, map, merge, of, take, throwError, timer, type SchedulerLike } from 'rxjs';
 import type { HeartbeatResult } from '../client/client-types.js';
+import { REBALANCE_IN_PROGRESS_CODE } from '../client/operations.js';
 import { ServerError } from '../errors.js';
 
-/** rivvend's Heartbeat `errorCode` for "the group is rebalancing" (Kafka's REBALANCE_IN_PROGRESS). */
-export const REBALANCE_IN_PROGRESS_CODE = 27;
+// The code is defined once, where heartbeat replies are decoded.
+export { REBALANCE_IN_PROGRESS_CODE };
 
 export type RejoinReason = 'REBALANCE_IN_PROGRESS' | 'ILLEGAL_GENERATION' | 'UNKNOWN_MEMBER_ID' | 'UNKNOWN_GROUP';
 

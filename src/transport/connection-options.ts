@@ -5,7 +5,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { LOG_LEVELS } from '../observability/log.js';
-import { MAX_TIMER_MS, describeValue, oneOf, rejectUnknownKeys } from '../settings-validation.js';
+import { MAX_TIMER_MS, describeValue, durationMs, oneOf, rejectUnknownKeys } from '../settings-validation.js';
 import { resolveResponseLimits } from '../protocol/decode-limits.js';
 import { parseAddress, type BrokerAddress } from './address.js';
 
@@ -48,10 +48,7 @@ export function validateAddress(address: unknown, option = 'address'): BrokerAdd
 }
 
 function nonNegativeMs(option: string, value: unknown): void {
-  if (value === undefined) return;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_TIMER_MS) {
-    throw new ConfigError(option, `expected milliseconds in 0..${MAX_TIMER_MS}, got ${describeValue(value)}`);
-  }
+  if (value !== undefined) durationMs(option, value, 0);
 }
 
 function plainObject(option: string, value: unknown): void {
