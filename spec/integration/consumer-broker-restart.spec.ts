@@ -20,6 +20,7 @@ import { Producer } from '../../src/producer/producer';
 import type { ConsumerRecord } from '../../src/consumer/consumer-record';
 import { startBroker, type BrokerProcess } from '../support/broker-process';
 import { crashAndRestart } from '../support/broker-restart';
+import { until } from '../support/wait';
 
 let seq = 0;
 const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now()}-${seq++}`;
@@ -33,21 +34,6 @@ async function publish(address: string, topic: string, values: string[]): Promis
   } finally {
     await client.close();
   }
-}
-
-function until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const timer = setInterval(() => {
-      if (predicate()) {
-        clearInterval(timer);
-        resolve();
-      } else if (Date.now() - started > timeoutMs) {
-        clearInterval(timer);
-        reject(new Error(`${what}: not within ${timeoutMs} ms`));
-      }
-    }, 20);
-  });
 }
 
 /** Offsets never repeat or go back within an epoch: the list is strictly increasing. */

@@ -11,6 +11,7 @@ import { Consumer } from '../../src/consumer/consumer';
 import { commitOffsets } from '../../src/operators/commit-offsets';
 import { FaultProxy } from '../support/fault-proxy';
 import { testBroker } from '../support/test-broker';
+import { until } from '../support/wait';
 
 let client: Client;
 let seq = 0;
@@ -45,21 +46,6 @@ function keepProducing(topic: string, partitions: number): { stop(): Promise<voi
     },
     produced: () => produced,
   };
-}
-
-function until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const timer = setInterval(() => {
-      if (predicate()) {
-        clearInterval(timer);
-        resolve();
-      } else if (Date.now() - started > timeoutMs) {
-        clearInterval(timer);
-        reject(new Error(`${what}: not within ${timeoutMs} ms`));
-      }
-    }, 20);
-  });
 }
 
 async function dropOnceAndWatchCommits(config: Parameters<typeof Consumer.create>[0], topic: string, partitions: number): Promise<void> {

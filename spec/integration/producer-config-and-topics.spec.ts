@@ -6,21 +6,12 @@
  */
 import { firstValueFrom } from 'rxjs';
 import { Client } from '../../src/client/client';
-import { ConfigError, ServerError } from '../../src/errors';
+import { ServerError } from '../../src/errors';
 import { Producer } from '../../src/producer/producer';
 import { testBroker } from '../support/test-broker';
+import { configError } from '../support/rejection';
 
 const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
-
-function configError(run: () => unknown): ConfigError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('Producer settings', () => {
   it('a typo in an option name is a ConfigError naming the closest option', () => {

@@ -8,18 +8,9 @@ import { Rivven } from '../../src/client/rivven';
 import { ConfigError } from '../../src/errors';
 import { freePort } from '../support/broker-process';
 import { testBroker } from '../support/test-broker';
+import { configError } from '../support/rejection';
 
 const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
-
-function configError(run: () => unknown): ConfigError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('Rivven', () => {
   it('every component works given [a dead address, a live one]; close() closes them all', async () => {

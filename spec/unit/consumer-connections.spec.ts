@@ -5,21 +5,7 @@
  */
 import { ConsumerConnections, consumerBackoff } from '../../src/consumer/consumer-connections';
 import { FakeBroker } from '../support/fake-broker';
-
-function waitFor(predicate: () => boolean, timeoutMs = 5_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const timer = setInterval(() => {
-      if (predicate()) {
-        clearInterval(timer);
-        resolve();
-      } else if (Date.now() - started > timeoutMs) {
-        clearInterval(timer);
-        reject(new Error('condition not met'));
-      }
-    }, 5);
-  });
-}
+import { until } from '../support/wait';
 
 describe('ConsumerConnections', () => {
   let a: FakeBroker;
@@ -49,7 +35,7 @@ describe('ConsumerConnections', () => {
       expect(await connections.get('coordinator')).toBe(first);
       expect(a.peers).toHaveLength(1);
       a.peers[0]!.socket.destroy();
-      await waitFor(() => first.state === 'failed');
+      await until(() => first.state === 'failed', 5_000, 'the first connection to fail');
       const second = await connections.get('coordinator');
       expect(second).not.toBe(first);
       expect(second.state).toBe('ready');

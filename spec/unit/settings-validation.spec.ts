@@ -1,17 +1,6 @@
 import fc from 'fast-check';
-import { ConfigError } from '../../src/errors';
 import { closestName, durationMs, integerIn, MAX_TIMER_MS, oneOf, optionsObject, rejectUnknownKeys } from '../../src/settings-validation';
-
-function configError(run: () => unknown): ConfigError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).retriable).toBe(false);
-    return error as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { configError } from '../support/rejection';
 
 const KNOWN = ['bootstrapServers', 'clientId', 'requestTimeoutMs', 'connectionTimeoutMs', 'maxPollRecords', 'groupId'];
 
