@@ -651,16 +651,14 @@ export class Connection {
         this.decodeInSlices(frame);
         return;
       }
-      const traced = this.pending.get(frame.correlationId)?.trace;
-      if (traced !== undefined) traced.message.bytesIn = frame.payload.length;
       let response: Response;
       try {
         response = decodeResponse(frame.payload, this.responseLimits);
       } catch (error) {
-        this.undecodable(frame.correlationId, error);
+        this.undecodable(frame.correlationId, error, frame.payload.length);
         return;
       }
-      if (!this.dispatch(frame.correlationId, response)) return;
+      if (!this.dispatch(frame.correlationId, response, frame.payload.length)) return;
     }
   }
 
@@ -674,7 +672,7 @@ export class Connection {
     try {
       decoder = new SlicedMessagesDecoder(frame.payload, this.responseLimits);
     } catch (error) {
-      this.undecodable(frame.correlationId, error);
+      this.undecodable(frame.correlationId, error, frame.payload.length);
       return;
     }
     this.slicing = true;
@@ -690,7 +688,7 @@ export class Connection {
         response = decoder.step(RECORDS_PER_SLICE);
       } catch (error) {
         this.slicing = false;
-        this.undecodable(frame.correlationId, error);
+        this.undecodable(frame.correlationId, error, frame.payload.length);
         return;
       }
       if (response === undefined) {
@@ -698,7 +696,7 @@ export class Connection {
         return;
       }
       this.slicing = false;
-      if (!this.dispatch(frame.correlationId, response)) return;
+      if (!this.dispatch(frame.correlationId, response, frame.payload.length)) return;
       const queued = this.inbox;
       this.inbox = [];
       this.handleFrames(queued);
@@ -712,7 +710,9 @@ export class Connection {
     return this.state === 'failed' || this.state === 'closed';
   }
 
-  private undecodable(correlationId: number, error: unknown): void {
+  private undecodable(correlationId: number, error: unknown, bytesIn: number): void {
+    const trace = this.pending.get(correlationId)?.trace;
+    if (trace !== undefined) trace.message.bytesIn = bytesIn;
     this.violation(
       correlationId,
       new ProtocolError(`undecodable reply from ${formatAddress(this.address)}: ${(error as Error).message}`, { cause: error }),
@@ -720,7 +720,7 @@ export class Connection {
   }
 
   /** Hand a decoded reply to its request. False if the connection failed on it (stop reading). */
-  private dispatch(correlationId: number, response: Response): boolean {
+  private dispatch(correlationId: number, response: Response, bytesIn: number): boolean {
     const entry = this.pending.get(correlationId);
     if (entry === undefined) {
       if (this.cancelled.delete(correlationId)) {
@@ -734,6 +734,8 @@ export class Connection {
       );
       return false;
     }
+    // Here, where the entry is in hand anyway: the frame loop does no extra lookup per reply.
+    if (entry.trace !== undefined) entry.trace.message.bytesIn = bytesIn;
     const violation = responseViolation(entry.type, response);
     if (violation !== undefined) {
       this.violation(
