@@ -13,6 +13,7 @@ import { Connection, type ConnectionOptions, type ConnectionState, type Connecti
 import type { SchemaType } from './client-types.js';
 import { BrokerOperations } from './operations.js';
 import { registerSchema$, type SchemaRegistryOptions } from './schema-registry.js';
+import { MAX_TIMER_MS } from '../settings-validation.js';
 export { errorFromResponse } from './response-errors.js';
 
 export interface ClientOptions extends ConnectionOptions {
@@ -62,7 +63,7 @@ export class Client extends BrokerOperations {
         validateConnectionOptions(options, 'Client', ['healthIntervalMs']);
         const { healthIntervalMs: interval, ...rest } = options;
         healthIntervalMs = interval ?? 1_000;
-        if (typeof healthIntervalMs !== 'number' || !(healthIntervalMs >= 0) || healthIntervalMs > 2_147_483_647) {
+        if (typeof healthIntervalMs !== 'number' || !(healthIntervalMs >= 0) || healthIntervalMs > MAX_TIMER_MS) {
           throw new ConfigError('healthIntervalMs', `expected milliseconds ≥ 0, got ${String(healthIntervalMs)}`);
         }
         connectionOptions = rest;

@@ -45,6 +45,7 @@ import { describeValue, rejectUnknownOptionKeys, validateAddress, validateConnec
 import { Connection, type ConnectionOptions, type ConnectionState, type RequestOptions } from '../transport/connection.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import { BrokerOperations } from './operations.js';
+import { MAX_TIMER_MS } from '../settings-validation.js';
 
 export interface PipelineOptions {
   /** Most requests awaiting a reply at once; more wait in order. Default 100. */
@@ -137,11 +138,11 @@ export function resolvePipelineConfig(options: PipelineOptions = {}): ResolvedPi
     maxInFlight: checkInteger('maxInFlight', options.maxInFlight ?? d.maxInFlight, 1, 1_000_000),
     batchLingerUs: checkInteger('batchLingerUs', options.batchLingerUs ?? d.batchLingerUs, 0, 10_000_000),
     maxBatchSize: checkInteger('maxBatchSize', options.maxBatchSize ?? d.maxBatchSize, 1, 1_000_000),
-    requestTimeout: checkInteger('requestTimeout', options.requestTimeout ?? d.requestTimeout, 0, 2_147_483_647),
-    closeTimeout: checkInteger('closeTimeout', options.closeTimeout ?? d.closeTimeout, 0, 2_147_483_647),
-    statsInterval: checkInteger('statsInterval', options.statsInterval ?? d.statsInterval, 0, 2_147_483_647),
-    reconnectInitialDelay: checkInteger('reconnectInitialDelay', options.reconnectInitialDelay ?? d.reconnectInitialDelay, 0, 2_147_483_647),
-    reconnectMaxDelay: checkInteger('reconnectMaxDelay', options.reconnectMaxDelay ?? d.reconnectMaxDelay, 0, 2_147_483_647),
+    requestTimeout: checkInteger('requestTimeout', options.requestTimeout ?? d.requestTimeout, 0, MAX_TIMER_MS),
+    closeTimeout: checkInteger('closeTimeout', options.closeTimeout ?? d.closeTimeout, 0, MAX_TIMER_MS),
+    statsInterval: checkInteger('statsInterval', options.statsInterval ?? d.statsInterval, 0, MAX_TIMER_MS),
+    reconnectInitialDelay: checkInteger('reconnectInitialDelay', options.reconnectInitialDelay ?? d.reconnectInitialDelay, 0, MAX_TIMER_MS),
+    reconnectMaxDelay: checkInteger('reconnectMaxDelay', options.reconnectMaxDelay ?? d.reconnectMaxDelay, 0, MAX_TIMER_MS),
   };
   if (resolved.reconnectMaxDelay < resolved.reconnectInitialDelay) {
     throw new ConfigError(

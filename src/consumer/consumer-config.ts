@@ -2,7 +2,7 @@
  * Consumer configuration: the names and defaults of rivven-client's `ConsumerConfig`, in camelCase,
  * plus the few options a reactive consumer needs on top (fetch wait, assignor, scheduler).
  */
-import { rejectUnknownKeys } from '../settings-validation.js';
+import { MAX_TIMER_MS, rejectUnknownKeys } from '../settings-validation.js';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { IsolationLevel } from '../client/client-types.js';
 import { ConfigError } from '../errors.js';
@@ -321,7 +321,7 @@ export function resolveConsumerConfig(config: ConsumerConfig): ResolvedConsumerC
     isolationLevel,
     metadataRefreshIntervalMs: positiveInt('metadataRefreshIntervalMs', config.metadataRefreshIntervalMs, CONSUMER_DEFAULTS.metadataRefreshIntervalMs),
     // setTimeout's limit: a longer interval would fire at once.
-    lagIntervalMs: positiveInt('lagIntervalMs', config.lagIntervalMs, CONSUMER_DEFAULTS.lagIntervalMs, 2 ** 31 - 1),
+    lagIntervalMs: positiveInt('lagIntervalMs', config.lagIntervalMs, CONSUMER_DEFAULTS.lagIntervalMs, MAX_TIMER_MS),
     reconnectBackoffMs,
     reconnectBackoffMaxMs,
     maxReconnectAttempts: nonNegativeInt('maxReconnectAttempts', config.maxReconnectAttempts, CONSUMER_DEFAULTS.maxReconnectAttempts),
@@ -344,8 +344,8 @@ export function resolveConsumerConfig(config: ConsumerConfig): ResolvedConsumerC
     scheduler: config.scheduler ?? asyncScheduler,
     ackMode,
     // setTimeout's limit: a longer timeout would fire at once.
-    requestTimeoutMs: positiveInt('requestTimeoutMs', config.requestTimeoutMs, CONSUMER_DEFAULTS.requestTimeoutMs, 2 ** 31 - 1),
-    connectionTimeoutMs: positiveInt('connectionTimeoutMs', config.connectionTimeoutMs, CONSUMER_DEFAULTS.connectionTimeoutMs, 2 ** 31 - 1),
+    requestTimeoutMs: positiveInt('requestTimeoutMs', config.requestTimeoutMs, CONSUMER_DEFAULTS.requestTimeoutMs, MAX_TIMER_MS),
+    connectionTimeoutMs: positiveInt('connectionTimeoutMs', config.connectionTimeoutMs, CONSUMER_DEFAULTS.connectionTimeoutMs, MAX_TIMER_MS),
     logger: config.logger,
     logLevel: config.logLevel,
     valueFraming,

@@ -31,6 +31,7 @@ import { describeValue, validateAddress, validateConnectionOptions } from './con
 import { LatencyTracker } from './latency-tracker.js';
 import { tcpSocketFactory, type SocketFactory } from './socket-factory.js';
 import { tlsSocketFactory, type TlsOptions } from './tls.js';
+import { MAX_TIMER_MS } from '../settings-validation.js';
 
 export type ConnectionState = 'connecting' | 'ready' | 'closing' | 'closed' | 'failed';
 
@@ -883,8 +884,8 @@ function checkRequestArguments(request: unknown, options: unknown): ConfigError 
   }
   if (typeof options !== 'object' || options === null) return new ConfigError('options', `expected request options (an object), got ${describeValue(options)}`);
   const timeoutMs = (options as RequestOptions).timeoutMs;
-  if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || timeoutMs > 2_147_483_647)) {
-    return new ConfigError('timeoutMs', `expected milliseconds in 0..2147483647 (0 = none), got ${describeValue(timeoutMs)}`);
+  if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || timeoutMs > MAX_TIMER_MS)) {
+    return new ConfigError('timeoutMs', `expected milliseconds in 0..${MAX_TIMER_MS} (0 = none), got ${describeValue(timeoutMs)}`);
   }
   return undefined;
 }
