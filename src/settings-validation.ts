@@ -102,11 +102,6 @@ export function integerIn(option: string, value: unknown, min: number, max = Num
   return value;
 }
 
-export function booleanOption(option: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw new ConfigError(option, `expected true or false, got ${describeValue(value)}`);
-  return value;
-}
-
 export function oneOf<T extends string>(option: string, value: unknown, allowed: readonly T[]): T {
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
     throw new ConfigError(option, `expected one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describeValue(value)}`);

@@ -1,5 +1,5 @@
 import diagnostics from 'node:diagnostics_channel';
-import { CHANNEL_NAMES, publishConnectionEvent, requestChannel, startTrace, type RequestTraceMessage } from '../../src/observability/channels';
+import { CHANNEL_NAMES, Trace, isTraced, publishConnectionEvent, requestChannel, type RequestTraceMessage } from '../../src/observability/channels';
 import { createLog, formatLogLine, Log, type LogFields, type Logger } from '../../src/observability/log';
 
 function recordingLogger(): Logger & { lines: { level: string; fields: LogFields; message: string }[] } {
@@ -36,14 +36,15 @@ describe('Log', () => {
 });
 
 describe('channels', () => {
-  it('build nothing when nobody listens', () => {
-    let built = 0;
-    const trace = startTrace(requestChannel, () => {
-      built++;
-      return { requestType: 'Ping', broker: 'b', correlationId: 1, bytesOut: 9 };
-    });
-    expect(trace).toBeUndefined();
-    expect(built).toBe(0);
+  it('say nobody listens until someone subscribes (callers then build nothing)', () => {
+    expect(isTraced(requestChannel)).toBe(false);
+    const noop = (): void => undefined;
+    const listener = { start: noop, end: noop, asyncStart: noop, asyncEnd: noop, error: noop };
+    const channel = diagnostics.tracingChannel(CHANNEL_NAMES.request);
+    channel.subscribe(listener);
+    expect(isTraced(requestChannel)).toBe(true);
+    channel.unsubscribe(listener);
+    expect(isTraced(requestChannel)).toBe(false);
   });
 
   it('publish start/end/asyncEnd (and error) with one message object', () => {
@@ -58,8 +59,8 @@ describe('channels', () => {
     const channel = diagnostics.tracingChannel(CHANNEL_NAMES.request);
     channel.subscribe(handlers);
     try {
-      startTrace(requestChannel, (): RequestTraceMessage => ({ requestType: 'Ping', broker: 'b', correlationId: 1, bytesOut: 9 }))!.finish({ bytesIn: 12 });
-      startTrace(requestChannel, () => ({ requestType: 'Consume', broker: 'b', correlationId: 2, bytesOut: 9 }))!.fail('boom');
+      new Trace<RequestTraceMessage>(requestChannel, { requestType: 'Ping', broker: 'b', correlationId: 1, bytesOut: 9 }).finish({ bytesIn: 12 });
+      new Trace<RequestTraceMessage>(requestChannel, { requestType: 'Consume', broker: 'b', correlationId: 2, bytesOut: 9 }).fail('boom');
     } finally {
       channel.unsubscribe(handlers);
     }

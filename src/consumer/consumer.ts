@@ -45,7 +45,7 @@ import {
   type Subscriber,
 } from 'rxjs';
 import type { Client } from '../client/client.js';
-import { ConfigError, ConnectionError, RivvenError, ServerError } from '../errors.js';
+import { ConfigError, ConnectionError, ServerError } from '../errors.js';
 import type { MessageData } from '../protocol/response-schema.js';
 import { resolveConsumerConfig, type ConsumerConfig, type ResolvedConsumerConfig } from './consumer-config.js';
 import { ConsumerConnections, consumerBackoff } from './consumer-connections.js';

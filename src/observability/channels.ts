@@ -102,8 +102,8 @@ export function isTraced(channel: TracingChannel<object> | TracingChannel<never>
 }
 
 /**
- * A trace in progress: `finish(update)` ends it successfully, `fail(error)` with an error. Made only
- * when the channel has subscribers (`startTrace` returns undefined otherwise).
+ * A trace in progress: `finish(update)` ends it successfully, `fail(error)` with an error. Callers make
+ * one only when `isTraced(channel)` says someone listens.
  */
 export class Trace<M extends object> {
   private done = false;
@@ -132,12 +132,6 @@ export class Trace<M extends object> {
     this.channel.asyncStart.publish(this.message);
     this.channel.asyncEnd.publish(this.message);
   }
-}
-
-/** Start a trace if anyone listens; `build` runs only then (no allocation otherwise). */
-export function startTrace<M extends object>(channel: TracingChannel<M>, build: () => M): Trace<M> | undefined {
-  if (!isTraced(channel as unknown as TracingChannel<object>)) return undefined;
-  return new Trace(channel, build());
 }
 
 export function publishConnectionEvent(build: () => ConnectionEventMessage): void {
