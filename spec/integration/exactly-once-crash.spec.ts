@@ -55,7 +55,12 @@ function random(seed: number): () => number {
   };
 }
 
+/** A run that has not exited by then is stuck, not slow (one run takes ~10 s here): end it and say so. */
+const RUN_DEADLINE_MS = 50_000;
+
 interface Run {
+  /** True when the run was killed for passing RUN_DEADLINE_MS. */
+  stuck: boolean;
   code: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
@@ -70,6 +75,11 @@ function runWorker(config: EosWorkerConfig, kill?: { killAt: number; delayMs: nu
     let stdout = '';
     let stderr = '';
     let armed = kill !== undefined;
+    let stuck = false;
+    const deadline = setTimeout(() => {
+      stuck = true;
+      child.kill('SIGKILL');
+    }, RUN_DEADLINE_MS);
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk;
       const counts = [...chunk.matchAll(/^COMMITTED (\d+)/gm)].map((m) => Number(m[1]));
@@ -81,8 +91,9 @@ function runWorker(config: EosWorkerConfig, kill?: { killAt: number; delayMs: nu
     });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.on('exit', (code, signal) => {
+      clearTimeout(deadline);
       children.delete(child);
-      resolve({ code, signal, stdout, stderr });
+      resolve({ stuck, code, signal, stdout, stderr });
     });
   });
 }
@@ -117,9 +128,10 @@ it(`${TOTAL} inputs, the transforming process SIGKILLed at random points ${KILLS
   for (let k = 0; k < KILLS; k++) runs.push(await runWorker(config, { killAt: killAt[k]!, delayMs: Math.floor(rand() * 1_000) }));
   const last = await runWorker(config);
   const context = `seed ${seed}, kill points ${killAt.join(', ')}; runs: ${[...runs, last]
-    .map((r) => `[${r.signal ?? r.code}] ${r.stderr.trim()} ${r.stdout.trim().split('\n').slice(-2).join(' | ')}`)
+    .map((r) => `[${r.stuck ? `stuck after ${RUN_DEADLINE_MS} ms` : (r.signal ?? r.code)}] ${r.stderr.trim()} ${r.stdout.trim().split('\n').slice(-2).join(' | ')}`)
     .join(' ;; ')}`;
 
+  expect({ context, stuck: [...runs, last].some((r) => r.stuck) }).toEqual({ context, stuck: false });
   expect({ context, signals: runs.map((r) => r.signal) }).toEqual({ context, signals: Array(KILLS).fill('SIGKILL') });
   expect({ context, code: last.code, done: /^DONE$/m.test(last.stdout) }).toEqual({ context, code: 0, done: true });
 
