@@ -9,7 +9,7 @@ import { Client, ServerError } from 'rivven-rx';
 const address = process.env.RIVVEN_BOOTSTRAP ?? '127.0.0.1:9092';
 
 async function main(): Promise<void> {
-  const client = await firstValueFrom(Client.connect$(address, { clientId: 'admin-example' }));
+  const client = await firstValueFrom(Client.connect$({ bootstrapServers: address, clientId: 'admin-example' }));
   const topic = `admin-${Date.now()}`;
   const group = `${topic}-group`;
 

@@ -10,7 +10,7 @@ import { Client, Consumer, commitOffsets } from 'rivven-rx';
 const address = process.env.RIVVEN_BOOTSTRAP ?? '127.0.0.1:9092';
 
 async function main(): Promise<void> {
-  const admin = await firstValueFrom(Client.connect$(address, { clientId: 'consumer-group-example' }));
+  const admin = await firstValueFrom(Client.connect$({ bootstrapServers: address, clientId: 'consumer-group-example' }));
   const topic = `orders-${Date.now()}`;
   const groupId = `${topic}-billing`;
   await firstValueFrom(admin.createTopic$(topic, 6));

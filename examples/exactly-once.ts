@@ -8,13 +8,13 @@
  *   RIVVEN_BOOTSTRAP=127.0.0.1:9092 node .examples-build/examples/exactly-once.js
  */
 import { defer, firstValueFrom, lastValueFrom, map, retry, take, takeWhile, tap, toArray } from 'rxjs';
-import { Client, Consumer, TransactionAbortedError, TransactionalProducer, readCommitted, transactional } from 'rivven-rx';
+import { Client, Consumer, TransactionAbortedError, TransactionalProducer, ConsumerPresets, transactional } from 'rivven-rx';
 
 const address = process.env.RIVVEN_BOOTSTRAP ?? '127.0.0.1:9092';
 const PAYMENTS = 300;
 
 async function main(): Promise<void> {
-  const admin = await firstValueFrom(Client.connect$(address, { clientId: 'exactly-once-example' }));
+  const admin = await firstValueFrom(Client.connect$({ bootstrapServers: address, clientId: 'exactly-once-example' }));
   const input = `payments-${Date.now()}`;
   const output = `${input}-in-cents`;
   await firstValueFrom(admin.createTopic$(input, 2));
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
   console.log(`all ${PAYMENTS} payments committed`);
 
   // A downstream reader with read_committed sees each conversion exactly once.
-  const reader = Consumer.create({ bootstrapServers: [address], groupId: `${output}-reader`, assign: { [output]: [0] }, ...readCommitted() });
+  const reader = Consumer.create({ bootstrapServers: [address], groupId: `${output}-reader`, assign: { [output]: [0] }, ...ConsumerPresets.readCommitted });
   const conversions = await lastValueFrom(reader.records$.pipe(take(PAYMENTS), toArray()));
   const ids = new Set(conversions.map((r) => (JSON.parse(r.value.toString()) as { id: string }).id));
   console.log(`read_committed reader: ${conversions.length} conversions of ${ids.size} distinct payments`);

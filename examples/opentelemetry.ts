@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const stop = instrumentRivven({ tracer: tracerProvider.getTracer('rivven-rx'), meter: meterProvider.getMeter('rivven-rx') });
 
   const topic = `otel-demo-${Date.now()}`;
-  const admin = await firstValueFrom(Client.connect$(address));
+  const admin = await firstValueFrom(Client.connect$({ bootstrapServers: address }));
   await firstValueFrom(admin.createTopic$(topic, 1));
   await admin.close();
 

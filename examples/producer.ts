@@ -10,10 +10,10 @@ const address = process.env.RIVVEN_BOOTSTRAP ?? '127.0.0.1:9092';
 
 async function main(): Promise<void> {
   const topic = `producer-example-${Date.now()}`;
-  const admin = await firstValueFrom(Client.connect$(address));
+  const admin = await firstValueFrom(Client.connect$({ bootstrapServers: address }));
   await firstValueFrom(admin.createTopic$(topic, 3));
 
-  const producer = Producer.create(ProducerPresets.highThroughput({ bootstrapServers: [address], clientId: 'producer-example' }));
+  const producer = Producer.create({ ...ProducerPresets.highThroughput, bootstrapServers: [address], clientId: 'producer-example' });
   const stats = producer.health$.subscribe((h) =>
     console.log(
       `sent ${h.recordsSent} acked ${h.recordsAcked} failed ${h.recordsFailed} | ` +

@@ -14,7 +14,7 @@ import { registerRivvenMetrics } from './prometheus/rivven-metrics.js';
 async function main(): Promise<void> {
   const address = process.env.RIVVEN_BOOTSTRAP ?? '127.0.0.1:9092';
   const topic = `prometheus-demo-${Date.now()}`;
-  const admin = await firstValueFrom(Client.connect$(address));
+  const admin = await firstValueFrom(Client.connect$({ bootstrapServers: address }));
   await firstValueFrom(admin.createTopic$(topic, 2));
   await admin.close();
 

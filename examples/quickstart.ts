@@ -10,7 +10,7 @@ import { Client } from 'rivven-rx';
 const address = process.env.RIVVEN_BOOTSTRAP ?? '127.0.0.1:9092';
 
 async function main(): Promise<void> {
-  const client = await firstValueFrom(Client.connect$(address, { clientId: 'quickstart' }));
+  const client = await firstValueFrom(Client.connect$({ bootstrapServers: address, clientId: 'quickstart' }));
   const health = client.health$.pipe(take(1)).subscribe((h) => console.log(`connected to ${h.address} (${h.state})`));
   health.unsubscribe();
 

@@ -70,15 +70,15 @@ async function main(): Promise<void> {
   const relayA = await Relay.start(bootstrap);
   const relayB = await Relay.start(bootstrap);
   const client = new ResilientClient({
-    servers: [relayA.address, relayB.address],
+    bootstrapServers: [relayA.address, relayB.address],
+    clientId: 'resilient-example',
     circuitBreakerFailureThreshold: 2,
-    circuitBreakerRecoveryTimeout: 2_000,
-    healthCheckInterval: 500,
-    healthEmitInterval: 200,
-    retryInitialDelay: 20,
-    connectionTimeout: 2_000,
-    requestTimeout: 3_000,
-    connection: { clientId: 'resilient-example' },
+    circuitBreakerRecoveryTimeoutMs: 2_000,
+    healthCheckIntervalMs: 500,
+    healthEmitIntervalMs: 200,
+    retry: { initialDelayMs: 20 },
+    connectionTimeoutMs: 2_000,
+    requestTimeoutMs: 3_000,
   });
 
   let phase = 'both up';

@@ -15,7 +15,6 @@ export type RivvenErrorCode =
   | 'SERVER'
   | 'AUTHENTICATION'
   | 'AUTHORIZATION'
-  | 'CIRCUIT_OPEN'
   | 'ALL_SERVERS_UNAVAILABLE'
   | 'CONFIG'
   | 'THROTTLED'
@@ -38,10 +37,13 @@ export abstract class RivvenError extends Error {
   }
 }
 
-/** Bytes that do not follow the Rivven wire format (from a peer, or values a user asked us to encode). */
+/**
+ * Bytes that do not follow the Rivven wire format (from a peer, or values a user asked us to
+ * encode). Retriable, as in rivven-client: a malformed frame usually means a broken connection,
+ * and a fresh one may work.
+ */
 export class ProtocolError extends RivvenError {
   readonly code = 'PROTOCOL' as const;
-  // Matches rivven-client: a malformed frame usually means a broken connection; a fresh one may work.
   readonly retriable = true;
 }
 
@@ -51,11 +53,13 @@ export class CompressionError extends RivvenError {
   readonly retriable = false;
 }
 
+/** The connection could not be opened, or broke (reset, closed by the broker, out of sync). */
 export class ConnectionError extends RivvenError {
   readonly code = 'CONNECTION' as const;
   readonly retriable = true;
 }
 
+/** No answer within the time allowed (connection, request or delivery timeout). */
 export class TimeoutError extends RivvenError {
   readonly code = 'TIMEOUT' as const;
   readonly retriable = true;
@@ -90,9 +94,8 @@ export function serverCodeOf(message: string): string | undefined {
   return leadingServerCode(message);
 }
 
-/** Credentials were refused, or the server could not prove it knows them. Fix the credentials. */
-export class AuthenticationError extends RivvenError {
-  readonly code = 'AUTHENTICATION' as const;
+/** A refusal that may carry the broker's own error prefix. */
+abstract class ServerRefusalError extends RivvenError {
   readonly retriable = false;
   /** The broker's error prefix (e.g. `AUTHENTICATION_FAILED`), when the broker said no. */
   readonly serverCode: string | undefined;
@@ -102,15 +105,14 @@ export class AuthenticationError extends RivvenError {
   }
 }
 
+/** Credentials were refused, or the server could not prove it knows them. Fix the credentials. */
+export class AuthenticationError extends ServerRefusalError {
+  readonly code = 'AUTHENTICATION' as const;
+}
+
 /** The broker refused the request for this principal (or for an unauthenticated connection). */
-export class AuthorizationError extends RivvenError {
+export class AuthorizationError extends ServerRefusalError {
   readonly code = 'AUTHORIZATION' as const;
-  readonly retriable = false;
-  readonly serverCode: string | undefined;
-  constructor(message: string, options?: RivvenErrorOptions & { serverCode?: string }) {
-    super(message, options);
-    this.serverCode = options?.serverCode;
-  }
 }
 
 /** TLS could not be established: certificate, hostname, protocol or port trouble. Fix the setup. */
@@ -125,11 +127,7 @@ export class TlsError extends RivvenError {
   }
 }
 
-export class CircuitOpenError extends RivvenError {
-  readonly code = 'CIRCUIT_OPEN' as const;
-  readonly retriable = true;
-}
-
+/** No server of the list answered (each one's error is in the message), or every circuit breaker refuses. */
 export class AllServersUnavailableError extends RivvenError {
   readonly code = 'ALL_SERVERS_UNAVAILABLE' as const;
   readonly retriable = true;

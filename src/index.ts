@@ -7,7 +7,6 @@ export {
   AllServersUnavailableError,
   AuthenticationError,
   AuthorizationError,
-  CircuitOpenError,
   CompressionError,
   ConfigError,
   ConnectionError,
@@ -62,15 +61,26 @@ export {
   type RivvenTransactionalOptions,
 } from './client/rivven.js';
 
+// The settings every component takes under the same names
+export type { ConnectionSettings, RetryPolicy } from './connection-settings.js';
+
 // Client: every broker operation as an Observable
-export { Client, type ClientHealth, type ClientOptions } from './client/client.js';
+export { Client, type ClientConnectionOptions, type ClientHealth, type ClientOptions } from './client/client.js';
 export type * from './client/client-types.js';
 export { DEFAULT_MAX_DECODED_BYTES } from './client/operations.js';
 export { SERVER_ERROR_RULES, classifyServerError, type ServerErrorClass, type ServerErrorKind, type ServerErrorRule } from './client/server-error-table.js';
 export { registerSchema$, type SchemaRegistryOptions } from './client/schema-registry.js';
 
 // Resilience: bounded pipelining on one connection; pooled failover with retries and circuit breakers
-export { PipelinedClient, PipelineConfig, type PipelineOptions, type PipelineStats, type ResolvedPipelineConfig } from './client/pipelined-client.js';
+export {
+  PipelinedClient,
+  PipelinedClientPresets,
+  type PipelinedClientOptions,
+  type PipelinedClientConnectionOptions,
+  type PipelinedClientPreset,
+  type PipelinedClientHealth,
+  type ResolvedPipelinedClientOptions,
+} from './client/pipelined-client.js';
 export { ResilientClient, MAX_THROTTLE_WAIT_WITHOUT_DEADLINE_MS, type ExecuteOptions, type RetryClass } from './client/resilient-client.js';
 export {
   RESILIENT_DEFAULTS,
@@ -86,7 +96,7 @@ export type { RandomSource } from './client/backoff.js';
 
 // Producer: batching, partitioning, idempotence, compression, backpressure
 export { Producer, type ProducerHealth, type ProducerRecord, type ProducerResult } from './producer/producer.js';
-export { DEFAULT_PRODUCER_CONFIG, ProducerPresets, type ProducerConfig, type ProducerConfigInput } from './producer/producer-config.js';
+export { DEFAULT_PRODUCER_CONFIG, ProducerPresets, type ProducerConfig, type ProducerConfigInput, type ProducerPreset } from './producer/producer-config.js';
 export { produceTo } from './operators/produce-to.js';
 export {
   TransactionalProducer,
@@ -97,7 +107,7 @@ export {
 
 // Consumer
 export { Consumer } from './consumer/consumer.js';
-export { CONSUMER_DEFAULTS, readCommitted, type AckMode, type ConsumerConfig, type ResolvedConsumerConfig } from './consumer/consumer-config.js';
+export { CONSUMER_DEFAULTS, ConsumerPresets, type AckMode, type ConsumerConfig, type ResolvedConsumerConfig } from './consumer/consumer-config.js';
 export { rangeAssignor, roundRobinAssignor, type GroupMember, type PartitionAssignor } from './consumer/assignors.js';
 export type { CommittedOffsets, ConsumerRecord, RebalanceEvent, ReceiverOffset, RevokeReason, TopicPartition, TopicPartitionOffset } from './consumer/consumer-record.js';
 export type { ConsumerHealth, ConsumerState, StalledPartition, TruncationEvent } from './consumer/consumer-health.js';

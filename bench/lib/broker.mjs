@@ -56,7 +56,7 @@ export async function startBroker() {
 }
 
 export async function createTopic(address, name, partitions) {
-  const client = await firstValueFrom(Client.connect$(address));
+  const client = await firstValueFrom(Client.connect$({ bootstrapServers: address }));
   try {
     await firstValueFrom(client.createTopic$(name, partitions));
   } finally {
@@ -70,7 +70,7 @@ export async function createTopic(address, name, partitions) {
  * record per connection but group-commits across connections, so many connections in parallel.
  */
 export async function seedBacklog(address, topic, partitions, records, valueSize, { connections = 64, batchSize = 200, onProgress } = {}) {
-  const clients = await Promise.all(Array.from({ length: connections }, () => firstValueFrom(Client.connect$(address))));
+  const clients = await Promise.all(Array.from({ length: connections }, () => firstValueFrom(Client.connect$({ bootstrapServers: address }))));
   let nextBatch = 0;
   const batches = Math.ceil(records / batchSize);
   const reportEvery = Math.max(100, Math.ceil(batches / 10)); // about ten progress lines

@@ -37,7 +37,7 @@ const cpuSeconds = (since) => {
 
 /** High-throughput preset, keyless records, first send → last acknowledgement. */
 export async function produceThroughput(address, topic, { records, valueSize }) {
-  const producer = Producer.create(ProducerPresets.highThroughput({ bootstrapServers: [address] }));
+  const producer = Producer.create({ ...ProducerPresets.highThroughput, bootstrapServers: [address] });
   await firstValueFrom(producer.refreshMetadata$(topic)); // connect + metadata, off the clock
   const input = [];
   for (let i = 0; i < records; i++) input.push({ topic, value: benchValue(i, valueSize) });
@@ -54,7 +54,7 @@ export async function produceThroughput(address, topic, { records, valueSize }) 
 
 /** Low-latency preset, one record at a time: the next send starts when the previous one is acknowledged. */
 export async function produceLatency(address, topic, { records, valueSize, warmup = 20 }) {
-  const producer = Producer.create(ProducerPresets.lowLatency({ bootstrapServers: [address] }));
+  const producer = Producer.create({ ...ProducerPresets.lowLatency, bootstrapServers: [address] });
   await firstValueFrom(producer.refreshMetadata$(topic));
   for (let i = 0; i < warmup; i++) await firstValueFrom(producer.send$({ topic, value: benchValue(i, valueSize) }));
   const values = [];
@@ -138,7 +138,7 @@ export async function consume(address, topic, { partitions, records }) {
  * (it waits for the consumer's first fetch), off the clock.
  */
 export async function endToEnd(address, topic, { records, rate, valueSize }) {
-  const producer = Producer.create(ProducerPresets.lowLatency({ bootstrapServers: [address] }));
+  const producer = Producer.create({ ...ProducerPresets.lowLatency, bootstrapServers: [address] });
   await firstValueFrom(producer.refreshMetadata$(topic));
   const consumer = Consumer.create({ bootstrapServers: [address], groupId: freshGroup('bench-e2e-ts'), assign: { [topic]: [0] }, enableAutoCommit: false });
   const millis = [];

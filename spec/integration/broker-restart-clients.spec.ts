@@ -140,7 +140,7 @@ describe('clients across a broker SIGKILL + restart (same port and data dir, 1.5
     const client = await firstValueFrom(PipelinedClient.connect$(broker.address) /* defaults: 30 s request timeout, backoff 100 ms → 5 s */);
     try {
       const { figures, failed, outcomes, restarted } = await throughCrash(client, 'pipelined');
-      const stats = client.stats();
+      const stats = client.health();
       console.log(`PipelinedClient through a broker crash: ${JSON.stringify({ ...figures, reconnects: stats.reconnects, reconnectFailures: stats.reconnectFailures, connectionsLost: stats.connectionsLost })}`);
       expect(figures.firstSuccessAfterReadyMs).toBeLessThan(RESUME_BOUND_MS);
       expect(figures.afterFirstSuccess).toBeGreaterThanOrEqual(10);
@@ -159,10 +159,10 @@ describe('clients across a broker SIGKILL + restart (same port and data dir, 1.5
 
   it('ResilientClient carries on by itself: after the restart every new publish succeeds', async () => {
     // Default settings. The failed connects during the 1.5 s outage open the breaker; its first
-    // recovery delay is circuitBreakerInitialRecoveryTimeout (1 s, doubling per failed probe), so
+    // recovery delay is circuitBreakerInitialRecoveryTimeoutMs (1 s, doubling per failed probe), so
     // it probes again soon after the broker is back (before: a flat 30 s, i.e. ~29 s of
     // AllServersUnavailableError after the restart).
-    const client = new ResilientClient({ servers: [broker.address], requestTimeout: 10_000 });
+    const client = new ResilientClient({ bootstrapServers: [broker.address], requestTimeoutMs: 10_000 });
     try {
       const { figures, failed } = await throughCrash(client, 'resilient');
       console.log(`ResilientClient through a broker crash: ${JSON.stringify(figures)}`);

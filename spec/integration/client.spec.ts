@@ -309,7 +309,7 @@ describe('Client against the real broker', () => {
       const expected = originals.map((v) => v.toString('hex'));
       expect(hex(await read(topic))).toEqual(expected);
       const pipelined = await firstValueFrom(PipelinedClient.connect$(testBroker().address));
-      const resilient = new ResilientClient({ servers: [testBroker().address], healthCheckEnabled: false });
+      const resilient = new ResilientClient({ bootstrapServers: [testBroker().address], healthCheckEnabled: false });
       try {
         expect(hex(await firstValueFrom(pipelined.consume$(topic, { partition: 0, offset: 0n, maxMessages: 100 })))).toEqual(expected);
         expect(hex(await firstValueFrom(resilient.consume$(topic, { partition: 0, offset: 0n, maxMessages: 100 })))).toEqual(expected);

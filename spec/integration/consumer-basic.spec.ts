@@ -5,7 +5,7 @@
 import { bufferCount, filter, firstValueFrom, lastValueFrom, map, scan, take, takeWhile, toArray } from 'rxjs';
 import { Client } from '../../src/client/client';
 import { Consumer } from '../../src/consumer/consumer';
-import { readCommitted } from '../../src/consumer/consumer-config';
+import { ConsumerPresets } from '../../src/consumer/consumer-config';
 import type { ConsumerRecord } from '../../src/consumer/consumer-record';
 import { commitOffsets } from '../../src/operators/commit-offsets';
 import { compressValue } from '../../src/protocol/compression';
@@ -224,7 +224,7 @@ describe('Consumer (real broker)', () => {
       await consumer.close();
       return values;
     };
-    expect(await read(readCommitted(), 2)).toEqual(['after-1', 'after-2']);
+    expect(await read(ConsumerPresets.readCommitted, 2)).toEqual(['after-1', 'after-2']);
     expect(await read({ isolationLevel: 'read_uncommitted' }, 5)).toEqual(['aborted-0', 'aborted-1', 'aborted-2', 'after-1', 'after-2']);
   });
 
@@ -242,7 +242,7 @@ describe('Consumer (real broker)', () => {
 
     // maxPollRecords 10: the 30 hidden records are 3× the credit. Acknowledging what was emitted must
     // be enough to go on; hidden records never count as unacknowledged.
-    const consumer = Consumer.create({ bootstrapServers: [testBroker().address], groupId: unique('g'), assign: { [topic]: [0] }, enableAutoCommit: false, maxPollRecords: 10, ...readCommitted() });
+    const consumer = Consumer.create({ bootstrapServers: [testBroker().address], groupId: unique('g'), assign: { [topic]: [0] }, enableAutoCommit: false, maxPollRecords: 10, ...ConsumerPresets.readCommitted });
     const values = await firstValueFrom(
       consumer.records$.pipe(
         map((r) => {

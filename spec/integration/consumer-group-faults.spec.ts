@@ -286,8 +286,7 @@ it('a group keeps consuming across a broker SIGKILL and restart on the same port
         sessionTimeoutMs: SESSION_TIMEOUT_MS,
         heartbeatIntervalMs: HEARTBEAT_MS,
         autoCommitIntervalMs: 200,
-        reconnectBackoffMaxMs: 500,
-        maxReconnectAttempts: 100,
+        retry: { maxDelayMs: 500, maxAttempts: 101 },
       });
       consumers.push(consumer);
       subscriptions.push(

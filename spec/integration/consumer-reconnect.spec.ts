@@ -103,7 +103,7 @@ describe('Consumer reconnects after a dropped connection (issue 17 item 1)', () 
       enableAutoCommit: false,
       requestTimeoutMs: 500,
       connectionTimeoutMs: 500,
-      maxReconnectAttempts: 1,
+      retry: { maxAttempts: 2 },
     });
     let committed = 0;
     let errors = 0;

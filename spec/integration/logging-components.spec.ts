@@ -149,9 +149,7 @@ describe('producer log lines', () => {
     const client = await firstValueFrom(Client.connect$(testBroker().address));
     try {
       const sender = new BatchSender({
-        retries: 2,
-        retryBackoffMs: 10,
-        retryBackoffMaxMs: 10,
+        retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 10, multiplier: 2, jitter: 0.2 },
         scheduler: asyncScheduler,
         idempotence: new Idempotence(false, () => Promise.reject(new Error('unused')), () => undefined),
         onRetry: () => undefined,
@@ -173,8 +171,8 @@ describe('producer log lines', () => {
     await firstValueFrom(admin.createTopic$(topic, 1));
     const transactionalId = unique('txn');
     const log = captureLogger();
-    const old = await firstValueFrom(TransactionalProducer.create$({ bootstrapServers: [testBroker().address], transactionalId, client: { logger: log.logger } }));
-    const newer = await firstValueFrom(TransactionalProducer.create$({ bootstrapServers: [testBroker().address], transactionalId, previousProducerId: old.identity.producerId, client: { logger: null } }));
+    const old = await firstValueFrom(TransactionalProducer.create$({ bootstrapServers: [testBroker().address], transactionalId, logger: log.logger }));
+    const newer = await firstValueFrom(TransactionalProducer.create$({ bootstrapServers: [testBroker().address], transactionalId, previousProducerId: old.identity.producerId, logger: null }));
     try {
       await expect(firstValueFrom(old.transaction$((txn) => concat(txn.send$({ topic, partition: 0, value: 'zombie' }), throwError(() => new Error('unreachable')))))).rejects.toThrow();
       const fenced = await log.waitFor((l) => l.message.startsWith('fenced'));

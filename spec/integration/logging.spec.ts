@@ -43,10 +43,11 @@ it('failover: the dead broker’s circuit opening is a warning naming it; the re
   const logger = recorder();
   const dead = `127.0.0.1:${await freePort()}`;
   const client = new ResilientClient({
-    servers: [dead, testBroker().address],
+    bootstrapServers: [dead, testBroker().address],
     circuitBreakerFailureThreshold: 1,
     healthCheckEnabled: false,
-    connection: { logger, logLevel: 'debug' },
+    logger,
+    logLevel: 'debug',
   });
   try {
     await firstValueFrom(client.ping$());

@@ -5,9 +5,10 @@
  * new one; those in flight fail with a retriable ConnectionError).
  */
 import { filter, firstValueFrom, forkJoin, lastValueFrom, mergeMap, range, reduce, toArray } from 'rxjs';
-import { PipelineConfig, PipelinedClient } from '../../src/client/pipelined-client';
+import { PipelinedClient, PipelinedClientPresets } from '../../src/client/pipelined-client';
 import { Client } from '../../src/client/client';
-import { ConnectionError, ServerError, TimeoutError } from '../../src/errors';
+import { ConfigError, ConnectionError, ServerError, TimeoutError } from '../../src/errors';
+import { startBroker, type BrokerProcess } from '../support/broker-process';
 import { FaultProxy } from '../support/fault-proxy';
 import { testBroker } from '../support/test-broker';
 import { rejection } from '../support/rejection';
@@ -27,7 +28,7 @@ describe('PipelinedClient against the real broker', () => {
   it('sends 10,000 requests with maxInFlight 32: never more than 32 outstanding at the broker, all complete, writes batched', async () => {
     // quickAck off: this test counts frames at the proxy, and quick-ACK Pings would add to them.
     const client = await firstValueFrom(
-      PipelinedClient.connect$(proxy.address, PipelineConfig.defaults({ maxInFlight: 32, connection: { quickAck: false } })),
+      PipelinedClient.connect$({ bootstrapServers: proxy.address, maxInFlight: 32, quickAck: false }),
     );
     proxy.resetStats(); // forget the handshake
     const replies = await lastValueFrom(
@@ -44,25 +45,25 @@ describe('PipelinedClient against the real broker', () => {
     expect(seen.maxOutstanding).toBeLessThanOrEqual(32);
     expect(seen.maxOutstanding).toBeGreaterThanOrEqual(16); // and the pipeline was actually used
 
-    const stats = client.stats();
-    expect(stats).toMatchObject({ requestsSent: 10_000, requestsCompleted: 10_000, requestsFailed: 0, inFlight: 0, queued: 0, successRate: 1 });
-    expect(stats.peakInFlight).toBe(32);
-    expect(stats.peakQueued).toBeGreaterThanOrEqual(9_968);
-    expect(stats.requestsWaited).toBeGreaterThanOrEqual(9_968);
+    const health = client.health();
+    expect(health).toMatchObject({ requestsSent: 10_000, requestsCompleted: 10_000, requestsFailed: 0, inFlight: 0, queued: 0, successRate: 1 });
+    expect(health.peakInFlight).toBe(32);
+    expect(health.peakQueued).toBeGreaterThanOrEqual(9_968);
+    expect(health.requestsWaited).toBeGreaterThanOrEqual(9_968);
 
     // Batching, seen by the client (frames per socket write) and at the proxy (bytes per read).
     const bytesPerRead = seen.bytesToBroker / seen.readsFromClient.length;
-    expect(stats.averageBatchSize).toBeGreaterThan(4);
+    expect(health.averageBatchSize).toBeGreaterThan(4);
     expect(bytesPerRead).toBeGreaterThan(4 * PING_FRAME_BYTES);
     await client.close();
   });
 
-  it('lowLatency() writes every request on its own (batch size 1)', async () => {
+  it('PipelinedClientPresets.lowLatency writes every request on its own (batch size 1)', async () => {
     // quickAck off: the proxy's outstanding count would include its Pings.
-    const client = await firstValueFrom(PipelinedClient.connect$(proxy.address, { ...PipelineConfig.lowLatency(), connection: { quickAck: false } }));
-    const before = client.stats();
+    const client = await firstValueFrom(PipelinedClient.connect$({ ...PipelinedClientPresets.lowLatency, bootstrapServers: proxy.address, quickAck: false }));
+    const before = client.health();
     await lastValueFrom(range(0, 200).pipe(mergeMap(() => client.ping$()), toArray()));
-    const after = client.stats();
+    const after = client.health();
     expect(after.framesWritten - before.framesWritten).toBe(200);
     expect(after.batchesWritten - before.batchesWritten).toBe(200);
     expect(proxy.stats().maxOutstanding).toBeLessThanOrEqual(32);
@@ -70,7 +71,7 @@ describe('PipelinedClient against the real broker', () => {
   });
 
   it('runs the typed operations, with broker errors typed', async () => {
-    const client = await firstValueFrom(PipelinedClient.connect$(proxy.address, { connection: { clientId: 'pipelined-spec' } }));
+    const client = await firstValueFrom(PipelinedClient.connect$({ bootstrapServers: proxy.address, clientId: 'pipelined-spec' }));
     const topic = `pipelined-${process.pid}-${Date.now()}`;
     expect(await firstValueFrom(client.createTopic$(topic, 2))).toEqual({ name: topic, partitions: 2 });
     const published = await firstValueFrom(
@@ -82,25 +83,25 @@ describe('PipelinedClient against the real broker', () => {
     expect(await firstValueFrom(client.getOffsetBounds$(topic, 0))).toEqual({ earliest: 0n, latest: 50n });
     const error = await rejection(firstValueFrom(client.getMetadata$(`${topic}-missing`)));
     expect(error).toBeInstanceOf(ServerError);
-    expect(client.stats().requestsFailed).toBe(1);
+    expect(client.health().requestsFailed).toBe(1);
     await client.close();
   });
 
-  it('times out requests the broker never answers (blackhole) with TimeoutError, counted in stats', async () => {
-    const client = await firstValueFrom(PipelinedClient.connect$(proxy.address, { requestTimeout: 200, maxInFlight: 4 }));
+  it('times out requests the broker never answers (blackhole) with TimeoutError, counted in health', async () => {
+    const client = await firstValueFrom(PipelinedClient.connect$({ bootstrapServers: proxy.address, requestTimeoutMs: 200, maxInFlight: 4 }));
     await proxy.blackhole();
     const errors = await Promise.all(Array.from({ length: 6 }, () => rejection(firstValueFrom(client.ping$()))));
     for (const error of errors) expect(error).toBeInstanceOf(TimeoutError);
-    expect(client.stats()).toMatchObject({ requestsTimedOut: 6, requestsFailed: 6, peakInFlight: 4 });
+    expect(client.health()).toMatchObject({ requestsTimedOut: 6, requestsFailed: 6, peakInFlight: 4 });
     await client.close();
   });
 
   it('a reset fails the requests in flight with ConnectionError; the ones waiting for a slot go out on a new connection', async () => {
-    const client = await firstValueFrom(PipelinedClient.connect$(proxy.address, { maxInFlight: 2, connection: { quickAck: false } }));
+    const client = await firstValueFrom(PipelinedClient.connect$({ bootstrapServers: proxy.address, maxInFlight: 2, quickAck: false }));
     await proxy.latency(200);
     const outcomes = Array.from({ length: 5 }, () => firstValueFrom(client.ping$()).then(() => 'pong', (e: unknown) => e));
     await proxy.until((s) => s.framesToBroker >= 2);
-    expect(client.stats()).toMatchObject({ inFlight: 2, queued: 3 });
+    expect(client.health()).toMatchObject({ inFlight: 2, queued: 3 });
     await proxy.reset(); // RSTs the open connection...
     await proxy.restore(); // ...and lets the next one through
     const results = await Promise.all(outcomes);
@@ -108,12 +109,12 @@ describe('PipelinedClient against the real broker', () => {
     expect(results.slice(2)).toEqual(['pong', 'pong', 'pong']);
     expect(proxy.stats().connectionsAccepted).toBe(2);
     expect(client.state).toBe('ready');
-    expect(client.stats()).toMatchObject({ connectionsLost: 1, reconnects: 1, requestsFailed: 2, requestsCompleted: 3, awaitingConnection: 0 });
+    expect(client.health()).toMatchObject({ connectionsLost: 1, reconnects: 1, requestsFailed: 2, requestsCompleted: 3, awaitingConnection: 0 });
     await client.close();
   });
 
   it('after a break the client stays down until a request needs it, then reconnects without the caller doing anything', async () => {
-    const client = await firstValueFrom(PipelinedClient.connect$(proxy.address, { statsInterval: 0 }));
+    const client = await firstValueFrom(PipelinedClient.connect$({ bootstrapServers: proxy.address, healthIntervalMs: 0 }));
     const states: string[] = [];
     client.state$.subscribe((s) => states.push(s));
     await proxy.reset();
@@ -122,13 +123,13 @@ describe('PipelinedClient against the real broker', () => {
     expect(proxy.stats().connectionsAccepted).toBe(1); // nothing reconnects on its own
     expect(await firstValueFrom(client.ping$())).toBeGreaterThanOrEqual(0);
     expect(states).toEqual(['ready', 'failed', 'connecting', 'ready']);
-    expect(client.stats()).toMatchObject({ state: 'ready', connectionsLost: 1, reconnects: 1 });
+    expect(client.health()).toMatchObject({ state: 'ready', connectionsLost: 1, reconnects: 1 });
     await client.close();
     expect(states.at(-1)).toBe('closed');
   });
 
   it('while the broker cannot be reached, a request waits at most its own timeout (TimeoutError, not sent) and attempts back off', async () => {
-    const client = await firstValueFrom(PipelinedClient.connect$(proxy.address, { reconnectInitialDelay: 50, reconnectMaxDelay: 400 }));
+    const client = await firstValueFrom(PipelinedClient.connect$({ bootstrapServers: proxy.address, retry: { initialDelayMs: 50, maxDelayMs: 400 } }));
     await proxy.reset(); // every connection, this one and the next ones, is reset at once
     await firstValueFrom(client.state$.pipe(filter((s) => s === 'failed')));
     const started = performance.now();
@@ -142,21 +143,22 @@ describe('PipelinedClient against the real broker', () => {
     const attempts = proxy.stats().connectionsAccepted - 1;
     expect(attempts).toBeGreaterThanOrEqual(3);
     expect(attempts).toBeLessThanOrEqual(10);
-    expect(client.stats()).toMatchObject({ state: 'failed', requestsSent: 0, requestsTimedOut: 1, awaitingConnection: 0, reconnects: 0 });
-    expect(client.stats().reconnectFailures).toBe(attempts);
-    expect(client.stats().lastError?.code).toBe('CONNECTION');
+    expect(client.health()).toMatchObject({ state: 'failed', requestsSent: 0, requestsTimedOut: 1, awaitingConnection: 0, reconnects: 0 });
+    expect(client.health().reconnectFailures).toBe(attempts);
+    // A round over the servers that found none: the error names each one's.
+    expect(client.health().lastError).toMatchObject({ code: 'ALL_SERVERS_UNAVAILABLE', message: expect.stringContaining(`${proxy.address}: `) });
     await proxy.restore();
     expect(await firstValueFrom(client.ping$())).toBeGreaterThanOrEqual(0);
-    expect(client.stats()).toMatchObject({ state: 'ready', reconnects: 1, requestsSent: 1, requestsCompleted: 1 });
+    expect(client.health()).toMatchObject({ state: 'ready', reconnects: 1, requestsSent: 1, requestsCompleted: 1 });
     await client.close();
   });
 
   it('close() during a reconnection fails the requests waiting for it with ConnectionError and stops reconnecting', async () => {
-    const client = await firstValueFrom(PipelinedClient.connect$(proxy.address, { statsInterval: 0, reconnectInitialDelay: 10_000, reconnectMaxDelay: 10_000 }));
+    const client = await firstValueFrom(PipelinedClient.connect$({ bootstrapServers: proxy.address, healthIntervalMs: 0, retry: { initialDelayMs: 10_000, maxDelayMs: 10_000 } }));
     await proxy.reset();
     await firstValueFrom(client.state$.pipe(filter((s) => s === 'failed')));
     const waiting = rejection(firstValueFrom(client.ping$()));
-    await firstValueFrom(client.stats$.pipe(filter((s) => s.awaitingConnection === 1 && s.reconnectFailures >= 1)));
+    await firstValueFrom(client.health$.pipe(filter((s) => s.awaitingConnection === 1 && s.reconnectFailures >= 1)));
     await client.close(); // the 10 s backoff timer must not keep the process alive (--detectOpenHandles)
     const error = await waiting;
     expect(error).toBeInstanceOf(ConnectionError);
@@ -165,7 +167,7 @@ describe('PipelinedClient against the real broker', () => {
   });
 
   it('close() lets in-flight requests finish and fails the ones still waiting for a slot', async () => {
-    const client = await firstValueFrom(PipelinedClient.connect$(proxy.address, { maxInFlight: 2 }));
+    const client = await firstValueFrom(PipelinedClient.connect$({ bootstrapServers: proxy.address, maxInFlight: 2 }));
     await proxy.latency(100);
     const inFlight = [firstValueFrom(client.ping$()), firstValueFrom(client.ping$())];
     const waiting = [rejection(firstValueFrom(client.ping$())), rejection(firstValueFrom(client.ping$()))];
@@ -177,9 +179,9 @@ describe('PipelinedClient against the real broker', () => {
     expect(await rejection(firstValueFrom(client.ping$()))).toBeInstanceOf(ConnectionError);
   });
 
-  it('stats$ starts with the current value and completes on close', async () => {
-    const client = await firstValueFrom(PipelinedClient.connect$(proxy.address, { statsInterval: 0 }));
-    const all = lastValueFrom(client.stats$.pipe(toArray()));
+  it('health$ starts with the current value and completes on close', async () => {
+    const client = await firstValueFrom(PipelinedClient.connect$({ bootstrapServers: proxy.address, healthIntervalMs: 0 }));
+    const all = lastValueFrom(client.health$.pipe(toArray()));
     await firstValueFrom(client.ping$());
     await client.close();
     const history = await all;
@@ -191,5 +193,47 @@ describe('PipelinedClient against the real broker', () => {
     const plain = await firstValueFrom(Client.connect$(proxy.address));
     expect(await firstValueFrom(plain.ping$())).toBeGreaterThanOrEqual(0);
     await plain.close();
+  });
+
+  it('given bootstrapServers with a dead server first, connects to the live one', async () => {
+    const client = await firstValueFrom(PipelinedClient.connect$({ bootstrapServers: ['127.0.0.1:1', testBroker().address], clientId: 'pipelined-failover' }));
+    try {
+      expect(await firstValueFrom(client.ping$())).toBeGreaterThanOrEqual(0);
+      expect(client.health()).toMatchObject({ address: testBroker().address, clientId: 'pipelined-failover', state: 'ready' });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('a typo (requestTimeout) is a ConfigError naming requestTimeoutMs, before any connection', async () => {
+    const error = await rejection(firstValueFrom(PipelinedClient.connect$({ bootstrapServers: proxy.address, requestTimeout: 3000 } as never)));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toMatch(/did you mean 'requestTimeoutMs'/);
+    expect(proxy.stats().connectionsAccepted).toBe(0);
+  });
+});
+
+describe('PipelinedClient over two real brokers', () => {
+  let brokers: BrokerProcess[] = [];
+  beforeAll(async () => {
+    brokers = await Promise.all([startBroker(), startBroker()]);
+  });
+  afterAll(async () => {
+    await Promise.all(brokers.map((broker) => broker.stop()));
+  });
+
+  it('when its broker dies, the next request reconnects to the other server of bootstrapServers', async () => {
+    const [first, second] = brokers as [BrokerProcess, BrokerProcess];
+    const client = await firstValueFrom(PipelinedClient.connect$({ bootstrapServers: [first.address, second.address], retry: { initialDelayMs: 50, maxDelayMs: 200 } }));
+    try {
+      expect(await firstValueFrom(client.ping$())).toBeGreaterThanOrEqual(0);
+      expect(client.health().address).toBe(first.address);
+      await first.kill(); // a crash, not a goodbye
+      await firstValueFrom(client.state$.pipe(filter((s) => s === 'failed')));
+      expect(await firstValueFrom(client.request$({ type: 'Ping' }, { timeoutMs: 10_000 }))).toMatchObject({ type: 'Pong' });
+      expect(client.health()).toMatchObject({ address: second.address, state: 'ready', connectionsLost: 1, reconnects: 1 });
+    } finally {
+      await client.close();
+    }
   });
 });

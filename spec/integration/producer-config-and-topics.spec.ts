@@ -1,13 +1,16 @@
 /**
- * The Producer's settings and unknown topics, against the real broker: typos are refused with the
- * closest name, durations above setTimeout's limit are refused, and a topic that does not exist
+ * The Producer's settings and unknown topics, against the real broker: the shared connection
+ * settings under the names every component uses, typos refused with the closest name (and removed
+ * options with where they went), durations above setTimeout's limit refused, presets as plain
+ * objects, and a topic that does not exist
  * fails the same way whether a record names a partition or not (rivvend would create the topic on
  * a publish); a partition past the topic's count is refused before anything is sent.
  */
 import { firstValueFrom } from 'rxjs';
 import { Client } from '../../src/client/client';
-import { ServerError } from '../../src/errors';
+import { AllServersUnavailableError, ServerError } from '../../src/errors';
 import { Producer } from '../../src/producer/producer';
+import { ProducerPresets, laneClientOptions } from '../../src/producer/producer-config';
 import { testBroker } from '../support/test-broker';
 import { configError } from '../support/rejection';
 
@@ -15,14 +18,122 @@ const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now()}-${Mat
 
 describe('Producer settings', () => {
   it('a typo in an option name is a ConfigError naming the closest option', () => {
-    const error = configError(() => Producer.create({ bootstrapServers: [testBroker().address], deliveryTimeoutMs: 5_000 } as never));
-    expect(error.message).toContain("'deliveryTimeoutMs'");
-    expect(error.message).toContain("did you mean 'deliveryTimeout'?");
+    const error = configError(() => Producer.create({ bootstrapServers: [testBroker().address], deliveryTimeout: 5_000 } as never));
+    expect(error.message).toContain("'deliveryTimeout'");
+    expect(error.message).toContain("did you mean 'deliveryTimeoutMs'?");
     expect(configError(() => Producer.create({ bootstrapServers: [testBroker().address], lingerMS: 5 } as never)).message).toContain("'lingerMs'");
   });
 
+  it('the durations of every component end in Ms: requestTimeout, connectionTimeout, metadataMaxAge are typos', () => {
+    for (const [typo, meant] of [
+      ['requestTimeout', 'requestTimeoutMs'],
+      ['connectionTimeout', 'connectionTimeoutMs'],
+      ['metadataMaxAge', 'metadataMaxAgeMs'],
+    ] as const) {
+      const error = configError(() => Producer.create({ bootstrapServers: [testBroker().address], [typo]: 3_000 } as never));
+      expect(error.option).toBe(typo);
+      expect(error.message).toContain(`did you mean '${meant}'?`);
+    }
+  });
+
+  it('a typo inside retry names the retry field it meant', () => {
+    const error = configError(() => Producer.create({ bootstrapServers: [testBroker().address], retry: { maxAtempts: 3 } as never }));
+    expect(error.option).toBe('maxAtempts');
+    expect(error.message).toContain("did you mean 'maxAttempts'?");
+    expect(configError(() => Producer.create({ bootstrapServers: [testBroker().address], retry: { maxAttempts: 0 } })).option).toBe('retry.maxAttempts');
+  });
+
+  it('retries, retryBackoffMs and retryBackoffMaxMs are refused with where they went in retry', () => {
+    const retries = configError(() => Producer.create({ bootstrapServers: [testBroker().address], retries: 3 } as never));
+    expect(retries.option).toBe('retries');
+    expect(retries.message).toContain('retry: { maxAttempts }');
+    expect(configError(() => Producer.create({ bootstrapServers: [testBroker().address], retryBackoffMs: 50 } as never)).message).toContain('initialDelayMs');
+    expect(configError(() => Producer.create({ bootstrapServers: [testBroker().address], retryBackoffMaxMs: 50 } as never)).message).toContain('maxDelayMs');
+  });
+
+  it('acks is refused saying why it is gone (rivvend acknowledges after its durable write whatever is asked)', () => {
+    for (const acks of [0, 1, -1]) {
+      const error = configError(() => Producer.create({ bootstrapServers: [testBroker().address], acks } as never));
+      expect(error.option).toBe('acks');
+      expect(error.message).toContain('rivvend 0.0.22 acknowledges every write after its durable write whatever acks asks');
+      expect(error.message).toContain('remove it');
+      expect(error.message).not.toContain('has no option');
+    }
+  });
+
   it('a duration above setTimeout’s limit is refused (it would fire at once)', () => {
-    expect(configError(() => Producer.create({ bootstrapServers: [testBroker().address], deliveryTimeout: 2 ** 31 })).message).toContain('2147483647');
+    expect(configError(() => Producer.create({ bootstrapServers: [testBroker().address], deliveryTimeoutMs: 2 ** 31 })).message).toContain('2147483647');
+    expect(configError(() => Producer.create({ bootstrapServers: [testBroker().address], retry: { maxDelayMs: 2 ** 31 } })).option).toBe('retry.maxDelayMs');
+  });
+
+  it('retry.maxAttempts counts the first attempt: maxAttempts 1 gives up at the first failure', async () => {
+    const producer = Producer.create({ bootstrapServers: ['127.0.0.1:1'], retry: { maxAttempts: 1 }, deliveryTimeoutMs: 60_000 });
+    try {
+      const error = await firstValueFrom(producer.send$({ topic: unique('unreachable'), value: 'v' })).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AllServersUnavailableError);
+      expect(producer.health().retries).toBe(0);
+    } finally {
+      await producer.close();
+    }
+  });
+
+  it('takes a single bootstrap server as a string', async () => {
+    const topic = await topicWith(1);
+    const producer = Producer.create({ bootstrapServers: testBroker().address });
+    try {
+      expect(producer.config.bootstrapServers).toEqual([testBroker().address]);
+      expect((await firstValueFrom(producer.send$({ topic, partition: 0, value: 'one server' }))).offset).toBe(0n);
+    } finally {
+      await producer.close();
+    }
+    expect(configError(() => Producer.create({ bootstrapServers: 'no-port' })).option).toBe('bootstrapServers[0]');
+  });
+
+  it('presets are frozen plain option objects, spread and overridden', async () => {
+    for (const preset of Object.values(ProducerPresets)) {
+      expect(Object.isFrozen(preset)).toBe(true);
+      expect(Object.values(preset).some((value) => typeof value === 'function')).toBe(false);
+    }
+    expect(Object.isFrozen(ProducerPresets)).toBe(true);
+    const producer = Producer.create({ ...ProducerPresets.highThroughput, bootstrapServers: testBroker().address, lingerMs: 5 });
+    try {
+      expect(producer.config).toMatchObject({ batchSize: 65_536, compressionType: 'lz4', connections: 8, lingerMs: 5 });
+      const topic = await topicWith(1);
+      expect((await firstValueFrom(producer.send$({ topic, partition: 0, value: 'preset' }))).offset).toBe(0n);
+    } finally {
+      await producer.close();
+    }
+    expect(Producer.create({ ...ProducerPresets.exactlyOnce, bootstrapServers: 'a:1' }).config).toMatchObject({
+      enableIdempotence: true,
+      retry: { maxAttempts: Number.POSITIVE_INFINITY },
+    });
+  });
+
+  it('hands the shared connection settings to its connections under the same names', () => {
+    const socketFactory = { kind: 'test', open: () => undefined as never };
+    const producer = Producer.create({
+      bootstrapServers: 'a:1',
+      clientId: 'orders',
+      connectionTimeoutMs: 1_234,
+      requestTimeoutMs: 5_678,
+      tls: { serverName: 'broker' },
+      auth: { mechanism: 'scram-sha-256', username: 'u', password: 'p' },
+      socketFactory,
+      logger: null,
+      logLevel: 'error',
+    });
+    expect(laneClientOptions(producer.config)).toEqual({
+      clientId: 'orders',
+      connectionTimeoutMs: 1_234,
+      requestTimeoutMs: 5_678,
+      tls: { serverName: 'broker' },
+      auth: { mechanism: 'scram-sha-256', username: 'u', password: 'p' },
+      socketFactory,
+      logger: null,
+      logLevel: 'error',
+    });
+    expect(configError(() => Producer.create({ bootstrapServers: 'a:1', clientId: '' })).option).toBe('clientId');
+    expect(configError(() => Producer.create({ bootstrapServers: 'a:1', socketFactory: {} as never })).option).toBe('socketFactory');
   });
 
   it('takes the shared connection settings: logger, logLevel, socketFactory', async () => {
@@ -52,7 +163,7 @@ async function topicWith(partitions: number): Promise<string> {
 describe('topics that do not exist', () => {
   it('fails keyed, keyless and explicit-partition sends alike, and creates nothing', async () => {
     const topic = unique('missing');
-    const producer = Producer.create({ bootstrapServers: [testBroker().address], deliveryTimeout: 10_000 });
+    const producer = Producer.create({ bootstrapServers: [testBroker().address], deliveryTimeoutMs: 10_000 });
     try {
       for (const record of [{ topic, value: 'v' }, { topic, key: 'k', value: 'v' }, { topic, partition: 0, value: 'v' }]) {
         const error = await firstValueFrom(producer.send$(record)).then(

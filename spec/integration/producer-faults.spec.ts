@@ -5,7 +5,7 @@
  * - plain and idempotent produce through a crash: every send is acknowledged; the idempotent
  *   producer re-initialises its producer id (rivvend keeps producer state in memory: KIP-360);
  * - a 13 s outage with default settings: every send acknowledged (delivery is bounded by
- *   deliveryTimeout, not by a retry count: KIP-91) and acks resume within ~2 s of the broker being
+ *   deliveryTimeoutMs, not by a retry count: KIP-91) and acks resume within ~2 s of the broker being
  *   back; lastError is cleared on recovery.
  *
  * rivvend 0.0.22's own crash recovery is broken (README, broker notes): acknowledged records can be
@@ -211,11 +211,11 @@ describe('Producer with default settings through a 13 s broker outage', () => {
 });
 
 describe('typed failures', () => {
-  it('a send that cannot be delivered within deliveryTimeout fails typed, never silently', async () => {
+  it('a send that cannot be delivered within deliveryTimeoutMs fails typed, never silently', async () => {
     const broker = await ownBroker();
     const topic = `faults-deadline-${process.pid}-${Date.now()}`;
     await createTopic(broker.address, topic);
-    const producer = Producer.create({ bootstrapServers: [broker.address], deliveryTimeout: 1_500, requestTimeout: 1_000 });
+    const producer = Producer.create({ bootstrapServers: [broker.address], deliveryTimeoutMs: 1_500, requestTimeoutMs: 1_000 });
     try {
       await firstValueFrom(producer.send$({ topic, partition: 0, value: 'before' }));
       await broker.kill();

@@ -67,7 +67,7 @@ describe('Producer at volume', () => {
     const valueOf = (i: number) => `value-${i}-${'x'.repeat(40 + (i % 50))}`;
     const keyOf = (i: number) => `key-${i % 997}`;
     const run = async (compressionType: 'none' | 'lz4', first: number) => {
-      const producer = Producer.create(ProducerPresets.highThroughput({ bootstrapServers: [testBroker().address], compressionType, lingerMs: 5 }));
+      const producer = Producer.create({ ...ProducerPresets.highThroughput, bootstrapServers: [testBroker().address], compressionType, lingerMs: 5 });
       const records: ProducerRecord<number>[] = Array.from({ length: perProducer }, (_, n) => ({
         topic: topics[compressionType],
         key: keyOf(first + n),
@@ -163,9 +163,9 @@ describe('Producer', () => {
     expect(() => Producer.create({ bootstrapServers: [] })).toThrow(/bootstrapServers/);
     expect(() => Producer.create({ bootstrapServers: ['a:1'], batchSize: 0 })).toThrow(ConfigError);
     expect(() => Producer.create({ bootstrapServers: ['a:1'], compressionType: 'gzip' as never })).toThrow(/compressionType/);
-    expect(() => Producer.create({ bootstrapServers: ['a:1'], retryBackoffMs: 500, retryBackoffMaxMs: 100 })).toThrow(/retryBackoffMaxMs/);
+    expect(() => Producer.create({ bootstrapServers: ['a:1'], retry: { initialDelayMs: 500, maxDelayMs: 100 } })).toThrow(/retry\.maxDelayMs/);
     expect(() => Producer.create({ bootstrapServers: ['a:1'], connections: 0 })).toThrow(/connections/);
-    expect(() => Producer.create({ bootstrapServers: ['a:1'], connections: 65 })).toThrow(/connections.*at most 64/);
+    expect(() => Producer.create({ bootstrapServers: ['a:1'], connections: 65 })).toThrow(/connections.*an integer in 1\.\.64/);
   });
 
   it('picks up partitions added to a topic after refreshMetadata$', async () => {
@@ -225,7 +225,7 @@ describe('Producer', () => {
     const topic = unique('idem');
     await firstValueFrom(admin.createTopic$(topic, 1));
     const proxy = await FaultProxy.start(testBroker().address);
-    const producer = Producer.create(ProducerPresets.exactlyOnce({ bootstrapServers: [proxy.address], retryBackoffMs: 200 }));
+    const producer = Producer.create({ ...ProducerPresets.exactlyOnce, bootstrapServers: [proxy.address], retry: { initialDelayMs: 200 } });
     try {
       await firstValueFrom(producer.send$({ topic, partition: 0, value: 'warm-up' }));
       expect(producer.isIdempotent()).toBe(true);
@@ -255,7 +255,7 @@ describe('Producer', () => {
     const topic = unique('dies');
     await firstValueFrom(client.createTopic$(topic, 2));
     await client.close();
-    const producer = Producer.create({ bootstrapServers: [broker.address], retries: 1, retryBackoffMs: 50, retryBackoffMaxMs: 50, lingerMs: 50 });
+    const producer = Producer.create({ bootstrapServers: [broker.address], retry: { maxAttempts: 2, initialDelayMs: 50, maxDelayMs: 50 }, lingerMs: 50 });
     const outcomes: ('ok' | 'error')[] = [];
     const errors: unknown[] = [];
     for (let i = 0; i < 2000; i++) {

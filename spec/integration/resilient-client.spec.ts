@@ -55,13 +55,12 @@ afterEach(async () => {
 
 function resilient(options: Partial<ResilientClientOptions> = {}): ResilientClient {
   const client = new ResilientClient({
-    servers: [pA.address, pB.address],
-    retryInitialDelay: 10,
-    retryMaxDelay: 100,
-    connectionTimeout: 1_000,
-    requestTimeout: 2_000,
-    healthCheckInterval: 200,
-    healthEmitInterval: 50,
+    bootstrapServers: [pA.address, pB.address],
+    retry: { initialDelayMs: 10, maxDelayMs: 100 },
+    connectionTimeoutMs: 1_000,
+    requestTimeoutMs: 2_000,
+    healthCheckIntervalMs: 200,
+    healthEmitIntervalMs: 50,
     ...options,
   });
   clients.push(client);
@@ -113,7 +112,7 @@ describe('ResilientClient against real brokers behind fault proxies', () => {
     ['close after N bytes (truncated replies)', { kind: 'close-after', bytes: 6, direction: 'to-client' }, true],
     ['latency', { kind: 'latency', ms: 150 }, false],
   ])('fault on one server (%s): every call keeps succeeding, no error reaches the caller', async (_name, fault, opens) => {
-    const client = resilient({ circuitBreakerFailureThreshold: 2, circuitBreakerRecoveryTimeout: 60_000, requestTimeout: 500 });
+    const client = resilient({ circuitBreakerFailureThreshold: 2, circuitBreakerRecoveryTimeoutMs: 60_000, requestTimeoutMs: 500 });
     const ops = [
       () => client.ping$(),
       () => client.listTopics$(),
@@ -146,7 +145,7 @@ describe('ResilientClient against real brokers behind fault proxies', () => {
   });
 
   it('cut both: AllServersUnavailable fast with no connection attempts; restore: Half-Open probe → Closed in health$', async () => {
-    const client = resilient({ circuitBreakerFailureThreshold: 2, circuitBreakerRecoveryTimeout: 1_500 });
+    const client = resilient({ circuitBreakerFailureThreshold: 2, circuitBreakerRecoveryTimeoutMs: 1_500 });
     const historyA: string[] = [];
     client.health$
       .pipe(
@@ -215,8 +214,8 @@ describe('ResilientClient against real brokers behind fault proxies', () => {
     expect(client.health().retries).toBeGreaterThanOrEqual(2);
   });
 
-  it('recycles connections after maxConnectionLifetime with no failed calls', async () => {
-    const client = resilient({ maxConnectionLifetime: 300, healthCheckEnabled: false });
+  it('recycles connections after maxConnectionLifetimeMs with no failed calls', async () => {
+    const client = resilient({ maxConnectionLifetimeMs: 300, healthCheckEnabled: false });
     const traffic = load(4, () => client.ping$());
     await sleep(1_200);
     const { ok, errors } = await traffic.stop();
@@ -227,7 +226,7 @@ describe('ResilientClient against real brokers behind fault proxies', () => {
     expect(pA.stats().connectionsAccepted).toBeGreaterThanOrEqual(3);
   });
 
-  it('opens every pooled connection with the `connection` options (socket factory, client id)', async () => {
+  it('opens every pooled connection with the shared settings (socket factory, client id)', async () => {
     let opened = 0;
     const factory: SocketFactory = {
       kind: 'tcp-counting',
@@ -236,11 +235,34 @@ describe('ResilientClient against real brokers behind fault proxies', () => {
         return tcpSocketFactory.open(address, onReady);
       },
     };
-    const client = resilient({ connection: { socketFactory: factory, clientId: 'resilient-spec' }, healthCheckEnabled: false });
+    const client = resilient({ socketFactory: factory, clientId: 'resilient-spec', healthCheckEnabled: false });
     await Promise.all(Array.from({ length: 12 }, () => firstValueFrom(client.listTopics$())));
     const health = client.health();
     expect(opened).toBe(health.servers[0]!.pool.opened + health.servers[1]!.pool.opened);
     expect(opened).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('ResilientClient with the shared connection settings', () => {
+  it('serves requests from bootstrapServers whose first server is dead, with clientId and timeouts at top level', async () => {
+    const client = new ResilientClient({
+      bootstrapServers: ['127.0.0.1:1', testBroker().address],
+      clientId: 'resilient-bootstrap-spec',
+      connectionTimeoutMs: 1_000,
+      requestTimeoutMs: 2_000,
+      retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 50 },
+      healthCheckEnabled: false,
+    });
+    clients.push(client);
+    for (let i = 0; i < 6; i++) {
+      const topics = await firstValueFrom(client.listTopics$());
+      expect(topics).toContain(topic);
+    }
+    const health = client.health();
+    expect(health).toMatchObject({ successes: 6, failures: 0 });
+    expect(health.retries).toBeGreaterThan(0); // round robin started some calls at the dead server
+    expect(health.servers[0]).toMatchObject({ address: '127.0.0.1:1', answered: 0, lastError: { code: 'CONNECTION' } });
+    expect(health.servers[1]!.answered).toBe(6);
   });
 });
 
@@ -250,13 +272,13 @@ describe('ResilientClient and a broker process that dies', () => {
     let restarted: BrokerProcess | undefined;
     try {
       const client = new ResilientClient({
-        servers: [broker.address],
+        bootstrapServers: [broker.address],
         circuitBreakerFailureThreshold: 2,
-        circuitBreakerRecoveryTimeout: 500,
-        healthCheckInterval: 200,
-        healthEmitInterval: 50,
-        connectionTimeout: 1_000,
-        retryInitialDelay: 10,
+        circuitBreakerRecoveryTimeoutMs: 500,
+        healthCheckIntervalMs: 200,
+        healthEmitIntervalMs: 50,
+        connectionTimeoutMs: 1_000,
+        retry: { initialDelayMs: 10 },
       });
       clients.push(client);
       const killTopic = `${topic}-kill`;

@@ -75,7 +75,7 @@ describe('ResilientClient fails fast on an answer a retry cannot change', () => 
   beforeAll(async () => {
     // Any retry would wait ≥ 1.5 s (2 s ± 25 % jitter), and non-idempotent requests may be retried
     // too: only the error's retriability can stop a retry here.
-    resilient = new ResilientClient({ servers: [testBroker().address], retryInitialDelay: 2_000, maxRetries: 3, retryNonIdempotent: true, healthCheckEnabled: false });
+    resilient = new ResilientClient({ bootstrapServers: [testBroker().address], retry: { initialDelayMs: 2_000, maxAttempts: 4 }, retryNonIdempotent: true, healthCheckEnabled: false });
     await firstValueFrom(resilient.ping$()); // connection open: the timings below are the requests alone
   });
   afterAll(async () => {
@@ -106,7 +106,7 @@ describe('ResilientClient fails fast on an answer a retry cannot change', () => 
 describe('a user type mistake is refused before anything is sent', () => {
   it.each([
     ['Client', () => Promise.resolve(client)],
-    ['ResilientClient', () => Promise.resolve(new ResilientClient({ servers: [testBroker().address], healthCheckEnabled: false }))],
+    ['ResilientClient', () => Promise.resolve(new ResilientClient({ bootstrapServers: [testBroker().address], healthCheckEnabled: false }))],
   ] as const)('%s: consume$ with offset 0 (not 0n) → ConfigError, no request', async (_name, make) => {
     const c = await make();
     try {

@@ -32,7 +32,7 @@ afterAll(async () => {
 });
 
 async function producer(transactionalId = unique('txn'), previousProducerId?: bigint): Promise<TransactionalProducer> {
-  const p = await firstValueFrom(TransactionalProducer.create$({ bootstrapServer: broker.address, transactionalId, previousProducerId }));
+  const p = await firstValueFrom(TransactionalProducer.create$({ bootstrapServers: broker.address, transactionalId, previousProducerId }));
   producers.push(p);
   return p;
 }
@@ -175,7 +175,7 @@ describe('rivvend 0.0.22 transaction limits', () => {
       const t = unique('restart');
       const client = await firstValueFrom(Client.connect$(own.address));
       await firstValueFrom(client.createTopic$(t, 1));
-      const p = await firstValueFrom(TransactionalProducer.create$({ bootstrapServer: own.address, transactionalId: unique('txn') }));
+      const p = await firstValueFrom(TransactionalProducer.create$({ bootstrapServers: own.address, transactionalId: unique('txn') }));
       await firstValueFrom(p.begin$());
       await firstValueFrom(p.send$({ topic: t, partition: 0, value: 'aborted-before-restart' }));
       await firstValueFrom(p.abort$());

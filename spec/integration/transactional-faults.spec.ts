@@ -70,8 +70,9 @@ describe('TransactionalProducer settings', () => {
     const cases: [object, string][] = [
       [{}, 'bootstrapServers'],
       [{ bootstrapServers: [] }, 'bootstrapServers'],
-      [{ bootstrapServers: '127.0.0.1:1' }, 'bootstrapServers'],
-      [{ bootstrapServers: ['127.0.0.1:1'], bootstrapServer: '127.0.0.1:1' }, 'bootstrapServer'],
+      [{ bootstrapServers: 'no-port' }, 'bootstrapServers[0]'],
+      [{ bootstrapServers: [9092] }, 'bootstrapServers[0]'],
+      [{ bootstrapServers: ['127.0.0.1:1'], bootstrapServer: '127.0.0.1:1' }, "did you mean 'bootstrapServers'?"],
       [{ bootstrapServers: ['127.0.0.1:1'], transactionTimeout: 5 }, 'transactionTimeout'],
     ];
     for (const [config, option] of cases) {

@@ -8,7 +8,7 @@
 import { Observable, concatMap, defer, filter, firstValueFrom, map, mergeMap, retry, tap, type Subscription } from 'rxjs';
 import { Client } from '../../src/client/client';
 import { Consumer } from '../../src/consumer/consumer';
-import { readCommitted } from '../../src/consumer/consumer-config';
+import { ConsumerPresets } from '../../src/consumer/consumer-config';
 import type { ConsumerRecord } from '../../src/consumer/consumer-record';
 import { ProducerFencedError } from '../../src/errors';
 import { TransactionAbortedError, transactional, type CommittedTransaction, type TransactionalItem } from '../../src/operators/transactional';
@@ -65,7 +65,7 @@ function consumerFor(input: string, partitions: number, groupId: string, extra: 
 }
 
 async function producer(transactionalId = unique('txn'), previousProducerId?: bigint): Promise<TransactionalProducer> {
-  const p = await firstValueFrom(TransactionalProducer.create$({ bootstrapServer: broker.address, transactionalId, previousProducerId, transactionTimeoutMs: 10_000 }));
+  const p = await firstValueFrom(TransactionalProducer.create$({ bootstrapServers: broker.address, transactionalId, previousProducerId, transactionTimeoutMs: 10_000 }));
   closers.push(() => p.close());
   return p;
 }
@@ -125,7 +125,7 @@ describe('transactional() operator', () => {
     const expected = expectedOutputs(partitions, perPartition);
 
     // A downstream reader of `out`, running concurrently, with read_committed.
-    const downstream = Consumer.create({ bootstrapServers: [broker.address], groupId: unique('downstream'), assign: { [out]: [0] }, enableAutoCommit: false, ...readCommitted() });
+    const downstream = Consumer.create({ bootstrapServers: [broker.address], groupId: unique('downstream'), assign: { [out]: [0] }, enableAutoCommit: false, ...ConsumerPresets.readCommitted });
     closers.push(() => downstream.close());
     const downstreamSeen: string[] = [];
     const downstreamDone = new Promise<void>((resolve) => {

@@ -1,12 +1,14 @@
 /**
  * The transactional producer against the real broker: commit, abort on error, consumed offsets in
- * the transaction, fencing by a newer epoch.
+ * the transaction, fencing by a newer epoch; the shared connection settings at top level under the
+ * names every component uses.
  */
 import { concat, concatMap, defer, firstValueFrom, from, ignoreElements, throwError } from 'rxjs';
 import { Client } from '../../src/client/client';
-import { ProducerFencedError, TimeoutError } from '../../src/errors';
+import { AllServersUnavailableError, ConfigError, ProducerFencedError, TimeoutError } from '../../src/errors';
+import { tcpSocketFactory, type SocketFactory } from '../../src/transport/socket-factory';
 import { TransactionalProducer } from '../../src/producer/transactional-producer';
-import { rejection } from '../support/rejection';
+import { configError, rejection } from '../support/rejection';
 import { testBroker } from '../support/test-broker';
 
 let admin: Client;
@@ -23,7 +25,7 @@ afterAll(async () => {
 });
 
 async function create(transactionalId: string, previousProducerId?: bigint, transactionTimeoutMs?: number): Promise<TransactionalProducer> {
-  const producer = await firstValueFrom(TransactionalProducer.create$({ bootstrapServer: testBroker().address, transactionalId, previousProducerId, transactionTimeoutMs }));
+  const producer = await firstValueFrom(TransactionalProducer.create$({ bootstrapServers: testBroker().address, transactionalId, previousProducerId, transactionTimeoutMs }));
   producers.push(producer);
   return producer;
 }
@@ -121,5 +123,82 @@ describe('TransactionalProducer', () => {
     expect(await committedValues(topic)).toEqual([]);
     await firstValueFrom(producer.transaction$((txn) => txn.send$({ topic, partition: 0, value: 'next' })));
     expect(await committedValues(topic)).toEqual(['next']);
+  });
+});
+
+describe('TransactionalProducer settings', () => {
+  const refusal = async (config: object): Promise<ConfigError> => {
+    const error = await rejection(firstValueFrom(TransactionalProducer.create$({ transactionalId: 't', ...config } as Parameters<typeof TransactionalProducer.create$>[0])));
+    return configError(() => {
+      throw error;
+    });
+  };
+
+  it('works given a dead server first: bootstrapServers [127.0.0.1:1, live broker]', async () => {
+    const topic = unique('txn-dead-first');
+    await firstValueFrom(admin.createTopic$(topic, 1));
+    const producer = await firstValueFrom(TransactionalProducer.create$({ bootstrapServers: ['127.0.0.1:1', testBroker().address], transactionalId: unique('txn') }));
+    producers.push(producer);
+    const [result] = await firstValueFrom(producer.transaction$((txn) => txn.send$({ topic, partition: 0, value: 'past the dead one' })));
+    expect(result!.offset).toBe(0n);
+    expect(await committedValues(topic)).toEqual(['past the dead one']);
+  });
+
+  it('takes clientId, logger, logLevel, socketFactory and the timeouts at top level and uses them', async () => {
+    const lines: { message: string; fields: Record<string, unknown> }[] = [];
+    const logger = {
+      debug: () => undefined,
+      info: (fields: Record<string, unknown>, message: string) => lines.push({ message, fields }),
+      warn: () => undefined,
+      error: () => undefined,
+    };
+    let opened = 0;
+    const socketFactory: SocketFactory = { kind: 'counting-tcp', open: (address, onReady) => (opened++, tcpSocketFactory.open(address, onReady)) };
+    const producer = await firstValueFrom(
+      TransactionalProducer.create$({
+        bootstrapServers: testBroker().address,
+        transactionalId: unique('txn'),
+        clientId: 'txn-settings',
+        logger,
+        logLevel: 'info',
+        socketFactory,
+        connectionTimeoutMs: 5_000,
+        requestTimeoutMs: 5_000,
+      }),
+    );
+    producers.push(producer);
+    expect(opened).toBe(1);
+    expect(lines.some((line) => line.message === 'connected')).toBe(true);
+    expect(lines.some((line) => JSON.stringify(line.fields).includes('txn-settings'))).toBe(true);
+  });
+
+  it('refuses unknown keys with the closest name: the nested client, bootstrapServer, requestTimeout, retry typos', async () => {
+    const base = { bootstrapServers: ['127.0.0.1:1'] };
+    const cases: [object, string, string][] = [
+      [{ ...base, client: { requestTimeoutMs: 1 } }, 'client', 'use the connection settings themselves at the top level'],
+      [{ bootstrapServer: '127.0.0.1:1' }, 'bootstrapServer', "did you mean 'bootstrapServers'?"],
+      [{ ...base, requestTimeout: 3_000 }, 'requestTimeout', "did you mean 'requestTimeoutMs'?"],
+      [{ ...base, retry: { maxAtempts: 3 } }, 'maxAtempts', "did you mean 'maxAttempts'?"],
+      [{ ...base, connectionTimeoutMs: -1 }, 'connectionTimeoutMs', 'milliseconds'],
+      [{ ...base, transactionTimeoutMs: 2 ** 31 }, 'transactionTimeoutMs', '2147483647'],
+    ];
+    for (const [config, option, message] of cases) {
+      const error = await refusal(config);
+      expect(error.option).toBe(option);
+      expect(error.message).toContain(message);
+    }
+  });
+
+  it('retry.maxAttempts passes over the server list that many times before create$ gives up', async () => {
+    let opened = 0;
+    const socketFactory: SocketFactory = { kind: 'counting-tcp', open: (address, onReady) => (opened++, tcpSocketFactory.open(address, onReady)) };
+    const once = await rejection(firstValueFrom(TransactionalProducer.create$({ bootstrapServers: ['127.0.0.1:1'], transactionalId: 't', socketFactory })));
+    expect(once).toBeInstanceOf(AllServersUnavailableError);
+    expect(opened).toBe(1);
+    opened = 0;
+    const retry = { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 5 };
+    const thrice = await rejection(firstValueFrom(TransactionalProducer.create$({ bootstrapServers: ['127.0.0.1:1'], transactionalId: 't', socketFactory, retry })));
+    expect(thrice).toBeInstanceOf(AllServersUnavailableError);
+    expect(opened).toBe(3);
   });
 });

@@ -5,11 +5,12 @@
  * (Before: `Client.connect$(9092)` rejected with Node's untyped TypeError, and 10 s later the
  * connection-timeout timer crashed the process with an uncaught TypeError in `formatAddress`.)
  */
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { firstValueFrom } from 'rxjs';
 import { Client } from '../../src/client/client';
 import { PipelinedClient } from '../../src/client/pipelined-client';
 import { ResilientClient } from '../../src/client/resilient-client';
-import { ConfigError, ConnectionError } from '../../src/errors';
+import { AllServersUnavailableError, ConfigError, ConnectionError } from '../../src/errors';
 import { Connection } from '../../src/transport/connection';
 import { rejection } from '../support/rejection';
 
@@ -102,12 +103,41 @@ describe('argument checks at every client/transport entry', () => {
     expect(error.message).toMatch(message);
   });
 
+  it('Client.connect$({ ... }) refuses the same, and a typo of requestTimeoutMs names requestTimeoutMs', async () => {
+    const cases: [unknown, RegExp][] = [
+      [{ bootstrapServers: '127.0.0.1:1', requestTimeout: 3000 }, /Client has no option 'requestTimeout'; did you mean 'requestTimeoutMs'/],
+      [{ bootstrapServers: '127.0.0.1:1', healthInterval: 5 }, /did you mean 'healthIntervalMs'/],
+      [{ bootstrapServers: '127.0.0.1:1', retry: { maxAttempt: 2 } }, /did you mean 'maxAttempts'/],
+      [{ bootstrapServers: '127.0.0.1:1', retry: { maxAttempts: 0 } }, /retry\.maxAttempts/],
+      [{ bootstrapServers: '127.0.0.1:1', healthIntervalMs: -1 }, /healthIntervalMs/],
+      [{ bootstrapServers: [] }, /bootstrapServers/],
+      [{ bootstrapServers: ['127.0.0.1:1', 9092] }, /bootstrapServers\[1\]/],
+      [{ clientId: 'no servers' }, /bootstrapServers/],
+    ];
+    for (const [options, message] of cases) {
+      const error = await failsCleanly(() => firstValueFrom(Client.connect$(options as never)), 50);
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error.message).toMatch(message);
+    }
+    const typo = await rejection(firstValueFrom(Client.connect$({ bootstrapServers: '127.0.0.1:1', requestTimeout: 3000 } as never)));
+    expect(typo).toMatchObject({ option: 'requestTimeout' });
+  });
+
+  it('Client.connect$ given an address and bootstrapServers refuses both', async () => {
+    const error = await rejection(firstValueFrom(Client.connect$('127.0.0.1:1', { bootstrapServers: '127.0.0.1:2' } as never)));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toMatchObject({ option: 'bootstrapServers' });
+  });
+
   it('PipelinedClient.connect$ checks its address, its own options and its connection options', async () => {
     const cases: [unknown, unknown, RegExp][] = [
       [9092, {}, /got number 9092/],
       ['127.0.0.1:1', { maxInflight: 5 }, /did you mean 'maxInFlight'/],
-      ['127.0.0.1:1', { connection: { connectionTimeoutMs: 'soon' } }, /connectionTimeoutMs/],
+      ['127.0.0.1:1', { connectionTimeoutMs: 'soon' }, /connectionTimeoutMs/],
       ['127.0.0.1:1', null, /options object/],
+      [{ bootstrapServers: '127.0.0.1:1', requestTimeout: 3000 }, undefined, /PipelinedClient has no option 'requestTimeout'; did you mean 'requestTimeoutMs'/],
+      [{ bootstrapServers: '127.0.0.1:1', quickAck: 'yes' }, undefined, /quickAck/],
+      [{ bootstrapServers: ['nowhere'] }, undefined, /bootstrapServers\[0\]/],
     ];
     for (const [address, options, message] of cases) {
       const error = await failsCleanly(() => firstValueFrom(PipelinedClient.connect$(address as never, options as never)), 50);
@@ -117,10 +147,10 @@ describe('argument checks at every client/transport entry', () => {
   });
 
   it('ResilientClient checks its servers, its options and its connection options in the constructor', () => {
-    expect(() => new ResilientClient({ servers: [9092 as never] })).toThrow(ConfigError);
-    expect(() => new ResilientClient({ servers: ['127.0.0.1:1'], requestTimeoutMs: 5 } as never)).toThrow(/did you mean 'requestTimeout'/);
-    expect(() => new ResilientClient({ servers: ['127.0.0.1:1'], connection: { clientId: 42 } as never })).toThrow(/clientId/);
-    expect(() => new ResilientClient({ servers: ['127.0.0.1:1'], connection: { responseLimits: { maxItemsPerResponse: -1 } } })).toThrow(
+    expect(() => new ResilientClient({ bootstrapServers: [9092 as never] })).toThrow(ConfigError);
+    expect(() => new ResilientClient({ bootstrapServers: ['127.0.0.1:1'], requestTimeout: 5 } as never)).toThrow(/did you mean 'requestTimeoutMs'/);
+    expect(() => new ResilientClient({ bootstrapServers: ['127.0.0.1:1'], clientId: 42 as never })).toThrow(/clientId/);
+    expect(() => new ResilientClient({ bootstrapServers: ['127.0.0.1:1'], connection: { responseLimits: { maxItemsPerResponse: -1 } } })).toThrow(
       /responseLimits\.maxItemsPerResponse/,
     );
   });
@@ -141,12 +171,51 @@ describe('argument checks at every client/transport entry', () => {
   });
 
   it('a failed connection attempt (nothing listening) leaves no timer or socket', async () => {
+    // The deprecated address form fails with its one server's own error...
     const error = await failsCleanly(() => firstValueFrom(Client.connect$('127.0.0.1:1', { connectionTimeoutMs: 300 })), 300);
     expect(error).toBeInstanceOf(ConnectionError);
+    // ...a server list, when none answers, with one naming each server's.
+    const none = await failsCleanly(
+      () => firstValueFrom(Client.connect$({ bootstrapServers: ['127.0.0.1:1', '127.0.0.1:2'], connectionTimeoutMs: 300 })),
+      300,
+    );
+    expect(none).toBeInstanceOf(AllServersUnavailableError);
+    expect(none.message).toMatch(/127\.0\.0\.1:1: .*; 127\.0\.0\.1:2: /);
+    expect((none as AllServersUnavailableError).cause).toBeInstanceOf(ConnectionError);
+  });
+
+  it('unsubscribing while a server list is tried abandons the attempt: no other server is tried, nothing is left behind', async () => {
+    const accepted: string[] = [];
+    let silentAccepted!: () => void;
+    const silentConnected = new Promise<void>((resolve) => (silentAccepted = resolve));
+    // The first server accepts and never answers the handshake; the second counts connections.
+    const serverOf = (name: string, onAccept: () => void = () => undefined) =>
+      createServer((socket) => {
+        accepted.push(name);
+        socket.resume(); // read, so the client's close is seen and server.close() can finish
+        socket.on('error', () => undefined);
+        onAccept();
+      });
+    const silent = serverOf('silent', () => silentAccepted());
+    const counting = serverOf('counting');
+    await Promise.all([silent, counting].map((server) => new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))));
+    const addressOf = (server: Server) => `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const error = await failsCleanly(async () => {
+        const subscription = Client.connect$({ bootstrapServers: [addressOf(silent), addressOf(counting)], connectionTimeoutMs: 300 }).subscribe();
+        await silentConnected;
+        subscription.unsubscribe();
+        throw new Error('unsubscribed');
+      }, 300);
+      expect(error.message).toBe('unsubscribed');
+      expect(accepted).toEqual(['silent']);
+    } finally {
+      await Promise.all([silent, counting].map((server) => new Promise((resolve) => server.close(resolve))));
+    }
   });
 
   it('request$ and execute$ refuse what is not a request, before sending anything', async () => {
-    const client = new ResilientClient({ servers: ['127.0.0.1:1'], healthCheckEnabled: false });
+    const client = new ResilientClient({ bootstrapServers: ['127.0.0.1:1'], healthCheckEnabled: false });
     for (const bad of [null, 42, 'Ping', { type: 'toString' }]) {
       const error = await rejection(firstValueFrom(client.execute$(bad as never)));
       expect(error).toBeInstanceOf(ConfigError);

@@ -14,12 +14,12 @@ function scheduler(): TestScheduler {
   return new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 }
 
-function pool(ts: TestScheduler, broker: VirtualBroker, options: Partial<{ maxSize: number; maxLifetime: number; idleTimeout: number }> = {}) {
+function pool(ts: TestScheduler, broker: VirtualBroker, options: Partial<{ maxSize: number; maxLifetimeMs: number; idleTimeoutMs: number }> = {}) {
   return new ConnectionPool({
     address: { host: '127.0.0.1', port: 1 },
     maxSize: options.maxSize ?? 3,
-    maxLifetime: options.maxLifetime ?? 300_000,
-    idleTimeout: options.idleTimeout ?? 0,
+    maxLifetimeMs: options.maxLifetimeMs ?? 300_000,
+    idleTimeoutMs: options.idleTimeoutMs ?? 0,
     scheduler: ts,
     connect: () => broker.connect$({ requestTimeoutMs: 0 }),
   });
@@ -74,12 +74,12 @@ describe('ConnectionPool', () => {
     expect(Math.min(...perConnection)).toBeGreaterThan(0);
   });
 
-  it('recycles a connection after maxLifetime: in-flight requests finish first, new ones go to a fresh connection (marbles)', () => {
+  it('recycles a connection after maxLifetimeMs: in-flight requests finish first, new ones go to a fresh connection (marbles)', () => {
     const ts = scheduler();
     const broker = new VirtualBroker(ts, '127.0.0.1:1', { replyDelay: (r) => (r.type === 'ListTopics' ? 600 : 1) });
     let slowReply: string | undefined;
     ts.run(({ expectObservable }) => {
-      const p = pool(ts, broker, { maxLifetime: 1000 });
+      const p = pool(ts, broker, { maxLifetimeMs: 1000 });
       ts.schedule(() => p.use$((c) => c.request$(ping)).subscribe(), 0); // opens #1 at 1
       ts.schedule(() => p.use$((c) => c.request$(slow)).subscribe((r) => (slowReply = r.type)), 900); // #1, answered at 1500
       ts.schedule(() => p.use$((c) => c.request$(ping)).subscribe(), 1200); // #1 retired at 1001 → opens #2
@@ -97,11 +97,11 @@ describe('ConnectionPool', () => {
     expect(broker.connections[1]!.closedAt).toBe(2201); // and #2 is recycled in turn, 1000 after it opened
   });
 
-  it('closes a connection idle for idleTimeout, and keeps one that is used', () => {
+  it('closes a connection idle for idleTimeoutMs, and keeps one that is used', () => {
     const ts = scheduler();
     const broker = new VirtualBroker(ts, '127.0.0.1:1');
     ts.run(({ expectObservable }) => {
-      const p = pool(ts, broker, { idleTimeout: 100 });
+      const p = pool(ts, broker, { idleTimeoutMs: 100 });
       ts.schedule(() => p.use$((c) => c.request$(ping)).subscribe(), 0); // done at 2 → idle timer to 102
       ts.schedule(() => p.use$((c) => c.request$(ping)).subscribe(), 50); // done at 51 → idle timer to 151
       expectObservable(letters(p), '^ 400ms !').toBe('1ms o 149ms x');
@@ -197,8 +197,8 @@ describe('ConnectionPool with a misbehaving factory', () => {
       p = new ConnectionPool({
         address: { host: '127.0.0.1', port: 1 },
         maxSize: 2,
-        maxLifetime: 1000,
-        idleTimeout: 0,
+        maxLifetimeMs: 1000,
+        idleTimeoutMs: 0,
         scheduler: ts,
         connect: () => {
           throw new ConnectionError('no sockets today');

@@ -1,6 +1,6 @@
 import { ConfigError } from '../../src/errors';
 import { Consumer } from '../../src/consumer/consumer';
-import { CONSUMER_DEFAULTS, readCommitted, resolveConsumerConfig } from '../../src/consumer/consumer-config';
+import { CONSUMER_DEFAULTS, ConsumerPresets, resolveConsumerConfig } from '../../src/consumer/consumer-config';
 import { rangeAssignor, roundRobinAssignor, toGroupAssignments } from '../../src/consumer/assignors';
 
 describe('consumer config', () => {
@@ -15,9 +15,7 @@ describe('consumer config', () => {
       autoCommitIntervalMs: 5_000,
       isolationLevel: 'read_uncommitted',
       metadataRefreshIntervalMs: 300_000,
-      reconnectBackoffMs: 100,
-      reconnectBackoffMaxMs: 10_000,
-      maxReconnectAttempts: 10,
+      retry: { maxAttempts: 10, initialDelayMs: 100, maxDelayMs: 10_000, multiplier: 2, jitter: 0.25 },
       sessionTimeoutMs: 10_000,
       rebalanceTimeoutMs: 30_000,
       heartbeatIntervalMs: 3_000,
@@ -34,7 +32,7 @@ describe('consumer config', () => {
   });
 
   it('has the read_committed preset', () => {
-    expect(resolveConsumerConfig({ topics: ['t'], ...readCommitted() }).isolationLevel).toBe('read_committed');
+    expect(resolveConsumerConfig({ topics: ['t'], ...ConsumerPresets.readCommitted }).isolationLevel).toBe('read_committed');
   });
 
   it.each([
@@ -49,7 +47,12 @@ describe('consumer config', () => {
     [{ topics: ['t'], autoOffsetReset: 'middle' }, 'autoOffsetReset'],
     [{ topics: ['t'], groupId: '' }, 'groupId'],
     [{ topics: ['t'], bootstrapServers: [] }, 'bootstrapServers'],
-    [{ topics: ['t'], reconnectBackoffMs: 500, reconnectBackoffMaxMs: 100 }, 'reconnectBackoffMaxMs'],
+    [{ topics: ['t'], retry: { initialDelayMs: 500, maxDelayMs: 100 } }, 'retry.maxDelayMs'],
+    [{ topics: ['t'], retry: { maxAttempts: 0 } }, 'retry.maxAttempts'],
+    [{ topics: ['t'], retry: { maxAtempts: 3 } }, 'maxAtempts'],
+    [{ topics: ['t'], reconnectBackoffMs: 100 }, 'reconnectBackoffMs'],
+    [{ topics: ['t'], bootstrapServers: ['nonsense'] }, 'bootstrapServers[0]'],
+    [{ topics: ['t'], requestTimeoutMs: 2 ** 31 }, 'requestTimeoutMs'],
     [{ topics: ['t'], fetchMaxWaitMs: -1 }, 'fetchMaxWaitMs'],
     [{ topics: ['t'], fetchConnections: 0 }, 'fetchConnections'],
     [{ topics: ['t'], fetchConnections: 257 }, 'fetchConnections'],
@@ -66,6 +69,19 @@ describe('consumer config', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).option).toBe(option);
     expect((error as ConfigError).retriable).toBe(false);
+  });
+
+  it('names the retry field a typo meant', () => {
+    expect(() => resolveConsumerConfig({ topics: ['t'], retry: { maxAtempts: 3 } as never })).toThrow(/did you mean 'maxAttempts'/);
+  });
+
+  it('names what replaced an option of earlier versions', () => {
+    expect(() => resolveConsumerConfig({ topics: ['t'], maxReconnectAttempts: 3 } as never)).toThrow(/has no option 'maxReconnectAttempts'; use 'retry: \{ maxAttempts \}'/);
+    expect(() => resolveConsumerConfig({ topics: ['t'], reconnectBackoffMaxMs: 3 } as never)).toThrow(/use 'retry: \{ maxDelayMs \}'/);
+  });
+
+  it('takes one server as a string', () => {
+    expect(resolveConsumerConfig({ topics: ['t'], bootstrapServers: '127.0.0.1:9999' }).bootstrapServers).toEqual(['127.0.0.1:9999']);
   });
 
   it('accepts a static assignment and normalises it', () => {

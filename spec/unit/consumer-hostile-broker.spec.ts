@@ -150,7 +150,7 @@ describe('Consumer against a hostile broker', () => {
   });
 
   it('requestTimeoutMs bounds a fetch the broker never answers (fetchMaxWaitMs + requestTimeoutMs)', async () => {
-    const r = await run({ consume: () => undefined }, { requestTimeoutMs: 300, fetchMaxWaitMs: 100, maxReconnectAttempts: 1, reconnectBackoffMs: 50 });
+    const r = await run({ consume: () => undefined }, { requestTimeoutMs: 300, fetchMaxWaitMs: 100, retry: { maxAttempts: 2, initialDelayMs: 50 } });
     try {
       const started = Date.now();
       const error = await r.ended(15_000);
@@ -168,7 +168,7 @@ describe('Consumer against a hostile broker', () => {
   it('Throttled with a wait of 2^40 ms: each wait is capped at requestTimeoutMs, then the ThrottledError', async () => {
     const r = await run(
       { consume: () => ({ type: 'Throttled', throttleTimeMs: 2n ** 40n, quotaType: 'consume_bytes', entity: 'hostile' }) },
-      { requestTimeoutMs: 300, maxReconnectAttempts: 2, reconnectBackoffMs: 10 },
+      { requestTimeoutMs: 300, retry: { maxAttempts: 3, initialDelayMs: 10 } },
     );
     try {
       const started = Date.now();

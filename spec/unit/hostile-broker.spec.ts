@@ -198,7 +198,7 @@ describe('hostile broker: nothing waits forever', () => {
       peer.reply(id, { type: 'Throttled', throttleTimeMs: 2n ** 40n, quotaType: 'request_rate', entity: 'client-id' }),
     );
     // Health checks off: the only Ping is ours.
-    const client = new ResilientClient({ servers: [broker.address], requestTimeout: 2_000, healthCheckEnabled: false, retryInitialDelay: 10 });
+    const client = new ResilientClient({ bootstrapServers: [broker.address], requestTimeoutMs: 2_000, healthCheckEnabled: false, retry: { initialDelayMs: 10 } });
     const started = performance.now();
     let guard: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
@@ -219,7 +219,7 @@ describe('hostile broker: nothing waits forever', () => {
     const broker = await brokerAnswering('Ping', (id, peer) =>
       peer.reply(id, throttled++ === 0 ? { type: 'Throttled', throttleTimeMs: 150n, quotaType: 'request_rate', entity: 'c' } : { type: 'Pong' }),
     );
-    const client = new ResilientClient({ servers: [broker.address], requestTimeout: 5_000, healthCheckEnabled: false, retryInitialDelay: 10 });
+    const client = new ResilientClient({ bootstrapServers: [broker.address], requestTimeoutMs: 5_000, healthCheckEnabled: false, retry: { initialDelayMs: 10 } });
     const started = performance.now();
     await firstValueFrom(client.ping$());
     expect(performance.now() - started).toBeGreaterThanOrEqual(140);
@@ -247,7 +247,7 @@ describe('hostile broker: nothing waits forever', () => {
     expect(await rejection(firstValueFrom(connection.request$({ type: 'Ping' })))).toBeInstanceOf(ConnectionError);
 
     consumes = 0;
-    const client = new ResilientClient({ servers: [broker.address], requestTimeout: 1_000, healthCheckEnabled: false, maxRetries: 2, retryInitialDelay: 10 });
+    const client = new ResilientClient({ bootstrapServers: [broker.address], requestTimeoutMs: 1_000, healthCheckEnabled: false, retry: { maxAttempts: 3, initialDelayMs: 10 } });
     const records = await firstValueFrom(client.consume$('t', { partition: 0, offset: 0n, maxMessages: 500 }));
     expect(records).toHaveLength(1);
     expect(consumes).toBe(2);
@@ -277,7 +277,7 @@ describe('hostile broker: protocol violations reset the connection and are not r
       if (request.type === 'ListTopics') return undefined; // stays in flight
       return politeHandler(request, id, peer);
     });
-    const client = await firstValueFrom(PipelinedClient.connect$(broker.address, { connection: { quickAck: false } }));
+    const client = await firstValueFrom(PipelinedClient.connect$({ bootstrapServers: broker.address, quickAck: false }));
     const innocent = rejection(firstValueFrom(client.listTopics$()));
     await broker.whenReceived('ListTopics');
     const error = await rejection(firstValueFrom(client.consume$('t', { partition: 0, offset: 0n, maxMessages: 500 })));
@@ -296,10 +296,8 @@ describe('hostile broker: protocol violations reset the connection and are not r
       published(id, peer);
     });
     const client = new ResilientClient({
-      servers: [broker.address],
-      maxRetries: 2,
-      retryInitialDelay: 10,
-      retryMaxDelay: 20,
+      bootstrapServers: [broker.address],
+      retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 20 },
       healthCheckEnabled: false,
       circuitBreakerFailureThreshold: 10,
       connection: { quickAck: false },
@@ -308,7 +306,7 @@ describe('hostile broker: protocol violations reset the connection and are not r
     const error = await rejection(firstValueFrom(client.consume$('t', { partition: 0, offset: 0n, maxMessages: 500 })));
     expect(error).toBeInstanceOf(ProtocolError);
     expect(performance.now() - started).toBeLessThan(3_000);
-    expect(consumes).toBe(3); // 1 + maxRetries, then the error
+    expect(consumes).toBe(3); // retry.maxAttempts, then the error
     expect(broker.peers).toHaveLength(3); // a new connection each time
     const server = client.health().servers[0]!;
     expect(server.consecutiveFailures).toBe(3);

@@ -1,12 +1,14 @@
 /**
- * PipelinedClient's configuration presets and its in-flight limiter, in virtual time: at most
+ * PipelinedClient's options and presets, and its in-flight limiter, in virtual time: at most
  * `maxInFlight` run at once, the rest wait in order (never dropped, never failed), and the wait
- * shows in the stats.
+ * shows in the limiter's counters (and so in `health()`).
  */
 import { EMPTY, defer, filter, firstValueFrom, of, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { InFlightLimiter, PipelineConfig, PipelinedClient, resolvePipelineConfig } from '../../src/client/pipelined-client';
-import { ConfigError, ConnectionError, TimeoutError } from '../../src/errors';
+import { PipelinedClient, PipelinedClientPresets } from '../../src/client/pipelined-client';
+import { InFlightLimiter } from '../../src/client/pipelined-limiter';
+import { resolvePipelinedClientOptions } from '../../src/client/pipelined-options';
+import { AllServersUnavailableError, ConfigError, ConnectionError, TimeoutError } from '../../src/errors';
 import { FakeBroker, politeHandler } from '../support/fake-broker';
 import { rejection } from '../support/rejection';
 
@@ -14,37 +16,57 @@ function scheduler(): TestScheduler {
   return new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 }
 
-describe('PipelineConfig', () => {
-  it('matches rivven-client’s presets', () => {
-    expect(resolvePipelineConfig(PipelineConfig.defaults())).toEqual({
+const resolved = (options: object) => resolvePipelinedClientOptions({ bootstrapServers: '127.0.0.1:1', ...options }).config;
+
+describe('PipelinedClient options and presets', () => {
+  it('match rivven-client’s PipelineConfig presets; the defaults are its defaults', () => {
+    expect(resolved({})).toEqual({
+      bootstrapServers: ['127.0.0.1:1'],
       maxInFlight: 100,
       batchLingerUs: 1000,
       maxBatchSize: 64,
-      requestTimeout: 30_000,
-      closeTimeout: 5_000,
-      statsInterval: 1_000,
-      reconnectInitialDelay: 100,
-      reconnectMaxDelay: 5_000,
+      requestTimeoutMs: 30_000,
+      closeTimeoutMs: 5_000,
+      healthIntervalMs: 1_000,
+      retry: { maxAttempts: Number.POSITIVE_INFINITY, initialDelayMs: 100, maxDelayMs: 5_000, multiplier: 2, jitter: 0.25 },
     });
-    expect(resolvePipelineConfig({})).toEqual(resolvePipelineConfig(PipelineConfig.defaults()));
-    expect(resolvePipelineConfig(PipelineConfig.highThroughput())).toMatchObject({
+    expect(resolved(PipelinedClientPresets.highThroughput)).toMatchObject({
       maxInFlight: 1000,
       batchLingerUs: 5000,
       maxBatchSize: 256,
-      requestTimeout: 60_000,
-      closeTimeout: 10_000,
+      requestTimeoutMs: 60_000,
+      closeTimeoutMs: 10_000,
     });
-    expect(resolvePipelineConfig(PipelineConfig.lowLatency())).toMatchObject({
+    expect(resolved(PipelinedClientPresets.lowLatency)).toMatchObject({
       maxInFlight: 32,
       batchLingerUs: 0,
       maxBatchSize: 1,
-      requestTimeout: 10_000,
-      closeTimeout: 3_000,
+      requestTimeoutMs: 10_000,
+      closeTimeoutMs: 3_000,
     });
   });
 
-  it('presets take overrides', () => {
-    expect(resolvePipelineConfig(PipelineConfig.lowLatency({ maxInFlight: 8 }))).toMatchObject({ maxInFlight: 8, maxBatchSize: 1 });
+  it('presets are frozen plain objects, overridden by spreading', () => {
+    expect(Object.isFrozen(PipelinedClientPresets)).toBe(true);
+    expect(Object.isFrozen(PipelinedClientPresets.lowLatency)).toBe(true);
+    expect(Object.isFrozen(PipelinedClientPresets.highThroughput)).toBe(true);
+    expect(resolved({ ...PipelinedClientPresets.lowLatency, maxInFlight: 8 })).toMatchObject({ maxInFlight: 8, maxBatchSize: 1 });
+  });
+
+  it('the batching options become the connection’s write batching; retry is the shared policy', () => {
+    const { connection, config } = resolvePipelinedClientOptions({
+      bootstrapServers: ['127.0.0.1:1', '127.0.0.1:2'],
+      batchLingerUs: 250,
+      maxBatchSize: 8,
+      clientId: 'pipe',
+      retry: { initialDelayMs: 20, maxAttempts: 3 },
+    });
+    expect(connection).toMatchObject({ writeLingerUs: 250, maxWriteBatch: 8, clientId: 'pipe', requestTimeoutMs: 30_000, closeTimeoutMs: 5_000 });
+    expect(connection).not.toHaveProperty('bootstrapServers');
+    expect(connection).not.toHaveProperty('retry');
+    expect(connection).not.toHaveProperty('maxInFlight');
+    expect(config.bootstrapServers).toEqual(['127.0.0.1:1', '127.0.0.1:2']);
+    expect(config.retry).toEqual({ maxAttempts: 3, initialDelayMs: 20, maxDelayMs: 5_000, multiplier: 2, jitter: 0.25 });
   });
 
   it.each([
@@ -52,16 +74,46 @@ describe('PipelineConfig', () => {
     [{ maxInFlight: 1.5 }, 'maxInFlight'],
     [{ batchLingerUs: -1 }, 'batchLingerUs'],
     [{ maxBatchSize: 0 }, 'maxBatchSize'],
-    [{ requestTimeout: -5 }, 'requestTimeout'],
-    [{ closeTimeout: Number.NaN }, 'closeTimeout'],
-    [{ reconnectInitialDelay: -1 }, 'reconnectInitialDelay'],
-    [{ reconnectInitialDelay: 200, reconnectMaxDelay: 100 }, 'reconnectMaxDelay'],
+    [{ requestTimeoutMs: -5 }, 'requestTimeoutMs'],
+    [{ closeTimeoutMs: Number.NaN }, 'closeTimeoutMs'],
+    [{ healthIntervalMs: 2 ** 31 }, 'healthIntervalMs'],
+    [{ retry: { initialDelayMs: -1 } }, 'retry.initialDelayMs'],
+    [{ retry: { initialDelayMs: 200, maxDelayMs: 100 } }, 'retry.maxDelayMs'],
+    [{ retry: { initialDelay: 200 } }, 'initialDelay'],
+    [{ bootstrapServers: [] }, 'bootstrapServers'],
+    [{ bootstrapServers: ['127.0.0.1:1', 'nope'] }, 'bootstrapServers[1]'],
   ])('rejects %j with a ConfigError naming %s', async (bad, option) => {
-    expect(() => resolvePipelineConfig(bad)).toThrow(ConfigError);
+    expect(() => resolved(bad)).toThrow(ConfigError);
     // connect$ reports it as an error, before opening anything
     await expect(
-      new Promise((resolve, reject) => PipelinedClient.connect$('127.0.0.1:1', bad).subscribe({ next: resolve, error: reject })),
+      new Promise((resolve, reject) => PipelinedClient.connect$({ bootstrapServers: '127.0.0.1:1', ...bad } as never).subscribe({ next: resolve, error: reject })),
     ).rejects.toMatchObject({ option });
+  });
+
+  it.each([
+    ['requestTimeout', 'requestTimeoutMs'],
+    ['closeTimeout', 'closeTimeoutMs'],
+    ['statsInterval', 'healthIntervalMs'],
+    ['reconnectInitialDelay', 'retry.initialDelayMs'],
+    ['reconnectMaxDelay', 'retry.maxDelayMs'],
+  ])('an option of the old name %s is a ConfigError naming %s', async (old, renamed) => {
+    const error = await rejection(firstValueFrom(PipelinedClient.connect$({ bootstrapServers: '127.0.0.1:1', [old]: 3000 } as never)));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toMatchObject({ option: old });
+    expect(error.message).toContain(`'${renamed}'`);
+  });
+
+  it('refuses the old nested `connection` and the Connection’s own batching names (the pipeline has its own)', () => {
+    expect(() => resolved({ connection: { quickAck: false } })).toThrow(/'connection'.*top level/);
+    expect(() => resolved({ writeLingerUs: 5 })).toThrow(/no option 'writeLingerUs'; use 'batchLingerUs'/);
+    expect(() => resolved({ maxWriteBatch: 5 })).toThrow(/no option 'maxWriteBatch'; use 'maxBatchSize'/);
+  });
+
+  it('the deprecated address form takes the same options, but not a second server list', async () => {
+    expect(resolvePipelinedClientOptions('127.0.0.1:1', { maxInFlight: 3 })).toMatchObject({ addressForm: true, config: { bootstrapServers: ['127.0.0.1:1'], maxInFlight: 3 } });
+    expect(resolvePipelinedClientOptions({ host: '::1', port: 9 }).config.bootstrapServers).toEqual(['[::1]:9']);
+    const error = await rejection(firstValueFrom(PipelinedClient.connect$('127.0.0.1:1', { bootstrapServers: ['127.0.0.1:2'] } as never)));
+    expect(error).toMatchObject({ option: 'bootstrapServers' });
   });
 });
 
@@ -180,7 +232,7 @@ describe('PipelinedClient reconnection (fake broker)', () => {
       return politeHandler(request, id, peer);
     });
     const client = await firstValueFrom(
-      PipelinedClient.connect$(broker.address, { reconnectInitialDelay: 50, reconnectMaxDelay: 400, connection: { quickAck: false, logger: null } }),
+      PipelinedClient.connect$({ bootstrapServers: broker.address, retry: { initialDelayMs: 50, maxDelayMs: 400 }, quickAck: false, logger: null }),
     );
     try {
       expect(await firstValueFrom(client.ping$())).toBeGreaterThanOrEqual(0);
@@ -199,7 +251,7 @@ describe('PipelinedClient reconnection (fake broker)', () => {
       expect(handshakes.length - 1).toBeLessThanOrEqual(10);
       expect(gaps[0]).toBeGreaterThanOrEqual(50 * 0.75 - 5);
       expect(gaps.at(-1)!).toBeGreaterThanOrEqual(400 * 0.75 - 5);
-      expect(client.stats()).toMatchObject({ reconnects: handshakes.length - 1, connectionsLost: handshakes.length }); // the first one and every replacement
+      expect(client.health()).toMatchObject({ reconnects: handshakes.length - 1, connectionsLost: handshakes.length }); // the first one and every replacement
     } finally {
       await client.close();
       await broker.stop();
@@ -213,7 +265,7 @@ describe('PipelinedClient reconnection (fake broker)', () => {
       first = false;
       return politeHandler(request, id, peer);
     });
-    const client = await firstValueFrom(PipelinedClient.connect$(broker.address, { connection: { quickAck: false, logger: null } }));
+    const client = await firstValueFrom(PipelinedClient.connect$({ bootstrapServers: broker.address, quickAck: false, logger: null }));
     try {
       broker.peers[0]!.socket.destroy();
       await firstValueFrom(client.state$.pipe(filter((s) => s === 'failed')));
@@ -223,10 +275,52 @@ describe('PipelinedClient reconnection (fake broker)', () => {
       expect(error).not.toBeInstanceOf(TimeoutError);
       expect(performance.now() - started).toBeLessThan(2_000); // not the 30 s request timeout
       expect(client.state).toBe('failed');
-      expect(client.stats()).toMatchObject({ reconnectFailures: 1, requestsSent: 0, requestsFailed: 1, awaitingConnection: 0 });
+      expect(client.health()).toMatchObject({ reconnectFailures: 1, requestsSent: 0, requestsFailed: 1, awaitingConnection: 0 });
     } finally {
       await client.close();
       await broker.stop();
+    }
+  });
+
+  it('a replacement goes to the server that answered last, and to the next one of bootstrapServers when that one is gone', async () => {
+    const a = await FakeBroker.start();
+    const b = await FakeBroker.start();
+    const client = await firstValueFrom(PipelinedClient.connect$({ bootstrapServers: [a.address, b.address], quickAck: false, logger: null }));
+    try {
+      expect(client.health()).toMatchObject({ address: a.address, clientId: 'rivven-rx' });
+      a.peers[0]!.socket.destroy(); // the connection breaks, the server is still there
+      await firstValueFrom(client.state$.pipe(filter((s) => s === 'failed')));
+      expect(await firstValueFrom(client.ping$())).toBeGreaterThanOrEqual(0);
+      expect([a.peers.length, b.peers.length]).toEqual([2, 0]);
+      await a.stop(); // now the server is gone
+      await firstValueFrom(client.state$.pipe(filter((s) => s === 'failed')));
+      expect(await firstValueFrom(client.ping$())).toBeGreaterThanOrEqual(0);
+      expect(b.peers).toHaveLength(1);
+      expect(client.health()).toMatchObject({ address: b.address, state: 'ready', connectionsLost: 2, reconnects: 2, reconnectFailures: 0 });
+    } finally {
+      await client.close();
+      await b.stop();
+    }
+  });
+
+  it('retry.maxAttempts bounds the rounds a waiting request sits through: it fails with AllServersUnavailableError, not at its timeout', async () => {
+    const broker = await FakeBroker.start();
+    const address = broker.address;
+    const client = await firstValueFrom(
+      PipelinedClient.connect$({ bootstrapServers: [address], retry: { maxAttempts: 3, initialDelayMs: 20, maxDelayMs: 20 }, quickAck: false, logger: null }),
+    );
+    try {
+      await broker.stop();
+      await firstValueFrom(client.state$.pipe(filter((s) => s === 'failed')));
+      const started = performance.now();
+      const error = await rejection(firstValueFrom(client.request$({ type: 'Ping' }, { timeoutMs: 20_000 })));
+      expect(error).toBeInstanceOf(AllServersUnavailableError);
+      expect(error.message).toContain(address);
+      expect(performance.now() - started).toBeLessThan(5_000);
+      expect(client.health()).toMatchObject({ state: 'failed', reconnectFailures: 3, requestsSent: 0, requestsFailed: 1, awaitingConnection: 0 });
+      expect(client.health().lastError?.code).toBe('ALL_SERVERS_UNAVAILABLE');
+    } finally {
+      await client.close();
     }
   });
 });

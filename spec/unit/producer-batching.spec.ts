@@ -99,11 +99,11 @@ describe('producer batching', () => {
     await producer.close();
   });
 
-  it('deliveryTimeout: records the broker never acknowledges fail with a TimeoutError, and flush() terminates', async () => {
+  it('deliveryTimeoutMs: records the broker never acknowledges fail with a TimeoutError, and flush() terminates', async () => {
     const hold = { release: new Promise<void>(() => undefined) };
     const broker = await batchBroker(2, hold);
     fake = broker.fake;
-    const producer = Producer.create({ bootstrapServers: [fake.address], deliveryTimeout: 300, lingerMs: 5 });
+    const producer = Producer.create({ bootstrapServers: [fake.address], deliveryTimeoutMs: 300, lingerMs: 5 });
     const started = performance.now();
     const outcomes = await Promise.all(
       ['a', 'b', 'c'].map((value, i) =>
@@ -116,12 +116,12 @@ describe('producer batching', () => {
     const elapsed = performance.now() - started;
     for (const outcome of outcomes) {
       expect(outcome).toBeInstanceOf(TimeoutError);
-      expect((outcome as TimeoutError).message).toMatch(/deliveryTimeout \(300 ms\)/);
+      expect((outcome as TimeoutError).message).toMatch(/deliveryTimeoutMs \(300 ms\)/);
     }
     expect(elapsed).toBeGreaterThanOrEqual(290);
     expect(broker.batches.length).toBeGreaterThanOrEqual(1);
     await producer.flush();
-    expect(producer.stats()).toMatchObject({ recordsFailed: 3, pendingRecords: 0, pendingBytes: 0 });
+    expect(producer.health()).toMatchObject({ recordsFailed: 3, pendingRecords: 0, pendingBytes: 0 });
     await producer.close();
   });
 
@@ -129,18 +129,18 @@ describe('producer batching', () => {
     const hold = { release: new Promise<void>(() => undefined) };
     const broker = await batchBroker(1, hold);
     fake = broker.fake;
-    const producer = Producer.create({ bootstrapServers: [fake.address], bufferMemory: 1000, batchSize: 1000, maxBlockMs: 200, deliveryTimeout: 1000 });
+    const producer = Producer.create({ bootstrapServers: [fake.address], bufferMemory: 1000, batchSize: 1000, maxBlockMs: 200, deliveryTimeoutMs: 1000 });
     const first = firstValueFrom(producer.send$({ topic: 't', partition: 0, value: Buffer.alloc(900) })).catch((e: unknown) => e);
     await fake.whenReceived('PublishBatch');
     const blocked = firstValueFrom(producer.send$({ topic: 't', partition: 0, value: Buffer.alloc(500) })).catch((e: unknown) => e);
     await new Promise((resolve) => setImmediate(resolve));
-    expect(producer.stats().waitingForMemory).toBe(1);
+    expect(producer.health().waitingForMemory).toBe(1);
     const error = await blocked;
     expect(error).toBeInstanceOf(TimeoutError);
     expect((error as Error).message).toMatch(/bufferMemory \(1000 bytes\) stayed full for maxBlockMs \(200 ms\)/);
-    expect(producer.stats()).toMatchObject({ waitingForMemory: 0, pendingBytes: 916 });
+    expect(producer.health()).toMatchObject({ waitingForMemory: 0, pendingBytes: 916 });
     expect(await first).toBeInstanceOf(TimeoutError);
-    expect(producer.stats().pendingBytes).toBe(0);
+    expect(producer.health().pendingBytes).toBe(0);
     await producer.close();
   });
 });

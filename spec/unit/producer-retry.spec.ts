@@ -1,6 +1,6 @@
 /**
  * The producer's retry pieces without a broker: the wait between delivery attempts (jittered,
- * capped so a broker that is back is noticed within retryBackoffMaxMs) and the idempotent session
+ * capped so a broker that is back is noticed within retry.maxDelayMs) and the idempotent session
  * that is replaced when the broker lost the producer's state (KIP-360).
  */
 import { asapScheduler, firstValueFrom, of, throwError } from 'rxjs';
@@ -9,12 +9,18 @@ import { ConnectionError, ServerError } from '../../src/errors';
 import { BatchSender } from '../../src/producer/batch-sender';
 import { Idempotence, isLostProducerState } from '../../src/producer/idempotence';
 import { Producer } from '../../src/producer/producer';
-import { RETRY_JITTER, retryDelay } from '../../src/producer/retry-delay';
+import { DEFAULT_PRODUCER_RETRY } from '../../src/producer/producer-config';
+import { retryDelay } from '../../src/producer/retry-delay';
 
 describe('retryDelay', () => {
-  const defaults = { retryBackoffMs: 100, retryBackoffMaxMs: 1_000 };
+  const defaults = DEFAULT_PRODUCER_RETRY;
+  const RETRY_JITTER = 0.2;
 
-  it('grows exponentially from retryBackoffMs with ±20 % jitter', () => {
+  it('the producer defaults: from 100 ms, doubling, up to 1,000 ms, ±20 % jitter, attempts bounded by deliveryTimeoutMs only', () => {
+    expect(DEFAULT_PRODUCER_RETRY).toEqual({ maxAttempts: Number.POSITIVE_INFINITY, initialDelayMs: 100, maxDelayMs: 1_000, multiplier: 2, jitter: RETRY_JITTER });
+  });
+
+  it('grows exponentially from initialDelayMs with ±20 % jitter', () => {
     expect(retryDelay(0, defaults, () => 0.5)).toBe(100);
     expect(retryDelay(1, defaults, () => 0.5)).toBe(200);
     expect(retryDelay(2, defaults, () => 0.5)).toBe(400);
@@ -22,7 +28,7 @@ describe('retryDelay', () => {
     expect(retryDelay(0, defaults, () => 0.999_999)).toBe(Math.round(100 * (1 + RETRY_JITTER)));
   });
 
-  it('never waits longer than retryBackoffMaxMs, jitter included, and still spreads capped waits', () => {
+  it('never waits longer than maxDelayMs, jitter included, and still spreads capped waits', () => {
     const waits = new Set<number>();
     for (let retry = 0; retry < 64; retry++) {
       for (const r of [0, 0.25, 0.5, 0.75, 0.999_999]) {
@@ -38,9 +44,15 @@ describe('retryDelay', () => {
     expect(retryDelay(1_000_000, defaults, () => 0.5)).toBeLessThanOrEqual(1_000);
   });
 
-  it('respects a retryBackoffMaxMs below retryBackoffMs × (1 + jitter)', () => {
-    expect(retryDelay(0, { retryBackoffMs: 100, retryBackoffMaxMs: 100 }, () => 0.999_999)).toBeLessThanOrEqual(100);
-    expect(retryDelay(5, { retryBackoffMs: 0, retryBackoffMaxMs: 0 }, () => 0.7)).toBe(0);
+  it('respects a maxDelayMs below initialDelayMs × (1 + jitter)', () => {
+    expect(retryDelay(0, { ...defaults, initialDelayMs: 100, maxDelayMs: 100 }, () => 0.999_999)).toBeLessThanOrEqual(100);
+    expect(retryDelay(5, { ...defaults, initialDelayMs: 0, maxDelayMs: 0 }, () => 0.7)).toBe(0);
+  });
+
+  it('uses the multiplier and jitter of the retry policy', () => {
+    const policy = { initialDelayMs: 10, maxDelayMs: 100_000, multiplier: 3, jitter: 0 };
+    expect([0, 1, 2].map((retry) => retryDelay(retry, policy, () => 0))).toEqual([10, 30, 90]);
+    expect(retryDelay(0, { ...policy, jitter: 0.5 }, () => 0)).toBe(5);
   });
 });
 
@@ -93,12 +105,12 @@ describe('Idempotence (KIP-360 re-initialisation)', () => {
 });
 
 describe('Producer health', () => {
-  it('health() returns ProducerHealth (with producerIdResets); stats() is its deprecated alias; health$ starts with it', async () => {
+  it('health() returns ProducerHealth (with producerIdResets); health$ starts with it; there is no stats()', async () => {
     const producer = Producer.create({ bootstrapServers: ['127.0.0.1:1'] });
     try {
       const health = producer.health();
       expect(health).toMatchObject({ recordsSent: 0, producerIdResets: 0, retries: 0, lastError: undefined, idempotent: false });
-      expect(producer.stats()).toEqual(health);
+      expect('stats' in producer).toBe(false);
       expect(await firstValueFrom(producer.health$)).toEqual(health);
     } finally {
       await producer.close();
@@ -129,8 +141,9 @@ describe('BatchSender', () => {
     return { lane: { client: async () => client, reset: () => void resets++ }, sent, resets: () => resets };
   }
 
-  function sender(idempotence: Idempotence, retries = 1_000) {
-    return new BatchSender({ retries, retryBackoffMs: 1, retryBackoffMaxMs: 10, scheduler: asapScheduler, idempotence, onRetry: () => undefined });
+  function sender(idempotence: Idempotence, maxAttempts = 1_001) {
+    const retry = { maxAttempts, initialDelayMs: 1, maxDelayMs: 10, multiplier: 2, jitter: 0.2 };
+    return new BatchSender({ retry, scheduler: asapScheduler, idempotence, onRetry: () => undefined });
   }
 
   const records = [{ value: Buffer.from('a') }, { value: Buffer.from('b') }];
@@ -163,7 +176,8 @@ describe('BatchSender', () => {
     let next = 1n;
     const idempotence = new Idempotence(true, async () => ({ producerId: next++, producerEpoch: 0 }), () => undefined);
     const { lane, sent } = scriptedLane([new ConnectionError('closed'), new ConnectionError('closed'), { baseOffset: 9n }]);
-    const outcome = await sender(idempotence, 1).send({ topic: 't', partition: 0, records, lane, abandoned: () => false });
+    // Two attempts: the first and one repeat.
+    const outcome = await sender(idempotence, 2).send({ topic: 't', partition: 0, records, lane, abandoned: () => false });
     expect(outcome).toMatchObject({ acknowledged: false });
     expect(await sender(idempotence).send({ topic: 't', partition: 0, records, lane, abandoned: () => false })).toEqual({ acknowledged: true, baseOffset: 9n });
     expect(sent).toEqual([

@@ -24,12 +24,12 @@ function setup(
   const { brokers: count = 2, replyDelay, connectDelay, ...clientOptions } = options;
   const brokers = Array.from({ length: count }, (_, i) => new VirtualBroker(ts, `127.0.0.1:${9001 + i}`, { replyDelay, connectDelay }));
   const client = new ResilientClient({
-    servers: brokers.map((b) => b.address),
+    bootstrapServers: brokers.map((b) => b.address),
     scheduler: ts,
     connectionFactory: virtualFactory(brokers),
     random: () => 0.5, // jitter factor exactly 1: delays are the plain exponential sequence
     healthCheckEnabled: false,
-    healthEmitInterval: 0,
+    healthEmitIntervalMs: 0,
     ...clientOptions,
   });
   return { brokers, client, a: brokers[0]!, b: brokers[1]! };
@@ -57,51 +57,84 @@ function outcome<T>(source: Observable<T>): Observable<string> {
 
 describe('ResilientClient configuration', () => {
   it('has the defaults of rivven-client’s ResilientClientConfig table', () => {
-    const config = resolveResilientConfig({ servers: ['127.0.0.1:9092'] });
+    const config = resolveResilientConfig({ bootstrapServers: ['127.0.0.1:9092'] });
     expect(config).toMatchObject({
       poolSizePerServer: 10,
-      connectionTimeout: 10_000,
-      requestTimeout: 30_000,
-      maxRetries: 3,
-      retryInitialDelay: 100,
-      retryMaxDelay: 5_000,
-      retryMultiplier: 2.0,
+      connectionTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      // 1 attempt + rivven-client's 3 retries
+      retry: { maxAttempts: 4, initialDelayMs: 100, maxDelayMs: 5_000, multiplier: 2.0, jitter: 0.25 },
       circuitBreakerFailureThreshold: 5,
-      circuitBreakerRecoveryTimeout: 30_000,
-      maxConnectionLifetime: 300_000,
-      idleTimeout: 60_000,
+      circuitBreakerRecoveryTimeoutMs: 30_000,
+      circuitBreakerInitialRecoveryTimeoutMs: 1_000,
+      maxConnectionLifetimeMs: 300_000,
+      idleTimeoutMs: 60_000,
       healthCheckEnabled: true,
-      healthCheckInterval: 30_000,
-      retryJitter: 0.25,
+      healthCheckIntervalMs: 30_000,
+      healthEmitIntervalMs: 1_000,
       retryNonIdempotent: false,
     });
     expect(RESILIENT_DEFAULTS.poolSizePerServer).toBe(10);
+    expect(Object.isFrozen(RESILIENT_DEFAULTS) && Object.isFrozen(RESILIENT_DEFAULTS.retry)).toBe(true);
+  });
+
+  it('takes one server as a string, like every component', () => {
+    expect(resolveResilientConfig({ bootstrapServers: '127.0.0.1:9092' }).servers).toEqual([{ host: '127.0.0.1', port: 9092 }]);
+  });
+
+  it('gives every pooled connection the shared settings from the top level and the advanced knobs from `connection`', () => {
+    const logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+    const config = resolveResilientConfig({
+      bootstrapServers: ['127.0.0.1:9092'],
+      clientId: 'svc',
+      logger,
+      logLevel: 'info',
+      connectionTimeoutMs: 1_234,
+      requestTimeoutMs: 5_678,
+      connection: { writeLingerUs: 500, quickAck: false },
+    });
+    expect(config.connection).toMatchObject({
+      clientId: 'svc',
+      logger,
+      logLevel: 'info',
+      connectionTimeoutMs: 1_234,
+      requestTimeoutMs: 5_678,
+      writeLingerUs: 500,
+      quickAck: false,
+    });
   });
 
   it.each([
-    [{ servers: [] }, 'servers'],
-    [{ servers: ['no-port'] }, 'servers[0]'],
-    [{ servers: ['127.0.0.1:1', '127.0.0.1:1'] }, 'servers[1]'],
+    [{ bootstrapServers: [] }, 'bootstrapServers'],
+    [{ bootstrapServers: ['no-port'] }, 'bootstrapServers[0]'],
+    [{ bootstrapServers: ['127.0.0.1:1', '127.0.0.1:1'] }, 'bootstrapServers[1]'],
     [{ poolSizePerServer: 0 }, 'poolSizePerServer'],
     [{ poolSizePerServer: 2.5 }, 'poolSizePerServer'],
-    [{ connectionTimeout: 0 }, 'connectionTimeout'],
-    [{ requestTimeout: -1 }, 'requestTimeout'],
-    [{ requestTimeout: Number.NaN }, 'requestTimeout'],
-    [{ maxRetries: -1 }, 'maxRetries'],
-    [{ retryInitialDelay: -100 }, 'retryInitialDelay'],
-    [{ retryMaxDelay: -1 }, 'retryMaxDelay'],
-    [{ retryInitialDelay: 500, retryMaxDelay: 100 }, 'retryMaxDelay'],
-    [{ retryMultiplier: 0.5 }, 'retryMultiplier'],
-    [{ retryMultiplier: Number.POSITIVE_INFINITY }, 'retryMultiplier'],
-    [{ retryJitter: 1.5 }, 'retryJitter'],
+    [{ connectionTimeoutMs: 0 }, 'connectionTimeoutMs'],
+    [{ requestTimeoutMs: -1 }, 'requestTimeoutMs'],
+    [{ requestTimeoutMs: Number.NaN }, 'requestTimeoutMs'],
+    [{ requestTimeoutMs: 2 ** 31 }, 'requestTimeoutMs'],
+    [{ retry: { maxAttempts: 0 } }, 'retry.maxAttempts'],
+    [{ retry: { initialDelayMs: -100 } }, 'retry.initialDelayMs'],
+    [{ retry: { maxDelayMs: -1 } }, 'retry.maxDelayMs'],
+    [{ retry: { initialDelayMs: 500, maxDelayMs: 100 } }, 'retry.maxDelayMs'],
+    [{ retry: { multiplier: 0.5 } }, 'retry.multiplier'],
+    [{ retry: { multiplier: Number.POSITIVE_INFINITY } }, 'retry.multiplier'],
+    [{ retry: { jitter: 1.5 } }, 'retry.jitter'],
     [{ circuitBreakerFailureThreshold: 0 }, 'circuitBreakerFailureThreshold'],
-    [{ circuitBreakerRecoveryTimeout: -1 }, 'circuitBreakerRecoveryTimeout'],
-    [{ maxConnectionLifetime: 0 }, 'maxConnectionLifetime'],
-    [{ idleTimeout: -1 }, 'idleTimeout'],
-    [{ healthCheckInterval: 0 }, 'healthCheckInterval'],
+    [{ circuitBreakerRecoveryTimeoutMs: -1 }, 'circuitBreakerRecoveryTimeoutMs'],
+    [{ circuitBreakerInitialRecoveryTimeoutMs: -1 }, 'circuitBreakerInitialRecoveryTimeoutMs'],
+    [{ maxConnectionLifetimeMs: 0 }, 'maxConnectionLifetimeMs'],
+    [{ idleTimeoutMs: -1 }, 'idleTimeoutMs'],
+    [{ healthCheckIntervalMs: 0 }, 'healthCheckIntervalMs'],
+    [{ healthEmitIntervalMs: -1 }, 'healthEmitIntervalMs'],
     [{ healthCheckEnabled: 'yes' }, 'healthCheckEnabled'],
+    [{ clientId: '' }, 'clientId'],
+    [{ logLevel: 'loud' }, 'logLevel'],
+    [{ socketFactory: {} }, 'socketFactory'],
+    [{ connection: { writeLingerUs: -1 } }, 'writeLingerUs'],
   ])('rejects %j at build time with a ConfigError naming %s', (bad, option) => {
-    const build = () => new ResilientClient({ servers: ['127.0.0.1:9092'], healthCheckEnabled: false, ...(bad as object) } as ResilientClientOptions);
+    const build = () => new ResilientClient({ bootstrapServers: ['127.0.0.1:9092'], healthCheckEnabled: false, ...(bad as object) } as ResilientClientOptions);
     expect(build).toThrow(ConfigError);
     try {
       build();
@@ -111,8 +144,73 @@ describe('ResilientClient configuration', () => {
     }
   });
 
+  /** The ConfigError `new ResilientClient(options)` throws (the options are a user's, typos and all). */
+  function configErrorOf(options: object): ConfigError {
+    try {
+      new ResilientClient({ healthCheckEnabled: false, ...options } as ResilientClientOptions);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return error as ConfigError;
+    }
+    throw new Error('expected a ConfigError');
+  }
+
+  it.each([
+    ['requestTimeout', 'requestTimeoutMs'],
+    ['connectionTimeout', 'connectionTimeoutMs'],
+    ['circuitBreakerRecoveryTimeout', 'circuitBreakerRecoveryTimeoutMs'],
+    ['circuitBreakerInitialRecoveryTimeout', 'circuitBreakerInitialRecoveryTimeoutMs'],
+    ['maxConnectionLifetime', 'maxConnectionLifetimeMs'],
+    ['idleTimeout', 'idleTimeoutMs'],
+    ['healthCheckInterval', 'healthCheckIntervalMs'],
+    ['healthEmitInterval', 'healthEmitIntervalMs'],
+  ])('refuses the duration without Ms (`%s: 3000`), naming %s', (old, renamed) => {
+    const error = configErrorOf({ bootstrapServers: ['127.0.0.1:9092'], [old]: 3000 });
+    expect(error.option).toBe(old);
+    expect(error.message).toContain(`did you mean '${renamed}'?`);
+  });
+
+  it.each([
+    ['servers', ['127.0.0.1:9092'], "'bootstrapServers'"],
+    ['maxRetries', 3, 'maxAttempts'],
+    ['retryInitialDelay', 100, 'initialDelayMs'],
+    ['retryMaxDelay', 100, 'maxDelayMs'],
+    ['retryMultiplier', 2, 'multiplier'],
+    ['retryJitter', 0.1, 'jitter'],
+  ])('refuses the former option `%s`, naming its new name %s', (old, value, renamed) => {
+    const error = configErrorOf({ bootstrapServers: ['127.0.0.1:9092'], [old]: value });
+    expect(error.option).toBe(old);
+    expect(error.message).toContain(renamed);
+  });
+
+  it('refuses `servers` without `bootstrapServers` by naming `bootstrapServers`, not by a missing-server error', () => {
+    const error = configErrorOf({ servers: ['127.0.0.1:9092'] });
+    expect(error.option).toBe('servers');
+    expect(error.message).toMatch(/'servers'.*'bootstrapServers'/);
+  });
+
+  it('refuses a typo inside `retry` with the closest field: `retry: { maxAtempts: 3 }` names maxAttempts', () => {
+    const error = configErrorOf({ bootstrapServers: ['127.0.0.1:9092'], retry: { maxAtempts: 3 } });
+    expect(error.option).toBe('maxAtempts');
+    expect(error.message).toContain("did you mean 'maxAttempts'?");
+  });
+
+  it.each(['clientId', 'tls', 'auth', 'socketFactory', 'logger', 'logLevel', 'connectionTimeoutMs', 'requestTimeoutMs', 'scheduler'])(
+    'refuses the shared setting `%s` inside `connection`, saying to set it at top level',
+    (key) => {
+      const error = configErrorOf({ bootstrapServers: ['127.0.0.1:9092'], connection: { [key]: undefined } });
+      expect(error.option).toBe(`connection.${key}`);
+      expect(error.message).toContain('set it at top level');
+    },
+  );
+
+  it('refuses a typo inside `connection` with the closest knob', () => {
+    const error = configErrorOf({ bootstrapServers: ['127.0.0.1:9092'], connection: { writeLinger: 5 } });
+    expect(error.message).toContain("did you mean 'writeLingerUs'?");
+  });
+
   it('refuses connection-scoped requests (handshake, auth) with a ConfigError', async () => {
-    const client = new ResilientClient({ servers: ['127.0.0.1:9092'], healthCheckEnabled: false });
+    const client = new ResilientClient({ bootstrapServers: ['127.0.0.1:9092'], healthCheckEnabled: false });
     await expect(firstValueFrom(client.execute$({ type: 'Handshake', protocolVersion: 2, clientId: 'x' }))).rejects.toThrow(/connection/);
     await expect(firstValueFrom(client.execute$({ type: 'ScramClientFirst', message: Buffer.from('n,,n=u,r=x') }))).rejects.toBeInstanceOf(ConfigError);
     await client.close();
@@ -134,7 +232,7 @@ describe('ResilientClient routing (virtual time)', () => {
   it('fails over: with one server refusing, every request succeeds on the other and its breaker opens after the threshold', async () => {
     const ts = scheduler();
     // A flat recovery delay (no doubling from 1 s): this test is about routing while the circuit stays open.
-    const { client, a, b } = setup(ts, { circuitBreakerFailureThreshold: 3, circuitBreakerRecoveryTimeout: 60_000, circuitBreakerInitialRecoveryTimeout: 60_000 });
+    const { client, a, b } = setup(ts, { circuitBreakerFailureThreshold: 3, circuitBreakerRecoveryTimeoutMs: 60_000, circuitBreakerInitialRecoveryTimeoutMs: 60_000 });
     a.setFault('refuse');
     const results: string[] = [];
     let health: ResilientHealth | undefined;
@@ -188,7 +286,7 @@ describe('ResilientClient routing (virtual time)', () => {
 
   it('once every breaker is open, fails fast with AllServersUnavailable and makes no connection attempts', async () => {
     const ts = scheduler();
-    const { client, a, b } = setup(ts, { circuitBreakerFailureThreshold: 2, circuitBreakerRecoveryTimeout: 10_000, maxRetries: 1 });
+    const { client, a, b } = setup(ts, { circuitBreakerFailureThreshold: 2, circuitBreakerRecoveryTimeoutMs: 10_000, retry: { maxAttempts: 2 } });
     a.setFault('refuse');
     b.setFault('refuse');
     let attemptsBefore = 0;
@@ -213,7 +311,7 @@ describe('ResilientClient routing (virtual time)', () => {
 
   it('Half-Open lets exactly one probe through; others are refused until it succeeds; then traffic flows', async () => {
     const ts = scheduler();
-    const { client, a } = setup(ts, { brokers: 1, circuitBreakerFailureThreshold: 1, circuitBreakerRecoveryTimeout: 100, replyDelay: 10, maxRetries: 0 });
+    const { client, a } = setup(ts, { brokers: 1, circuitBreakerFailureThreshold: 1, circuitBreakerRecoveryTimeoutMs: 100, replyDelay: 10, retry: { maxAttempts: 1 } });
     a.setFault('refuse');
     const results: string[] = [];
     ts.run(() => {
@@ -235,9 +333,9 @@ describe('ResilientClient routing (virtual time)', () => {
     const ts = scheduler();
     const { client, a } = setup(ts, {
       circuitBreakerFailureThreshold: 1,
-      circuitBreakerRecoveryTimeout: 1000,
+      circuitBreakerRecoveryTimeoutMs: 1000,
       healthCheckEnabled: true,
-      healthCheckInterval: 60_000,
+      healthCheckIntervalMs: 60_000,
     });
     ts.run(({ expectObservable }) => {
       ts.schedule(() => client.ping$().subscribe(), 0); // A up: opens a connection at 1
@@ -258,7 +356,7 @@ describe('ResilientClient routing (virtual time)', () => {
 
   it('a failed probe reopens the circuit and the next probe comes a recovery timeout later', async () => {
     const ts = scheduler();
-    const { client, a } = setup(ts, { brokers: 1, circuitBreakerFailureThreshold: 1, circuitBreakerRecoveryTimeout: 1000, healthCheckEnabled: true, healthCheckInterval: 600_000 });
+    const { client, a } = setup(ts, { brokers: 1, circuitBreakerFailureThreshold: 1, circuitBreakerRecoveryTimeoutMs: 1000, healthCheckEnabled: true, healthCheckIntervalMs: 600_000 });
     a.setFault('refuse');
     ts.run(({ expectObservable }) => {
       ts.schedule(() => client.ping$().subscribe({ error: () => undefined }), 0);
@@ -334,13 +432,13 @@ describe('ResilientClient routing (virtual time)', () => {
     await client.close();
     expect(errors.map((e) => (e as ServerError).serverCode)).toEqual(['PRODUCER_FENCED', 'INTERNAL_ERROR']);
     expect(a.requestsOf('IdempotentPublish').length + b.requestsOf('IdempotentPublish').length).toBe(1);
-    expect(a.requestsOf('GetMetadata').length + b.requestsOf('GetMetadata').length).toBe(4); // 1 + maxRetries
+    expect(a.requestsOf('GetMetadata').length + b.requestsOf('GetMetadata').length).toBe(4); // retry.maxAttempts (default 4)
     expect(client.health().servers.map((s) => s.breaker)).toEqual(['closed', 'closed']);
   });
 
   it('a request timeout counts against the server and the request fails over', async () => {
     const ts = scheduler();
-    const { client, a, b } = setup(ts, { requestTimeout: 200, circuitBreakerFailureThreshold: 5 });
+    const { client, a, b } = setup(ts, { requestTimeoutMs: 200, circuitBreakerFailureThreshold: 5 });
     let result: string | undefined;
     ts.run(() => {
       ts.schedule(() => client.ping$().subscribe(), 0); // A: opens a connection
@@ -357,7 +455,7 @@ describe('ResilientClient routing (virtual time)', () => {
 
   it('closing during a backoff wait fails the call at once', async () => {
     const ts = scheduler();
-    const { client, a, b } = setup(ts, { retryInitialDelay: 1000, retryMaxDelay: 1000, circuitBreakerFailureThreshold: 100 });
+    const { client, a, b } = setup(ts, { retry: { initialDelayMs: 1000, maxDelayMs: 1000 }, circuitBreakerFailureThreshold: 100 });
     a.setFault('refuse');
     b.setFault('refuse');
     ts.run(({ expectObservable }) => {
@@ -374,7 +472,7 @@ describe('ResilientClient throttling (virtual time)', () => {
 
   it('waits out a throttle that fits in the deadline, and fails with ThrottledError once the next one would not', async () => {
     const ts = scheduler();
-    const { client, a } = setup(ts, { brokers: 1, requestTimeout: 1_000 });
+    const { client, a } = setup(ts, { brokers: 1, requestTimeoutMs: 1_000 });
     a.handler = () => throttled(800n);
     let failedAt: number | undefined;
     let error: unknown;
@@ -391,7 +489,7 @@ describe('ResilientClient throttling (virtual time)', () => {
 
   it('without a request timeout, a throttle wait is capped at 5 minutes: 2^40 ms fails at once', async () => {
     const ts = scheduler();
-    const { client, a } = setup(ts, { brokers: 1, requestTimeout: 0 });
+    const { client, a } = setup(ts, { brokers: 1, requestTimeoutMs: 0 });
     a.handler = () => throttled(2n ** 40n);
     let failedAt: number | undefined;
     let error: unknown;
@@ -407,14 +505,14 @@ describe('ResilientClient throttling (virtual time)', () => {
 });
 
 describe('ResilientClient health (virtual time)', () => {
-  it('pings every server every healthCheckInterval, skips open circuits, probes at Half-Open (marbles)', async () => {
+  it('pings every server every healthCheckIntervalMs, skips open circuits, probes at Half-Open (marbles)', async () => {
     const ts = scheduler();
     const { client, a, b } = setup(ts, {
       healthCheckEnabled: true,
-      healthCheckInterval: 1000,
+      healthCheckIntervalMs: 1000,
       circuitBreakerFailureThreshold: 1,
-      circuitBreakerRecoveryTimeout: 1800,
-      circuitBreakerInitialRecoveryTimeout: 1800,
+      circuitBreakerRecoveryTimeoutMs: 1800,
+      circuitBreakerInitialRecoveryTimeoutMs: 1800,
     });
     ts.run(({ expectObservable }) => {
       ts.schedule(() => a.setFault('refuse'), 2500); // breaks A's connection: A opens at 2500
@@ -433,7 +531,7 @@ describe('ResilientClient health (virtual time)', () => {
 
   it('health$ emits when something changes, not on a timer', async () => {
     const ts = scheduler();
-    const { client } = setup(ts, { healthEmitInterval: 1000 });
+    const { client } = setup(ts, { healthEmitIntervalMs: 1000 });
     const emissions: number[] = [];
     ts.run(() => {
       client.health$.subscribe(() => emissions.push(ts.now()));
@@ -452,7 +550,7 @@ describe('ResilientClient health (virtual time)', () => {
 
   it('health$ shows per server breaker, pool idle/busy, failures, last error, latency; totals; completes on close', async () => {
     const ts = scheduler();
-    const { client, a } = setup(ts, { replyDelay: 100, circuitBreakerFailureThreshold: 2, circuitBreakerRecoveryTimeout: 100_000 });
+    const { client, a } = setup(ts, { replyDelay: 100, circuitBreakerFailureThreshold: 2, circuitBreakerRecoveryTimeoutMs: 100_000 });
     a.setFault('refuse');
     let during: ResilientHealth | undefined;
     const all = lastValueFrom(client.health$.pipe(toArray()));

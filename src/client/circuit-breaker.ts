@@ -126,6 +126,20 @@ export class CircuitBreaker {
     }
   }
 
+  /**
+   * A success not tied to a permit: a connection made while the circuit refused requests (a lane
+   * that tried every server anyway) worked, so the server is back — close the circuit.
+   */
+  recordSuccess(): void {
+    if (this.disposed) return;
+    this.failures = 0;
+    if (this.state !== 'closed') {
+      this.recoveryTimer?.unsubscribe();
+      this.recoveryTimer = undefined;
+      this.transition('closed');
+    }
+  }
+
   /** Stop the recovery timer and complete `state$`. Permits settled afterwards are ignored. */
   dispose(): void {
     if (this.disposed) return;

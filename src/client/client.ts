@@ -3,27 +3,101 @@
  * connection. Broker `Error` replies become typed errors (ServerError with the broker's code and
  * retriability); `Throttled` becomes ThrottledError carrying the wait.
  */
-import { BehaviorSubject, Observable, Subscription, asyncScheduler, map, throttleTime, type SchedulerLike } from 'rxjs';
-import { ConfigError } from '../errors.js';
+import { BehaviorSubject, Observable, Subscription, asyncScheduler, catchError, finalize, map, retry, throttleTime, throwError, timer, type SchedulerLike } from 'rxjs';
+import { backoffOf, type ResolvedRetryPolicy } from '../connection-settings.js';
+import { AllServersUnavailableError, RivvenError } from '../errors.js';
 import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response } from '../protocol/response-schema.js';
 import type { BrokerAddress } from '../transport/address.js';
-import { validateAddress, validateConnectionOptions } from '../transport/connection-options.js';
+import { connectArguments, resolveConnectionSettings, type ConnectionSettingsWithKnobs } from '../transport/connection-options.js';
 import { Connection, type ConnectionOptions, type ConnectionState, type ConnectionStats, type RequestOptions } from '../transport/connection.js';
+import { durationMs } from '../settings-validation.js';
+import { backoffDelay } from './backoff.js';
 import type { SchemaType } from './client-types.js';
 import { BrokerOperations } from './operations.js';
 import { registerSchema$, type SchemaRegistryOptions } from './schema-registry.js';
-import { MAX_TIMER_MS } from '../settings-validation.js';
+import { ServerRotation, connectToAny } from './server-rotation.js';
 export { errorFromResponse } from './response-errors.js';
 
-export interface ClientOptions extends ConnectionOptions {
+/**
+ * The shared settings (`bootstrapServers`, `clientId`, `tls`, `auth`, `connectionTimeoutMs`,
+ * `requestTimeoutMs`, …), the Connection's knobs (`closeTimeoutMs`, `quickAck`, `responseLimits`,
+ * …), and `healthIntervalMs`. `retry.maxAttempts` is how many rounds over the servers `connect$`
+ * makes (default 1: each server once), waiting the policy's backoff between rounds.
+ */
+export interface ClientOptions extends ConnectionSettingsWithKnobs {
   /** health$ emits on change, at most once per this interval. Default 1,000 ms. */
   healthIntervalMs?: number;
 }
 
+/** What the deprecated `Client.connect$(address, options)` takes: ClientOptions without the server list. */
+export type ClientConnectionOptions = Omit<ClientOptions, 'bootstrapServers'>;
+
 export interface ClientHealth extends ConnectionStats {
+  /** The server this client is connected to. */
   address: string;
   clientId: string;
+}
+
+/**
+ * One connect$ is one round over the servers; more rounds (with backoff between them) only when
+ * `retry.maxAttempts` asks for them, so a dead cluster is reported at once by default.
+ */
+const CLIENT_RETRY: ResolvedRetryPolicy = { maxAttempts: 1, initialDelayMs: 100, maxDelayMs: 5_000, multiplier: 2, jitter: 0.25 };
+
+/** Never seen by anyone: it ends connectToAny's walk when the caller unsubscribed (not retriable, so no other server is tried). */
+class AttemptAbandoned extends RivvenError {
+  readonly code = 'CONNECTION' as const;
+  readonly retriable = false;
+}
+
+/**
+ * A Connection to the first server of `rotation` that answers (connectToAny's rule), as a cold
+ * Observable. Unsubscribing abandons the attempt under way and tries no other server.
+ */
+export function connectToAny$(rotation: ServerRotation, options: ConnectionOptions): Observable<{ connection: Connection; index: number }> {
+  return new Observable((subscriber) => {
+    let abandoned = false;
+    let abandon: (() => void) | undefined;
+    connectToAny(
+      rotation,
+      (address) =>
+        new Promise<Connection>((resolve, reject) => {
+          if (abandoned) return reject(new AttemptAbandoned('abandoned'));
+          const attempt = Connection.connect$(address, options).subscribe({ next: resolve, error: reject });
+          abandon = () => {
+            attempt.unsubscribe();
+            reject(new AttemptAbandoned('abandoned'));
+          };
+        }),
+    ).then(
+      ({ value, index }) => {
+        if (abandoned) return void value.close();
+        subscriber.next({ connection: value, index });
+        subscriber.complete();
+      },
+      (error: unknown) => subscriber.error(error),
+    );
+    return () => {
+      abandoned = true;
+      abandon?.();
+    };
+  });
+}
+
+/** Rounds of `connect$` as `policy` allows: retriable failures only, with its jittered backoff between them. */
+export function retryRounds<T>(policy: ResolvedRetryPolicy, scheduler: SchedulerLike): (source: Observable<T>) => Observable<T> {
+  const backoff = backoffOf(policy);
+  return retry({
+    count: policy.maxAttempts - 1,
+    delay: (error: unknown, round: number) =>
+      error instanceof RivvenError && error.retriable ? timer(backoffDelay(round - 1, backoff), scheduler) : throwError(() => error),
+  });
+}
+
+/** The deprecated address form fails as it always did: with its one server's own error (ConnectionError, TimeoutError, …). */
+export function failWithTheServersOwnError<T>(): (source: Observable<T>) => Observable<T> {
+  return catchError((error: unknown) => throwError(() => (error instanceof AllServersUnavailableError && error.cause !== undefined ? error.cause : error)));
 }
 
 /** One connection's worth of typed operations (see BrokerOperations for the full list). */
@@ -51,29 +125,43 @@ export class Client extends BrokerOperations {
   }
 
   /**
-   * Connect (TCP + Handshake) and emit a ready Client. Cold: nothing happens until subscription.
-   * A bad address or option is a ConfigError at subscription, before any socket or timer exists.
+   * Connect (TCP, TLS, Handshake, authentication) to the first of `bootstrapServers` that answers
+   * — each once, in order — and emit a ready Client. An error that would be the same on every
+   * server (TLS, credentials) stops at once; when none answers: AllServersUnavailableError naming
+   * each one's error. Cold: nothing happens until subscription. A bad option (an unknown key
+   * names the closest valid one) is a ConfigError at subscription, before any socket or timer exists.
+   *
+   * `Client.connect$({ bootstrapServers: ['10.0.0.1:9092', '10.0.0.2:9092'], clientId: 'admin' })`
    */
-  static connect$(address: string | BrokerAddress, options: ClientOptions = {}): Observable<Client> {
+  static connect$(options: ClientOptions): Observable<Client>;
+  /**
+   * @deprecated Use `Client.connect$({ bootstrapServers: address, ...options })`. One server,
+   * failing with that server's own error (ConnectionError, TimeoutError, …).
+   */
+  static connect$(address: string | BrokerAddress, options?: ClientConnectionOptions): Observable<Client>;
+  static connect$(first: ClientOptions | string | BrokerAddress, options?: ClientConnectionOptions): Observable<Client> {
     return new Observable<Client>((subscriber) => {
       let healthIntervalMs: number;
-      let connectionOptions: ConnectionOptions;
+      let resolved: ReturnType<typeof resolveConnectionSettings>;
+      let addressForm: boolean;
       try {
-        validateAddress(address);
-        validateConnectionOptions(options, 'Client', ['healthIntervalMs']);
-        const { healthIntervalMs: interval, ...rest } = options;
-        healthIntervalMs = interval ?? 1_000;
-        if (typeof healthIntervalMs !== 'number' || !(healthIntervalMs >= 0) || healthIntervalMs > MAX_TIMER_MS) {
-          throw new ConfigError('healthIntervalMs', `expected milliseconds ≥ 0, got ${String(healthIntervalMs)}`);
-        }
-        connectionOptions = rest;
+        const given = connectArguments('Client', first, options);
+        addressForm = given.addressForm;
+        resolved = resolveConnectionSettings(given.settings, 'Client', { ownKeys: ['healthIntervalMs'], retryDefaults: CLIENT_RETRY });
+        healthIntervalMs = durationMs('healthIntervalMs', given.settings.healthIntervalMs ?? 1_000, 0);
       } catch (error) {
         subscriber.error(error);
         return;
       }
-      const scheduler = options.scheduler ?? asyncScheduler;
-      return Connection.connect$(address, connectionOptions)
-        .pipe(map((connection) => new Client(connection, options.clientId ?? 'rivven-rx', healthIntervalMs, scheduler)))
+      const scheduler = resolved.connection.scheduler ?? asyncScheduler;
+      const rotation = new ServerRotation(resolved.bootstrapServers);
+      return connectToAny$(rotation, resolved.connection)
+        .pipe(
+          retryRounds(resolved.retry, scheduler),
+          addressForm ? failWithTheServersOwnError() : (source) => source,
+          map(({ connection }) => new Client(connection, resolved.connection.clientId ?? 'rivven-rx', healthIntervalMs, scheduler)),
+          finalize(() => rotation.dispose()),
+        )
         .subscribe(subscriber);
     });
   }

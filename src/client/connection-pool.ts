@@ -5,8 +5,8 @@
  *   new one while the pool is below `maxSize`, else shares the least-loaded open connection (every
  *   connection pipelines, so sharing never blocks). Long polls and group joins ("heavy" requests,
  *   which the broker holds) count as very loaded, so other requests avoid their connection.
- * - Recycled: a connection is retired `maxLifetime` after it opened; it takes no new requests, its
- *   in-flight requests finish, then it closes. Idle connections close after `idleTimeout`.
+ * - Recycled: a connection is retired `maxLifetimeMs` after it opened; it takes no new requests, its
+ *   in-flight requests finish, then it closes. Idle connections close after `idleTimeoutMs`.
  * - Self-healing: a connection that breaks is dropped at once; the next request opens a new one.
  *
  * Every timer runs on the given scheduler, so lifetimes and idle eviction run in virtual time.
@@ -17,15 +17,16 @@ import { Observable, Subject, type SchedulerLike, type Subscription } from 'rxjs
 import { ConnectionError, type RivvenError } from '../errors.js';
 import { formatAddress, type BrokerAddress } from '../transport/address.js';
 import type { PoolableConnection } from './resilient-config.js';
+import { releaseThenForward } from './release-then-forward.js';
 
 export interface ConnectionPoolOptions {
   address: BrokerAddress;
   /** Most connections (open or opening), ≥ 1. */
   maxSize: number;
-  /** Retire a connection this long after it opened, ms. */
-  maxLifetime: number;
-  /** Close a connection idle this long, ms (0 = never). */
-  idleTimeout: number;
+  /** Retire a connection this long after it opened. */
+  maxLifetimeMs: number;
+  /** Close a connection idle this long (0 = never). */
+  idleTimeoutMs: number;
   scheduler: SchedulerLike;
   /** Opens one ready connection. */
   connect: () => Observable<PoolableConnection>;
@@ -64,6 +65,12 @@ export interface UseOptions {
 
 type EntryState = 'connecting' | 'open' | 'retiring' | 'closed';
 
+/**
+ * A request waiting for the connection it was given to finish opening. Not a limit on requests in
+ * flight: a full pool never queues, it shares its least-loaded connection (pipelining). Waiting
+ * here is what bounds the connections per server while they open: requests that arrive while a
+ * full pool is still connecting join an opening connection instead of opening more.
+ */
 interface Waiter {
   start(entry: Entry): void;
   fail(error: unknown): void;
@@ -156,17 +163,7 @@ export class ConnectionPool {
             subscriber.error(error);
             return;
           }
-          inner = source.subscribe({
-            next: (value) => subscriber.next(value),
-            error: (error) => {
-              release();
-              subscriber.error(error);
-            },
-            complete: () => {
-              release();
-              subscriber.complete();
-            },
-          });
+          inner = releaseThenForward(source, subscriber, release);
         },
         fail: (error) => {
           waitingOn = undefined;
@@ -285,7 +282,7 @@ export class ConnectionPool {
     entry.lifetimeTimer = this.options.scheduler.schedule(() => {
       entry.lifetimeTimer = undefined;
       this.retire(entry);
-    }, this.options.maxLifetime);
+    }, this.options.maxLifetimeMs);
     entry.stateSubscription = connection.state$.subscribe((state) => {
       if ((state === 'failed' || state === 'closed') && entry.state !== 'closed') this.broke(entry, connection);
     });
@@ -342,11 +339,11 @@ export class ConnectionPool {
 
   private armIdleTimer(entry: Entry): void {
     this.cancelIdleTimer(entry);
-    if (this.options.idleTimeout <= 0 || this.closed) return;
+    if (this.options.idleTimeoutMs <= 0 || this.closed) return;
     entry.idleTimer = this.options.scheduler.schedule(() => {
       entry.idleTimer = undefined;
       if (entry.state === 'open' && entry.leases === 0) this.closeEntry(entry, 'idle');
-    }, this.options.idleTimeout);
+    }, this.options.idleTimeoutMs);
   }
 
   private cancelIdleTimer(entry: Entry): void {

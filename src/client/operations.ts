@@ -629,27 +629,29 @@ export abstract class BrokerOperations {
   }
 
   commitTransaction$(txnId: string, producer: ProducerIdentity): Observable<void> {
-    return this.call$(
-      () => {
-        const check = new ArgumentCheck('commitTransaction$');
-        check.name('txnId', txnId);
-        const p = checkProducer(check, producer);
-        return { type: 'CommitTransaction', txnId, producerId: p.producerId, producerEpoch: p.producerEpoch };
-      },
-      'TransactionCommitted',
-      () => undefined,
-    );
+    return this.endTransaction('commitTransaction$', 'CommitTransaction', 'TransactionCommitted', txnId, producer);
   }
 
   abortTransaction$(txnId: string, producer: ProducerIdentity): Observable<void> {
+    return this.endTransaction('abortTransaction$', 'AbortTransaction', 'TransactionAborted', txnId, producer);
+  }
+
+  /** Commit or abort: one request shape, two names (the `$` is left off: it is no operation of its own). */
+  private endTransaction(
+    operation: string,
+    type: 'CommitTransaction' | 'AbortTransaction',
+    expected: 'TransactionCommitted' | 'TransactionAborted',
+    txnId: string,
+    producer: ProducerIdentity,
+  ): Observable<void> {
     return this.call$(
       () => {
-        const check = new ArgumentCheck('abortTransaction$');
+        const check = new ArgumentCheck(operation);
         check.name('txnId', txnId);
         const p = checkProducer(check, producer);
-        return { type: 'AbortTransaction', txnId, producerId: p.producerId, producerEpoch: p.producerEpoch };
+        return { type, txnId, producerId: p.producerId, producerEpoch: p.producerEpoch };
       },
-      'TransactionAborted',
+      expected,
       () => undefined,
     );
   }

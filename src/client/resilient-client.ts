@@ -5,12 +5,13 @@
  *
  * Routing a call:
  *  1. Pick a server round-robin among those whose breaker lets a request through (Closed, or the
- *     single Half-Open probe). None → `AllServersUnavailableError` at once: no connection attempt.
+ *     single Half-Open probe) — the failover rule every component shares (server-rotation.ts).
+ *     None → `AllServersUnavailableError` at once: no connection attempt.
  *  2. Run the request on a pooled connection to it.
  *  3. On a failure: non-retriable errors (DESIGN.md §4: `retriable === false`) fail at once. A
- *     retriable one is retried — on the next server, after the backoff delay — if the request is
- *     idempotent, or if it certainly never reached the broker (the connection could not be opened
- *     or was already unusable). Up to `maxRetries` retries.
+ *     retriable one is retried — on the next server, after the backoff delay of `retry` — if the
+ *     request is idempotent, or if it certainly never reached the broker (the connection could
+ *     not be opened or was already unusable). Up to `retry.maxAttempts` attempts in all.
  *
  * What counts against a server's breaker: a failed connect, a pooled connection that broke
  * (once per connection, however many requests were on it — a reply of the wrong type or over the
@@ -18,7 +19,7 @@
  * including a broker error such as UNKNOWN_TOPIC — counts as the server being alive.
  *
  * A `Throttled` reply is waited out (then retried) only if the wait ends before the request's
- * deadline (`timeoutMs`, else `requestTimeout`; 5 minutes when there is none); otherwise the
+ * deadline (`timeoutMs`, else `requestTimeoutMs`; 5 minutes when there is none); otherwise the
  * caller gets the ThrottledError at once.
  */
 import {
@@ -33,7 +34,6 @@ import {
   filter,
   finalize,
   interval,
-  map,
   merge,
   mergeMap,
   race,
@@ -43,171 +43,40 @@ import {
   throwError,
   timer,
 } from 'rxjs';
-import { AllServersUnavailableError, ConfigError, ConnectionError, RivvenError, ThrottledError, TimeoutError } from '../errors.js';
-import type { RequestInput, RequestType } from '../protocol/request-schema.js';
-import type { Response } from '../protocol/response-schema.js';
-import { formatAddress, type BrokerAddress } from '../transport/address.js';
-import { Connection, type RequestOptions } from '../transport/connection.js';
-import { LatencyTracker } from '../transport/latency-tracker.js';
-import { backoffDelay, type BackoffPolicy } from './backoff.js';
-import { CircuitBreaker, type CircuitPermit, type CircuitState } from './circuit-breaker.js';
+import { backoffOf } from '../connection-settings.js';
+import { ConnectionError, RivvenError, ThrottledError } from '../errors.js';
 import { createLog, type Log } from '../observability/log.js';
-import { errorFromResponse } from './response-errors.js';
-import { ConnectionPool, type PoolEvent } from './connection-pool.js';
+import type { RequestInput } from '../protocol/request-schema.js';
+import type { Response } from '../protocol/response-schema.js';
+import { Connection, type RequestOptions } from '../transport/connection.js';
+import { backoffDelay, type BackoffPolicy } from './backoff.js';
+import type { CircuitPermit, CircuitState } from './circuit-breaker.js';
+import type { PoolEvent } from './connection-pool.js';
 import { BrokerOperations } from './operations.js';
-import {
-  resolveResilientConfig,
-  type ConnectionFactory,
-  type PoolableConnection,
-  type ResilientClientOptions,
-  type ResolvedResilientConfig,
-} from './resilient-config.js';
-import type { HealthError, ResilientHealth, ServerHealth } from './resilient-health.js';
+import { allServersUnavailable, attempt$, mayRetry, type Attempt, type AttemptContext } from './resilient-attempt.js';
+import { resolveResilientConfig, type ConnectionFactory, type ResilientClientOptions, type ResolvedResilientConfig } from './resilient-config.js';
+import { buildHealth, type CallTotals, type ResilientHealth } from './resilient-health.js';
+import { callableRetryClass, isHeavy, throttleBudget, type ExecuteOptions } from './resilient-retry-class.js';
+import { ResilientServer } from './resilient-server.js';
+import { ServerRotation } from './server-rotation.js';
 
-/**
- * How a request may be retried after a failure that may have reached the broker.
- * - `idempotent`: doing it twice has the same effect as once (reads, offset commits, config
- *   sets, idempotent publishes deduplicated by sequence) — retried after any retriable failure.
- * - `once`: doing it twice may do it twice (publish, create/delete, transactions, group
- *   membership) — retried only when it certainly never left the client, unless the caller opts in.
- * - `connection`: the handshake and authentication belong to one connection; the pool does them
- *   itself (set them in `connection` options), so they are refused here.
- */
-export type RetryClass = 'idempotent' | 'once' | 'connection';
-
-export const REQUEST_RETRY_CLASS: Readonly<Record<RequestType, RetryClass>> = {
-  Authenticate: 'connection',
-  SaslAuthenticate: 'connection',
-  ScramClientFirst: 'connection',
-  ScramClientFinal: 'connection',
-  Handshake: 'connection',
-  Publish: 'once',
-  PublishBatch: 'once',
-  Consume: 'idempotent',
-  CreateTopic: 'once',
-  ListTopics: 'idempotent',
-  DeleteTopic: 'once',
-  CommitOffset: 'idempotent',
-  GetOffset: 'idempotent',
-  GetMetadata: 'idempotent',
-  GetClusterMetadata: 'idempotent',
-  Ping: 'idempotent',
-  GetOffsetBounds: 'idempotent',
-  ListGroups: 'idempotent',
-  DescribeGroup: 'idempotent',
-  DeleteGroup: 'once',
-  GetOffsetForTimestamp: 'idempotent',
-  InitProducerId: 'once',
-  IdempotentPublish: 'idempotent',
-  IdempotentPublishBatch: 'idempotent',
-  BeginTransaction: 'once',
-  AddPartitionsToTxn: 'once',
-  TransactionalPublish: 'once',
-  AddOffsetsToTxn: 'once',
-  CommitTransaction: 'once',
-  AbortTransaction: 'once',
-  DescribeQuotas: 'idempotent',
-  AlterQuotas: 'idempotent',
-  AlterTopicConfig: 'idempotent',
-  CreatePartitions: 'once',
-  DeleteRecords: 'idempotent',
-  DescribeTopicConfigs: 'idempotent',
-  JoinGroup: 'once',
-  SyncGroup: 'once',
-  Heartbeat: 'idempotent',
-  LeaveGroup: 'once',
-};
-
-export interface ExecuteOptions extends RequestOptions {
-  /**
-   * Retry this request after any retriable failure even if it may have reached the broker.
-   * Default: true for idempotent request types, else the client's `retryNonIdempotent`.
-   */
-  idempotent?: boolean;
-}
-
-/** Where an attempt got to before it failed: decides whether a non-idempotent retry is safe. */
-type Phase = 'acquiring' | 'not-sent' | 'unsendable' | 'sent';
-
-interface Attempt {
-  phase: Phase;
-  /** When the request was handed to a connection (performance.now()). */
-  sentAt?: number;
-}
-
-class Server {
-  readonly label: string;
-  readonly breaker: CircuitBreaker;
-  readonly pool: ConnectionPool;
-  readonly latencies = new LatencyTracker(512);
-  requests = 0;
-  answered = 0;
-  failures = 0;
-  lastError: HealthError | undefined;
-  lastHealthCheck: ServerHealth['lastHealthCheck'];
-
-  constructor(
-    readonly index: number,
-    readonly address: BrokerAddress,
-    config: ResolvedResilientConfig,
-    factory: ConnectionFactory,
-  ) {
-    this.label = formatAddress(address);
-    this.breaker = new CircuitBreaker({
-      failureThreshold: config.circuitBreakerFailureThreshold,
-      recoveryTimeout: config.circuitBreakerRecoveryTimeout,
-      initialRecoveryTimeout: config.circuitBreakerInitialRecoveryTimeout,
-      scheduler: config.scheduler,
-    });
-    const connectionOptions = {
-      ...config.connection,
-      connectionTimeoutMs: config.connectionTimeout,
-      requestTimeoutMs: config.requestTimeout,
-      scheduler: config.scheduler,
-    };
-    this.pool = new ConnectionPool({
-      address,
-      maxSize: config.poolSizePerServer,
-      maxLifetime: config.maxConnectionLifetime,
-      idleTimeout: config.idleTimeout,
-      scheduler: config.scheduler,
-      connect: () => factory(address, connectionOptions),
-    });
-  }
-}
+export { REQUEST_RETRY_CLASS, MAX_THROTTLE_WAIT_WITHOUT_DEADLINE_MS, type ExecuteOptions, type RetryClass } from './resilient-retry-class.js';
 
 const defaultFactory: ConnectionFactory = (address, options) => Connection.connect$(address, options);
-
-function isHeavy(request: RequestInput): boolean {
-  if (request.type === 'Consume') return request.maxWaitMs !== undefined && request.maxWaitMs > 0n;
-  return request.type === 'JoinGroup' || request.type === 'SyncGroup';
-}
-
-/** Without a request timeout, the longest throttle wait a request sits out (then: ThrottledError). */
-export const MAX_THROTTLE_WAIT_WITHOUT_DEADLINE_MS = 300_000;
-
-/** How long a throttle wait may still last: what is left of the deadline (0 = none: a fixed cap). */
-function throttleBudget(deadlineMs: number, elapsedMs: number): number {
-  return deadlineMs > 0 ? deadlineMs - elapsedMs : MAX_THROTTLE_WAIT_WITHOUT_DEADLINE_MS;
-}
-
-function describeError(error: unknown, at: number): HealthError {
-  if (error instanceof RivvenError) return { code: error.code, message: error.message, at };
-  return { code: 'UNKNOWN', message: error instanceof Error ? error.message : String(error), at };
-}
 
 export class ResilientClient extends BrokerOperations {
   private readonly config: ResolvedResilientConfig;
   private readonly backoff: BackoffPolicy;
-  private readonly serverList: Server[];
+  private readonly rotation: ServerRotation;
+  private readonly serverList: ResilientServer[];
+  private readonly attemptContext: AttemptContext;
   private readonly healthSubject: BehaviorSubject<ResilientHealth>;
   private readonly urgentChange = new Subject<void>();
   private readonly counterChange = new Subject<void>();
   private readonly closing = new Subject<void>();
   private readonly subscriptions = new Subscription();
   private readonly healthChecks = new Subscription();
-  private readonly totals = { requests: 0, successes: 0, failures: 0, retries: 0, inFlight: 0 };
-  private cursor = 0;
+  private readonly totals: CallTotals = { requests: 0, successes: 0, failures: 0, retries: 0, inFlight: 0 };
   private closed = false;
   private closePromise: Promise<void> | undefined;
   /** Everything is closed; the next health emission is the last. */
@@ -219,7 +88,7 @@ export class ResilientClient extends BrokerOperations {
    * The whole picture — per server: breaker state, pool (idle/busy connections), consecutive
    * failures, last error, latency p50/p99; totals: requests, successes, failures, retries,
    * success rate. Starts with the current value; emits when something changes (breaker and pool
-   * changes at once, counter changes at most every `healthEmitInterval`); completes on `close()`.
+   * changes at once, counter changes at most every `healthEmitIntervalMs`); completes on `close()`.
    */
   readonly health$: Observable<ResilientHealth>;
 
@@ -228,15 +97,26 @@ export class ResilientClient extends BrokerOperations {
     super();
     this.config = resolveResilientConfig(options);
     const c = this.config;
-    this.backoff = { initialDelay: c.retryInitialDelay, maxDelay: c.retryMaxDelay, multiplier: c.retryMultiplier, jitter: c.retryJitter };
+    this.backoff = backoffOf(c.retry);
+    this.rotation = new ServerRotation(c.bootstrapServers, {
+      failureThreshold: c.circuitBreakerFailureThreshold,
+      recoveryTimeout: c.circuitBreakerRecoveryTimeoutMs,
+      initialRecoveryTimeout: c.circuitBreakerInitialRecoveryTimeoutMs,
+      scheduler: c.scheduler,
+    });
     const factory = c.connectionFactory ?? defaultFactory;
-    this.serverList = c.servers.map((address, i) => new Server(i, address, c, factory));
+    this.serverList = c.servers.map((address, i) => new ResilientServer(i, address, this.rotation.servers[i]!.breaker, c, factory));
+    this.attemptContext = {
+      scheduler: c.scheduler,
+      urgentChange: () => this.urgentChange.next(),
+      counterChange: () => this.counterChange.next(),
+    };
 
     this.healthSubject = new BehaviorSubject(this.snapshot());
     this.lastEmitted = JSON.stringify(this.healthSubject.value);
     this.health$ = this.healthSubject.asObservable();
-    const counters = c.healthEmitInterval > 0
-      ? this.counterChange.pipe(throttleTime(c.healthEmitInterval, c.scheduler, { leading: true, trailing: true }))
+    const counters = c.healthEmitIntervalMs > 0
+      ? this.counterChange.pipe(throttleTime(c.healthEmitIntervalMs, c.scheduler, { leading: true, trailing: true }))
       : this.counterChange;
     this.subscriptions.add(merge(this.urgentChange, counters).subscribe(() => this.publishHealth()));
 
@@ -247,7 +127,7 @@ export class ResilientClient extends BrokerOperations {
       this.subscriptions.add(server.pool.events$.subscribe((event) => this.onPoolEvent(server, event)));
       if (c.healthCheckEnabled) {
         this.healthChecks.add(
-          interval(c.healthCheckInterval, c.scheduler)
+          interval(c.healthCheckIntervalMs, c.scheduler)
             .pipe(exhaustMap(() => this.healthCheck$(server)))
             .subscribe(),
         );
@@ -269,7 +149,7 @@ export class ResilientClient extends BrokerOperations {
     return this.serverList.map((s) => s.label);
   }
 
-  /** The current health (what health$ last emitted may be up to `healthEmitInterval` older). */
+  /** The current health (what health$ last emitted may be up to `healthEmitIntervalMs` older). */
   health(): ResilientHealth {
     return this.snapshot();
   }
@@ -280,22 +160,13 @@ export class ResilientClient extends BrokerOperations {
    */
   execute$(request: RequestInput, options: ExecuteOptions = {}): Observable<Response> {
     return defer(() => {
-      if (typeof request !== 'object' || request === null) throw new ConfigError('request', `expected a request object with a \`type\`, got ${String(request)}`);
-      if (typeof options !== 'object' || options === null) throw new ConfigError('options', `expected execute options (an object), got ${String(options)}`);
-      const retryClass = Object.hasOwn(REQUEST_RETRY_CLASS, request.type) ? REQUEST_RETRY_CLASS[request.type] : undefined;
-      if (retryClass === undefined) throw new ConfigError('request.type', `unknown request type '${String(request.type)}'`);
-      if (retryClass === 'connection') {
-        throw new ConfigError(
-          'request.type',
-          `${request.type} belongs to one connection; the pool does it for every connection it opens — set it in the \`connection\` options`,
-        );
-      }
+      const retryClass = callableRetryClass(request, options);
       if (this.closed) throw new ConnectionError('this ResilientClient is closed; create a new one');
       const idempotent = options.idempotent ?? (retryClass === 'idempotent' || this.config.retryNonIdempotent);
       const heavy = isHeavy(request);
       const requestOptions: RequestOptions = options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs };
       // The request's own deadline: a throttle wait that would end past it is not waited out.
-      const deadlineMs = options.timeoutMs ?? this.config.requestTimeout;
+      const deadlineMs = options.timeoutMs ?? this.config.requestTimeoutMs;
       const startedAt = this.config.scheduler.now();
       this.totals.requests++;
       this.totals.inFlight++;
@@ -303,13 +174,13 @@ export class ResilientClient extends BrokerOperations {
 
       const attemptFrom = (retry: number, previous: number | undefined, lastError: unknown): Observable<Response> =>
         defer(() => {
-          const { server, permit } = this.pick(previous, lastError);
+          const { server, permit } = this.admit(previous, lastError);
           const attempt: Attempt = { phase: 'acquiring' };
-          return this.attempt$(server, permit, request, requestOptions, heavy, 'request', attempt).pipe(
+          return attempt$(this.attemptContext, server, permit, { request, options: requestOptions, heavy, kind: 'request' }, attempt).pipe(
             catchError((error: unknown) => {
               const errorCode = error instanceof RivvenError ? ((error as { serverCode?: string }).serverCode ?? error.code) : 'UNKNOWN';
-              if (!this.retriable(error, attempt.phase, idempotent)) return throwError(() => error);
-              if (retry >= this.config.maxRetries) {
+              if (this.closed || !mayRetry(error, attempt.phase, idempotent)) return throwError(() => error);
+              if (retry + 1 >= this.config.retry.maxAttempts) {
                 this.log.warn('giving up', { requestType: request.type, broker: server.label, attempt: retry + 1, errorCode, error: errorMessage(error) });
                 return throwError(() => error);
               }
@@ -352,7 +223,7 @@ export class ResilientClient extends BrokerOperations {
     });
   }
 
-  private logBreaker(server: Server, state: CircuitState): void {
+  private logBreaker(server: ResilientServer, state: CircuitState): void {
     const fields = { broker: server.label };
     if (state === 'open') {
       const { halfOpenAt } = server.breaker.snapshot();
@@ -379,7 +250,7 @@ export class ResilientClient extends BrokerOperations {
     this.closing.next();
     this.closing.complete();
     const pools = this.serverList.map((s) => s.pool.close());
-    for (const server of this.serverList) server.breaker.dispose();
+    this.rotation.dispose();
     this.closePromise = (async () => {
       await Promise.all(pools);
       this.subscriptions.unsubscribe();
@@ -396,44 +267,13 @@ export class ResilientClient extends BrokerOperations {
 
   // -------------------------------------------------------------------------------------------
 
-  /** The next server (after `previous`, else round-robin) whose breaker lets a request through. */
-  private pick(previous: number | undefined, lastError: unknown): { server: Server; permit: CircuitPermit } {
+  /** The next server (after `previous`, else round-robin) whose breaker lets a request through, with its permit. */
+  private admit(previous: number | undefined, lastError: unknown): { server: ResilientServer; permit: CircuitPermit } {
     if (this.closed) throw new ConnectionError('this ResilientClient is closed; create a new one');
-    const n = this.serverList.length;
-    let start: number;
-    if (previous === undefined) {
-      start = this.cursor;
-      this.cursor = (this.cursor + 1) % n;
-    } else {
-      start = (previous + 1) % n;
-    }
-    for (let i = 0; i < n; i++) {
-      const server = this.serverList[(start + i) % n]!;
-      const permit = server.breaker.tryAcquire();
-      if (permit !== undefined) return { server, permit };
-    }
-    const now = this.config.scheduler.now();
-    const states = this.serverList
-      .map((s) => {
-        const b = s.breaker.snapshot();
-        if (b.state === 'open') return `${s.label} open (probe in ~${Math.max(0, Math.ceil(((b.halfOpenAt ?? now) - now) / 1000))} s)`;
-        return `${s.label} ${b.state}${b.probeInFlight ? ' (probe in flight)' : ''}`;
-      })
-      .join(', ');
-    const last = lastError instanceof Error ? `; last error: ${lastError.message}` : '';
-    throw new AllServersUnavailableError(
-      `all ${n} server${n === 1 ? '' : 's'} unavailable, circuit breakers refuse requests: ${states}${last}. ` +
-        'Requests fail fast until a probe succeeds; check that the brokers are running and reachable.',
-      lastError === undefined ? undefined : { cause: lastError },
-    );
-  }
-
-  /** Whether a failed attempt may be tried again (given retries remain). */
-  private retriable(error: unknown, phase: Phase, idempotent: boolean): boolean {
-    if (!(error instanceof RivvenError) || !error.retriable) return false;
-    if (error instanceof AllServersUnavailableError || phase === 'unsendable' || this.closed) return false;
-    const neverSent = phase === 'acquiring' || phase === 'not-sent';
-    return idempotent || neverSent;
+    const start = previous === undefined ? this.rotation.nextStart() : (previous + 1) % this.rotation.size;
+    const admitted = this.rotation.admit(start);
+    if (admitted === undefined) throw allServersUnavailable(this.serverList, this.config.scheduler.now(), lastError);
+    return { server: this.serverList[admitted.index]!, permit: admitted.permit };
   }
 
   /** A backoff wait that ends early, with an error, if the client closes. */
@@ -444,112 +284,38 @@ export class ResilientClient extends BrokerOperations {
     );
   }
 
-  /** One try on one server, settling the breaker permit and the server's counters. */
-  private attempt$(
-    server: Server,
-    permit: CircuitPermit,
-    request: RequestInput,
-    options: RequestOptions,
-    heavy: boolean,
-    kind: 'request' | 'health',
-    attempt: Attempt,
-  ): Observable<Response> {
-    return defer(() => {
-      if (kind === 'request') server.requests++;
-      let settled = false;
-      const settle = (outcome: 'success' | 'failure' | 'release') => {
-        if (settled) return;
-        settled = true;
-        permit[outcome]();
-      };
-      return server.pool.use$((connection) => this.send(connection, request, options, attempt), { heavy }).pipe(
-        map((response) => {
-          const latency = performance.now() - (attempt.sentAt ?? performance.now());
-          server.latencies.record(latency);
-          server.answered++;
-          settle('success');
-          if (kind === 'health') server.lastHealthCheck = { at: this.config.scheduler.now(), ok: true, latencyMs: latency };
-          if (response.type === 'Error' || response.type === 'Throttled') throw errorFromResponse(response, request.type);
-          return response;
-        }),
-        catchError((error: unknown) => {
-          if (!settled) {
-            const now = this.config.scheduler.now();
-            if (error instanceof TimeoutError && attempt.phase === 'sent') {
-              // The server took the request and did not answer in time: that counts against it.
-              server.failures++;
-              server.lastError = describeError(error, now);
-              settle('failure');
-            } else {
-              // Connect failures and broken connections were counted once, by the pool's events.
-              settle('release');
-            }
-            if (kind === 'health') server.lastHealthCheck = { at: now, ok: false, latencyMs: undefined };
-            this.urgentChange.next();
-          }
-          return throwError(() => error);
-        }),
-        finalize(() => {
-          settle('release');
-          this.counterChange.next();
-        }),
-      );
-    });
-  }
-
-  /** Hand the request to a connection, noting whether it may have left the client. */
-  private send(connection: PoolableConnection, request: RequestInput, options: RequestOptions, attempt: Attempt): Observable<Response> {
-    return new Observable<Response>((subscriber) => {
-      const wasReady = connection.state === 'ready';
-      let synchronous = true;
-      attempt.phase = 'sent';
-      attempt.sentAt = performance.now();
-      const subscription = connection.request$(request, options).subscribe({
-        next: (response) => subscriber.next(response),
-        error: (error: unknown) => {
-          // An immediate refusal: a ready connection could not encode it (retrying won't help);
-          // an unusable connection never took it (safe to retry anything).
-          if (synchronous) attempt.phase = wasReady ? 'unsendable' : 'not-sent';
-          subscriber.error(error);
-        },
-        complete: () => subscriber.complete(),
-      });
-      synchronous = false;
-      return subscription;
-    });
-  }
-
   /** One health-check ping (or the Half-Open probe). Never errors. */
-  private healthCheck$(server: Server): Observable<never> {
+  private healthCheck$(server: ResilientServer): Observable<never> {
     return defer(() => {
       if (this.closed) return EMPTY;
       const permit = server.breaker.tryAcquire();
       if (permit === undefined) return EMPTY; // open: no connection attempts; or a probe is already out
       const c = this.config;
-      const timeoutMs = c.requestTimeout > 0 ? c.requestTimeout : c.healthCheckInterval;
-      return this.attempt$(server, permit, { type: 'Ping' }, { timeoutMs }, false, 'health', { phase: 'acquiring' }).pipe(
+      const timeoutMs = c.requestTimeoutMs > 0 ? c.requestTimeoutMs : c.healthCheckIntervalMs;
+      const ping = { request: { type: 'Ping' } as const, options: { timeoutMs }, heavy: false, kind: 'health' } as const;
+      return attempt$(this.attemptContext, server, permit, ping, { phase: 'acquiring' }).pipe(
         mergeMap(() => EMPTY),
         catchError(() => EMPTY),
       );
     });
   }
 
-  private onPoolEvent(server: Server, event: PoolEvent): void {
+  private onPoolEvent(server: ResilientServer, event: PoolEvent): void {
     if (event.type === 'usage') {
       this.counterChange.next();
       return;
     }
     const now = this.config.scheduler.now();
     if (event.type === 'connect-failed') {
-      server.lastError = describeError(event.error, now);
       // A refused TLS certificate or bad credentials say nothing about the server's health.
       if (event.error instanceof RivvenError && event.error.retriable) {
-        server.failures++;
+        server.failed(event.error, now);
         server.breaker.recordFailure();
+      } else {
+        server.noteError(event.error, now);
       }
     } else if (event.type === 'broken' && !this.closed) {
-      server.failures++;
-      server.lastError = describeError(event.error, now);
+      server.failed(event.error, now);
       server.breaker.recordFailure();
     }
     this.urgentChange.next();
@@ -565,50 +331,7 @@ export class ResilientClient extends BrokerOperations {
   }
 
   private snapshot(): ResilientHealth {
-    const servers = this.serverList.map((s): ServerHealth => {
-      const breaker = s.breaker.snapshot();
-      return {
-        address: s.label,
-        breaker: breaker.state,
-        consecutiveFailures: breaker.consecutiveFailures,
-        openedAt: breaker.openedAt,
-        halfOpenAt: breaker.halfOpenAt,
-        probeInFlight: breaker.probeInFlight,
-        pool: s.pool.snapshot(),
-        requests: s.requests,
-        answered: s.answered,
-        failures: s.failures,
-        lastError: s.lastError,
-        latencyP50Ms: s.latencies.quantile(0.5),
-        latencyP99Ms: s.latencies.quantile(0.99),
-        lastHealthCheck: s.lastHealthCheck,
-      };
-    });
-    const t = this.totals;
-    const finished = t.successes + t.failures;
-    let connections = 0;
-    let idle = 0;
-    let busy = 0;
-    for (const s of servers) {
-      connections += s.pool.size - s.pool.connecting;
-      idle += s.pool.idle;
-      busy += s.pool.busy;
-    }
-    return {
-      servers,
-      totalServers: servers.length,
-      healthyServers: servers.filter((s) => s.breaker === 'closed').length,
-      requests: t.requests,
-      successes: t.successes,
-      failures: t.failures,
-      retries: t.retries,
-      inFlight: t.inFlight,
-      successRate: finished === 0 ? 1 : t.successes / finished,
-      connections,
-      idleConnections: idle,
-      busyConnections: busy,
-      closed: this.finished,
-    };
+    return buildHealth(this.serverList, this.totals, this.finished);
   }
 }
 

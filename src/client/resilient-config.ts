@@ -1,15 +1,17 @@
 /**
- * ResilientClient configuration: the options of rivven-client's `ResilientClientConfig` (same
- * names in camelCase, same defaults; durations in milliseconds) plus the reactive extras, and
- * validation that rejects nonsense at build time with a ConfigError naming the option.
+ * ResilientClient configuration: the shared connection settings (connection-settings.ts) under
+ * the names every component uses, plus the client's own options — rivven-client's
+ * `ResilientClientConfig` in camelCase, same defaults, durations ending in `Ms` — validated once,
+ * at creation, by the one validator (settings-validation.ts), with errors naming the option.
  */
 import { asyncScheduler, type Observable, type SchedulerLike } from 'rxjs';
+import { CONNECTION_SETTING_KEYS, resolveBootstrapServers, resolveRetryPolicy, type ConnectionSettings, type ResolvedRetryPolicy, type SchedulerOption } from '../connection-settings.js';
 import { ConfigError } from '../errors.js';
-import { describeValue, durationMs, integerIn } from '../settings-validation.js';
+import { describeValue, durationMs, integerIn, optionsObject, rejectUnknownKeys } from '../settings-validation.js';
 import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response } from '../protocol/response-schema.js';
 import { parseAddress, type BrokerAddress } from '../transport/address.js';
-import { rejectUnknownOptionKeys, validateConnectionOptions } from '../transport/connection-options.js';
+import { validateConnectionOptions } from '../transport/connection-options.js';
 import type { ConnectionOptions, ConnectionState, RequestOptions } from '../transport/connection.js';
 import type { RandomSource } from './backoff.js';
 
@@ -24,60 +26,58 @@ export interface PoolableConnection {
 /** Opens one ready connection (emits it once) or errors. Cold; unsubscribing abandons the attempt. */
 export type ConnectionFactory = (address: BrokerAddress, options: ConnectionOptions) => Observable<PoolableConnection>;
 
-export interface ResilientClientOptions {
-  /** Broker addresses (`host:port`, IPv6 as `[addr]:port`). Required, at least one. */
-  servers: readonly string[];
+/** The per-connection knobs that are not shared settings: only these go in `connection`. */
+export const RESILIENT_CONNECTION_KEYS = ['writeLingerUs', 'maxWriteBatch', 'quickAck', 'closeTimeoutMs', 'reauthenticateAt', 'responseLimits'] as const;
+
+export type ResilientConnectionOptions = Pick<ConnectionOptions, (typeof RESILIENT_CONNECTION_KEYS)[number]>;
+
+/**
+ * What `new ResilientClient(...)` takes: `bootstrapServers`, the other shared settings
+ * (`clientId`, `tls`, `auth`, `socketFactory`, `connectionTimeoutMs`, `requestTimeoutMs`, `retry`,
+ * `logger`, `logLevel`), `scheduler`, and the client's own options below.
+ *
+ * `connectionTimeoutMs` (default 10,000) bounds opening a pooled connection; `requestTimeoutMs`
+ * (default 30,000; 0 = none) bounds each attempt. `retry` paces failover: up to `maxAttempts`
+ * attempts in all (default 4: the first and 3 retries), each on the next server, after
+ * `initialDelayMs` (100) growing by `multiplier` (2) up to `maxDelayMs` (5,000), ±`jitter` (0.25).
+ */
+export interface ResilientClientOptions extends ConnectionSettings, SchedulerOption {
   /** Most connections kept open to each server. Default 10. */
   poolSizePerServer?: number;
-  /** Time to open a connection (TCP, TLS, handshake, auth), ms. Default 10,000. */
-  connectionTimeout?: number;
-  /** Time to wait for a reply, per attempt, ms (0 = no timeout). Default 30,000. */
-  requestTimeout?: number;
-  /** Retries after the first attempt (so up to 1 + maxRetries attempts). Default 3. */
-  maxRetries?: number;
-  /** Delay before the first retry, ms. Default 100. */
-  retryInitialDelay?: number;
-  /** Cap on the exponential delay, ms. Default 5,000. */
-  retryMaxDelay?: number;
-  /** Growth of the delay per retry (≥ 1). Default 2.0. */
-  retryMultiplier?: number;
-  /** Jitter as a fraction of each delay (0..1): 0.25 spreads delays over ±25 %. Default 0.25. */
-  retryJitter?: number;
   /** Consecutive failures that open a server's circuit. Default 5. */
   circuitBreakerFailureThreshold?: number;
-  /** The longest an open circuit refuses requests before one probe, ms. Default 30,000. */
-  circuitBreakerRecoveryTimeout?: number;
+  /** The longest an open circuit refuses requests before one probe. Default 30,000 ms. */
+  circuitBreakerRecoveryTimeoutMs?: number;
   /**
-   * How long a circuit stays open the first time, ms; it doubles with every failed probe up to
-   * `circuitBreakerRecoveryTimeout` and starts again once the server is healthy. So a broker that
-   * restarts is used again about a second after it is back. Default 1,000.
+   * How long a circuit stays open the first time; it doubles with every failed probe up to
+   * `circuitBreakerRecoveryTimeoutMs` and starts again once the server is healthy. So a broker that
+   * restarts is used again about a second after it is back. Default 1,000 ms.
    */
-  circuitBreakerInitialRecoveryTimeout?: number;
-  /** Connections older than this are retired (after their in-flight requests finish), ms. Default 300,000. */
-  maxConnectionLifetime?: number;
-  /** Connections idle longer than this are closed, ms (0 = never). Default 60,000. */
-  idleTimeout?: number;
+  circuitBreakerInitialRecoveryTimeoutMs?: number;
+  /** Connections older than this are retired (after their in-flight requests finish). Default 300,000 ms. */
+  maxConnectionLifetimeMs?: number;
+  /** Connections idle longer than this are closed (0 = never). Default 60,000 ms. */
+  idleTimeoutMs?: number;
   /** Ping every server periodically (and probe Half-Open circuits at once). Default true. */
   healthCheckEnabled?: boolean;
-  /** Interval between health-check pings, ms. Default 30,000. */
-  healthCheckInterval?: number;
+  /** Interval between health-check pings. Default 30,000 ms. */
+  healthCheckIntervalMs?: number;
   /**
    * `health$` emits breaker and pool changes at once; counter-only changes (a request finished)
    * are coalesced to at most one emission per this many ms. Default 1,000.
    */
-  healthEmitInterval?: number;
+  healthEmitIntervalMs?: number;
   /**
    * Also retry requests that are not idempotent (Publish, CreateTopic, transactions, …) after
    * failures where they may have reached the broker. Their effect may then happen twice. Default false.
    */
   retryNonIdempotent?: boolean;
   /**
-   * Options every pooled connection gets (clientId, socketFactory, TLS, auth, write linger, …).
-   * `connectionTimeoutMs`, `requestTimeoutMs` and `scheduler` come from the options above.
+   * Advanced knobs of every pooled connection that are not shared settings: write linger, write
+   * batch, quick ACK, close grace, re-authentication point, reply decode limits. The shared ones
+   * (`clientId`, `tls`, `auth`, …) are set at top level, as for every component.
    */
-  connection?: ConnectionOptions;
-  /** Scheduler for backoff, breaker, health checks, lifetimes (virtual time in tests). Default asyncScheduler. */
-  scheduler?: SchedulerLike;
+  connection?: ResilientConnectionOptions;
   /** Random source for jitter (tests). Default Math.random. */
   random?: RandomSource;
   /** Where connections come from (default: `Connection.connect$`). For custom transports and tests. */
@@ -85,152 +85,164 @@ export interface ResilientClientOptions {
 }
 
 export interface ResolvedResilientConfig {
+  /** As given, one string per server. */
+  bootstrapServers: string[];
   servers: BrokerAddress[];
   poolSizePerServer: number;
-  connectionTimeout: number;
-  requestTimeout: number;
-  maxRetries: number;
-  retryInitialDelay: number;
-  retryMaxDelay: number;
-  retryMultiplier: number;
-  retryJitter: number;
+  connectionTimeoutMs: number;
+  requestTimeoutMs: number;
+  retry: ResolvedRetryPolicy;
   circuitBreakerFailureThreshold: number;
-  circuitBreakerRecoveryTimeout: number;
-  circuitBreakerInitialRecoveryTimeout: number;
-  maxConnectionLifetime: number;
-  idleTimeout: number;
+  circuitBreakerRecoveryTimeoutMs: number;
+  circuitBreakerInitialRecoveryTimeoutMs: number;
+  maxConnectionLifetimeMs: number;
+  idleTimeoutMs: number;
   healthCheckEnabled: boolean;
-  healthCheckInterval: number;
-  healthEmitInterval: number;
+  healthCheckIntervalMs: number;
+  healthEmitIntervalMs: number;
   retryNonIdempotent: boolean;
+  /** What every pooled connection is opened with: the shared settings, the advanced knobs, timeouts, scheduler. */
   connection: ConnectionOptions;
   scheduler: SchedulerLike;
   random: RandomSource;
   connectionFactory: ConnectionFactory | undefined;
 }
 
-export const RESILIENT_DEFAULTS = {
+export const RESILIENT_DEFAULTS = Object.freeze({
   poolSizePerServer: 10,
-  connectionTimeout: 10_000,
-  requestTimeout: 30_000,
-  maxRetries: 3,
-  retryInitialDelay: 100,
-  retryMaxDelay: 5_000,
-  retryMultiplier: 2.0,
-  retryJitter: 0.25,
+  connectionTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  retry: Object.freeze({ maxAttempts: 4, initialDelayMs: 100, maxDelayMs: 5_000, multiplier: 2.0, jitter: 0.25 }),
   circuitBreakerFailureThreshold: 5,
-  circuitBreakerRecoveryTimeout: 30_000,
-  circuitBreakerInitialRecoveryTimeout: 1_000,
-  maxConnectionLifetime: 300_000,
-  idleTimeout: 60_000,
+  circuitBreakerRecoveryTimeoutMs: 30_000,
+  circuitBreakerInitialRecoveryTimeoutMs: 1_000,
+  maxConnectionLifetimeMs: 300_000,
+  idleTimeoutMs: 60_000,
   healthCheckEnabled: true,
-  healthCheckInterval: 30_000,
-  healthEmitInterval: 1_000,
+  healthCheckIntervalMs: 30_000,
+  healthEmitIntervalMs: 1_000,
   retryNonIdempotent: false,
-} as const;
+});
 
-const RESILIENT_OPTION_KEYS = [
-  'servers',
+const RESILIENT_OWN_KEYS = [
   'poolSizePerServer',
-  'connectionTimeout',
-  'requestTimeout',
-  'maxRetries',
-  'retryInitialDelay',
-  'retryMaxDelay',
-  'retryMultiplier',
-  'retryJitter',
   'circuitBreakerFailureThreshold',
-  'circuitBreakerRecoveryTimeout',
-  'circuitBreakerInitialRecoveryTimeout',
-  'maxConnectionLifetime',
-  'idleTimeout',
+  'circuitBreakerRecoveryTimeoutMs',
+  'circuitBreakerInitialRecoveryTimeoutMs',
+  'maxConnectionLifetimeMs',
+  'idleTimeoutMs',
   'healthCheckEnabled',
-  'healthCheckInterval',
-  'healthEmitInterval',
+  'healthCheckIntervalMs',
+  'healthEmitIntervalMs',
   'retryNonIdempotent',
   'connection',
-  'scheduler',
   'random',
   'connectionFactory',
 ] as const satisfies readonly (keyof ResilientClientOptions)[];
 
-// Integers and durations are checked by the one validator (settings-validation.ts): durations
-// above setTimeout's limit would fire at once, so they are refused.
-const integer = integerIn;
-const duration = durationMs;
+/** Every option a ResilientClient takes: anything else is a typo, refused with the closest name. */
+export const RESILIENT_OPTION_KEYS: readonly string[] = [...CONNECTION_SETTING_KEYS, 'scheduler', ...RESILIENT_OWN_KEYS];
+
+/**
+ * Former names the closest-name guess cannot reach (too far from the new one): refused with the
+ * new name, so code written for the old options gets one precise error per rename.
+ */
+const FORMER_NAMES: Readonly<Record<string, string>> = {
+  servers: "'bootstrapServers' (the name every component uses)",
+  maxRetries: "'retry: { maxAttempts }' (attempts in all: maxRetries + 1)",
+  retryInitialDelay: "'retry: { initialDelayMs }'",
+  retryMaxDelay: "'retry: { maxDelayMs }'",
+  retryMultiplier: "'retry: { multiplier }'",
+  retryJitter: "'retry: { jitter }'",
+};
+
+/** Settings a pooled connection takes that are set once, at top level (shared, or the client's own). */
+const TOP_LEVEL_IN_CONNECTION: readonly string[] = [...CONNECTION_SETTING_KEYS, 'scheduler'];
+
+
+/** The advanced per-connection knobs; a shared setting here is refused, pointing to the top level. */
+function resolveConnectionKnobs(value: ResilientConnectionOptions | undefined): ResilientConnectionOptions {
+  const knobs = optionsObject<ResilientConnectionOptions>('ResilientClient connection', value);
+  for (const key of Object.keys(knobs)) {
+    if (TOP_LEVEL_IN_CONNECTION.includes(key)) {
+      throw new ConfigError(
+        `connection.${key}`,
+        `'${key}' is a shared setting: set it at top level — new ResilientClient({ bootstrapServers, ${key}, … }) — not inside 'connection' ` +
+          `(which takes only ${RESILIENT_CONNECTION_KEYS.join(', ')})`,
+      );
+    }
+  }
+  rejectUnknownKeys('ResilientClient connection', knobs, RESILIENT_CONNECTION_KEYS);
+  return knobs;
+}
+
+function booleanOption(option: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new ConfigError(option, `expected true or false, got ${describeValue(value)}`);
+  return value;
+}
+
+/** Drop keys whose value is undefined, so defaults further down are not overwritten by them. */
+function defined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
 
 /** Apply defaults and validate. Throws ConfigError naming the first bad option. */
-export function resolveResilientConfig(options: ResilientClientOptions): ResolvedResilientConfig {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new ConfigError('options', 'expected an object with at least `servers`');
-  }
-  const o = options;
-  rejectUnknownOptionKeys('ResilientClient', o, RESILIENT_OPTION_KEYS);
-  if (!Array.isArray(o.servers) || o.servers.length === 0) {
-    throw new ConfigError('servers', 'expected at least one broker address (host:port)');
-  }
-  const servers = o.servers.map((s, i) => {
-    if (typeof s !== 'string') throw new ConfigError(`servers[${i}]`, `expected host:port, got ${describeValue(s)}`);
-    return parseAddress(s, `servers[${i}]`);
-  });
+export function resolveResilientConfig(input: ResilientClientOptions): ResolvedResilientConfig {
+  const o = optionsObject<ResilientClientOptions>('ResilientClient', input);
+  rejectUnknownKeys('ResilientClient', o, RESILIENT_OPTION_KEYS, FORMER_NAMES);
+  const bootstrapServers = resolveBootstrapServers(o.bootstrapServers);
+  const servers = bootstrapServers.map((s, i) => parseAddress(s, `bootstrapServers[${i}]`));
   const seen = new Set<string>();
   servers.forEach((s, i) => {
     const key = `${s.host.toLowerCase()}:${s.port}`;
-    if (seen.has(key)) throw new ConfigError(`servers[${i}]`, `duplicate address ${o.servers[i]}`);
+    if (seen.has(key)) throw new ConfigError(`bootstrapServers[${i}]`, `duplicate address ${bootstrapServers[i]}`);
     seen.add(key);
   });
+  const retry = resolveRetryPolicy(o.retry, RESILIENT_DEFAULTS.retry);
+  const knobs = resolveConnectionKnobs(o.connection);
 
   const d = RESILIENT_DEFAULTS;
-  const retryInitialDelay = duration('retryInitialDelay', o.retryInitialDelay ?? d.retryInitialDelay, 0);
-  const retryMaxDelay = duration('retryMaxDelay', o.retryMaxDelay ?? d.retryMaxDelay, 0);
-  if (retryMaxDelay < retryInitialDelay) {
-    throw new ConfigError('retryMaxDelay', `must be ≥ retryInitialDelay (${retryInitialDelay}), got ${retryMaxDelay}`);
-  }
-  const retryMultiplier = o.retryMultiplier ?? d.retryMultiplier;
-  if (typeof retryMultiplier !== 'number' || !Number.isFinite(retryMultiplier) || retryMultiplier < 1) {
-    throw new ConfigError('retryMultiplier', `expected a number ≥ 1, got ${describeValue(retryMultiplier)}`);
-  }
-  const retryJitter = o.retryJitter ?? d.retryJitter;
-  if (typeof retryJitter !== 'number' || !(retryJitter >= 0 && retryJitter <= 1)) {
-    throw new ConfigError('retryJitter', `expected a fraction in 0..1, got ${describeValue(retryJitter)}`);
-  }
-  const healthCheckEnabled = o.healthCheckEnabled ?? d.healthCheckEnabled;
-  if (typeof healthCheckEnabled !== 'boolean') throw new ConfigError('healthCheckEnabled', `expected true or false, got ${describeValue(healthCheckEnabled)}`);
-  const retryNonIdempotent = o.retryNonIdempotent ?? d.retryNonIdempotent;
-  if (typeof retryNonIdempotent !== 'boolean') throw new ConfigError('retryNonIdempotent', `expected true or false, got ${describeValue(retryNonIdempotent)}`);
+  const connectionTimeoutMs = durationMs('connectionTimeoutMs', o.connectionTimeoutMs ?? d.connectionTimeoutMs, 1);
+  const requestTimeoutMs = durationMs('requestTimeoutMs', o.requestTimeoutMs ?? d.requestTimeoutMs, 0);
+  const scheduler = o.scheduler ?? asyncScheduler;
+  const connection: ConnectionOptions = {
+    ...defined({ clientId: o.clientId, tls: o.tls, auth: o.auth, socketFactory: o.socketFactory, logger: o.logger, logLevel: o.logLevel }),
+    ...knobs,
+    connectionTimeoutMs,
+    requestTimeoutMs,
+    scheduler,
+  };
+  // clientId, tls, auth, socketFactory, logger, logLevel, the knobs and the scheduler are checked
+  // as every connection checks them, here rather than at the first connect.
+  validateConnectionOptions(connection, 'ResilientClient');
+
   if (o.random !== undefined && typeof o.random !== 'function') throw new ConfigError('random', 'expected a function returning [0, 1)');
   if (o.connectionFactory !== undefined && typeof o.connectionFactory !== 'function') {
     throw new ConfigError('connectionFactory', 'expected a function (address, options) => Observable of a connection');
   }
-  if (o.connection !== undefined && (o.connection === null || typeof o.connection !== 'object')) {
-    throw new ConfigError('connection', 'expected connection options (an object)');
-  }
-  validateConnectionOptions(o.connection, 'ResilientClient connection');
-  if (o.scheduler !== undefined && (typeof o.scheduler !== 'object' || o.scheduler === null || typeof o.scheduler.now !== 'function')) {
-    throw new ConfigError('scheduler', 'expected an RxJS SchedulerLike');
-  }
 
   return {
+    bootstrapServers,
     servers,
-    poolSizePerServer: integer('poolSizePerServer', o.poolSizePerServer ?? d.poolSizePerServer, 1, 10_000),
-    connectionTimeout: duration('connectionTimeout', o.connectionTimeout ?? d.connectionTimeout, 1),
-    requestTimeout: duration('requestTimeout', o.requestTimeout ?? d.requestTimeout, 0),
-    maxRetries: integer('maxRetries', o.maxRetries ?? d.maxRetries, 0, 1_000),
-    retryInitialDelay,
-    retryMaxDelay,
-    retryMultiplier,
-    retryJitter,
-    circuitBreakerFailureThreshold: integer('circuitBreakerFailureThreshold', o.circuitBreakerFailureThreshold ?? d.circuitBreakerFailureThreshold, 1),
-    circuitBreakerRecoveryTimeout: duration('circuitBreakerRecoveryTimeout', o.circuitBreakerRecoveryTimeout ?? d.circuitBreakerRecoveryTimeout, 0),
-    circuitBreakerInitialRecoveryTimeout: duration('circuitBreakerInitialRecoveryTimeout', o.circuitBreakerInitialRecoveryTimeout ?? d.circuitBreakerInitialRecoveryTimeout, 0),
-    maxConnectionLifetime: duration('maxConnectionLifetime', o.maxConnectionLifetime ?? d.maxConnectionLifetime, 1),
-    idleTimeout: duration('idleTimeout', o.idleTimeout ?? d.idleTimeout, 0),
-    healthCheckEnabled,
-    healthCheckInterval: duration('healthCheckInterval', o.healthCheckInterval ?? d.healthCheckInterval, 1),
-    healthEmitInterval: duration('healthEmitInterval', o.healthEmitInterval ?? d.healthEmitInterval, 0),
-    retryNonIdempotent,
-    connection: { ...(o.connection ?? {}) },
-    scheduler: o.scheduler ?? asyncScheduler,
+    poolSizePerServer: integerIn('poolSizePerServer', o.poolSizePerServer ?? d.poolSizePerServer, 1, 10_000),
+    connectionTimeoutMs,
+    requestTimeoutMs,
+    retry,
+    circuitBreakerFailureThreshold: integerIn('circuitBreakerFailureThreshold', o.circuitBreakerFailureThreshold ?? d.circuitBreakerFailureThreshold, 1),
+    circuitBreakerRecoveryTimeoutMs: durationMs('circuitBreakerRecoveryTimeoutMs', o.circuitBreakerRecoveryTimeoutMs ?? d.circuitBreakerRecoveryTimeoutMs, 0),
+    circuitBreakerInitialRecoveryTimeoutMs: durationMs(
+      'circuitBreakerInitialRecoveryTimeoutMs',
+      o.circuitBreakerInitialRecoveryTimeoutMs ?? d.circuitBreakerInitialRecoveryTimeoutMs,
+      0,
+    ),
+    maxConnectionLifetimeMs: durationMs('maxConnectionLifetimeMs', o.maxConnectionLifetimeMs ?? d.maxConnectionLifetimeMs, 1),
+    idleTimeoutMs: durationMs('idleTimeoutMs', o.idleTimeoutMs ?? d.idleTimeoutMs, 0),
+    healthCheckEnabled: booleanOption('healthCheckEnabled', o.healthCheckEnabled ?? d.healthCheckEnabled),
+    healthCheckIntervalMs: durationMs('healthCheckIntervalMs', o.healthCheckIntervalMs ?? d.healthCheckIntervalMs, 1),
+    healthEmitIntervalMs: durationMs('healthEmitIntervalMs', o.healthEmitIntervalMs ?? d.healthEmitIntervalMs, 0),
+    retryNonIdempotent: booleanOption('retryNonIdempotent', o.retryNonIdempotent ?? d.retryNonIdempotent),
+    connection,
+    scheduler,
     random: o.random ?? Math.random,
     connectionFactory: o.connectionFactory,
   };

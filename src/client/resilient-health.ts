@@ -1,9 +1,10 @@
 /**
- * What `ResilientClient.health$` emits: the whole picture, per server and in total, plus a
- * one-line formatter for dashboards and logs.
+ * What `ResilientClient.health$` emits: the whole picture, per server and in total, how it is
+ * built from the servers and the call counters, and a one-line formatter for dashboards and logs.
  */
 import type { CircuitState } from './circuit-breaker.js';
 import type { PoolSnapshot } from './connection-pool.js';
+import type { ResilientServer } from './resilient-server.js';
 
 export interface HealthError {
   code: string;
@@ -62,6 +63,60 @@ export interface ResilientHealth {
   busyConnections: number;
   /** The client is closed; this is the last emission. */
   closed: boolean;
+}
+
+/** The client's call counters (one call however many attempts it took). */
+export interface CallTotals {
+  requests: number;
+  successes: number;
+  failures: number;
+  retries: number;
+  inFlight: number;
+}
+
+function serverHealth(s: ResilientServer): ServerHealth {
+  const breaker = s.breaker.snapshot();
+  return {
+    address: s.label,
+    breaker: breaker.state,
+    consecutiveFailures: breaker.consecutiveFailures,
+    openedAt: breaker.openedAt,
+    halfOpenAt: breaker.halfOpenAt,
+    probeInFlight: breaker.probeInFlight,
+    pool: s.pool.snapshot(),
+    requests: s.requests,
+    answered: s.answered,
+    failures: s.failures,
+    lastError: s.lastError,
+    latencyP50Ms: s.latencies.quantile(0.5),
+    latencyP99Ms: s.latencies.quantile(0.99),
+    lastHealthCheck: s.lastHealthCheck,
+  };
+}
+
+/** The snapshot `health()` returns and `health$` emits. `closed`: everything is closed, this is the last. */
+export function buildHealth(serverList: readonly ResilientServer[], totals: Readonly<CallTotals>, closed: boolean): ResilientHealth {
+  const servers = serverList.map(serverHealth);
+  const finished = totals.successes + totals.failures;
+  let connections = 0;
+  let idle = 0;
+  let busy = 0;
+  for (const s of servers) {
+    connections += s.pool.size - s.pool.connecting;
+    idle += s.pool.idle;
+    busy += s.pool.busy;
+  }
+  return {
+    servers,
+    totalServers: servers.length,
+    healthyServers: servers.filter((s) => s.breaker === 'closed').length,
+    ...totals,
+    successRate: finished === 0 ? 1 : totals.successes / finished,
+    connections,
+    idleConnections: idle,
+    busyConnections: busy,
+    closed,
+  };
 }
 
 const STATE_LABEL: Record<CircuitState, string> = { closed: 'CLOSED', open: 'OPEN', 'half-open': 'HALF-OPEN' };

@@ -12,71 +12,48 @@
  * component's options is a ConfigError (one place to set it, one place to look).
  */
 import { Observable, defer, firstValueFrom, from } from 'rxjs';
+import { CONNECTION_SETTING_KEYS, resolveBootstrapServers, resolveRetryPolicy, type ConnectionSettingKey, type ConnectionSettings } from '../connection-settings.js';
 import { ConfigError } from '../errors.js';
-import type { Logger, LogLevel } from '../observability/log.js';
 import { Consumer } from '../consumer/consumer.js';
 import type { ConsumerConfig } from '../consumer/consumer-config.js';
 import { Producer } from '../producer/producer.js';
 import type { ProducerConfigInput } from '../producer/producer-config.js';
 import { TransactionalProducer, type TransactionalProducerConfig } from '../producer/transactional-producer.js';
-import { durationMs, optionsObject, rejectUnknownKeys } from '../settings-validation.js';
-import type { AuthOptions } from '../transport/authenticator.js';
-import { validateAddress, validateConnectionOptions } from '../transport/connection-options.js';
-import type { SocketFactory } from '../transport/socket-factory.js';
-import type { TlsOptions } from '../transport/tls.js';
+import { MAX_TIMER_MS, optionsObject, rejectUnknownKeys } from '../settings-validation.js';
+import { validateConnectionOptions } from '../transport/connection-options.js';
 import { Client } from './client.js';
 import { ResilientClient } from './resilient-client.js';
 import type { ResilientClientOptions } from './resilient-config.js';
 
-/** The settings every component shares. */
-export interface RivvenSettings {
-  /** Brokers, `host:port` (IPv6 `[addr]:port`), in order of preference; a single string is accepted. Required. */
-  bootstrapServers: readonly string[] | string;
-  /** Sent in every handshake, shown in broker logs; components add their role (`-producer`, …). */
-  clientId?: string;
-  tls?: TlsOptions;
-  auth?: AuthOptions;
-  socketFactory?: SocketFactory;
-  /** Time to open a connection (TCP, TLS, handshake, auth). Default 10,000 ms. */
-  connectionTimeoutMs?: number;
-  /** Time to wait for a reply. Default 30,000 ms. */
-  requestTimeoutMs?: number;
-  /** Log sink (pino's shape; `console` works; `null` is silent). Default: warnings to stderr. */
-  logger?: Logger | null;
-  logLevel?: LogLevel;
-}
+/** The settings every component shares (connection-settings.ts); `bootstrapServers` is required. */
+export type RivvenSettings = ConnectionSettings;
 
-const SHARED_KEYS = ['bootstrapServers', 'clientId', 'tls', 'auth', 'socketFactory', 'connectionTimeoutMs', 'requestTimeoutMs', 'logger', 'logLevel'] as const;
-type SharedKey = (typeof SHARED_KEYS)[number];
+/** Old spellings of the shared settings, refused in a component's options too (they would be typos there). */
+const REPEATS: readonly string[] = [...CONNECTION_SETTING_KEYS, 'bootstrapServer', 'servers', 'connectionTimeout', 'requestTimeout', 'client'];
 
-/** Per-component spellings of the shared settings that a component's options must not repeat. */
-const REPEATS: readonly string[] = [...SHARED_KEYS, 'bootstrapServer', 'servers', 'connectionTimeout', 'requestTimeout', 'client', 'connection'];
-
-export type RivvenProducerOptions = Omit<ProducerConfigInput, 'bootstrapServers' | 'clientId' | 'tls' | 'auth' | 'socketFactory' | 'logger' | 'logLevel' | 'connectionTimeout' | 'requestTimeout'>;
-export type RivvenConsumerOptions = Omit<ConsumerConfig, SharedKey>;
-export type RivvenTransactionalOptions = Omit<TransactionalProducerConfig, 'bootstrapServers' | 'bootstrapServer' | 'client'>;
-export type RivvenResilientOptions = Omit<ResilientClientOptions, 'servers' | 'connection' | 'connectionTimeout' | 'requestTimeout'>;
+export type RivvenProducerOptions = Omit<ProducerConfigInput, ConnectionSettingKey>;
+export type RivvenConsumerOptions = Omit<ConsumerConfig, ConnectionSettingKey>;
+export type RivvenTransactionalOptions = Omit<TransactionalProducerConfig, ConnectionSettingKey>;
+export type RivvenResilientOptions = Omit<ResilientClientOptions, ConnectionSettingKey>;
 
 interface Closable {
   close(): Promise<void>;
 }
 
 export class Rivven {
-  private readonly settings: Readonly<Omit<RivvenSettings, 'bootstrapServers'>> & { readonly bootstrapServers: readonly string[] };
+  private readonly settings: Readonly<Omit<ConnectionSettings, 'bootstrapServers'>> & { readonly bootstrapServers: readonly string[] };
   private readonly made = new Set<Closable>();
   private closed = false;
 
   constructor(settings: RivvenSettings) {
     const s = optionsObject('Rivven', settings);
-    rejectUnknownKeys('Rivven', s, SHARED_KEYS);
-    const servers = typeof s.bootstrapServers === 'string' ? [s.bootstrapServers] : s.bootstrapServers;
-    if (!Array.isArray(servers) || servers.length === 0) throw new ConfigError('bootstrapServers', "expected at least one broker address, e.g. ['127.0.0.1:9092']");
-    servers.forEach((server, i) => validateAddress(server, `bootstrapServers[${i}]`));
-    const { bootstrapServers: _servers, ...connection } = s;
+    rejectUnknownKeys('Rivven', s, CONNECTION_SETTING_KEYS);
+    const bootstrapServers = resolveBootstrapServers(s.bootstrapServers);
+    const { bootstrapServers: _servers, retry, ...connection } = s;
     validateConnectionOptions(connection, 'Rivven');
-    if (s.connectionTimeoutMs !== undefined) durationMs('connectionTimeoutMs', s.connectionTimeoutMs, 1);
-    if (s.requestTimeoutMs !== undefined) durationMs('requestTimeoutMs', s.requestTimeoutMs, 0);
-    this.settings = { ...s, bootstrapServers: [...servers] };
+    // Checked now (each component merges it over its own defaults later).
+    if (retry !== undefined) resolveRetryPolicy(retry, { maxAttempts: 1, initialDelayMs: 0, maxDelayMs: MAX_TIMER_MS, multiplier: 2, jitter: 0 });
+    this.settings = { ...s, bootstrapServers };
   }
 
   /** The broker list every component uses. */
@@ -86,41 +63,19 @@ export class Rivven {
 
   /** A `Producer` with the shared settings plus `options` (batching, idempotence, compression, …). */
   producer(options: RivvenProducerOptions = {}): Producer {
-    const o = this.own('producer', options);
-    const s = this.settings;
-    return this.track(
-      Producer.create({
-        ...o,
-        bootstrapServers: [...s.bootstrapServers],
-        ...(s.clientId === undefined ? {} : { clientId: `${s.clientId}-producer` }),
-        ...defined({ tls: s.tls, auth: s.auth, socketFactory: s.socketFactory, logger: s.logger, logLevel: s.logLevel }),
-        ...defined({ connectionTimeout: s.connectionTimeoutMs, requestTimeout: s.requestTimeoutMs }),
-      }),
-    );
+    return this.track(Producer.create({ ...this.own('producer', options), ...this.shared('producer') }));
   }
 
   /** A `Consumer` with the shared settings plus `options` (`groupId`, `topics` or `assign`, …). */
   consumer(options: RivvenConsumerOptions): Consumer {
-    const o = this.own('consumer', options);
-    const s = this.settings;
-    return this.track(
-      Consumer.create({
-        ...o,
-        bootstrapServers: [...s.bootstrapServers],
-        ...(s.clientId === undefined ? {} : { clientId: `${s.clientId}-consumer` }),
-        ...defined({ tls: s.tls, auth: s.auth, socketFactory: s.socketFactory, logger: s.logger, logLevel: s.logLevel }),
-        ...defined({ connectionTimeoutMs: s.connectionTimeoutMs, requestTimeoutMs: s.requestTimeoutMs }),
-      }),
-    );
+    return this.track(Consumer.create({ ...this.own('consumer', options), ...this.shared('consumer') }));
   }
 
   /** A `TransactionalProducer` (initialised: emits once it holds a producer id). */
   transactionalProducer$(options: RivvenTransactionalOptions): Observable<TransactionalProducer> {
     return defer(() => {
-      const o = this.own('transactionalProducer$', options);
-      return from(
-        firstValueFrom(TransactionalProducer.create$({ ...o, bootstrapServers: [...this.settings.bootstrapServers], client: this.connectionOptions() })).then((p) => this.track(p)),
-      );
+      const own = this.own('transactionalProducer$', options);
+      return from(firstValueFrom(TransactionalProducer.create$({ ...own, ...this.shared(undefined) })).then((p) => this.track(p)));
     });
   }
 
@@ -129,31 +84,14 @@ export class Rivven {
    * the typed admin and data operations. Opens nothing until used.
    */
   client(options: RivvenResilientOptions = {}): ResilientClient {
-    const o = this.own('client', options);
-    const s = this.settings;
-    return this.track(
-      new ResilientClient({
-        ...o,
-        servers: [...s.bootstrapServers],
-        ...defined({ connectionTimeout: s.connectionTimeoutMs, requestTimeout: s.requestTimeoutMs }),
-        connection: this.connectionOptions(),
-      }),
-    );
+    return this.track(new ResilientClient({ ...this.own('client', options), ...this.shared(undefined) }));
   }
 
   /** One connected `Client` (admin operations), to the first bootstrap server that answers. */
   admin$(): Observable<Client> {
-    return defer(async () => {
+    return defer(() => {
       this.assertOpen('admin$');
-      let lastError: unknown;
-      for (const server of this.settings.bootstrapServers) {
-        try {
-          return this.track(await firstValueFrom(Client.connect$(server, this.connectionOptions())));
-        } catch (error) {
-          lastError = error;
-        }
-      }
-      throw lastError;
+      return from(firstValueFrom(Client.connect$(this.shared(undefined))).then((c) => this.track(c)));
     });
   }
 
@@ -169,18 +107,14 @@ export class Rivven {
     await this.close();
   }
 
-  private connectionOptions() {
-    const s = this.settings;
-    return defined({
-      clientId: s.clientId,
-      tls: s.tls,
-      auth: s.auth,
-      socketFactory: s.socketFactory,
-      logger: s.logger,
-      logLevel: s.logLevel,
-      connectionTimeoutMs: s.connectionTimeoutMs,
-      requestTimeoutMs: s.requestTimeoutMs,
-    });
+  /** The shared settings as a component takes them; `role` is added to the clientId (`billing-producer`). */
+  private shared(role: string | undefined): ConnectionSettings & { bootstrapServers: string[] } {
+    const { clientId, bootstrapServers, ...rest } = this.settings;
+    return {
+      ...defined(rest),
+      bootstrapServers: [...bootstrapServers],
+      ...(clientId === undefined ? {} : { clientId: role === undefined ? clientId : `${clientId}-${role}` }),
+    };
   }
 
   /** A component's own options: an object that repeats none of the shared settings. */
@@ -206,6 +140,6 @@ export class Rivven {
 }
 
 /** The entries whose value is set (so a component's own defaults stay in force for the others). */
-function defined<T extends Record<string, unknown>>(values: T): Partial<T> {
+function defined<T extends object>(values: T): Partial<T> {
   return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -2,7 +2,9 @@
  * Consumer configuration: the names and defaults of rivven-client's `ConsumerConfig`, in camelCase,
  * plus the few options a reactive consumer needs on top (fetch wait, assignor, scheduler).
  */
-import { MAX_TIMER_MS, rejectUnknownKeys } from '../settings-validation.js';
+import { MAX_TIMER_MS, durationMs, integerIn, oneOf, rejectUnknownKeys } from '../settings-validation.js';
+import { resolveBootstrapServers, resolveRetryPolicy, type ResolvedRetryPolicy, type RetryPolicy } from '../connection-settings.js';
+import { validateLoggerOptions } from '../transport/connection-options.js';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { IsolationLevel } from '../client/client-types.js';
 import { ConfigError } from '../errors.js';
@@ -11,11 +13,11 @@ import type { SocketFactory } from '../transport/socket-factory.js';
 import type { TlsOptions } from '../transport/tls.js';
 import { rangeAssignor, type PartitionAssignor } from './assignors.js';
 import type { ValueFraming } from '../protocol/value-decoder.js';
-import { LOG_LEVELS, type Logger, type LogLevel } from '../observability/log.js';
+import type { Logger, LogLevel } from '../observability/log.js';
 
 export interface ConsumerConfig {
-  /** `host:port` of the brokers; the first reachable one is used. Default `['127.0.0.1:9092']`. */
-  bootstrapServers?: string[];
+  /** `host:port` of the brokers (one, or a list); failover walks the list. Default `'127.0.0.1:9092'`. */
+  bootstrapServers?: string | readonly string[];
   /** Consumer group: committed offsets are stored under it (and, with `topics`, membership). Default `default-group`. */
   groupId?: string;
   /** Group-managed subscription: partitions are assigned by the group (JoinGroup/SyncGroup). */
@@ -41,12 +43,12 @@ export interface ConsumerConfig {
   metadataRefreshIntervalMs?: number;
   /** Read the owned partitions' log ends (lag$, health$.lag) this often. Default 5,000 ms. */
   lagIntervalMs?: number;
-  /** First reconnect delay. Default 100 ms. */
-  reconnectBackoffMs?: number;
-  /** Cap of the reconnect delay. Default 10,000 ms. */
-  reconnectBackoffMaxMs?: number;
-  /** Reconnect attempts before the stream errors. Default 10. */
-  maxReconnectAttempts?: number;
+  /**
+   * Reconnecting after a connection or request failure: jittered exponential backoff, and how many
+   * attempts in a row before `records$` errors. Default `{ maxAttempts: 10, initialDelayMs: 100,
+   * maxDelayMs: 10_000, multiplier: 2, jitter: 0.25 }`.
+   */
+  retry?: RetryPolicy;
   /** The coordinator drops a member that sent no heartbeat for this long. Default 10,000 ms. */
   sessionTimeoutMs?: number;
   /** How long the coordinator waits for members during a rebalance. Default 30,000 ms. */
@@ -127,9 +129,7 @@ export interface ResolvedConsumerConfig {
   isolationLevel: IsolationLevel;
   metadataRefreshIntervalMs: number;
   lagIntervalMs: number;
-  reconnectBackoffMs: number;
-  reconnectBackoffMaxMs: number;
-  maxReconnectAttempts: number;
+  retry: ResolvedRetryPolicy;
   sessionTimeoutMs: number;
   rebalanceTimeoutMs: number;
   heartbeatIntervalMs: number;
@@ -163,9 +163,7 @@ export const CONSUMER_DEFAULTS = {
   isolationLevel: 'read_uncommitted' as IsolationLevel,
   metadataRefreshIntervalMs: 300_000,
   lagIntervalMs: 5_000,
-  reconnectBackoffMs: 100,
-  reconnectBackoffMaxMs: 10_000,
-  maxReconnectAttempts: 10,
+  retry: { maxAttempts: 10, initialDelayMs: 100, maxDelayMs: 10_000, multiplier: 2, jitter: 0.25 } as ResolvedRetryPolicy,
   sessionTimeoutMs: 10_000,
   rebalanceTimeoutMs: 30_000,
   heartbeatIntervalMs: 3_000,
@@ -182,26 +180,23 @@ export const CONSUMER_DEFAULTS = {
   maxInFlightDecodedBytes: 256 * 1024 * 1024,
 } as const;
 
-/** The `read_committed` preset (as rivven-client's `.read_committed()`): `{ ...config, ...readCommitted() }`. */
-export function readCommitted(): Pick<ConsumerConfig, 'isolationLevel'> {
-  return { isolationLevel: 'read_committed' };
+/** Consumer presets, spread into the options: `{ ...ConsumerPresets.readCommitted, topics }`. */
+export const ConsumerPresets = {
+  /** As rivven-client's `.read_committed()`: records of aborted transactions are hidden. */
+  readCommitted: Object.freeze({ isolationLevel: 'read_committed' }) as Readonly<Pick<ConsumerConfig, 'isolationLevel'>>,
+} as const;
+
+/** An integer option in min..max, or its default when not given. */
+function intOption(option: string, value: number | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  return value === undefined ? fallback : integerIn(option, value, min, max);
 }
 
-function positiveInt(option: string, value: number | undefined, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+/** A duration option in whole ms (≤ setTimeout's limit), or its default when not given. */
+function msOption(option: string, value: number | undefined, fallback: number, min: number, max = MAX_TIMER_MS): number {
   if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value <= 0 || value > max) {
-    throw new ConfigError(option, `expected a positive integer${max < Number.MAX_SAFE_INTEGER ? ` ≤ ${max}` : ''}, got ${value}`);
-  }
-  return value;
+  return integerIn(option, durationMs(option, value, min), min, max);
 }
 
-function nonNegativeInt(option: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 0) throw new ConfigError(option, `expected an integer ≥ 0, got ${value}`);
-  return value;
-}
-
-/** Validate and fill defaults; throws ConfigError naming the offending option. */
 /** Every option a Consumer takes: anything else is a typo, refused with the closest name. */
 export const CONSUMER_OPTION_KEYS = [
   'ackMode',
@@ -227,12 +222,10 @@ export const CONSUMER_OPTION_KEYS = [
   'maxInFlightDecodedBytes',
   'maxPollIntervalMs',
   'maxPollRecords',
-  'maxReconnectAttempts',
   'metadataRefreshIntervalMs',
   'rebalanceTimeoutMs',
-  'reconnectBackoffMaxMs',
-  'reconnectBackoffMs',
   'requestTimeoutMs',
+  'retry',
   'scheduler',
   'sessionTimeoutMs',
   'socketFactory',
@@ -241,13 +234,17 @@ export const CONSUMER_OPTION_KEYS = [
   'valueFraming',
 ] as const satisfies readonly (keyof ConsumerConfig)[];
 
+/** Names of earlier versions, refused with what replaced them. */
+const FORMER_NAMES: Readonly<Record<string, string>> = {
+  maxReconnectAttempts: "'retry: { maxAttempts }', which counts the first attempt too (maxReconnectAttempts: n is maxAttempts: n + 1)",
+  reconnectBackoffMs: "'retry: { initialDelayMs }'",
+  reconnectBackoffMaxMs: "'retry: { maxDelayMs }'",
+};
+
 export function resolveConsumerConfig(config: ConsumerConfig): ResolvedConsumerConfig {
   if (config === null || typeof config !== 'object') throw new ConfigError('config', 'expected a ConsumerConfig object');
-  rejectUnknownKeys('Consumer', config, CONSUMER_OPTION_KEYS);
-  const bootstrapServers = config.bootstrapServers ?? [...CONSUMER_DEFAULTS.bootstrapServers];
-  if (!Array.isArray(bootstrapServers) || bootstrapServers.length === 0 || bootstrapServers.some((s) => typeof s !== 'string' || s.length === 0)) {
-    throw new ConfigError('bootstrapServers', 'expected at least one host:port');
-  }
+  rejectUnknownKeys('Consumer', config, CONSUMER_OPTION_KEYS, FORMER_NAMES);
+  const bootstrapServers = resolveBootstrapServers(config.bootstrapServers ?? CONSUMER_DEFAULTS.bootstrapServers);
   const groupId = config.groupId ?? CONSUMER_DEFAULTS.groupId;
   if (typeof groupId !== 'string' || groupId.length === 0) throw new ConfigError('groupId', 'expected a non-empty string');
 
@@ -270,40 +267,23 @@ export function resolveConsumerConfig(config: ConsumerConfig): ResolvedConsumerC
     throw new ConfigError('topics', 'set `topics` (group-managed) or `assign` (static partitions)');
   }
 
-  const isolationLevel = config.isolationLevel ?? CONSUMER_DEFAULTS.isolationLevel;
-  if (isolationLevel !== 'read_uncommitted' && isolationLevel !== 'read_committed') {
-    throw new ConfigError('isolationLevel', `expected 'read_uncommitted' or 'read_committed', got '${String(isolationLevel)}'`);
-  }
-  const autoOffsetReset = config.autoOffsetReset ?? CONSUMER_DEFAULTS.autoOffsetReset;
-  if (autoOffsetReset !== 'earliest' && autoOffsetReset !== 'latest') {
-    throw new ConfigError('autoOffsetReset', `expected 'earliest' or 'latest', got '${String(autoOffsetReset)}'`);
-  }
-  const sessionTimeoutMs = positiveInt('sessionTimeoutMs', config.sessionTimeoutMs, CONSUMER_DEFAULTS.sessionTimeoutMs, 0xffffffff);
-  const rebalanceTimeoutMs = positiveInt('rebalanceTimeoutMs', config.rebalanceTimeoutMs, CONSUMER_DEFAULTS.rebalanceTimeoutMs, 0xffffffff);
-  const heartbeatRequested = positiveInt('heartbeatIntervalMs', config.heartbeatIntervalMs, CONSUMER_DEFAULTS.heartbeatIntervalMs);
+  const isolationLevel = oneOf('isolationLevel', config.isolationLevel ?? CONSUMER_DEFAULTS.isolationLevel, ['read_uncommitted', 'read_committed'] as const);
+  const autoOffsetReset = oneOf('autoOffsetReset', config.autoOffsetReset ?? CONSUMER_DEFAULTS.autoOffsetReset, ['earliest', 'latest'] as const);
+  const sessionTimeoutMs = msOption('sessionTimeoutMs', config.sessionTimeoutMs, CONSUMER_DEFAULTS.sessionTimeoutMs, 1);
+  const rebalanceTimeoutMs = msOption('rebalanceTimeoutMs', config.rebalanceTimeoutMs, CONSUMER_DEFAULTS.rebalanceTimeoutMs, 1);
+  const heartbeatRequested = msOption('heartbeatIntervalMs', config.heartbeatIntervalMs, CONSUMER_DEFAULTS.heartbeatIntervalMs, 1);
   // As rivven-client: the heartbeat must fit three times in the session timeout.
   const heartbeatIntervalMs = Math.max(1, Math.min(heartbeatRequested, Math.floor(sessionTimeoutMs / 3)));
-  const reconnectBackoffMs = positiveInt('reconnectBackoffMs', config.reconnectBackoffMs, CONSUMER_DEFAULTS.reconnectBackoffMs);
-  const reconnectBackoffMaxMs = positiveInt('reconnectBackoffMaxMs', config.reconnectBackoffMaxMs, CONSUMER_DEFAULTS.reconnectBackoffMaxMs);
-  if (reconnectBackoffMaxMs < reconnectBackoffMs) throw new ConfigError('reconnectBackoffMaxMs', 'must be ≥ reconnectBackoffMs');
+  const retry = resolveRetryPolicy(config.retry, CONSUMER_DEFAULTS.retry);
   const assignor = config.assignor ?? rangeAssignor;
   if (typeof assignor?.assign !== 'function' || typeof assignor.name !== 'string') {
     throw new ConfigError('assignor', 'expected a PartitionAssignor ({ name, assign(members, partitionsPerTopic) })');
   }
-  if (config.logLevel !== undefined && !LOG_LEVELS.includes(config.logLevel)) {
-    throw new ConfigError('logLevel', `expected one of ${LOG_LEVELS.join(', ')}, got '${String(config.logLevel)}'`);
-  }
-  if (config.logger !== undefined && config.logger !== null && typeof config.logger?.warn !== 'function') {
-    throw new ConfigError('logger', 'expected an object with debug/info/warn/error(fields, message), or null');
-  }
-  const ackMode = config.ackMode ?? CONSUMER_DEFAULTS.ackMode;
-  if (ackMode !== 'manual' && ackMode !== 'onEmit') throw new ConfigError('ackMode', `expected 'manual' or 'onEmit', got '${String(ackMode)}'`);
-  const valueFraming = config.valueFraming ?? CONSUMER_DEFAULTS.valueFraming;
-  if (valueFraming !== 'detect' && valueFraming !== 'rivven-core' && valueFraming !== 'raw') {
-    throw new ConfigError('valueFraming', `expected 'detect', 'rivven-core' or 'raw', got '${String(valueFraming)}'`);
-  }
-  const maxFetchDecodedBytes = positiveInt('maxFetchDecodedBytes', config.maxFetchDecodedBytes, CONSUMER_DEFAULTS.maxFetchDecodedBytes);
-  const maxInFlightDecodedBytes = positiveInt('maxInFlightDecodedBytes', config.maxInFlightDecodedBytes, CONSUMER_DEFAULTS.maxInFlightDecodedBytes);
+  validateLoggerOptions(config.logger, config.logLevel);
+  const ackMode = oneOf('ackMode', config.ackMode ?? CONSUMER_DEFAULTS.ackMode, ['manual', 'onEmit'] as const);
+  const valueFraming = oneOf('valueFraming', config.valueFraming ?? CONSUMER_DEFAULTS.valueFraming, ['detect', 'rivven-core', 'raw'] as const);
+  const maxFetchDecodedBytes = intOption('maxFetchDecodedBytes', config.maxFetchDecodedBytes, CONSUMER_DEFAULTS.maxFetchDecodedBytes, 1);
+  const maxInFlightDecodedBytes = intOption('maxInFlightDecodedBytes', config.maxInFlightDecodedBytes, CONSUMER_DEFAULTS.maxInFlightDecodedBytes, 1);
   if (maxInFlightDecodedBytes < maxFetchDecodedBytes) throw new ConfigError('maxInFlightDecodedBytes', `must be ≥ maxFetchDecodedBytes (${maxFetchDecodedBytes})`);
   const enableAutoCommit = config.enableAutoCommit ?? CONSUMER_DEFAULTS.enableAutoCommit;
   if (typeof enableAutoCommit !== 'boolean') throw new ConfigError('enableAutoCommit', 'expected true or false');
@@ -314,27 +294,24 @@ export function resolveConsumerConfig(config: ConsumerConfig): ResolvedConsumerC
     topics: [...new Set(topics)],
     assign,
     // The broker answers at most 10,000 messages per Consume.
-    maxPollRecords: positiveInt('maxPollRecords', config.maxPollRecords, CONSUMER_DEFAULTS.maxPollRecords, 10_000),
-    maxPollIntervalMs: positiveInt('maxPollIntervalMs', config.maxPollIntervalMs, CONSUMER_DEFAULTS.maxPollIntervalMs),
+    maxPollRecords: intOption('maxPollRecords', config.maxPollRecords, CONSUMER_DEFAULTS.maxPollRecords, 1, 10_000),
+    maxPollIntervalMs: msOption('maxPollIntervalMs', config.maxPollIntervalMs, CONSUMER_DEFAULTS.maxPollIntervalMs, 1),
     enableAutoCommit,
-    autoCommitIntervalMs: positiveInt('autoCommitIntervalMs', config.autoCommitIntervalMs, CONSUMER_DEFAULTS.autoCommitIntervalMs),
+    autoCommitIntervalMs: msOption('autoCommitIntervalMs', config.autoCommitIntervalMs, CONSUMER_DEFAULTS.autoCommitIntervalMs, 1),
     isolationLevel,
-    metadataRefreshIntervalMs: positiveInt('metadataRefreshIntervalMs', config.metadataRefreshIntervalMs, CONSUMER_DEFAULTS.metadataRefreshIntervalMs),
-    // setTimeout's limit: a longer interval would fire at once.
-    lagIntervalMs: positiveInt('lagIntervalMs', config.lagIntervalMs, CONSUMER_DEFAULTS.lagIntervalMs, MAX_TIMER_MS),
-    reconnectBackoffMs,
-    reconnectBackoffMaxMs,
-    maxReconnectAttempts: nonNegativeInt('maxReconnectAttempts', config.maxReconnectAttempts, CONSUMER_DEFAULTS.maxReconnectAttempts),
+    metadataRefreshIntervalMs: msOption('metadataRefreshIntervalMs', config.metadataRefreshIntervalMs, CONSUMER_DEFAULTS.metadataRefreshIntervalMs, 1),
+    lagIntervalMs: msOption('lagIntervalMs', config.lagIntervalMs, CONSUMER_DEFAULTS.lagIntervalMs, 1),
+    retry,
     sessionTimeoutMs,
     rebalanceTimeoutMs,
     heartbeatIntervalMs,
     // The leader waits up to rebalanceTimeoutMs for members to finish revoking; leave it a heartbeat.
     maxDelayRebalanceMs: Math.min(
-      nonNegativeInt('maxDelayRebalanceMs', config.maxDelayRebalanceMs, CONSUMER_DEFAULTS.maxDelayRebalanceMs),
+      msOption('maxDelayRebalanceMs', config.maxDelayRebalanceMs, CONSUMER_DEFAULTS.maxDelayRebalanceMs, 0),
       Math.max(0, rebalanceTimeoutMs - heartbeatIntervalMs),
     ),
-    fetchMaxWaitMs: nonNegativeInt('fetchMaxWaitMs', config.fetchMaxWaitMs, CONSUMER_DEFAULTS.fetchMaxWaitMs),
-    fetchConnections: positiveInt('fetchConnections', config.fetchConnections, CONSUMER_DEFAULTS.fetchConnections, 256),
+    fetchMaxWaitMs: msOption('fetchMaxWaitMs', config.fetchMaxWaitMs, CONSUMER_DEFAULTS.fetchMaxWaitMs, 0),
+    fetchConnections: intOption('fetchConnections', config.fetchConnections, CONSUMER_DEFAULTS.fetchConnections, 1, 256),
     autoOffsetReset,
     assignor,
     clientId: config.clientId ?? CONSUMER_DEFAULTS.clientId,
@@ -343,9 +320,8 @@ export function resolveConsumerConfig(config: ConsumerConfig): ResolvedConsumerC
     socketFactory: config.socketFactory,
     scheduler: config.scheduler ?? asyncScheduler,
     ackMode,
-    // setTimeout's limit: a longer timeout would fire at once.
-    requestTimeoutMs: positiveInt('requestTimeoutMs', config.requestTimeoutMs, CONSUMER_DEFAULTS.requestTimeoutMs, MAX_TIMER_MS),
-    connectionTimeoutMs: positiveInt('connectionTimeoutMs', config.connectionTimeoutMs, CONSUMER_DEFAULTS.connectionTimeoutMs, MAX_TIMER_MS),
+    requestTimeoutMs: msOption('requestTimeoutMs', config.requestTimeoutMs, CONSUMER_DEFAULTS.requestTimeoutMs, 1),
+    connectionTimeoutMs: msOption('connectionTimeoutMs', config.connectionTimeoutMs, CONSUMER_DEFAULTS.connectionTimeoutMs, 1),
     logger: config.logger,
     logLevel: config.logLevel,
     valueFraming,

@@ -18,7 +18,7 @@
  * ackMode 'onEmit' a record counts as acknowledged when the subscriber's next returns.
  *
  * The parts: partition-state.ts (epochs, credit, held bytes), fetch-loop.ts (one partition's
- * fetches, checked against a hostile broker), consumer-connections.ts (lanes; failed connections
+ * fetches, checked against a hostile broker), server-lanes.ts (lanes; failed connections
  * are never reused), offset-store.ts (start offsets, commits), stall-monitor.ts (health$.stalled),
  * group-coordinator.ts (the group protocol). This file is the facade and the session.
  */
@@ -48,7 +48,9 @@ import type { Client } from '../client/client.js';
 import { ConfigError, ConnectionError, ServerError } from '../errors.js';
 import type { MessageData } from '../protocol/response-schema.js';
 import { resolveConsumerConfig, type ConsumerConfig, type ResolvedConsumerConfig } from './consumer-config.js';
-import { ConsumerConnections, consumerBackoff } from './consumer-connections.js';
+import { ServerLanes } from '../client/server-lanes.js';
+import { backoffDelay } from '../client/backoff.js';
+import { backoffOf } from '../connection-settings.js';
 import type { ConsumerHealth, TruncationEvent } from './consumer-health.js';
 import { DecodedBudget } from './decoded-budget.js';
 import { FetchLoop } from './fetch-loop.js';
@@ -93,7 +95,7 @@ export class Consumer {
   private readonly assignmentsSubject = new BehaviorSubject<TopicPartition[]>([]);
   private readonly rebalanceSubject = new Subject<RebalanceEvent>();
   private readonly truncationSubject = new Subject<TruncationEvent>();
-  private readonly connections: ConsumerConnections<ClientKind>;
+  private readonly connections: ServerLanes<ClientKind>;
   /** Decoded value bytes emitted and not acknowledged, over all partitions (maxInFlightDecodedBytes). */
   private readonly budget: DecodedBudget;
   /** Start offsets and commits (offset-store.ts). */
@@ -189,14 +191,20 @@ export class Consumer {
       closed: () => this.closed,
       log: this.log,
     });
-    this.connections = new ConsumerConnections<ClientKind>({
+    this.connections = new ServerLanes<ClientKind>({
       bootstrapServers: config.bootstrapServers,
-      clientId: config.clientId,
-      auth: config.auth,
-      tls: config.tls,
-      socketFactory: config.socketFactory,
-      requestTimeoutMs: config.requestTimeoutMs,
-      connectionTimeoutMs: config.connectionTimeoutMs,
+      client: {
+        auth: config.auth,
+        tls: config.tls,
+        socketFactory: config.socketFactory,
+        requestTimeoutMs: config.requestTimeoutMs,
+        connectionTimeoutMs: config.connectionTimeoutMs,
+        logger: config.logger,
+        logLevel: config.logLevel,
+        healthIntervalMs: 60_000,
+      },
+      clientIdOf: (kind) => `${config.clientId}-${kind}`,
+      closedMessage: 'the consumer is closed',
       onUnreachable: (error, servers) => {
         this.noteError(error);
         this.setWarning('unreachable', `no broker answers at ${servers.join(', ')}; retrying (check bootstrapServers and that the broker runs)`);
@@ -526,6 +534,11 @@ export class Consumer {
       if (!session.subscriber.closed) session.subscriber.complete();
     }
     await this.closeClients();
+    this.completeStreams();
+  }
+
+  /** The last health (closed), then every stream of the consumer completes. */
+  private completeStreams(): void {
     this.healthUpdate({ state: 'closed', assignedPartitions: 0, partitions: [] });
     this.assignmentsSubject.complete();
     this.rebalanceSubject.complete();
@@ -557,13 +570,7 @@ export class Consumer {
     }
     await this.closeClients();
     if (session && !session.subscriber.closed) session.subscriber.complete();
-    this.healthUpdate({ state: 'closed', assignedPartitions: 0, partitions: [] });
-    this.assignmentsSubject.complete();
-    this.rebalanceSubject.complete();
-    this.truncationSubject.complete();
-    this.lagSubject.complete();
-    this.stalls.stop();
-    this.tracker.complete();
+    this.completeStreams();
   }
 
   // ---- the session ----------------------------------------------------------------------------
@@ -761,7 +768,7 @@ export class Consumer {
 
   // ---- connections and timing -----------------------------------------------------------------
 
-  /** The lane's connection; a failed or closed one is never handed out (see consumer-connections.ts). */
+  /** The lane's connection; a failed or closed one is never handed out (see server-lanes.ts). */
   private client(kind: ClientKind): Promise<Client> {
     // close() still commits, drains and leaves the group over its connections (until its session ends).
     if (this.closed && this.session === undefined) return Promise.reject(new ConnectionError('the consumer is closed'));
@@ -776,9 +783,9 @@ export class Consumer {
     return this.connections.closeAll();
   }
 
-  /** Jittered (±25 %), so consumers that failed together do not retry together. */
+  /** The wait before attempt `failures + 1`: jittered, so consumers that failed together do not retry together. */
   private backoff(failures: number): number {
-    return consumerBackoff(failures, this.config.reconnectBackoffMs, this.config.reconnectBackoffMaxMs);
+    return backoffDelay(Math.max(0, failures - 1), backoffOf(this.config.retry));
   }
 
   private sleep(session: Session, ms: number): Promise<void> {

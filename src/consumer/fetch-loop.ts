@@ -268,7 +268,7 @@ export class FetchLoop {
       return;
     }
     const retriable = error instanceof RivvenError && error.retriable;
-    if (!retriable || ++this.failures > config.maxReconnectAttempts) throw error;
+    if (!retriable || ++this.failures >= config.retry.maxAttempts) throw error;
     // A connection error or a timeout leaves the connection in doubt: the next fetch opens a new one.
     if (error instanceof ConnectionError || error instanceof TimeoutError) host.dropClient(state.lane);
     // Throttled: wait what the broker asks, but never longer than a request may take.

@@ -225,7 +225,7 @@ export class GroupCoordinator<S extends GroupSession, P extends GroupPartition> 
         if (reason === undefined) {
           const code = error instanceof ServerError ? error.serverCode : undefined;
           const retriable = code === 'REBALANCE_TIMEOUT' || code === 'INCONSISTENT_GROUP_PROTOCOL' || (error instanceof RivvenError && error.retriable);
-          if (!retriable || ++failures > config.maxReconnectAttempts) throw error;
+          if (!retriable || ++failures >= config.retry.maxAttempts) throw error;
           if (error instanceof ConnectionError) host.dropCoordinator();
           await host.sleep(session, host.backoff(failures));
         }

@@ -1,9 +1,9 @@
 /**
  * Delivery of one partition's batch (the producer's "sink"): send it, and on a retriable failure
  * send it again — with jittered exponential backoff (retry-delay.ts) and a fresh connection after
- * a connection failure — until it is acknowledged, the broker refuses it for good, `retries`
- * attempts were repeated, or nobody waits for it any more (its records reached their
- * deliveryTimeout: KIP-91).
+ * a connection failure — until it is acknowledged, the broker refuses it for good, `retry.maxAttempts`
+ * attempts were made, or nobody waits for it any more (its records reached their
+ * deliveryTimeoutMs: KIP-91).
  *
  * Idempotent batches carry the session's sequence for the partition; a lost producer state makes
  * the session be replaced and the batch resent at once under the new id (KIP-360, idempotence.ts).
@@ -12,12 +12,13 @@
  */
 import { firstValueFrom, timer, type SchedulerLike } from 'rxjs';
 import { ConnectionError, RivvenError, TimeoutError } from '../errors.js';
-import type { BootstrapConnection } from './bootstrap-connection.js';
+import type { LaneHandle } from '../client/server-lanes.js';
 import { formatAddress } from '../transport/address.js';
 import { Trace, isTraced, produceChannel, type ProduceTraceMessage } from '../observability/channels.js';
 import { createLog, type Log } from '../observability/log.js';
 import { isLostProducerState, type Idempotence, type IdempotentSession } from './idempotence.js';
-import { retryDelay, type RetryDelaySettings } from './retry-delay.js';
+import type { ResolvedRetryPolicy } from '../connection-settings.js';
+import { retryDelay } from './retry-delay.js';
 
 export interface WireRecord {
   key?: Buffer;
@@ -26,9 +27,9 @@ export interface WireRecord {
 
 export type BatchOutcome = { acknowledged: true; baseOffset: bigint } | { acknowledged: false; error: unknown };
 
-export interface BatchSenderOptions extends RetryDelaySettings {
-  /** Most attempts repeated after retriable failures. */
-  retries: number;
+export interface BatchSenderOptions {
+  /** Pacing of the attempts, and how many (the first included) are made at most. */
+  retry: ResolvedRetryPolicy;
   scheduler: SchedulerLike;
   idempotence: Idempotence;
   /** An attempt failed and will be repeated (for health figures). */
@@ -49,8 +50,8 @@ export interface BatchTarget {
   partition: number;
   records: readonly WireRecord[];
   /** The connection the partition's batches always use (order is kept per partition). */
-  lane: Pick<BootstrapConnection, 'client' | 'reset'>;
-  /** True once every record of the batch has its outcome otherwise (deliveryTimeout): stop trying. */
+  lane: Pick<LaneHandle, 'client' | 'reset'>;
+  /** True once every record of the batch has its outcome otherwise (deliveryTimeoutMs): stop trying. */
   abandoned(): boolean;
 }
 
@@ -121,7 +122,7 @@ export class BatchSender {
           // an answer settles it; a lost session was replaced already.
           if (lostState) unknownOutcome = undefined;
           else if (retriable && session !== undefined) unknownOutcome = session;
-          if (!retriable || attempt >= this.options.retries) {
+          if (!retriable || attempt + 1 >= this.options.retry.maxAttempts) {
             if (unknownOutcome !== undefined) idempotence.reset(unknownOutcome);
             this.giveUp(target, error, attempt + 1, retriable);
             return { acknowledged: false, error };
@@ -129,7 +130,7 @@ export class BatchSender {
           this.options.onRetry(error);
           if (error instanceof ConnectionError || error instanceof TimeoutError) target.lane.reset();
           // The first resend under a new producer id goes at once; everything else backs off.
-          const delay = lostState && !resentAfterReset ? 0 : retryDelay(backoffs++, this.options);
+          const delay = lostState && !resentAfterReset ? 0 : retryDelay(backoffs++, this.options.retry);
           if (lostState) resentAfterReset = true;
           await firstValueFrom(timer(delay, scheduler));
         }
@@ -143,7 +144,7 @@ export class BatchSender {
 
   private giveUp(target: BatchTarget, error: unknown, attempts: number, retriesExhausted: boolean): void {
     if (!this.log.enabled('warn')) return;
-    this.log.warn(retriesExhausted ? `giving up a batch after ${attempts} attempts (retries exhausted)` : 'giving up a batch: the broker refused it', {
+    this.log.warn(retriesExhausted ? `giving up a batch after ${attempts} attempts (retry.maxAttempts reached)` : 'giving up a batch: the broker refused it', {
       topic: target.topic,
       partition: target.partition,
       records: target.records.length,

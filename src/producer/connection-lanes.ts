@@ -5,62 +5,56 @@
  * WAL commits them as a group). Each partition is pinned to one lane, so its batches still arrive
  * in order, while batches of different partitions travel side by side.
  *
- * Lane 0 also carries metadata and producer-id requests. Lanes open on first use, each with
- * failover along the bootstrap list.
+ * Lane 0 also carries metadata and producer-id requests. The lanes are those of the one
+ * connection layer (client/server-lanes.ts): opened on first use, with failover along the list.
  */
-import type { ClientOptions } from '../client/client.js';
-import { BootstrapConnection } from './bootstrap-connection.js';
+import type { ClientConnectionOptions } from '../client/client.js';
+import { ServerLanes, type LaneConnector, type LaneHandle } from '../client/server-lanes.js';
 import { murmur2 } from '../protocol/murmur2.js';
 
 export class ConnectionLanes {
-  private readonly lanes: (BootstrapConnection | undefined)[];
+  private readonly layer: ServerLanes<number>;
+  private readonly handles: (LaneHandle | undefined)[];
   private readonly topicSeeds = new Map<string, number>();
-  private closed = false;
 
-  constructor(
-    private readonly servers: readonly string[],
-    private readonly options: ClientOptions,
-    count: number,
-  ) {
-    this.lanes = new Array<BootstrapConnection | undefined>(count).fill(undefined);
+  constructor(servers: readonly string[], options: ClientConnectionOptions, count: number, connect?: LaneConnector) {
+    this.layer = new ServerLanes<number>({ bootstrapServers: servers, client: options, closedMessage: 'the producer is closed', ...(connect === undefined ? {} : { connect }) });
+    this.handles = new Array<LaneHandle | undefined>(count).fill(undefined);
   }
 
   get count(): number {
-    return this.lanes.length;
+    return this.handles.length;
   }
 
   /** The lane for requests that are not tied to a partition. */
-  primary(): BootstrapConnection {
+  primary(): LaneHandle {
     return this.lane(0);
   }
 
   /** The lane a partition's batches always use. Topics are offset so small topics spread out. */
-  forPartition(topic: string, partition: number): BootstrapConnection {
+  forPartition(topic: string, partition: number): LaneHandle {
     let seed = this.topicSeeds.get(topic);
     if (seed === undefined) {
       seed = murmur2(Buffer.from(topic, 'utf8')) & 0x7fffffff;
       this.topicSeeds.set(topic, seed);
     }
-    return this.lane((seed + partition) % this.lanes.length);
+    return this.lane((seed + partition) % this.handles.length);
   }
 
-  /** Clients currently open (for health figures). */
-  opened(): BootstrapConnection[] {
-    return this.lanes.filter((lane): lane is BootstrapConnection => lane !== undefined);
+  /** Lanes used so far (for health figures). */
+  opened(): LaneHandle[] {
+    return this.handles.filter((lane): lane is LaneHandle => lane !== undefined);
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    await Promise.all(this.opened().map((lane) => lane.close()));
+  close(): Promise<void> {
+    return this.layer.closeAll();
   }
 
-  private lane(index: number): BootstrapConnection {
-    let lane = this.lanes[index];
+  private lane(index: number): LaneHandle {
+    let lane = this.handles[index];
     if (lane === undefined) {
-      lane = new BootstrapConnection(this.servers, this.options);
-      this.lanes[index] = lane;
-      // A lane first asked for after close() refuses at once instead of connecting.
-      if (this.closed) void lane.close();
+      lane = this.layer.handle(index);
+      this.handles[index] = lane;
     }
     return lane;
   }

@@ -1,20 +1,25 @@
 /**
- * Producer configuration: the names and defaults of rivven-client 0.0.22's `ProducerConfig`, in
- * camelCase, plus its presets. Validated once, at creation, with errors naming the option.
+ * Producer configuration: the shared connection settings (connection-settings.ts) under the names
+ * every component uses, plus the producer's own options — rivven-client 0.0.22's `ProducerConfig`
+ * in camelCase, durations ending in `Ms` — and its presets. Validated once, at creation, by the one
+ * validator (settings-validation.ts), with errors naming the option.
  */
+import type { ClientOptions } from '../client/client.js';
+import {
+  CONNECTION_SETTING_KEYS,
+  resolveBootstrapServers,
+  resolveRetryPolicy,
+  type ConnectionSettings,
+  type ResolvedRetryPolicy,
+  type SchedulerOption,
+} from '../connection-settings.js';
 import { ConfigError } from '../errors.js';
 import type { CompressionAlgorithm } from '../protocol/compression.js';
-import type { AuthOptions } from '../transport/authenticator.js';
-import type { SchedulerLike } from 'rxjs';
-import type { TlsOptions } from '../transport/tls.js';
-import type { SocketFactory } from '../transport/socket-factory.js';
-import type { Logger, LogLevel } from '../observability/log.js';
-import { validateLoggerOptions } from '../transport/connection-options.js';
-import { MAX_TIMER_MS, rejectUnknownKeys } from '../settings-validation.js';
+import { durationMs, integerIn, oneOf, optionsObject, rejectUnknownKeys } from '../settings-validation.js';
+import { validateConnectionOptions } from '../transport/connection-options.js';
 
-export interface ProducerConfig {
-  /** Brokers to connect to, in order of preference (failover walks the list). Required. */
-  bootstrapServers: string[];
+/** The producer's own options, beside the shared connection settings. */
+export interface ProducerTuning {
   /** Upper bound of one batch, in bytes of keys and values. Default 16,384. */
   batchSize: number;
   /** How long a partition's batch may wait for more records. Default 0 (send at the end of the tick). */
@@ -34,42 +39,53 @@ export interface ProducerConfig {
   connections: number;
   /** Idempotent batches with per-partition sequence numbers. Default false. */
   enableIdempotence: boolean;
-  /** Per-request timeout. Default 30,000 ms. */
-  requestTimeout: number;
-  /** Time from `send$` to acknowledgement (or failure). Default 120,000 ms. */
-  deliveryTimeout: number;
   /**
-   * Most attempts repeated per batch after retriable failures. Default 2,147,483,647 — in effect no
-   * limit: as in Kafka since KIP-91, `deliveryTimeout` bounds delivery, and a batch is tried again
-   * until its records are acknowledged or time out. Set a small number only to give up sooner
-   * than the deadline.
+   * Time from `send$` to acknowledgement (or failure). Default 120,000 ms. As in Kafka since
+   * KIP-91 this, not a number of attempts, bounds delivery: a batch is tried again until its
+   * records are acknowledged or reach it (`retry.maxAttempts` only gives up sooner if set).
    */
-  retries: number;
-  /** First retry delay; doubles per attempt up to retryBackoffMaxMs, ±20 % jitter. Default 100 ms. */
-  retryBackoffMs: number;
-  /** Longest wait between attempts, jitter included (how soon a broker that is back is noticed). Default 1,000 ms. */
-  retryBackoffMaxMs: number;
+  deliveryTimeoutMs: number;
   /** Partition counts are refreshed after this long. Default 300,000 ms. */
-  metadataMaxAge: number;
+  metadataMaxAgeMs: number;
   /** Per-value compression in Rivven's framing. Default 'none'. */
   compressionType: CompressionAlgorithm;
-  /** Acknowledgements: 0, 1 or -1 (all). rivvend 0.0.22 acknowledges after its write either way. Default 1. */
-  acks: 0 | 1 | -1;
-  /** Time allowed to connect. Default 10,000 ms. */
-  connectionTimeout: number;
-  clientId: string;
-  auth?: AuthOptions;
-  tls?: TlsOptions;
-  /** Where sockets come from (custom transports, proxies, tests), as for `Client`. */
-  socketFactory?: SocketFactory;
-  /** Log sink and level, as for `Client` (default: warnings to stderr). */
-  logger?: Logger | null;
-  logLevel?: LogLevel;
-  /** Scheduler for linger, backoff and timeouts (tests use virtual time). */
-  scheduler?: SchedulerLike;
 }
 
-export const DEFAULT_PRODUCER_CONFIG: Omit<ProducerConfig, 'bootstrapServers'> = {
+/**
+ * What `Producer.create` takes: `bootstrapServers`, the other shared settings (`clientId`, `tls`,
+ * `auth`, `socketFactory`, `connectionTimeoutMs`, `requestTimeoutMs`, `retry`, `logger`,
+ * `logLevel`), `scheduler`, and any of the producer's own options.
+ *
+ * `retry` paces the repeated attempts of a batch and of a metadata request: delays from
+ * `initialDelayMs` (default 100) growing by `multiplier` (default 2) up to `maxDelayMs` (default
+ * 1,000 — jitter included, so a broker that is back is noticed within a second), ±`jitter`
+ * (default 0.2); `maxAttempts` (first included) defaults to no limit, `deliveryTimeoutMs` bounding
+ * delivery instead.
+ */
+export interface ProducerConfigInput extends ConnectionSettings, SchedulerOption, Partial<ProducerTuning> {}
+
+/** The resolved configuration (`producer.config`): every default filled in. */
+export interface ProducerConfig extends ProducerTuning, SchedulerOption, Pick<ConnectionSettings, 'tls' | 'auth' | 'socketFactory' | 'logger' | 'logLevel'> {
+  bootstrapServers: string[];
+  clientId: string;
+  /** Time allowed to connect. Default 10,000 ms. */
+  connectionTimeoutMs: number;
+  /** Per-request timeout. Default 30,000 ms. */
+  requestTimeoutMs: number;
+  retry: ResolvedRetryPolicy;
+}
+
+/** The producer's retry defaults: attempts without limit (deliveryTimeoutMs bounds them, KIP-91). */
+export const DEFAULT_PRODUCER_RETRY: Readonly<ResolvedRetryPolicy> = Object.freeze({
+  maxAttempts: Number.POSITIVE_INFINITY,
+  initialDelayMs: 100,
+  maxDelayMs: 1_000,
+  multiplier: 2,
+  // ±20 %, as Kafka's producer, so producers that failed together do not retry in step.
+  jitter: 0.2,
+});
+
+export const DEFAULT_PRODUCER_CONFIG: Readonly<Omit<ProducerConfig, 'bootstrapServers'>> = Object.freeze({
   batchSize: 16_384,
   lingerMs: 0,
   bufferMemory: 32 * 1024 * 1024,
@@ -77,99 +93,119 @@ export const DEFAULT_PRODUCER_CONFIG: Omit<ProducerConfig, 'bootstrapServers'> =
   maxInFlightRequests: 5,
   connections: 4,
   enableIdempotence: false,
-  requestTimeout: 30_000,
-  deliveryTimeout: 120_000,
-  retries: 2_147_483_647,
-  retryBackoffMs: 100,
-  retryBackoffMaxMs: 1_000,
-  metadataMaxAge: 300_000,
+  requestTimeoutMs: 30_000,
+  deliveryTimeoutMs: 120_000,
+  retry: DEFAULT_PRODUCER_RETRY,
+  metadataMaxAgeMs: 300_000,
   compressionType: 'none',
-  acks: 1,
-  connectionTimeout: 10_000,
+  connectionTimeoutMs: 10_000,
   clientId: 'rivven-rx-producer',
-};
+});
 
-export type ProducerConfigInput = Partial<ProducerConfig> & Pick<ProducerConfig, 'bootstrapServers'>;
+/** A preset: some of the producer's own options, spread into the options given to `Producer.create`. */
+export type ProducerPreset = Readonly<Partial<ProducerTuning>>;
 
-/** Presets of the Rust client's table; override anything with the second argument. */
-export const ProducerPresets = {
+/**
+ * The Rust client's presets, as plain frozen option objects. Spread one and override what you need:
+ * `Producer.create({ ...ProducerPresets.highThroughput, bootstrapServers, lingerMs: 5 })`.
+ */
+export const ProducerPresets: Readonly<{ highThroughput: ProducerPreset; lowLatency: ProducerPreset; exactlyOnce: ProducerPreset }> = Object.freeze({
   /** Larger batches, a 10 ms linger, LZ4, 10 batches in flight over 8 connections. */
-  highThroughput(config: ProducerConfigInput): ProducerConfigInput {
-    return { batchSize: 65_536, lingerMs: 10, maxInFlightRequests: 10, connections: 8, compressionType: 'lz4', ...config };
-  },
+  highThroughput: Object.freeze<ProducerPreset>({ batchSize: 65_536, lingerMs: 10, maxInFlightRequests: 10, connections: 8, compressionType: 'lz4' }),
   /** One record per batch, sent at once, one request in flight. */
-  lowLatency(config: ProducerConfigInput): ProducerConfigInput {
-    return { batchSize: 1, lingerMs: 0, maxInFlightRequests: 1, compressionType: 'none', ...config };
-  },
-  /** Idempotence on, acks=all, retries without limit (bounded by deliveryTimeout). */
-  exactlyOnce(config: ProducerConfigInput): ProducerConfigInput {
-    return { enableIdempotence: true, acks: -1, maxInFlightRequests: 5, retries: 0x7fff_ffff, ...config };
-  },
-};
+  lowLatency: Object.freeze<ProducerPreset>({ batchSize: 1, lingerMs: 0, maxInFlightRequests: 1, compressionType: 'none' }),
+  /**
+   * Idempotence on, 5 batches in flight. Attempts are unlimited by default (deliveryTimeoutMs
+   * bounds them), which exactly-once delivery needs: keep `retry.maxAttempts` unset.
+   */
+  exactlyOnce: Object.freeze<ProducerPreset>({ enableIdempotence: true, maxInFlightRequests: 5 }),
+});
 
-function positiveInteger(config: ProducerConfig, option: keyof ProducerConfig, min = 1): void {
-  const value = config[option];
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new ConfigError(option, `must be an integer ≥ ${min}, got ${String(value)}`);
-  }
-}
-
-/** A duration: an integer number of ms, at most setTimeout's limit (a longer one would fire at once). */
-function durationOption(config: ProducerConfig, option: keyof ProducerConfig, min = 1): void {
-  positiveInteger(config, option, min);
-  if ((config[option] as number) > MAX_TIMER_MS) throw new ConfigError(option, `must be at most ${MAX_TIMER_MS} ms (setTimeout's limit), got ${String(config[option])}`);
-}
-
-/** Every option a Producer takes: anything else is a typo, refused with the closest name. */
-export const PRODUCER_OPTION_KEYS: readonly string[] = [
-  'bootstrapServers',
-  ...Object.keys(DEFAULT_PRODUCER_CONFIG),
-  'auth',
-  'tls',
-  'socketFactory',
-  'logger',
-  'logLevel',
-  'scheduler',
+/** The producer's own option names. */
+const PRODUCER_TUNING_KEYS: readonly (keyof ProducerTuning)[] = [
+  'batchSize',
+  'lingerMs',
+  'bufferMemory',
+  'maxBlockMs',
+  'maxInFlightRequests',
+  'connections',
+  'enableIdempotence',
+  'deliveryTimeoutMs',
+  'metadataMaxAgeMs',
+  'compressionType',
 ];
 
+/** Every option a Producer takes: anything else is a typo, refused with the closest name. */
+export const PRODUCER_OPTION_KEYS: readonly string[] = [...CONNECTION_SETTING_KEYS, 'scheduler', ...PRODUCER_TUNING_KEYS];
+
+const COMPRESSION_TYPES: readonly CompressionAlgorithm[] = ['none', 'lz4', 'snappy', 'zstd'];
+
+/**
+ * `acks` was accepted and then ignored: rivvend 0.0.22 acknowledges a write once it is durable,
+ * whatever is asked. An option without effect is refused rather than kept as a false promise.
+ */
+const ACKS_REMOVED =
+  'this option was removed: rivvend 0.0.22 acknowledges every write after its durable write whatever acks asks, so acks had no effect; remove it';
+
+/**
+ * Options that became fields of `retry`: no name is close enough for a guess, so the message says
+ * where each went.
+ */
+const FORMER_NAMES: Readonly<Record<string, string>> = {
+  retries: "retry: { maxAttempts }, which counts the first attempt too (retries: n is maxAttempts: n + 1; unset, attempts are bounded by deliveryTimeoutMs only)",
+  retryBackoffMs: 'retry: { initialDelayMs }',
+  retryBackoffMaxMs: 'retry: { maxDelayMs }',
+};
+
 export function resolveProducerConfig(input: ProducerConfigInput): ProducerConfig {
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    throw new ConfigError('config', `Producer expects an options object with at least bootstrapServers, got ${String(input)}`);
+  const options = optionsObject<ProducerConfigInput>('Producer', input);
+  if (Object.prototype.hasOwnProperty.call(options, 'acks')) throw new ConfigError('acks', ACKS_REMOVED);
+  rejectUnknownKeys('Producer', options, PRODUCER_OPTION_KEYS, FORMER_NAMES);
+  const given = dropUndefined(options);
+  const config: ProducerConfig = {
+    ...DEFAULT_PRODUCER_CONFIG,
+    ...given,
+    bootstrapServers: resolveBootstrapServers(options.bootstrapServers),
+    retry: resolveRetryPolicy(options.retry, DEFAULT_PRODUCER_RETRY),
+  };
+  integerIn('batchSize', config.batchSize, 1);
+  durationMs('lingerMs', config.lingerMs, 0);
+  integerIn('bufferMemory', config.bufferMemory, 1);
+  durationMs('maxBlockMs', config.maxBlockMs, 0);
+  integerIn('maxInFlightRequests', config.maxInFlightRequests, 1);
+  integerIn('connections', config.connections, 1, 64);
+  if (typeof config.enableIdempotence !== 'boolean') {
+    throw new ConfigError('enableIdempotence', `expected true or false, got ${String(config.enableIdempotence)}`);
   }
-  rejectUnknownKeys('Producer', input, PRODUCER_OPTION_KEYS);
-  const config: ProducerConfig = { ...DEFAULT_PRODUCER_CONFIG, ...dropUndefined(input) } as ProducerConfig;
-  if (!Array.isArray(config.bootstrapServers) || config.bootstrapServers.length === 0) {
-    throw new ConfigError('bootstrapServers', 'needs at least one host:port');
-  }
-  positiveInteger(config, 'batchSize');
-  durationOption(config, 'lingerMs', 0);
-  positiveInteger(config, 'bufferMemory');
-  durationOption(config, 'maxBlockMs', 0);
-  positiveInteger(config, 'maxInFlightRequests');
-  positiveInteger(config, 'connections');
-  if (config.connections > 64) throw new ConfigError('connections', `must be at most 64, got ${config.connections}`);
-  durationOption(config, 'requestTimeout');
-  durationOption(config, 'deliveryTimeout');
-  positiveInteger(config, 'retries', 0);
-  durationOption(config, 'retryBackoffMs', 0);
-  durationOption(config, 'retryBackoffMaxMs', 0);
-  durationOption(config, 'metadataMaxAge', 0);
-  durationOption(config, 'connectionTimeout');
-  validateLoggerOptions(config.logger, config.logLevel);
-  if (config.retryBackoffMaxMs < config.retryBackoffMs) {
-    throw new ConfigError('retryBackoffMaxMs', `must be ≥ retryBackoffMs (${config.retryBackoffMs}), got ${config.retryBackoffMaxMs}`);
-  }
-  if (!['none', 'lz4', 'snappy', 'zstd'].includes(config.compressionType)) {
-    throw new ConfigError('compressionType', `expected 'none', 'lz4', 'snappy' or 'zstd', got '${String(config.compressionType)}'`);
-  }
-  if (![0, 1, -1].includes(config.acks)) throw new ConfigError('acks', `expected 0, 1 or -1, got ${String(config.acks)}`);
-  if (config.enableIdempotence && config.acks !== -1 && input.acks !== undefined) {
-    throw new ConfigError('acks', 'idempotence needs acks = -1 (all)');
-  }
+  durationMs('requestTimeoutMs', config.requestTimeoutMs, 1);
+  durationMs('deliveryTimeoutMs', config.deliveryTimeoutMs, 1);
+  durationMs('metadataMaxAgeMs', config.metadataMaxAgeMs, 0);
+  durationMs('connectionTimeoutMs', config.connectionTimeoutMs, 1);
+  oneOf('compressionType', config.compressionType, COMPRESSION_TYPES);
   if (config.batchSize > config.bufferMemory) {
     throw new ConfigError('batchSize', `(${config.batchSize}) cannot exceed bufferMemory (${config.bufferMemory})`);
   }
+  // clientId, tls, auth, socketFactory, logger, logLevel and scheduler are checked as every
+  // connection checks them, here rather than at the first connect.
+  validateConnectionOptions({ ...laneClientOptions(config), ...(config.scheduler === undefined ? {} : { scheduler: config.scheduler }) }, 'Producer');
   return config;
+}
+
+/**
+ * The options of a connection (Client) opened with these settings: the shared keys a connection
+ * takes, mapped one to one. `retry` is not among them: the producer paces its own attempts.
+ */
+export function laneClientOptions(settings: Omit<ConnectionSettings, 'bootstrapServers' | 'retry'>): ClientOptions {
+  return dropUndefined({
+    clientId: settings.clientId,
+    connectionTimeoutMs: settings.connectionTimeoutMs,
+    requestTimeoutMs: settings.requestTimeoutMs,
+    auth: settings.auth,
+    tls: settings.tls,
+    socketFactory: settings.socketFactory,
+    logger: settings.logger,
+    logLevel: settings.logLevel,
+  }) as ClientOptions;
 }
 
 function dropUndefined<T extends object>(value: T): Partial<T> {

@@ -6,7 +6,7 @@
  * `maxInFlightRequests` in flight overall (record-accumulator.ts). Partitions are spread over
  * `connections` connections (connection-lanes.ts), so batches of different partitions are written in
  * parallel. Memory is bounded by `bufferMemory`. A batch is retried until its records'
- * `deliveryTimeout` (batch-sender.ts); the idempotent producer's id and sequences, and their
+ * `deliveryTimeoutMs` (batch-sender.ts); the idempotent producer's id and sequences, and their
  * re-initialisation after the broker lost them, are in idempotence.ts.
  */
 import {
@@ -20,21 +20,21 @@ import {
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
-import { AllServersUnavailableError, CircuitOpenError, ConfigError, ConnectionError, TimeoutError } from '../errors.js';
+import { AllServersUnavailableError, ConfigError, ConnectionError, TimeoutError } from '../errors.js';
 import type { Client } from '../client/client.js';
 import type { Bytes } from '../client/client-types.js';
 import { createLog } from '../observability/log.js';
 import { compressValue, compressValueSync } from '../protocol/compression.js';
 import { MAX_LIST_LEN } from '../protocol/request-schema.js';
 import { ConnectionLanes } from './connection-lanes.js';
-import type { BootstrapConnection } from './bootstrap-connection.js';
+import type { LaneHandle } from '../client/server-lanes.js';
 import { BatchSender } from './batch-sender.js';
 import { Idempotence } from './idempotence.js';
 import { retryDelay } from './retry-delay.js';
 import { RecordAccumulator, type ReadyBatch } from './record-accumulator.js';
 import { MemoryBudget } from './memory-budget.js';
 import { Partitioner } from './partitioner.js';
-import { resolveProducerConfig, type ProducerConfig, type ProducerConfigInput } from './producer-config.js';
+import { laneClientOptions, resolveProducerConfig, type ProducerConfig, type ProducerConfigInput } from './producer-config.js';
 
 export interface ProducerRecord<C = unknown> {
   topic: string;
@@ -111,7 +111,7 @@ class PendingRecord {
     readonly size: number,
     /** When the producer accepted it (ms since the epoch). */
     readonly acceptedAt: number,
-    /** Scheduler time by which the record must be acknowledged (deliveryTimeout). */
+    /** Scheduler time by which the record must be acknowledged (deliveryTimeoutMs). */
     readonly deadline: number,
     readonly correlation: unknown,
     readonly resolve: (result: ProducerResult) => void,
@@ -180,20 +180,7 @@ export class Producer {
     const lingerScheduler = config.scheduler ?? (config.lingerMs === 0 ? asapScheduler : asyncScheduler);
     this.budget = new MemoryBudget(config.bufferMemory);
     this.partitioner = new Partitioner(config.batchSize);
-    this.lanes = new ConnectionLanes(
-      config.bootstrapServers,
-      {
-        clientId: config.clientId,
-        connectionTimeoutMs: config.connectionTimeout,
-        requestTimeoutMs: config.requestTimeout,
-        auth: config.auth,
-        tls: config.tls,
-        socketFactory: config.socketFactory,
-        logger: config.logger,
-        logLevel: config.logLevel,
-      },
-      config.connections,
-    );
+    this.lanes = new ConnectionLanes(config.bootstrapServers, laneClientOptions(config), config.connections);
     const log = createLog('producer', config.logger, config.logLevel, { clientId: config.clientId });
     this.idempotence = new Idempotence(
       config.enableIdempotence,
@@ -203,9 +190,7 @@ export class Producer {
     );
     this.sender = new BatchSender({
       log,
-      retries: config.retries,
-      retryBackoffMs: config.retryBackoffMs,
-      retryBackoffMaxMs: config.retryBackoffMaxMs,
+      retry: config.retry,
       scheduler: this.scheduler,
       idempotence: this.idempotence,
       onRetry: (error) => {
@@ -245,15 +230,10 @@ export class Producer {
     return this.snapshot();
   }
 
-  /** @deprecated Use `health()`; `stats()` returns the same `ProducerHealth` and will be removed. */
-  stats(): ProducerHealth {
-    return this.health();
-  }
-
   /**
    * Send one record. Cold: nothing happens until subscription. Emits the record's metadata once
    * the broker acknowledged it. Waits (up to `maxBlockMs`) when `bufferMemory` is full. Fails with a
-   * typed error after `deliveryTimeout`, or at once for a non-retriable broker error.
+   * typed error after `deliveryTimeoutMs`, or at once for a non-retriable broker error.
    */
   send$<C = unknown>(record: ProducerRecord<C>): Observable<ProducerResult<C>> {
     return new Observable<ProducerResult<C>>((subscriber) =>
@@ -329,7 +309,7 @@ export class Producer {
   }
 
   /**
-   * One timer for every record's deliveryTimeout rather than one per record: records leave
+   * One timer for every record's deliveryTimeoutMs rather than one per record: records leave
    * `outstanding` in acceptance order, so the oldest one is always first and has the nearest deadline.
    */
   private armDeliveryTimer(): void {
@@ -350,7 +330,7 @@ export class Producer {
       // Deleting the current element while iterating a Set is safe.
       this.settle(
         entry,
-        new TimeoutError(`record for ${entry.topic} not acknowledged within deliveryTimeout (${this.config.deliveryTimeout} ms)`),
+        new TimeoutError(`record for ${entry.topic} not acknowledged within deliveryTimeoutMs (${this.config.deliveryTimeoutMs} ms)`),
       );
     }
     this.armDeliveryTimer();
@@ -460,7 +440,7 @@ export class Producer {
       value,
       size,
       Date.now(),
-      this.scheduler.now() + this.config.deliveryTimeout,
+      this.scheduler.now() + this.config.deliveryTimeoutMs,
       record.correlation,
       sink.resolve as (result: ProducerResult) => void,
       sink.reject,
@@ -476,7 +456,7 @@ export class Producer {
     const known = this.metadata.get(entry.topic);
     const waiting = this.metadataWaiters.get(entry.topic);
     if (known !== undefined && waiting === undefined && (!entry.explicitPartition || entry.partition < known.partitionCount)) {
-      if (this.scheduler.now() - known.fetchedAt > this.config.metadataMaxAge) void this.fetchMetadata(entry.topic).catch(() => undefined);
+      if (this.scheduler.now() - known.fetchedAt > this.config.metadataMaxAgeMs) void this.fetchMetadata(entry.topic).catch(() => undefined);
       this.assignPartition(entry, known.partitionCount);
       return;
     }
@@ -491,8 +471,8 @@ export class Producer {
 
   /**
    * Fetch a topic's partition count for the records waiting for it. While the broker cannot be
-   * reached, try again (with backoff) until the waiting records' deliveryTimeout (or `retries`
-   * attempts); a broker answer (such as an unknown topic) fails them at once.
+   * reached, try again (with backoff) until the waiting records' deliveryTimeoutMs (or
+   * `retry.maxAttempts` attempts); a broker answer (such as an unknown topic) fails them at once.
    */
   private awaitMetadata(topic: string, attempt: number): void {
     this.fetchMetadata(topic).then(
@@ -503,11 +483,11 @@ export class Producer {
       },
       (error: unknown) => {
         const queued = (this.metadataWaiters.get(topic) ?? []).filter((waiter) => !waiter.settled);
-        if (queued.length > 0 && isUnreachable(error) && attempt < this.config.retries && !this.closedForGood()) {
+        if (queued.length > 0 && isUnreachable(error) && attempt + 1 < this.config.retry.maxAttempts && !this.closedForGood()) {
           this.metadataWaiters.set(topic, queued);
           this.lastError = (error as Error).message;
           this.changes.next();
-          this.scheduler.schedule(() => this.awaitMetadata(topic, attempt + 1), retryDelay(attempt, this.config));
+          this.scheduler.schedule(() => this.awaitMetadata(topic, attempt + 1), retryDelay(attempt, this.config.retry));
           return;
         }
         this.metadataWaiters.delete(topic);
@@ -522,7 +502,7 @@ export class Producer {
   }
 
   /** Run `operation` on a lane's client; a connection that failed or timed out is dropped for the next try. */
-  private async onLane<T>(lane: BootstrapConnection, operation: (client: Client) => Promise<T>): Promise<T> {
+  private async onLane<T>(lane: LaneHandle, operation: (client: Client) => Promise<T>): Promise<T> {
     const client = await lane.client();
     try {
       return await operation(client);
@@ -672,7 +652,7 @@ export class Producer {
 
   /**
    * The record has its outcome (or was withdrawn): it leaves `outstanding`, and once nothing is
-   * outstanding the deliveryTimeout timer stops, so an idle producer holds no timer.
+   * outstanding the deliveryTimeoutMs timer stops, so an idle producer holds no timer.
    */
   private retire(entry: PendingRecord): void {
     entry.settled = true;
@@ -722,5 +702,5 @@ export class Producer {
 
 /** The broker could not be reached (as opposed to answering with an error). */
 function isUnreachable(error: unknown): boolean {
-  return error instanceof ConnectionError || error instanceof TimeoutError || error instanceof AllServersUnavailableError || error instanceof CircuitOpenError;
+  return error instanceof ConnectionError || error instanceof TimeoutError || error instanceof AllServersUnavailableError;
 }

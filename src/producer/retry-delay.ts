@@ -1,24 +1,20 @@
 /**
- * The producer's wait between delivery attempts: exponential from `retryBackoffMs`, with ±20 %
- * jitter (as Kafka's producer), and never longer than `retryBackoffMaxMs` — jitter included, so
- * with the default 1,000 ms a broker that is back is noticed within a second. Attempts go on until
- * the records' `deliveryTimeout` (KIP-91); `retries` only caps their number if set.
+ * The producer's wait between delivery attempts: exponential from `retry.initialDelayMs` by
+ * `retry.multiplier`, with ±`retry.jitter` (0.2 by default, as Kafka's producer), and never longer
+ * than `retry.maxDelayMs` — jitter included, so with the default 1,000 ms a broker that is back is
+ * noticed within a second. Attempts go on until the records' `deliveryTimeoutMs` (KIP-91);
+ * `retry.maxAttempts` only caps their number if set.
  */
 import { backoffDelay, type RandomSource } from '../client/backoff.js';
+import type { ResolvedRetryPolicy } from '../connection-settings.js';
 
-/** Spread of each wait (±20 %), so producers that failed together do not retry in step. */
-export const RETRY_JITTER = 0.2;
+export type RetryDelaySettings = Pick<ResolvedRetryPolicy, 'initialDelayMs' | 'maxDelayMs' | 'multiplier' | 'jitter'>;
 
-export interface RetryDelaySettings {
-  retryBackoffMs: number;
-  retryBackoffMaxMs: number;
-}
-
-/** The wait before retry number `retry` (0-based), in whole milliseconds, ≤ retryBackoffMaxMs. */
+/** The wait before retry number `retry` (0-based), in whole milliseconds, ≤ maxDelayMs. */
 export function retryDelay(retry: number, settings: RetryDelaySettings, random: RandomSource = Math.random): number {
   // The exponential part is capped below the maximum so that the jittered wait stays within it.
-  const maxDelay = settings.retryBackoffMaxMs / (1 + RETRY_JITTER);
-  const initialDelay = Math.min(settings.retryBackoffMs, maxDelay);
-  const delay = backoffDelay(retry, { initialDelay, maxDelay, multiplier: 2, jitter: RETRY_JITTER }, random);
-  return Math.min(delay, settings.retryBackoffMaxMs);
+  const maxDelay = settings.maxDelayMs / (1 + settings.jitter);
+  const initialDelay = Math.min(settings.initialDelayMs, maxDelay);
+  const delay = backoffDelay(retry, { initialDelay, maxDelay, multiplier: settings.multiplier, jitter: settings.jitter }, random);
+  return Math.min(delay, settings.maxDelayMs);
 }

@@ -22,22 +22,39 @@
  * Connections: one at a time, opened on demand along `bootstrapServers` (failover walks the list)
  * and re-opened after it failed; a transaction whose connection broke fails typed and retriable.
  */
-import { Observable, defer, firstValueFrom, ignoreElements, lastValueFrom, map, toArray, catchError } from 'rxjs';
-import type { Client, ClientOptions } from '../client/client.js';
+import { Observable, defer, firstValueFrom, ignoreElements, lastValueFrom, map, timer, toArray, catchError } from 'rxjs';
+import type { Client } from '../client/client.js';
+import { backoffDelay } from '../client/backoff.js';
 import type { Bytes, ProducerIdentity } from '../client/client-types.js';
-import { rejectUnknownKeys } from '../settings-validation.js';
+import {
+  CONNECTION_SETTING_KEYS,
+  backoffOf,
+  resolveBootstrapServers,
+  resolveRetryPolicy,
+  type ConnectionSettings,
+  type ResolvedRetryPolicy,
+} from '../connection-settings.js';
+import { MAX_TIMER_MS, describeValue, integerIn, optionsObject, rejectUnknownKeys } from '../settings-validation.js';
 import { AllServersUnavailableError, ConfigError, ConnectionError, ProducerFencedError, ServerError, TimeoutError, TransactionInterruptedError } from '../errors.js';
 import { murmur2Partition } from '../protocol/murmur2.js';
-import { BootstrapConnection } from './bootstrap-connection.js';
+import { validateConnectionOptions } from '../transport/connection-options.js';
+import { singleLane, type LaneHandle } from '../client/server-lanes.js';
+
+/** The producer's one connection: reconnects itself (with failover) after a failure. */
+type TransactionConnection = LaneHandle & { close(): Promise<void> };
 import { isLostProducerState } from './idempotence.js';
+import { laneClientOptions } from './producer-config.js';
 import { Trace, isTraced, transactionChannel, type TransactionTraceMessage } from '../observability/channels.js';
 import { Log, createLog } from '../observability/log.js';
 
-export interface TransactionalProducerConfig {
-  /** Brokers to connect to, in order of preference (failover walks the list). */
-  bootstrapServers?: readonly string[];
-  /** @deprecated One broker; use `bootstrapServers: [address]`. */
-  bootstrapServer?: string;
+/**
+ * The shared connection settings (connection-settings.ts) plus the transaction's own options.
+ * `clientId` defaults to the `transactionalId`. `retry` paces the attempts to reach a broker in
+ * `create$` (each attempt walks the whole `bootstrapServers` list); by default one attempt is made.
+ * Requests of a transaction are never repeated behind the caller's back: a failed transaction
+ * fails typed (retriable ones as `TransactionInterruptedError`) for the caller to run again.
+ */
+export interface TransactionalProducerConfig extends ConnectionSettings {
   /** Names this producer's transactions; keep it the same across restarts of one logical producer. */
   transactionalId: string;
   /** The broker aborts a transaction idle (no request) for longer than this. Default 60,000 ms. */
@@ -48,38 +65,62 @@ export interface TransactionalProducerConfig {
    * `transactionalId` the same across restarts and store `identity.producerId` to pass here.
    */
   previousProducerId?: bigint;
-  /** Connection settings (TLS, auth, timeouts, socket factory) for the producer's connection. */
-  client?: ClientOptions;
 }
 
-const CONFIG_KEYS: readonly (keyof TransactionalProducerConfig)[] = [
-  'bootstrapServers',
-  'bootstrapServer',
-  'transactionalId',
-  'transactionTimeoutMs',
-  'previousProducerId',
-  'client',
-];
+const CONFIG_KEYS: readonly string[] = [...CONNECTION_SETTING_KEYS, 'transactionalId', 'transactionTimeoutMs', 'previousProducerId'];
 
-/** The server list of a config: `bootstrapServers`, or the deprecated single `bootstrapServer`. */
-function serversOf(config: TransactionalProducerConfig): string[] {
-  if (config.bootstrapServers !== undefined && config.bootstrapServer !== undefined) {
-    throw new ConfigError('bootstrapServer', 'give either bootstrapServers or (deprecated) bootstrapServer, not both');
+/** The nested connection options of earlier versions: their keys are top-level settings now. */
+const FORMER_NAMES: Readonly<Record<string, string>> = {
+  client: 'the connection settings themselves at the top level (clientId, tls, auth, socketFactory, connectionTimeoutMs, requestTimeoutMs, retry, logger, logLevel)',
+};
+
+/** One pass over the bootstrap list unless `retry` asks for more. */
+const DEFAULT_TRANSACTIONAL_RETRY: Readonly<ResolvedRetryPolicy> = Object.freeze({
+  maxAttempts: 1,
+  initialDelayMs: 100,
+  maxDelayMs: 1_000,
+  multiplier: 2,
+  jitter: 0.25,
+});
+
+interface ResolvedTransactionalConfig {
+  servers: string[];
+  transactionalId: string;
+  transactionTimeoutMs: number;
+  previousProducerId: bigint | undefined;
+  retry: ResolvedRetryPolicy;
+  connection: ReturnType<typeof laneClientOptions>;
+}
+
+/** Check every option, refusing unknown keys with the closest name (before any socket exists). */
+function resolveTransactionalConfig(input: TransactionalProducerConfig): ResolvedTransactionalConfig {
+  const config = optionsObject<TransactionalProducerConfig>('TransactionalProducer', input);
+  rejectUnknownKeys('TransactionalProducer', config, CONFIG_KEYS, FORMER_NAMES);
+  const servers = resolveBootstrapServers(config.bootstrapServers);
+  if (typeof config.transactionalId !== 'string' || config.transactionalId.length === 0) {
+    throw new ConfigError('transactionalId', `must be a non-empty string, got ${describeValue(config.transactionalId)}`);
   }
-  if (config.bootstrapServers === undefined) {
-    if (config.bootstrapServer === undefined) throw new ConfigError('bootstrapServers', 'needs at least one host:port');
-    if (typeof config.bootstrapServer !== 'string' || config.bootstrapServer.length === 0) {
-      throw new ConfigError('bootstrapServer', 'must be a host:port string');
+  const transactionTimeoutMs = integerIn('transactionTimeoutMs', config.transactionTimeoutMs ?? 60_000, 1, MAX_TIMER_MS);
+  if (config.previousProducerId !== undefined && typeof config.previousProducerId !== 'bigint') {
+    throw new ConfigError('previousProducerId', `expected a bigint (identity.producerId of the predecessor), got ${describeValue(config.previousProducerId)}`);
+  }
+  const retry = resolveRetryPolicy(config.retry, DEFAULT_TRANSACTIONAL_RETRY);
+  const connection = laneClientOptions({ ...config, clientId: config.clientId ?? config.transactionalId });
+  validateConnectionOptions(connection, 'TransactionalProducer');
+  return { servers, transactionalId: config.transactionalId, transactionTimeoutMs, previousProducerId: config.previousProducerId, retry, connection };
+}
+
+/** A ready client, trying the whole list again (with backoff) up to `retry.maxAttempts` times. */
+async function firstClient(connection: TransactionConnection, retry: ResolvedRetryPolicy): Promise<Client> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await connection.client();
+    } catch (error) {
+      // Only "no server answered" is worth another pass; a refusal (credentials, TLS) is final.
+      if (!(error instanceof AllServersUnavailableError) || attempt >= retry.maxAttempts) throw error;
+      await firstValueFrom(timer(backoffDelay(attempt - 1, backoffOf(retry))));
     }
-    return [config.bootstrapServer];
   }
-  if (!Array.isArray(config.bootstrapServers) || config.bootstrapServers.length === 0) {
-    throw new ConfigError('bootstrapServers', 'needs at least one host:port');
-  }
-  for (const server of config.bootstrapServers) {
-    if (typeof server !== 'string' || server.length === 0) throw new ConfigError('bootstrapServers', `must list host:port strings, got ${String(server)}`);
-  }
-  return [...config.bootstrapServers];
 }
 
 export interface TransactionalRecord {
@@ -128,9 +169,9 @@ export class TransactionalProducer {
   private trace: Trace<TransactionTraceMessage> | undefined;
 
   private constructor(
-    private readonly connection: BootstrapConnection,
+    private readonly connection: TransactionConnection,
     identity: ProducerIdentity,
-    readonly config: Required<Pick<TransactionalProducerConfig, 'transactionalId' | 'transactionTimeoutMs'>>,
+    readonly config: Readonly<{ transactionalId: string; transactionTimeoutMs: number }>,
     private readonly log: Log = Log.silent,
   ) {
     this.currentIdentity = identity;
@@ -154,19 +195,19 @@ export class TransactionalProducer {
   /** Connect and obtain a producer id and epoch. */
   static create$(config: TransactionalProducerConfig): Observable<TransactionalProducer> {
     return defer(async () => {
-      if (config === null || typeof config !== 'object') throw new ConfigError('config', 'TransactionalProducer.create$ expects an options object');
-      rejectUnknownKeys('TransactionalProducer', config, CONFIG_KEYS);
-      const servers = serversOf(config);
-      if (typeof config.transactionalId !== 'string' || config.transactionalId.length === 0) throw new ConfigError('transactionalId', 'must be a non-empty string');
-      const timeout = config.transactionTimeoutMs ?? 60_000;
-      if (!Number.isInteger(timeout) || timeout < 1) throw new ConfigError('transactionTimeoutMs', `must be a positive integer, got ${timeout}`);
-      const connection = new BootstrapConnection(servers, { clientId: config.transactionalId, ...config.client });
+      const resolved = resolveTransactionalConfig(config);
+      const connection = singleLane({ bootstrapServers: resolved.servers, client: resolved.connection, closedMessage: 'the producer is closed' });
       try {
-        const client = await connection.client();
-        const identity = await firstValueFrom(client.initProducerId$(config.previousProducerId));
-        const log = createLog('transactional-producer', config.client?.logger, config.client?.logLevel, { transactionalId: config.transactionalId });
-        const producer = new TransactionalProducer(connection, identity, { transactionalId: config.transactionalId, transactionTimeoutMs: timeout }, log);
-        if (config.previousProducerId !== undefined) {
+        const client = await firstClient(connection, resolved.retry);
+        const identity = await firstValueFrom(client.initProducerId$(resolved.previousProducerId));
+        const log = createLog('transactional-producer', config.logger, config.logLevel, { transactionalId: resolved.transactionalId });
+        const producer = new TransactionalProducer(
+          connection,
+          identity,
+          { transactionalId: resolved.transactionalId, transactionTimeoutMs: resolved.transactionTimeoutMs },
+          log,
+        );
+        if (resolved.previousProducerId !== undefined) {
           // Settle the predecessor's open transaction (abort it) before anyone reads the group's
           // committed offsets: afterwards it can neither commit late nor stay visible.
           await lastValueFrom(producer.begin$(), { defaultValue: undefined });
@@ -414,31 +455,28 @@ export class TransactionalProducer {
     return this.guard$(async () => {
       const client = await this.transactionConnection();
       if (this.open) await this.abortIfNearTimeout(client);
-      try {
-        await firstValueFrom(client.commitTransaction$(this.config.transactionalId, this.identity), { defaultValue: undefined });
-      } catch (error) {
-        this.endTrace('commit', error);
-        throw error;
-      }
-      this.endTrace('commit');
-      this.open = false;
-      this.transactionClient = undefined;
+      await this.end('commit', client.commitTransaction$(this.config.transactionalId, this.identity));
     });
   }
 
   abort$(): Observable<void> {
     return this.guard$(async () => {
       const client = await this.transactionConnection();
-      try {
-        await firstValueFrom(client.abortTransaction$(this.config.transactionalId, this.identity), { defaultValue: undefined });
-      } catch (error) {
-        this.endTrace('abort', error);
-        throw error;
-      }
-      this.endTrace('abort');
-      this.open = false;
-      this.transactionClient = undefined;
+      await this.end('abort', client.abortTransaction$(this.config.transactionalId, this.identity));
     });
+  }
+
+  /** Send the commit or abort; once the broker took it, no transaction is open. */
+  private async end(outcome: 'commit' | 'abort', request$: Observable<void>): Promise<void> {
+    try {
+      await firstValueFrom(request$, { defaultValue: undefined });
+    } catch (error) {
+      this.endTrace(outcome, error);
+      throw error;
+    }
+    this.endTrace(outcome);
+    this.open = false;
+    this.transactionClient = undefined;
   }
 
   /**

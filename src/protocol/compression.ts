@@ -144,44 +144,42 @@ function codecError(algorithm: CompressionAlgorithm, error: unknown): Compressio
   return new CompressionError(`${algorithm} payload does not decompress: ${(error as Error).message}`, { cause: error });
 }
 
+/** This thread's decoders (zstd's binding is async only). */
+const SYNC_DECODERS: Record<CompressionAlgorithm, (payload: Buffer) => Buffer> = {
+  none: (payload) => payload,
+  lz4: (payload) => lz4Decompress(payload),
+  snappy: (payload) => snappyDecompress(payload, { asBuffer: true }) as Buffer,
+  zstd: () => {
+    throw new Error('zstd has no synchronous decoder here');
+  },
+};
+
+/** The libuv thread pool's decoders (every algorithm). */
+const ASYNC_DECODERS: Record<CompressionAlgorithm, (payload: Buffer) => Promise<Buffer>> = {
+  none: (payload) => Promise.resolve(payload),
+  lz4: (payload) => lz4DecompressAsync(payload),
+  snappy: async (payload) => (await snappyDecompressAsync(payload, { asBuffer: true })) as Buffer,
+  zstd: (payload) => zstdDecompress(payload),
+};
+
 /**
  * Inflate a header's payload on this thread (none, lz4, snappy; zstd's binding is async only).
  * Throws CompressionError when the codec refuses the payload.
  */
 export function inflateSync(header: ValueHeader): Buffer {
-  const { algorithm, payload } = header;
   try {
-    switch (algorithm) {
-      case 'none':
-        return payload;
-      case 'lz4':
-        return lz4Decompress(payload);
-      case 'snappy':
-        return snappyDecompress(payload, { asBuffer: true }) as Buffer;
-      case 'zstd':
-        throw new Error('zstd has no synchronous decoder here');
-    }
+    return SYNC_DECODERS[header.algorithm](header.payload);
   } catch (error) {
-    throw codecError(algorithm, error);
+    throw codecError(header.algorithm, error);
   }
 }
 
 /** Inflate a header's payload on the libuv thread pool (every algorithm). Throws CompressionError. */
 export async function inflateAsync(header: ValueHeader): Promise<Buffer> {
-  const { algorithm, payload } = header;
   try {
-    switch (algorithm) {
-      case 'none':
-        return payload;
-      case 'lz4':
-        return await lz4DecompressAsync(payload);
-      case 'snappy':
-        return (await snappyDecompressAsync(payload, { asBuffer: true })) as Buffer;
-      case 'zstd':
-        return await zstdDecompress(payload);
-    }
+    return await ASYNC_DECODERS[header.algorithm](header.payload);
   } catch (error) {
-    throw codecError(algorithm, error);
+    throw codecError(header.algorithm, error);
   }
 }
 

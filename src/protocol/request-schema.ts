@@ -22,6 +22,17 @@ const producerFields = [
   ['producer_epoch', u16],
 ] as const;
 
+/** One record of an idempotent or transactional publish, in wire order. */
+const sequencedRecordFields = [
+  ['topic', name],
+  ['partition', option(u32)],
+  ['key', option(bytes)],
+  ['value', bytes],
+  ...producerFields,
+  ['sequence', i32],
+  ['leader_epoch', option(u64)],
+] as const;
+
 export const REQUEST_VARIANTS = [
   variant('Authenticate', ['username', name], ['password', string], ['require_tls', bool]),
   variant('SaslAuthenticate', ['mechanism', bytes], ['auth_bytes', bytes]),
@@ -58,29 +69,10 @@ export const REQUEST_VARIANTS = [
   variant('DeleteGroup', ['consumer_group', name]),
   variant('GetOffsetForTimestamp', ['topic', name], ['partition', u32], ['timestamp_ms', i64]),
   variant('InitProducerId', ['producer_id', option(u64)]),
-  variant(
-    'IdempotentPublish',
-    ['topic', name],
-    ['partition', option(u32)],
-    ['key', option(bytes)],
-    ['value', bytes],
-    ...producerFields,
-    ['sequence', i32],
-    ['leader_epoch', option(u64)],
-  ),
+  variant('IdempotentPublish', ...sequencedRecordFields),
   variant('BeginTransaction', ['txn_id', name], ...producerFields, ['timeout_ms', option(u64)]),
   variant('AddPartitionsToTxn', ['txn_id', name], ...producerFields, ['partitions', vec(tuple(string, u32), MAX_LIST_LEN)]),
-  variant(
-    'TransactionalPublish',
-    ['txn_id', name],
-    ['topic', name],
-    ['partition', option(u32)],
-    ['key', option(bytes)],
-    ['value', bytes],
-    ...producerFields,
-    ['sequence', i32],
-    ['leader_epoch', option(u64)],
-  ),
+  variant('TransactionalPublish', ['txn_id', name], ...sequencedRecordFields),
   variant(
     'AddOffsetsToTxn',
     ['txn_id', name],

@@ -4,11 +4,12 @@
  * any timer or socket exists — so a bad call fails once, typed, and leaves nothing behind.
  */
 import { ConfigError } from '../errors.js';
+import { resolveBootstrapServers, resolveRetryPolicy, type ConnectionSettings, type ResolvedRetryPolicy } from '../connection-settings.js';
 import { LOG_LEVELS } from '../observability/log.js';
-import { MAX_TIMER_MS, describeValue, durationMs, oneOf, rejectUnknownKeys } from '../settings-validation.js';
+import { MAX_TIMER_MS, describeValue, durationMs, oneOf, optionsObject, rejectUnknownKeys } from '../settings-validation.js';
 import { resolveResponseLimits } from '../protocol/decode-limits.js';
-import { parseAddress, type BrokerAddress } from './address.js';
-
+import { formatAddress, parseAddress, type BrokerAddress } from './address.js';
+import type { ConnectionOptions } from './connection.js';
 
 export const CONNECTION_OPTION_KEYS = [
   'clientId',
@@ -29,6 +30,52 @@ export const CONNECTION_OPTION_KEYS = [
 ] as const;
 
 export { describeValue };
+
+/** The Connection's own knobs, next to the shared settings of a component that opens connections itself (Client, PipelinedClient). */
+export type ConnectionKnobs = Pick<
+  ConnectionOptions,
+  'closeTimeoutMs' | 'reauthenticateAt' | 'scheduler' | 'writeLingerUs' | 'maxWriteBatch' | 'quickAck' | 'responseLimits'
+>;
+
+/** The shared settings (connection-settings.ts) and the Connection's knobs: what Client and PipelinedClient take. */
+export interface ConnectionSettingsWithKnobs extends ConnectionSettings, ConnectionKnobs {}
+
+export interface ResolvedConnectionSettings {
+  /** The servers to connect to, in order of preference. */
+  bootstrapServers: string[];
+  retry: ResolvedRetryPolicy;
+  /** What each Connection is opened with (no bootstrapServers, retry or component option). */
+  connection: ConnectionOptions;
+}
+
+/**
+ * Check the settings of a component that opens connections itself: every key (the shared ones,
+ * the Connection's knobs except `excludedKeys`, and the component's `ownKeys`), the server list
+ * and the retry policy. The component checks the values of its own keys.
+ */
+export function resolveConnectionSettings(
+  options: unknown,
+  component: string,
+  {
+    ownKeys,
+    excludedKeys = [],
+    formerNames = {},
+    retryDefaults,
+  }: { ownKeys: readonly string[]; excludedKeys?: readonly string[]; formerNames?: Readonly<Record<string, string>>; retryDefaults: ResolvedRetryPolicy },
+): ResolvedConnectionSettings {
+  const input = optionsObject<Record<string, unknown>>(component, options as Record<string, unknown> | undefined);
+  const knobs = CONNECTION_OPTION_KEYS.filter((key) => !excludedKeys.includes(key));
+  rejectUnknownKeys(component, input, [...knobs, 'bootstrapServers', 'retry', ...ownKeys], formerNames);
+  const { bootstrapServers, retry, ...rest } = input;
+  const connection: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(rest)) if (!ownKeys.includes(key)) connection[key] = value;
+  validateConnectionOptions(connection, component);
+  return {
+    bootstrapServers: resolveBootstrapServers(bootstrapServers),
+    retry: resolveRetryPolicy(retry as ConnectionSettings['retry'], retryDefaults),
+    connection: connection as ConnectionOptions,
+  };
+}
 
 /** A broker address: `'host:port'` (IPv6 as `'[addr]:port'`) or `{ host, port }`. */
 export function validateAddress(address: unknown, option = 'address'): BrokerAddress {
@@ -128,4 +175,39 @@ export function validateLoggerOptions(logger: unknown, logLevel: unknown): void 
     }
   }
   if (logLevel !== undefined) oneOf('logLevel', logLevel, LOG_LEVELS);
+}
+
+/**
+ * The settings of `connect$(options)` or of the deprecated `connect$(address, options?)` (Client,
+ * PipelinedClient): the address becomes `bootstrapServers`. Anything but a string or `{ host,
+ * port }` first, or a second argument, is read as the address form, so `connect$(9092)` is told
+ * how to write an address.
+ */
+export function connectArguments(component: string, first: unknown, options: unknown): { settings: Record<string, unknown>; addressForm: boolean } {
+  const addressForm = options !== undefined || typeof first !== 'object' || first === null || 'host' in first || 'port' in first;
+  if (!addressForm) return { settings: first as Record<string, unknown>, addressForm };
+  const address = formatAddress(validateAddress(first));
+  const rest = optionsObject<Record<string, unknown>>(component, options as Record<string, unknown> | undefined);
+  if ('bootstrapServers' in rest) {
+    throw new ConfigError('bootstrapServers', `${component}.connect$ was given an address and bootstrapServers; pass only the options object`);
+  }
+  return { settings: { ...rest, bootstrapServers: address }, addressForm };
+}
+
+/**
+ * The checks of `request$(request, options)` (a request object with a `type`; `timeoutMs` in
+ * 0..2³¹−1): the error, or undefined. For callers that must refuse a bad request before it waits
+ * for a connection (PipelinedClient) as Connection.request$ does.
+ */
+export function requestArgumentsError(request: unknown, options: unknown): ConfigError | undefined {
+  if (typeof request !== 'object' || request === null || typeof (request as { type?: unknown }).type !== 'string') {
+    return new ConfigError('request', `expected a request object with a \`type\` (e.g. { type: 'Ping' }), got ${describeValue(request)}`);
+  }
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null) return new ConfigError('options', `expected request options (an object), got ${describeValue(options)}`);
+  const timeoutMs = (options as { timeoutMs?: unknown }).timeoutMs;
+  if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || timeoutMs > MAX_TIMER_MS)) {
+    return new ConfigError('timeoutMs', `expected milliseconds in 0..${MAX_TIMER_MS} (0 = none), got ${describeValue(timeoutMs)}`);
+  }
+  return undefined;
 }

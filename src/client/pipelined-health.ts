@@ -1,0 +1,130 @@
+/**
+ * What `PipelinedClient.health()` and `health$` report: the pipeline's counters, the in-flight
+ * limiter's waits, and the connections' traffic (the ones replaced included).
+ */
+import type { ConnectionState, ConnectionStats } from '../transport/connection.js';
+import type { LimiterStats } from './pipelined-limiter.js';
+
+export interface PipelinedClientHealth {
+  /**
+   * The connection's state: `ready`; `failed` once it broke and no request needs it yet;
+   * `connecting` while a new one is being opened (backoff waits included); `closing`/`closed`.
+   */
+  state: ConnectionState;
+  /** The server of the current connection (of `bootstrapServers`). */
+  address: string;
+  clientId: string;
+  /** Requests handed to the connection (sent or being written). */
+  requestsSent: number;
+  /** Answered with anything but a broker error. */
+  requestsCompleted: number;
+  /** Failed: broker error replies, connection failures, timeouts. */
+  requestsFailed: number;
+  /** Of the failed, those that timed out. */
+  requestsTimedOut: number;
+  /** Given up by the caller (unsubscribed) before a reply. */
+  requestsCancelled: number;
+  /** Holding an in-flight slot now (≤ maxInFlight): awaiting a reply, or a new connection. */
+  inFlight: number;
+  /** Of those in flight, the ones waiting for a new connection (not sent yet). */
+  awaitingConnection: number;
+  /** Waiting for an in-flight slot now. */
+  queued: number;
+  maxInFlight: number;
+  peakInFlight: number;
+  peakQueued: number;
+  /** Requests that had to wait for a slot, and how long on average / at most (ms). */
+  requestsWaited: number;
+  averageQueueWaitMs: number;
+  maxQueueWaitMs: number;
+  /** completed / (completed + failed); 1 before anything finished. */
+  successRate: number;
+  /** Connections that broke under this client. */
+  connectionsLost: number;
+  /** New connections opened to replace a broken one. */
+  reconnects: number;
+  /** Rounds over the servers that found none to replace it (each followed by a backoff wait). */
+  reconnectFailures: number;
+  /** The latest connection or request failure (code, message, epoch ms); never a secret. */
+  lastError: { code: string; message: string; at: number } | undefined;
+  /** Socket writes, the requests they carried, and requests per write (all connections). */
+  batchesWritten: number;
+  framesWritten: number;
+  averageBatchSize: number;
+  bytesOut: number;
+  bytesIn: number;
+  /** Reply latency on the current connection. */
+  latencyP50Ms: number | undefined;
+  latencyP99Ms: number | undefined;
+}
+
+export interface PipelineCounters {
+  sent: number;
+  completed: number;
+  failed: number;
+  timedOut: number;
+  cancelled: number;
+  connectionsLost: number;
+  reconnects: number;
+  reconnectFailures: number;
+}
+
+/** Totals of the connections a client replaced (their counters end with them). */
+export interface RetiredTotals {
+  batchesWritten: number;
+  framesWritten: number;
+  bytesOut: number;
+  bytesIn: number;
+}
+
+export interface HealthSources {
+  state: ConnectionState;
+  address: string;
+  clientId: string;
+  maxInFlight: number;
+  counters: Readonly<PipelineCounters>;
+  awaitingConnection: number;
+  limiter: LimiterStats;
+  connection: ConnectionStats;
+  retired: Readonly<RetiredTotals>;
+  connectError: PipelinedClientHealth['lastError'];
+}
+
+export function pipelinedHealth(s: HealthSources): PipelinedClientHealth {
+  const { counters, limiter: l, connection: c, retired: r } = s;
+  const finished = counters.completed + counters.failed;
+  const batchesWritten = r.batchesWritten + c.batchesWritten;
+  const framesWritten = r.framesWritten + c.framesWritten;
+  const lastError = s.connectError !== undefined && (c.lastError === undefined || s.connectError.at >= c.lastError.at) ? s.connectError : c.lastError;
+  return {
+    state: s.state,
+    address: s.address,
+    clientId: s.clientId,
+    requestsSent: counters.sent,
+    requestsCompleted: counters.completed,
+    requestsFailed: counters.failed,
+    requestsTimedOut: counters.timedOut,
+    requestsCancelled: counters.cancelled,
+    inFlight: l.active,
+    awaitingConnection: s.awaitingConnection,
+    queued: l.queued,
+    maxInFlight: s.maxInFlight,
+    peakInFlight: l.peakActive,
+    peakQueued: l.peakQueued,
+    requestsWaited: l.waited,
+    averageQueueWaitMs: l.waited === 0 ? 0 : l.totalWaitMs / l.waited,
+    maxQueueWaitMs: l.maxWaitMs,
+    successRate: finished === 0 ? 1 : counters.completed / finished,
+    connectionsLost: counters.connectionsLost,
+    reconnects: counters.reconnects,
+    reconnectFailures: counters.reconnectFailures,
+    lastError,
+    batchesWritten,
+    framesWritten,
+    averageBatchSize: batchesWritten === 0 ? 0 : framesWritten / batchesWritten,
+    bytesOut: r.bytesOut + c.bytesOut,
+    bytesIn: r.bytesIn + c.bytesIn,
+    latencyP50Ms: c.latencyP50Ms,
+    latencyP99Ms: c.latencyP99Ms,
+  };
+}
