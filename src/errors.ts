@@ -42,28 +42,16 @@ export abstract class RivvenError extends Error {
  * encode). Retriable, as in rivven-client: a malformed frame usually means a broken connection,
  * and a fresh one may work.
  */
-export class ProtocolError extends RivvenError {
-  readonly code = 'PROTOCOL' as const;
-  readonly retriable = true;
-}
+export class ProtocolError extends RivvenError { readonly code = 'PROTOCOL' as const; readonly retriable = true; }
 
 /** A value whose Rivven compression framing is broken, oversized or fails its checksum. */
-export class CompressionError extends RivvenError {
-  readonly code = 'COMPRESSION' as const;
-  readonly retriable = false;
-}
+export class CompressionError extends RivvenError { readonly code = 'COMPRESSION' as const; readonly retriable = false; }
 
 /** The connection could not be opened, or broke (reset, closed by the broker, out of sync). */
-export class ConnectionError extends RivvenError {
-  readonly code = 'CONNECTION' as const;
-  readonly retriable = true;
-}
+export class ConnectionError extends RivvenError { readonly code = 'CONNECTION' as const; readonly retriable = true; }
 
 /** No answer within the time allowed (connection, request or delivery timeout). */
-export class TimeoutError extends RivvenError {
-  readonly code = 'TIMEOUT' as const;
-  readonly retriable = true;
-}
+export class TimeoutError extends RivvenError { readonly code = 'TIMEOUT' as const; readonly retriable = true; }
 
 /** The broker answered with `Response::Error`. `serverCode` and `retriable` come from the table of rivvend's error texts. */
 export class ServerError extends RivvenError {
@@ -128,10 +116,7 @@ export class TlsError extends RivvenError {
 }
 
 /** No server of the list answered (each one's error is in the message), or every circuit breaker refuses. */
-export class AllServersUnavailableError extends RivvenError {
-  readonly code = 'ALL_SERVERS_UNAVAILABLE' as const;
-  readonly retriable = true;
-}
+export class AllServersUnavailableError extends RivvenError { readonly code = 'ALL_SERVERS_UNAVAILABLE' as const; readonly retriable = true; }
 
 /** Invalid configuration or arguments: fix the call, retrying will not help. */
 export class ConfigError extends RivvenError {
@@ -150,11 +135,7 @@ export class ConfigError extends RivvenError {
 export class ThrottledError extends RivvenError {
   readonly code = 'THROTTLED' as const;
   readonly retriable = true;
-  constructor(
-    readonly throttleTimeMs: bigint,
-    readonly quotaType: string,
-    readonly entity: string,
-  ) {
+  constructor(readonly throttleTimeMs: bigint, readonly quotaType: string, readonly entity: string) {
     super(`throttled by the broker: quota '${quotaType}' exceeded for '${entity}'; retry after ${throttleTimeMs} ms`);
   }
 }
@@ -163,11 +144,7 @@ export class ThrottledError extends RivvenError {
 export class IncompatibleBrokerError extends RivvenError {
   readonly code = 'INCOMPATIBLE_BROKER' as const;
   readonly retriable = false;
-  constructor(
-    readonly serverVersion: number,
-    readonly clientVersion: number,
-    readonly serverMessage: string,
-  ) {
+  constructor(readonly serverVersion: number, readonly clientVersion: number, readonly serverMessage: string) {
     super(
       `broker speaks protocol version ${serverVersion}, this client speaks ${clientVersion}: "${serverMessage}". ` +
         'Use a rivven-rx release built for that broker version.',

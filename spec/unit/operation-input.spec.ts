@@ -173,7 +173,7 @@ describe('typed operations check their arguments before sending', () => {
   });
 
   it('covers every operation of BrokerOperations', () => {
-    const operations = Object.getOwnPropertyNames(BrokerOperations.prototype).filter((n) => n.endsWith('$') && n !== 'send$' && n !== 'call$');
+    const operations = Object.getOwnPropertyNames(BrokerOperations.prototype).filter((n) => n.endsWith('$') && !['send$', 'call$', 'checked$'].includes(n));
     const covered = new Set(valid.map(([name]) => name.split(' ')[0]!));
     expect(operations.filter((n) => !covered.has(n))).toEqual([]);
     const checked = new Set(invalid.map(([operation]) => operation));

@@ -11,12 +11,29 @@
 import { Observable, defer, map, mergeMap } from 'rxjs';
 import { MAX_TIMER_MS } from '../settings-validation.js';
 import { ConfigError } from '../errors.js';
-import { decodeValues, type ValueFraming } from '../protocol/value-decoder.js';
+import { decodeValues } from '../protocol/value-decoder.js';
 import type { RequestInput } from '../protocol/request-schema.js';
-import type { Response, ResponseOf, ResponseType } from '../protocol/response-schema.js';
+import type { Response, ResponseType } from '../protocol/response-schema.js';
 import type { RequestOptions } from '../transport/connection.js';
 import { ArgumentCheck } from './operation-input.js';
 import { errorFromResponse } from './response-errors.js';
+import {
+  REBALANCE_IN_PROGRESS_CODE,
+  JOIN_OPTION_KEYS,
+  toTimestamp,
+  toOffset,
+  checkProducer,
+  checkRecord,
+  sequencedRecord,
+  checkBatch,
+  checkGroupPartition,
+  checkMember,
+  checkNames,
+  checkTransaction,
+  checkConsume,
+  type Expected,
+  type Matched,
+} from './operation-checks.js';
 import type {
   BatchMetadata,
   Bytes,
@@ -42,124 +59,8 @@ import type {
   TransactionalRecordMetadata,
 } from './client-types.js';
 
-const ISOLATION: Record<string, number> = { read_uncommitted: 0, read_committed: 1 };
-const ISOLATION_LEVELS = ['read_uncommitted', 'read_committed'] as const;
-const VALUE_FRAMINGS: readonly ValueFraming[] = ['detect', 'rivven-core', 'raw'];
-/** rivvend's HeartbeatResult `errorCode` asking the member to rejoin (Kafka's REBALANCE_IN_PROGRESS). */
-export const REBALANCE_IN_PROGRESS_CODE = 27;
-/** Default `maxDecodedBytes` of consume$. */
-export const DEFAULT_MAX_DECODED_BYTES = 64 * 1024 * 1024;
 
-const PUBLISH_RECORD_KEYS = ['value', 'key', 'partition', 'leaderEpoch'] as const;
-const BATCH_OPTION_KEYS = ['partition', 'leaderEpoch'] as const;
-const CONSUME_OPTION_KEYS = ['partition', 'offset', 'maxMessages', 'isolationLevel', 'maxWaitMs', 'requestTimeoutMs', 'valueFraming', 'maxDecodedBytes'] as const;
-const JOIN_OPTION_KEYS = ['sessionTimeoutMs', 'rebalanceTimeoutMs', 'subscriptions', 'protocolType'] as const;
-
-type Expected = ResponseType | readonly ResponseType[];
-type Matched<E extends Expected> = E extends ResponseType ? ResponseOf<E> : E extends readonly (infer T extends ResponseType)[] ? ResponseOf<T> : never;
-
-function toTimestamp(check: ArgumentCheck, value: bigint | number | Date, argument: string): bigint {
-  if (typeof value === 'bigint') return check.i64(argument, value, 'milliseconds since the epoch (a bigint, an integer or a Date)');
-  if (value instanceof Date) {
-    const ms = value.getTime();
-    if (Number.isNaN(ms)) check.fail(argument, 'a valid Date', value);
-    return BigInt(ms);
-  }
-  if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);
-  return check.fail(argument, 'milliseconds since the epoch (a bigint, an integer or a Date)', value);
-}
-
-/** An offset the caller may give as a bigint or a safe non-negative integer (commitOffset$). */
-function toOffset(check: ArgumentCheck, value: bigint | number, argument: string): bigint {
-  if (typeof value === 'bigint') return check.u64(argument, value, 'an offset (a bigint ≥ 0n, or a safe integer ≥ 0)');
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
-  return check.fail(argument, 'an offset (a bigint ≥ 0n, or a safe integer ≥ 0)', value);
-}
-
-function checkProducer(check: ArgumentCheck, producer: ProducerIdentity): ProducerIdentity {
-  check.object('producer', producer);
-  return {
-    producerId: check.u64('producer.producerId', producer.producerId, 'a producer id (a bigint from initProducerId$)'),
-    producerEpoch: check.u16('producer.producerEpoch', producer.producerEpoch),
-  };
-}
-
-function checkRecord(check: ArgumentCheck, record: PublishRecord, argument = 'record'): PublishRecord {
-  check.object(argument, record);
-  check.knownKeys(argument, record, PUBLISH_RECORD_KEYS);
-  check.bytes(`${argument}.value`, record.value);
-  check.optionalBytes(`${argument}.key`, record.key);
-  check.optionalPartition(`${argument}.partition`, record.partition);
-  check.optionalU64(`${argument}.leaderEpoch`, record.leaderEpoch);
-  return record;
-}
-
-/** The fields one sequenced record (idempotent or transactional) carries, checked. */
-function sequencedRecord(check: ArgumentCheck, record: PublishRecord, producer: ProducerIdentity, sequence: number) {
-  checkRecord(check, record);
-  const p = checkProducer(check, producer);
-  check.sequence('sequence', sequence);
-  return {
-    partition: record.partition,
-    key: record.key,
-    value: record.value,
-    producerId: p.producerId,
-    producerEpoch: p.producerEpoch,
-    sequence,
-    leaderEpoch: record.leaderEpoch,
-  };
-}
-
-function checkBatch(check: ArgumentCheck, records: readonly { key?: Bytes; value: Bytes }[], options: { partition?: number; leaderEpoch?: bigint }): void {
-  check.array('records', records, { min: 1 });
-  for (let i = 0; i < records.length; i++) {
-    const record = records[i]!;
-    if (record === null || typeof record !== 'object') check.fail(`records[${i}]`, 'an object { value, key? }', record);
-    check.bytes(`records[${i}].value`, record.value);
-    check.optionalBytes(`records[${i}].key`, record.key);
-  }
-  check.object('options', options);
-  check.knownKeys('options', options, BATCH_OPTION_KEYS);
-  check.optionalPartition('options.partition', options.partition);
-  check.optionalU64('options.leaderEpoch', options.leaderEpoch);
-}
-
-interface CheckedConsume {
-  request: RequestInput;
-  framing: ValueFraming;
-  budgetBytes: number;
-  timeoutMs: number | undefined;
-}
-
-function checkConsume(topic: string, options: ConsumeOptions): CheckedConsume {
-  const check = new ArgumentCheck('consume$');
-  check.name('topic', topic);
-  check.object('options', options);
-  check.knownKeys('options', options, CONSUME_OPTION_KEYS);
-  const partition = check.partition('options.partition', options.partition);
-  const offset = check.u64('options.offset', options.offset, 'an offset (a bigint)');
-  const maxMessages = check.u32('options.maxMessages', options.maxMessages, 1);
-  const isolationLevel = check.optionalOneOf('options.isolationLevel', options.isolationLevel, ISOLATION_LEVELS);
-  const maxWaitMs = check.optionalDurationMs('options.maxWaitMs', options.maxWaitMs, MAX_TIMER_MS);
-  const requestTimeoutMs = check.optionalDurationMs('options.requestTimeoutMs', options.requestTimeoutMs, MAX_TIMER_MS);
-  const framing = check.optionalOneOf('options.valueFraming', options.valueFraming, VALUE_FRAMINGS) ?? 'detect';
-  const budgetBytes = options.maxDecodedBytes === undefined ? DEFAULT_MAX_DECODED_BYTES : check.integer('options.maxDecodedBytes', options.maxDecodedBytes, 1, 2 ** 32, 'a byte count (an integer)');
-  return {
-    request: {
-      type: 'Consume',
-      topic,
-      partition,
-      offset,
-      maxMessages,
-      isolationLevel: isolationLevel === undefined ? undefined : ISOLATION[isolationLevel],
-      maxWaitMs: maxWaitMs === undefined ? undefined : BigInt(maxWaitMs),
-    },
-    framing,
-    budgetBytes,
-    // A long poll legitimately takes maxWaitMs: never time it out before the broker answers.
-    timeoutMs: requestTimeoutMs ?? (maxWaitMs ? Math.min(maxWaitMs + 30_000, MAX_TIMER_MS) : undefined),
-  };
-}
+export { REBALANCE_IN_PROGRESS_CODE, DEFAULT_MAX_DECODED_BYTES } from './operation-checks.js';
 
 /** Typed operations over `send$`. Subclasses decide how a request reaches a broker. */
 export abstract class BrokerOperations {
@@ -201,9 +102,7 @@ export abstract class BrokerOperations {
   ): Observable<BatchMetadata> {
     return this.call$(
       () => {
-        const check = new ArgumentCheck('publishBatch$');
-        check.name('topic', topic);
-        checkBatch(check, records, options);
+        const check = checkBatch('publishBatch$', topic, records, options);
         return { type: 'PublishBatch', topic, partition: options.partition, records, leaderEpoch: options.leaderEpoch };
       },
       'PublishedBatch',
@@ -272,38 +171,16 @@ export abstract class BrokerOperations {
   }
 
   deleteTopic$(name: string): Observable<void> {
-    return this.call$(
-      () => {
-        new ArgumentCheck('deleteTopic$').name('name', name);
-        return { type: 'DeleteTopic', name };
-      },
-      ['TopicDeleted', 'Ok'],
-      () => undefined,
-    );
+    return this.checked$('deleteTopic$', (check) => check.name('name', name), () => ({ type: 'DeleteTopic', name }), ['TopicDeleted', 'Ok'], () => undefined);
   }
 
   getMetadata$(topic: string): Observable<TopicInfo> {
-    return this.call$(
-      () => {
-        new ArgumentCheck('getMetadata$').name('topic', topic);
-        return { type: 'GetMetadata', topic };
-      },
-      'Metadata',
-      (r) => ({ name: r.name, partitions: r.partitions }),
-    );
+    return this.checked$('getMetadata$', (check) => check.name('topic', topic), () => ({ type: 'GetMetadata', topic }), 'Metadata', (r) => ({ name: r.name, partitions: r.partitions }));
   }
 
   /** Brokers and topic/partition metadata; `topics` empty or omitted means all topics. */
   getClusterMetadata$(topics: readonly string[] = []): Observable<ClusterMetadata> {
-    return this.call$(
-      () => {
-        const check = new ArgumentCheck('getClusterMetadata$');
-        check.array('topics', topics).forEach((t, i) => check.name(`topics[${i}]`, t));
-        return { type: 'GetClusterMetadata', topics };
-      },
-      'ClusterMetadata',
-      (r) => ({ controllerId: r.controllerId, brokers: r.brokers, topics: r.topics }),
-    );
+    return this.checked$('getClusterMetadata$', (check) => checkNames(check, 'topics', topics), () => ({ type: 'GetClusterMetadata', topics }), 'ClusterMetadata', (r) => ({ controllerId: r.controllerId, brokers: r.brokers, topics: r.topics }));
   }
 
   getOffsetBounds$(topic: string, partition: number): Observable<OffsetBounds> {
@@ -339,9 +216,7 @@ export abstract class BrokerOperations {
     return this.call$(
       () => {
         const check = new ArgumentCheck('commitOffset$');
-        check.name('group', group);
-        check.name('topic', topic);
-        check.partition('partition', partition);
+        checkGroupPartition(check, group, topic, partition);
         return { type: 'CommitOffset', consumerGroup: group, topic, partition, offset: toOffset(check, offset, 'offset') };
       },
       ['OffsetCommitted', 'Ok'],
@@ -351,17 +226,7 @@ export abstract class BrokerOperations {
 
   /** The group's committed offset, or undefined if it never committed one. */
   getOffset$(group: string, topic: string, partition: number): Observable<bigint | undefined> {
-    return this.call$(
-      () => {
-        const check = new ArgumentCheck('getOffset$');
-        check.name('group', group);
-        check.name('topic', topic);
-        check.partition('partition', partition);
-        return { type: 'GetOffset', consumerGroup: group, topic, partition };
-      },
-      'Offset',
-      (r) => r.offset,
-    );
+    return this.checked$('getOffset$', (check) => checkGroupPartition(check, group, topic, partition), () => ({ type: 'GetOffset', consumerGroup: group, topic, partition }), 'Offset', (r) => r.offset);
   }
 
   listGroups$(): Observable<string[]> {
@@ -369,40 +234,18 @@ export abstract class BrokerOperations {
   }
 
   describeGroup$(group: string): Observable<GroupDescription> {
-    return this.call$(
-      () => {
-        new ArgumentCheck('describeGroup$').name('group', group);
-        return { type: 'DescribeGroup', consumerGroup: group };
-      },
-      'GroupDescription',
-      (r) => ({ group: r.consumerGroup, offsets: r.offsets }),
-    );
+    return this.checked$('describeGroup$', (check) => check.name('group', group), () => ({ type: 'DescribeGroup', consumerGroup: group }), 'GroupDescription', (r) => ({ group: r.consumerGroup, offsets: r.offsets }));
   }
 
   deleteGroup$(group: string): Observable<void> {
-    return this.call$(
-      () => {
-        new ArgumentCheck('deleteGroup$').name('group', group);
-        return { type: 'DeleteGroup', consumerGroup: group };
-      },
-      ['GroupDeleted', 'Ok'],
-      () => undefined,
-    );
+    return this.checked$('deleteGroup$', (check) => check.name('group', group), () => ({ type: 'DeleteGroup', consumerGroup: group }), ['GroupDeleted', 'Ok'], () => undefined);
   }
 
   // ---- admin ----------------------------------------------------------------------------------
 
   /** Configuration of the given topics (all topics if empty). */
   describeTopicConfigs$(topics: readonly string[] = []): Observable<TopicConfigDescription[]> {
-    return this.call$(
-      () => {
-        const check = new ArgumentCheck('describeTopicConfigs$');
-        check.array('topics', topics).forEach((t, i) => check.name(`topics[${i}]`, t));
-        return { type: 'DescribeTopicConfigs', topics };
-      },
-      'TopicConfigsDescribed',
-      (r) => r.configs,
-    );
+    return this.checked$('describeTopicConfigs$', (check) => checkNames(check, 'topics', topics), () => ({ type: 'DescribeTopicConfigs', topics }), 'TopicConfigsDescribed', (r) => r.configs);
   }
 
   /** Set (string) or reset to default (null) configuration keys; emits how many changed. */
@@ -529,9 +372,7 @@ export abstract class BrokerOperations {
   ): Observable<IdempotentBatchMetadata> {
     return this.call$(
       () => {
-        const check = new ArgumentCheck('idempotentPublishBatch$');
-        check.name('topic', topic);
-        checkBatch(check, records, options);
+        const check = checkBatch('idempotentPublishBatch$', topic, records, options);
         const p = checkProducer(check, producer);
         check.sequence('baseSequence', baseSequence);
         return {
@@ -553,11 +394,9 @@ export abstract class BrokerOperations {
   beginTransaction$(txnId: string, producer: ProducerIdentity, timeoutMs?: number): Observable<void> {
     return this.call$(
       () => {
-        const check = new ArgumentCheck('beginTransaction$');
-        check.name('txnId', txnId);
-        const p = checkProducer(check, producer);
+        const { check, producerId, producerEpoch } = checkTransaction('beginTransaction$', txnId, producer);
         check.optionalDurationMs('timeoutMs', timeoutMs);
-        return { type: 'BeginTransaction', txnId, producerId: p.producerId, producerEpoch: p.producerEpoch, timeoutMs: timeoutMs === undefined ? undefined : BigInt(timeoutMs) };
+        return { type: 'BeginTransaction', txnId, producerId, producerEpoch, timeoutMs: timeoutMs === undefined ? undefined : BigInt(timeoutMs) };
       },
       'TransactionStarted',
       () => undefined,
@@ -568,15 +407,13 @@ export abstract class BrokerOperations {
   addPartitionsToTxn$(txnId: string, producer: ProducerIdentity, partitions: readonly (readonly [topic: string, partition: number])[]): Observable<number> {
     return this.call$(
       () => {
-        const check = new ArgumentCheck('addPartitionsToTxn$');
-        check.name('txnId', txnId);
-        const p = checkProducer(check, producer);
+        const { check, producerId, producerEpoch } = checkTransaction('addPartitionsToTxn$', txnId, producer);
         check.array('partitions', partitions).forEach((tp, i) => {
           if (!Array.isArray(tp) || tp.length !== 2) check.fail(`partitions[${i}]`, 'a [topic, partition] pair', tp);
           check.name(`partitions[${i}][0]`, tp[0]);
           check.partition(`partitions[${i}][1]`, tp[1]);
         });
-        return { type: 'AddPartitionsToTxn', txnId, producerId: p.producerId, producerEpoch: p.producerEpoch, partitions };
+        return { type: 'AddPartitionsToTxn', txnId, producerId, producerEpoch, partitions };
       },
       'PartitionsAddedToTxn',
       (r) => r.partitionCount,
@@ -611,9 +448,7 @@ export abstract class BrokerOperations {
   ): Observable<void> {
     return this.call$(
       () => {
-        const check = new ArgumentCheck('addOffsetsToTxn$');
-        check.name('txnId', txnId);
-        const p = checkProducer(check, producer);
+        const { check, producerId, producerEpoch } = checkTransaction('addOffsetsToTxn$', txnId, producer);
         check.name('groupId', groupId);
         check.array('offsets', offsets).forEach((entry, i) => {
           if (!Array.isArray(entry) || entry.length !== 3) check.fail(`offsets[${i}]`, 'a [topic, partition, offset] triple', entry);
@@ -621,7 +456,7 @@ export abstract class BrokerOperations {
           check.partition(`offsets[${i}][1]`, entry[1]);
           check.i64(`offsets[${i}][2]`, entry[2], 'an offset (a bigint)');
         });
-        return { type: 'AddOffsetsToTxn', txnId, producerId: p.producerId, producerEpoch: p.producerEpoch, groupId, offsets };
+        return { type: 'AddOffsetsToTxn', txnId, producerId, producerEpoch, groupId, offsets };
       },
       'OffsetsAddedToTxn',
       () => undefined,
@@ -646,10 +481,8 @@ export abstract class BrokerOperations {
   ): Observable<void> {
     return this.call$(
       () => {
-        const check = new ArgumentCheck(operation);
-        check.name('txnId', txnId);
-        const p = checkProducer(check, producer);
-        return { type, txnId, producerId: p.producerId, producerEpoch: p.producerEpoch };
+        const { producerId, producerEpoch } = checkTransaction(operation, txnId, producer);
+        return { type, txnId, producerId, producerEpoch };
       },
       expected,
       () => undefined,
@@ -699,10 +532,7 @@ export abstract class BrokerOperations {
   syncGroup$(groupId: string, generationId: number, memberId: string, assignments: GroupAssignments = []): Observable<[string, number[]][]> {
     return this.call$(
       () => {
-        const check = new ArgumentCheck('syncGroup$');
-        check.name('groupId', groupId);
-        check.u32('generationId', generationId);
-        check.name('memberId', memberId, { allowEmpty: true });
+        const check = checkMember('syncGroup$', groupId, generationId, memberId);
         check.array('assignments', assignments).forEach((entry, i) => {
           if (!Array.isArray(entry) || entry.length !== 2) check.fail(`assignments[${i}]`, 'a [memberId, [topic, partitions][]] pair', entry);
           check.name(`assignments[${i}][0]`, entry[0], { allowEmpty: true });
@@ -722,10 +552,7 @@ export abstract class BrokerOperations {
   heartbeat$(groupId: string, generationId: number, memberId: string): Observable<HeartbeatResult> {
     return this.call$(
       () => {
-        const check = new ArgumentCheck('heartbeat$');
-        check.name('groupId', groupId);
-        check.u32('generationId', generationId);
-        check.name('memberId', memberId, { allowEmpty: true });
+        const check = checkMember('heartbeat$', groupId, generationId, memberId);
         return { type: 'Heartbeat', groupId, generationId, memberId };
       },
       'HeartbeatResult',
@@ -747,6 +574,24 @@ export abstract class BrokerOperations {
   }
 
   // ---- internals ------------------------------------------------------------------------------
+
+  /** An operation whose arguments `checks` checks when subscribed (ConfigError before anything is sent). */
+  private checked$<E extends Expected, R>(
+    operation: string,
+    checks: (check: ArgumentCheck) => void,
+    build: () => RequestInput,
+    expected: E,
+    project: (response: Matched<E>) => R,
+  ): Observable<R> {
+    return this.call$(
+      () => {
+        checks(new ArgumentCheck(operation));
+        return build();
+      },
+      expected,
+      project,
+    );
+  }
 
   /**
    * Build the request when subscribed (its argument checks throw ConfigError before anything is

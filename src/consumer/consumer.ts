@@ -17,78 +17,40 @@
  * partitions × maxPollRecords records (and decoded value bytes to maxInFlightDecodedBytes). With
  * ackMode 'onEmit' a record counts as acknowledged when the subscriber's next returns.
  *
- * The parts: partition-state.ts (epochs, credit, held bytes), fetch-loop.ts (one partition's
- * fetches, checked against a hostile broker), server-lanes.ts (lanes; failed connections
- * are never reused), offset-store.ts (start offsets, commits), stall-monitor.ts (health$.stalled),
- * group-coordinator.ts (the group protocol). This file is the facade and the session.
+ * The parts: consumer-session.ts (a subscription and its timers: auto-commit, counts, lag),
+ * partition-starter.ts (taking an assignment: start offsets, lanes, fetch loops), fetch-loop.ts
+ * (one partition's fetches, checked against a hostile broker), record-streams.ts (batches$,
+ * records$), acknowledgements.ts (records' ack(), acknowledgeDelivered), owned-partitions.ts
+ * (owned states, seek, pause), offset-seeks.ts (rewind, seek to beginning/end/timestamp),
+ * partition-state.ts (epochs, credit, held bytes), server-lanes.ts (lanes; failed connections are
+ * never reused), offset-store.ts (start offsets, commits), stall-monitor.ts (health$.stalled),
+ * group-coordinator.ts (the group protocol). This file is the facade: it wires them and starts
+ * and stops sessions.
  */
-import {
-  BehaviorSubject,
-  EMPTY,
-  Observable,
-  ReplaySubject,
-  Subject,
-  Subscription,
-  catchError,
-  concatMap,
-  defer,
-  exhaustMap,
-  firstValueFrom,
-  forkJoin,
-  from,
-  interval,
-  map,
-  of,
-  share,
-  takeUntil,
-  timer,
-  type Subscriber,
-} from 'rxjs';
+import { BehaviorSubject, Observable, ReplaySubject, Subject, concatMap, defer, from } from 'rxjs';
 import type { Client } from '../client/client.js';
-import { ConfigError, ConnectionError, ServerError } from '../errors.js';
-import type { MessageData } from '../protocol/response-schema.js';
+import { ConnectionError } from '../errors.js';
 import { resolveConsumerConfig, type ConsumerConfig, type ResolvedConsumerConfig } from './consumer-config.js';
 import { ServerLanes } from '../client/server-lanes.js';
 import { backoffDelay } from '../client/backoff.js';
 import { backoffOf } from '../connection-settings.js';
 import type { ConsumerHealth, TruncationEvent } from './consumer-health.js';
 import { DecodedBudget } from './decoded-budget.js';
-import { FetchLoop } from './fetch-loop.js';
 import { OffsetStore } from './offset-store.js';
 import { createLog, type Log } from '../observability/log.js';
-import { publishRebalanceEvent } from '../observability/channels.js';
-import { lagMonitor$, totalLag, type LagSource, type PartitionLag } from './lag-monitor.js';
-import { HealthTracker, type WarningSource } from './health-tracker.js';
-import { PartitionState, isLive, type ClientKind } from './partition-state.js';
+import type { PartitionLag } from './lag-monitor.js';
+import { HealthTracker } from './health-tracker.js';
+import type { ClientKind, PartitionState } from './partition-state.js';
 import { StallMonitor } from './stall-monitor.js';
-import {
-  tpKey,
-  type CommittedOffsets,
-  type ConsumerRecord,
-  type RebalanceEvent,
-  type TopicPartition,
-  type TopicPartitionOffset,
-} from './consumer-record.js';
+import type { CommittedOffsets, ConsumerRecord, RebalanceEvent, TopicPartition, TopicPartitionOffset } from './consumer-record.js';
 import { GroupCoordinator } from './group-coordinator.js';
-import type { PollProbe } from './group-watch.js';
-
-/** How often health$ refreshes the record counts while they change. */
-const HEALTH_COUNTS_INTERVAL_MS = 1_000;
-
-class Session {
-  stopped = false;
-  /** Replays the stop, so waits that start after it end at once. */
-  readonly stop$ = new ReplaySubject<void>(1);
-  stopPromise: Promise<void> | undefined;
-  constructor(readonly subscriber: Subscriber<FetchedBatch>) {}
-}
-
-/** Records of one fetch, with the partition state and epoch they were fetched in: live only while both still hold. */
-interface FetchedBatch {
-  state: PartitionState;
-  epoch: number;
-  records: ConsumerRecord[];
-}
+import { Acknowledgements } from './acknowledgements.js';
+import { OffsetSeeks } from './offset-seeks.js';
+import { OwnedPartitions } from './owned-partitions.js';
+import { PartitionStarter } from './partition-starter.js';
+import { batches$, records$ } from './record-streams.js';
+import { SessionRunner, sessionSleep, type Session } from './consumer-session.js';
+import { announceRebalance } from './rebalance-announcement.js';
 
 export class Consumer {
   private readonly config: ResolvedConsumerConfig;
@@ -104,44 +66,22 @@ export class Consumer {
   private readonly stalls: StallMonitor;
   /** health$: state, counts, warnings, last error (health-tracker.ts). */
   private readonly tracker: HealthTracker;
-  private readonly partitions = new Map<string, PartitionState>();
-  private readonly pendingSeeks = new Map<string, bigint>();
-  private readonly pausedKeys = new Set<string>();
-  /** Acknowledgements so far, also of stale records (they show downstream is taking records). */
-  private ackCount = 0;
-  private readonly pollProbe: PollProbe = {
-    // Records are waiting for downstream when a partition cannot fetch for lack of credit: downstream
-    // holds over half of maxPollRecords unacknowledged. (Not merely "something unacknowledged": a
-    // subscriber that filters out the last records without acking them is not stuck.)
-    waiting: () => {
-      const max = BigInt(this.config.maxPollRecords);
-      for (const s of this.partitions.values()) if (!s.stopped && !s.held() && s.outstanding() * 2n > max) return true;
-      return false;
-    },
-    acks: () => this.ackCount,
-  };
-  private session: Session | undefined;
+  /** Owned partitions, and seeks and pauses waiting for their assignment (owned-partitions.ts). */
+  private readonly partitions = new OwnedPartitions();
+  /** Records' ack(), acknowledgeDelivered(), what the poll watchdog reads (acknowledgements.ts). */
+  private readonly acks: Acknowledgements;
+  /** Rewinds, seeks to the log's ends or a timestamp (offset-seeks.ts). */
+  private readonly seeks: OffsetSeeks;
+  /** Takes an assignment: start offsets, lanes, fetch loops (partition-starter.ts). */
+  private readonly starter: PartitionStarter;
+  /** The subscription under way, its timers, its start and stop (consumer-session.ts). */
+  private readonly sessions: SessionRunner;
   private closed = false;
   /** Join, assign, heartbeat, rebalance, leave (group-coordinator.ts). */
   private readonly group: GroupCoordinator<Session, PartitionState>;
   private readonly log: Log;
   /** The latest lag reading of the session (lag$ replays it). */
   private readonly lagSubject = new ReplaySubject<PartitionLag[]>(1);
-  private readonly lagSource: LagSource = {
-    partitions: () => {
-      const owned: ReturnType<LagSource['partitions']> = [];
-      for (const s of this.partitions.values()) {
-        if (!s.stopped) owned.push({ topic: s.topic, partition: s.partition, position: s.position, committed: s.committed, lane: s.lane });
-      }
-      return owned;
-    },
-    // On the partition's fetch lane: the lane's partitions go out together (pipelined), one round trip per lane.
-    logEnd$: (lane, topic, partition) =>
-      defer(() => from(this.client(lane as ClientKind))).pipe(
-        concatMap((client) => client.getOffsetBounds$(topic, partition)),
-        map((bounds) => bounds.latest),
-      ),
-  };
 
   /** The partitions this consumer owns right now. */
   readonly assignments$: Observable<TopicPartition[]>;
@@ -185,9 +125,9 @@ export class Consumer {
       autoOffsetReset: config.autoOffsetReset,
       scheduler: config.scheduler,
       coordinator: () => this.client('coordinator'),
-      dropCoordinator: () => this.dropClient('coordinator'),
+      dropCoordinator: () => this.connections.drop('coordinator'),
       backoff: (failures) => this.backoff(failures),
-      onError: (error) => this.noteError(error),
+      onError: (error) => this.tracker.error(error),
       closed: () => this.closed,
       log: this.log,
     });
@@ -206,79 +146,65 @@ export class Consumer {
       clientIdOf: (kind) => `${config.clientId}-${kind}`,
       closedMessage: 'the consumer is closed',
       onUnreachable: (error, servers) => {
-        this.noteError(error);
-        this.setWarning('unreachable', `no broker answers at ${servers.join(', ')}; retrying (check bootstrapServers and that the broker runs)`);
+        this.tracker.error(error);
+        this.tracker.setWarning('unreachable', `no broker answers at ${servers.join(', ')}; retrying (check bootstrapServers and that the broker runs)`);
       },
-      onConnected: () => this.setWarning('unreachable', undefined),
+      onConnected: () => this.tracker.setWarning('unreachable', undefined),
     });
     this.stalls = new StallMonitor(config.scheduler, config.maxPollIntervalMs, () => this.partitions.values(), (stalled) =>
       this.tracker.stalls(stalled, config.maxPollIntervalMs),
     );
+    // What most parts share: the config, the partitions, health$, the connections.
+    const common = { config, owned: this.partitions, offsets: this.offsets, tracker: this.tracker, client: (kind: ClientKind) => this.client(kind) };
+    this.acks = new Acknowledgements({ ...common, maxPollRecords: config.maxPollRecords, onAck: () => this.group.onAck(), commit$: () => this.commit$() });
+    this.seeks = new OffsetSeeks({ ...common, coordinator: () => this.client('coordinator') });
+    this.starter = new PartitionStarter({
+      ...common,
+      budget: this.budget,
+      log: this.log,
+      dropClient: (kind) => this.connections.drop(kind),
+      sleep: (session, ms) => this.sleep(session, ms),
+      backoff: (failures) => this.backoff(failures),
+      record: (r, value, state, epoch) => this.acks.record(r, value, state, epoch),
+      waitingChanged: () => this.stalls.update(),
+      truncated: (event) => this.noteTruncation(event),
+      assignmentsChanged: (tps) => this.assignmentsSubject.next(tps),
+      rebalance: (event) => this.announce(event),
+    });
     this.group = new GroupCoordinator<Session, PartitionState>({
       config,
-      pollProbe: this.pollProbe,
+      pollProbe: this.acks.pollProbe,
       coordinator: () => this.client('coordinator'),
-      dropCoordinator: () => this.dropClient('coordinator'),
-      partitions: () => [...this.partitions.values()],
-      release: (state) => {
-        if (this.partitions.get(tpKey(state.topic, state.partition)) === state) this.partitions.delete(tpKey(state.topic, state.partition));
-      },
-      commit$: (states) => this.commitStates$(states),
-      assignPartitions: (session, tps, meta) => this.assignPartitions(session, tps, meta),
+      dropCoordinator: () => this.connections.drop('coordinator'),
+      partitions: () => this.partitions.all(),
+      release: (state) => this.partitions.release(state),
+      commit$: (states) => this.offsets.commit$(states),
+      assignPartitions: (session, tps, meta) => this.starter.assignPartitions(session, tps, meta),
       assignmentsChanged: (tps) => this.assignmentsSubject.next(tps),
       rebalance: (event) => this.announce(event),
       log: this.log,
       health: () => this.tracker.value,
-      updateHealth: (change) => this.healthUpdate(change),
-      ackCount: () => this.ackCount,
+      updateHealth: (change) => this.tracker.update(change),
+      ackCount: () => this.acks.count,
       sleep: (session, ms) => this.sleep(session, ms),
       backoff: (failures) => this.backoff(failures),
     });
-    const fetched$ = new Observable<FetchedBatch>((subscriber) => {
-      if (this.closed) {
-        subscriber.error(new ConfigError('consumer', 'this consumer is closed; create a new one'));
-        return undefined;
-      }
-      const session = new Session(subscriber);
-      this.session = session;
-      void this.run(session);
-      return () => {
-        void this.stopSession(session);
-      };
-    }).pipe(share());
-    // Stale records (from before a seek, rewind or revoke that happened while a batch was being
-    // emitted) are dropped here, at the last moment; emitted ones count for deliveredOffsets().
-    // Hand-written rather than mergeMap/filter/tap: this runs per record.
+    this.sessions = new SessionRunner({
+      config,
+      timers: { ...common, lagReadings: this.lagSubject, commit$: () => this.commit$() },
+      group: this.group,
+      starter: this.starter,
+      closed: () => this.closed,
+      noteError: (error) => this.tracker.error(error),
+      ended: () => {
+        this.stalls.update();
+        this.tracker.update({ state: 'idle', lag: undefined });
+      },
+    });
+    // Stale records are dropped at emission (record-streams.ts).
     const onEmit = config.ackMode === 'onEmit';
-    this.batches$ = new Observable<ConsumerRecord[]>((subscriber) =>
-      fetched$.subscribe({
-        next: ({ state, epoch, records }) => {
-          if (!isLive(state, epoch)) return;
-          state.delivered = records[records.length - 1]!.offset + 1n;
-          this.tracker.recordsEmitted += records.length;
-          subscriber.next(records);
-          // ackMode 'onEmit': the subscriber is done with the batch when next returns.
-          if (onEmit) records[records.length - 1]!.ack();
-        },
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => subscriber.complete(),
-      }),
-    );
-    this.records$ = new Observable<ConsumerRecord>((subscriber) =>
-      fetched$.subscribe({
-        next: ({ state, epoch, records }) => {
-          for (const record of records) {
-            if (subscriber.closed || !isLive(state, epoch)) return;
-            state.delivered = record.offset + 1n;
-            this.tracker.recordsEmitted++;
-            subscriber.next(record);
-            if (onEmit) record.ack();
-          }
-        },
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => subscriber.complete(),
-      }),
-    );
+    this.batches$ = batches$(this.sessions.fetched$, this.tracker, onEmit);
+    this.records$ = records$(this.sessions.fetched$, this.tracker, onEmit);
   }
 
   /** Validate the configuration (throws ConfigError) and create a consumer; nothing connects until `records$` is subscribed. */
@@ -306,48 +232,20 @@ export class Consumer {
 
   /** A revoke or an assignment: rebalances$, the `rivven-rx:rebalance` channel and an info line. */
   private announce(event: RebalanceEvent): void {
-    const memberId = this.group.memberId;
-    publishRebalanceEvent(() => ({
-      event: event.type,
-      groupId: this.config.groupId,
-      memberId,
-      generationId: event.generationId,
-      partitions: event.partitions.map((tp) => ({ topic: tp.topic, partition: tp.partition })),
-      ...(event.type === 'revoked' ? { reason: event.reason } : {}),
-    }));
-    if (this.log.enabled('info')) {
-      this.log.info(event.type === 'revoked' ? `partitions revoked (${event.reason})` : 'partitions assigned', {
-        memberId,
-        generation: event.generationId,
-        partitions: event.partitions.map((tp) => `${tp.topic}/${tp.partition}`).join(','),
-        ...(event.type === 'revoked' ? { reason: event.reason } : {}),
-      });
-    }
+    announceRebalance(event, this.config.groupId, this.group.memberId, this.log);
     this.rebalanceSubject.next(event);
   }
 
-  private healthUpdate(change: Partial<ConsumerHealth>): void {
-    this.tracker.update(change);
-  }
-
-  private setWarning(source: WarningSource, text: string | undefined): void {
-    this.tracker.setWarning(source, text);
-  }
-
-  private noteError(error: unknown): void {
-    this.tracker.error(error);
-  }
-
-  private noteAck(): void {
-    this.ackCount++;
-    this.group.onAck();
+  private noteTruncation(event: TruncationEvent): void {
+    this.tracker.truncated(event);
+    this.truncationSubject.next(event);
   }
 
   // ---- positions ----------------------------------------------------------------------------
 
   /** Next offset this consumer will fetch from the partition, or undefined if it does not own it. */
   position(topic: string, partition: number): bigint | undefined {
-    return this.partitions.get(tpKey(topic, partition))?.position;
+    return this.partitions.get(topic, partition)?.position;
   }
 
   /**
@@ -356,15 +254,7 @@ export class Consumer {
    * Applies at assignment if the partition is not owned yet.
    */
   seek(topic: string, partition: number, offset: bigint): void {
-    if (typeof offset !== 'bigint' || offset < 0n) throw new ConfigError('offset', `expected a bigint ≥ 0, got ${String(offset)}`);
-    const state = this.partitions.get(tpKey(topic, partition));
-    if (state === undefined || state.stopped) {
-      this.pendingSeeks.set(tpKey(topic, partition), offset);
-      return;
-    }
-    state.restart(offset);
-    state.rewindFailed = false;
-    state.signal();
+    this.partitions.seek(topic, partition, offset);
   }
 
   /**
@@ -374,11 +264,7 @@ export class Consumer {
    * subscriber's `next`, so a handler sees its own record included.
    */
   deliveredOffsets(): TopicPartitionOffset[] {
-    const out: TopicPartitionOffset[] = [];
-    for (const state of this.partitions.values()) {
-      if (state.delivered !== undefined && !state.stopped) out.push({ topic: state.topic, partition: state.partition, offset: state.delivered });
-    }
-    return out;
+    return this.partitions.deliveredOffsets();
   }
 
   /**
@@ -394,26 +280,7 @@ export class Consumer {
    * that committed a newer one could move the group's offset back.
    */
   acknowledgeDelivered(offsets: readonly TopicPartitionOffset[], options: { committed?: boolean } = {}): void {
-    if (offsets.length > 0) this.noteAck();
-    for (const { topic, partition, offset } of offsets) {
-      const state = this.partitions.get(tpKey(topic, partition));
-      if (state === undefined || state.stopped || state.delivered === undefined) continue;
-      if (offset < state.epochStart || offset > state.delivered) continue;
-      this.acknowledgeUpTo(state, offset);
-      if (options.committed === true && state.acked === offset && (state.committed === undefined || offset > state.committed)) state.committed = offset;
-    }
-  }
-
-  /** Everything before `next` is processed (acks never move backwards). */
-  private acknowledgeUpTo(state: PartitionState, next: bigint): void {
-    if (state.acked === undefined || next > state.acked) {
-      const floor = state.acked ?? state.epochStart;
-      if (next > floor) this.tracker.recordsAcknowledged += Number(next - floor);
-      state.acked = next;
-      state.releaseUpTo(next);
-      // Only a fetch loop waiting for credit needs to hear about it.
-      if (state.wake !== undefined && state.outstanding() * 2n <= BigInt(this.config.maxPollRecords)) state.signal();
-    }
+    this.acks.acknowledgeDelivered(offsets, options);
   }
 
   /**
@@ -427,94 +294,42 @@ export class Consumer {
    * records that were delivered but not committed.
    */
   rewindToCommitted$(partitions?: TopicPartition[]): Observable<void> {
-    return new Observable<void>((subscriber) => {
-      const states = this.ownedStates(partitions);
-      for (const state of states) {
-        state.rewinds++;
-        state.restart(state.position);
-      }
-      void this.completeRewind(states).then(
-        () => {
-          subscriber.next();
-          subscriber.complete();
-        },
-        (error: unknown) => subscriber.error(error),
-      );
-    });
-  }
-
-  private async completeRewind(states: PartitionState[]): Promise<void> {
-    let failed = true;
-    try {
-      const client = await this.client('coordinator');
-      const targets = await Promise.all(states.map((state) => this.offsets.start(client, state.topic, state.partition)));
-      states.forEach((state, i) => {
-        const { committed, position } = targets[i]!;
-        state.restart(position);
-        state.committed = committed;
-        state.rewindFailed = false;
-      });
-      failed = false;
-    } finally {
-      for (const state of states) {
-        state.rewinds--;
-        if (failed) state.rewindFailed = true;
-        state.signal();
-      }
-    }
-  }
-
-  private ownedStates(partitions: TopicPartition[] | undefined): PartitionState[] {
-    const all = [...this.partitions.values()].filter((s) => !s.stopped);
-    if (partitions === undefined) return all;
-    const wanted = new Set(partitions.map((tp) => tpKey(tp.topic, tp.partition)));
-    return all.filter((s) => wanted.has(tpKey(s.topic, s.partition)));
+    return this.seeks.rewindToCommitted$(partitions);
   }
 
   /** Seek the given partitions (default: all owned) to their earliest offset. */
   seekToBeginning$(partitions?: TopicPartition[]): Observable<void> {
-    return this.seekEach$(partitions, (c, tp) => c.getOffsetBounds$(tp.topic, tp.partition).pipe(map((b) => b.earliest)));
+    return this.seeks.toBeginning$(partitions);
   }
 
   /** Seek the given partitions (default: all owned) past their last record. */
   seekToEnd$(partitions?: TopicPartition[]): Observable<void> {
-    return this.seekEach$(partitions, (c, tp) => c.getOffsetBounds$(tp.topic, tp.partition).pipe(map((b) => b.latest)));
+    return this.seeks.toEnd$(partitions);
   }
 
   /** Seek to the first record with timestamp ≥ `timestamp` (the end if there is none), via GetOffsetForTimestamp. */
   seekToTimestamp$(timestamp: bigint | number | Date, partitions?: TopicPartition[]): Observable<void> {
-    return this.seekEach$(partitions, (c, tp) =>
-      c.getOffsetForTimestamp$(tp.topic, tp.partition, timestamp).pipe(
-        concatMap((offset) => (offset !== undefined ? of(offset) : c.getOffsetBounds$(tp.topic, tp.partition).pipe(map((b) => b.latest)))),
-      ),
-    );
+    return this.seeks.toTimestamp$(timestamp, partitions);
   }
 
   /** Stop fetching a partition (records already emitted stay valid); it stays assigned. */
   pause(topic: string, partition: number): void {
-    this.pausedKeys.add(tpKey(topic, partition));
-    const state = this.partitions.get(tpKey(topic, partition));
-    if (state) state.paused = true;
+    this.partitions.pause(topic, partition);
   }
 
   resume(topic: string, partition: number): void {
-    this.pausedKeys.delete(tpKey(topic, partition));
-    const state = this.partitions.get(tpKey(topic, partition));
-    if (state) {
-      state.paused = false;
-      state.signal();
-    }
+    this.partitions.resume(topic, partition);
   }
 
   paused(): TopicPartition[] {
-    return [...this.partitions.values()].filter((s) => s.paused).map((s) => ({ topic: s.topic, partition: s.partition }));
+    return this.partitions.paused();
   }
 
   // ---- commits --------------------------------------------------------------------------------
 
   /** Commit every acknowledged offset not committed yet; emits what was committed. Cold. */
   commit$(): Observable<CommittedOffsets> {
-    return defer(() => this.commitStates$([...this.partitions.values()]));
+    return defer(() => this.offsets.commit$(this.partitions.all()));
   }
 
   /** The group's committed offset of a partition (the next offset a new owner reads). */
@@ -528,18 +343,18 @@ export class Consumer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const session = this.session;
+    const session = this.sessions.current;
     if (session) {
-      await this.stopSession(session);
+      await this.sessions.stop(session);
       if (!session.subscriber.closed) session.subscriber.complete();
     }
-    await this.closeClients();
+    await this.connections.closeAll();
     this.completeStreams();
   }
 
   /** The last health (closed), then every stream of the consumer completes. */
   private completeStreams(): void {
-    this.healthUpdate({ state: 'closed', assignedPartitions: 0, partitions: [] });
+    this.tracker.update({ state: 'closed', assignedPartitions: 0, partitions: [] });
     this.assignmentsSubject.complete();
     this.rebalanceSubject.complete();
     this.truncationSubject.complete();
@@ -555,215 +370,15 @@ export class Consumer {
   async kill(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const session = this.session;
+    const session = this.sessions.current;
     this.group.forget();
     if (session) {
-      session.stopped = true;
-      session.stopPromise = Promise.resolve();
-      session.stop$.next();
-      for (const state of this.partitions.values()) {
-        state.stopped = true;
-        state.emitting = false;
-        state.signal();
-      }
-      this.partitions.clear();
+      this.sessions.abandon(session);
+      this.partitions.abandonAll();
     }
-    await this.closeClients();
+    await this.connections.closeAll();
     if (session && !session.subscriber.closed) session.subscriber.complete();
     this.completeStreams();
-  }
-
-  // ---- the session ----------------------------------------------------------------------------
-
-  private async run(session: Session): Promise<void> {
-    let autoCommit: Subscription | undefined;
-    if (this.config.enableAutoCommit) {
-      autoCommit = interval(this.config.autoCommitIntervalMs, this.config.scheduler)
-        .pipe(
-          exhaustMap(() => this.commit$().pipe(catchError(() => EMPTY))),
-          takeUntil(session.stop$),
-        )
-        .subscribe();
-    }
-    // Record counts change per record: health$ carries them at most once a second.
-    interval(HEALTH_COUNTS_INTERVAL_MS, this.config.scheduler)
-      .pipe(takeUntil(session.stop$))
-      .subscribe(() => this.tracker.refreshCounts());
-    // Lag of the owned partitions, with the session (its timer ends with it).
-    lagMonitor$(this.lagSource, this.config.lagIntervalMs, this.config.scheduler)
-      .pipe(takeUntil(session.stop$))
-      .subscribe((lags) => {
-        if (session.stopped) return;
-        this.lagSubject.next(lags);
-        const lag = lags.length === 0 && this.partitions.size > 0 ? this.tracker.value.lag : totalLag(lags);
-        if (lag !== this.tracker.value.lag) this.healthUpdate({ lag });
-      });
-    try {
-      if (this.config.assign) {
-        const tps = [...this.config.assign].flatMap(([topic, parts]) => parts.map((partition) => ({ topic, partition })));
-        await this.assignPartitions(session, tps, { generationId: -1, memberId: '', isLeader: false });
-      } else {
-        await this.group.run(session);
-      }
-    } catch (error) {
-      if (!session.stopped) {
-        this.noteError(error);
-        session.subscriber.error(error);
-      }
-    }
-    if (session.stopped) autoCommit?.unsubscribe();
-  }
-
-  private async assignPartitions(
-    session: Session,
-    tps: TopicPartition[],
-    meta: { generationId: number; memberId: string; isLeader: boolean },
-  ): Promise<void> {
-    const client = await this.client('coordinator');
-    const states = await Promise.all(
-      tps.map(async (tp) => {
-        const key = tpKey(tp.topic, tp.partition);
-        const seek = this.pendingSeeks.get(key);
-        this.pendingSeeks.delete(key);
-        const { committed, position } = await this.offsets.start(client, tp.topic, tp.partition, seek);
-        const state = new PartitionState(tp.topic, tp.partition, position, committed, this.budget);
-        state.paused = this.pausedKeys.has(key);
-        return state;
-      }),
-    );
-    if (session.stopped) return;
-    // Partitions spread over the fetch lanes. rivvend answers a connection's requests in order, so
-    // an idle partition's long-poll holds up the fetches behind it on its lane: partitions sharing
-    // a lane split fetchMaxWaitMs between them, which bounds that hold-up to ~fetchMaxWaitMs.
-    const lanes = Math.max(1, Math.min(this.config.fetchConnections, states.length));
-    states.forEach((state, i) => {
-      const sharing = Math.floor(states.length / lanes) + (i % lanes < states.length % lanes ? 1 : 0);
-      state.lane = `fetch-${i % lanes}`;
-      state.maxWaitMs = this.config.fetchMaxWaitMs === 0 ? 0 : Math.max(1, Math.floor(this.config.fetchMaxWaitMs / sharing));
-      this.partitions.set(tpKey(state.topic, state.partition), state);
-      this.startFetching(session, state);
-    });
-    this.assignmentsSubject.next(tps);
-    this.healthUpdate({ assignedPartitions: tps.length, ...(this.config.assign ? { state: 'stable' as const } : {}) });
-    this.announce({ type: 'assigned', partitions: tps, ...meta });
-    if (this.config.assign === undefined) void this.checkTopicsExist(client, tps.length);
-  }
-
-  /**
-   * A group member with nothing assigned: say so in health$ when none of its topics exists (it
-   * would otherwise sit 'stable' with 0 partitions). The warning clears at the next assignment
-   * with partitions (a subscribed topic that is created triggers one, see metadataRefreshIntervalMs).
-   */
-  private async checkTopicsExist(client: Client, assigned: number): Promise<void> {
-    if (assigned > 0) {
-      this.setWarning('noTopic', undefined);
-      return;
-    }
-    const exists = await Promise.all(
-      this.config.topics.map((topic) =>
-        firstValueFrom(client.getMetadata$(topic)).then(
-          () => true,
-          (error: unknown) => !(error instanceof ServerError),
-        ),
-      ),
-    );
-    if (exists.some((e) => e)) {
-      this.setWarning('noTopic', undefined);
-      return;
-    }
-    this.setWarning(
-      'noTopic',
-      `none of the subscribed topics exists (${this.config.topics.join(', ')}): nothing to consume. Create it (createTopic$); ` +
-        `the group rebalances within metadataRefreshIntervalMs (${this.config.metadataRefreshIntervalMs} ms) once it exists`,
-    );
-  }
-
-  private stopSession(session: Session): Promise<void> {
-    if (session.stopPromise) return session.stopPromise;
-    session.stopped = true;
-    session.stop$.next();
-    session.stopPromise = (async () => {
-      await this.group.revokeAll('stopped', session);
-      await this.group.leave();
-      if (this.session === session) this.session = undefined;
-      this.stalls.update();
-      this.healthUpdate({ state: 'idle', lag: undefined });
-    })();
-    return session.stopPromise;
-  }
-
-  // ---- fetching -------------------------------------------------------------------------------
-
-  private startFetching(session: Session, state: PartitionState): void {
-    const loop = new FetchLoop(
-      {
-        config: this.config,
-        budget: this.budget,
-        done: (s) => s.stopped || session.stopped,
-        client: (kind) => this.client(kind),
-        dropClient: (kind) => this.dropClient(kind),
-        sleep: (ms) => this.sleep(session, ms),
-        backoff: (failures) => this.backoff(failures),
-        now: () => this.config.scheduler.now(),
-        emit: (s, epoch, records, values) => {
-          session.subscriber.next({ state: s, epoch, records: records.map((r, i) => this.toRecord(r, values[i]!, s, epoch)) });
-        },
-        waiting: () => this.stalls.update(),
-        duplicates: (s, count) => {
-          this.tracker.duplicates(count);
-          this.log.warn('broker anomaly: it sent offsets already emitted (duplicates dropped; rivvend replays its log after a crash)', {
-            topic: s.topic,
-            partition: s.partition,
-            duplicates: count,
-          });
-        },
-        truncated: (event) => {
-          this.log.warn(
-            event.type === 'truncated'
-              ? 'broker anomaly: the log end moved backwards (records were lost); continuing at the new log end'
-              : 'broker anomaly: the broker serves no record from this offset although its log end is ahead; stepped over the unreadable range',
-            { topic: event.topic, partition: event.partition, position: event.position, logEnd: event.logEnd, resumeAt: event.resumeAt },
-          );
-          this.noteTruncation(event);
-        },
-        error: (error) => this.noteError(error),
-      },
-      state,
-    );
-    loop.run().catch((error: unknown) => {
-      if (session.stopped || state.stopped) return;
-      this.noteError(error);
-      session.subscriber.error(error);
-    });
-  }
-
-  private noteTruncation(event: TruncationEvent): void {
-    this.tracker.truncated(event);
-    this.truncationSubject.next(event);
-  }
-
-  private toRecord(r: MessageData, value: Buffer, state: PartitionState, epoch: number): ConsumerRecord {
-    const offset = r.offset;
-    const acknowledge = (): void => {
-      this.noteAck();
-      if (state.stopped || state.epoch !== epoch) return;
-      this.acknowledgeUpTo(state, offset + 1n);
-    };
-    const receiverOffset = {
-      topicPartition: { topic: state.topic, partition: state.partition },
-      offset,
-      acknowledge,
-      commit$: () =>
-        defer(() => {
-          acknowledge();
-          return this.commit$();
-        }),
-    };
-    return { topic: state.topic, partition: state.partition, offset, key: r.key, value, timestamp: r.timestamp, headers: r.headers, receiverOffset, ack: acknowledge };
-  }
-
-  private commitStates$(states: PartitionState[]): Observable<CommittedOffsets> {
-    return this.offsets.commit$(states);
   }
 
   // ---- connections and timing -----------------------------------------------------------------
@@ -771,16 +386,8 @@ export class Consumer {
   /** The lane's connection; a failed or closed one is never handed out (see server-lanes.ts). */
   private client(kind: ClientKind): Promise<Client> {
     // close() still commits, drains and leaves the group over its connections (until its session ends).
-    if (this.closed && this.session === undefined) return Promise.reject(new ConnectionError('the consumer is closed'));
+    if (this.closed && this.sessions.current === undefined) return Promise.reject(new ConnectionError('the consumer is closed'));
     return this.connections.get(kind);
-  }
-
-  private dropClient(kind: ClientKind): void {
-    this.connections.drop(kind);
-  }
-
-  private closeClients(): Promise<void> {
-    return this.connections.closeAll();
   }
 
   /** The wait before attempt `failures + 1`: jittered, so consumers that failed together do not retry together. */
@@ -789,17 +396,6 @@ export class Consumer {
   }
 
   private sleep(session: Session, ms: number): Promise<void> {
-    return firstValueFrom(timer(ms, this.config.scheduler).pipe(map(() => undefined), takeUntil(session.stop$)), { defaultValue: undefined });
-  }
-
-  private seekEach$(partitions: TopicPartition[] | undefined, offsetOf: (client: Client, tp: TopicPartition) => Observable<bigint>): Observable<void> {
-    return defer(() => {
-      const tps = partitions ?? [...this.partitions.values()].map((s) => ({ topic: s.topic, partition: s.partition }));
-      if (tps.length === 0) return EMPTY;
-      return from(this.client('coordinator')).pipe(
-        concatMap((client) => forkJoin(tps.map((tp) => offsetOf(client, tp).pipe(map((offset) => this.seek(tp.topic, tp.partition, offset)))))),
-        map(() => undefined),
-      );
-    });
+    return sessionSleep(session, ms, this.config.scheduler);
   }
 }

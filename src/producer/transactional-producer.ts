@@ -20,108 +20,24 @@
  *   a `TransactionInterruptedError` (retriable): run it again.
  *
  * Connections: one at a time, opened on demand along `bootstrapServers` (failover walks the list)
- * and re-opened after it failed; a transaction whose connection broke fails typed and retriable.
+ * and re-opened after it failed (transaction-connection.ts); a transaction whose connection broke
+ * fails typed and retriable. The open transaction's bookkeeping is in transaction-state.ts.
  */
-import { Observable, defer, firstValueFrom, ignoreElements, lastValueFrom, map, timer, toArray, catchError } from 'rxjs';
+import { Observable, defer, firstValueFrom, ignoreElements, lastValueFrom, map, toArray, catchError } from 'rxjs';
 import type { Client } from '../client/client.js';
-import { backoffDelay } from '../client/backoff.js';
 import type { Bytes, ProducerIdentity } from '../client/client-types.js';
-import {
-  CONNECTION_SETTING_KEYS,
-  backoffOf,
-  resolveBootstrapServers,
-  resolveRetryPolicy,
-  type ConnectionSettings,
-  type ResolvedRetryPolicy,
-} from '../connection-settings.js';
-import { MAX_TIMER_MS, describeValue, integerIn, optionsObject, rejectUnknownKeys } from '../settings-validation.js';
 import { AllServersUnavailableError, ConfigError, ConnectionError, ProducerFencedError, ServerError, TimeoutError, TransactionInterruptedError } from '../errors.js';
-import { murmur2Partition } from '../protocol/murmur2.js';
-import { validateConnectionOptions } from '../transport/connection-options.js';
-import { singleLane, type LaneHandle } from '../client/server-lanes.js';
-
-/** The producer's one connection: reconnects itself (with failover) after a failure. */
-type TransactionConnection = LaneHandle & { close(): Promise<void> };
 import { isLostProducerState } from './idempotence.js';
-import { laneClientOptions } from './producer-config.js';
 import { Trace, isTraced, transactionChannel, type TransactionTraceMessage } from '../observability/channels.js';
 import { Log, createLog } from '../observability/log.js';
+import { isFencingCode, staleEpochOf } from './fencing-replies.js';
+import { PartitionSequences } from './partition-sequences.js';
+import { firstClient, openTransactionConnection, type TransactionConnection } from './transaction-connection.js';
+import { TransactionState } from './transaction-state.js';
+import { resolveTransactionalConfig, type TransactionalProducerConfig } from './transactional-config.js';
+import { TransactionalPartitioner } from './transactional-partitioner.js';
 
-/**
- * The shared connection settings (connection-settings.ts) plus the transaction's own options.
- * `clientId` defaults to the `transactionalId`. `retry` paces the attempts to reach a broker in
- * `create$` (each attempt walks the whole `bootstrapServers` list); by default one attempt is made.
- * Requests of a transaction are never repeated behind the caller's back: a failed transaction
- * fails typed (retriable ones as `TransactionInterruptedError`) for the caller to run again.
- */
-export interface TransactionalProducerConfig extends ConnectionSettings {
-  /** Names this producer's transactions; keep it the same across restarts of one logical producer. */
-  transactionalId: string;
-  /** The broker aborts a transaction idle (no request) for longer than this. Default 60,000 ms. */
-  transactionTimeoutMs?: number;
-  /**
-   * Resume (and fence) an earlier producer id: its epoch is bumped, older instances are fenced, and
-   * a transaction the predecessor left open is aborted before `create$` emits. Keep the
-   * `transactionalId` the same across restarts and store `identity.producerId` to pass here.
-   */
-  previousProducerId?: bigint;
-}
-
-const CONFIG_KEYS: readonly string[] = [...CONNECTION_SETTING_KEYS, 'transactionalId', 'transactionTimeoutMs', 'previousProducerId'];
-
-/** The nested connection options of earlier versions: their keys are top-level settings now. */
-const FORMER_NAMES: Readonly<Record<string, string>> = {
-  client: 'the connection settings themselves at the top level (clientId, tls, auth, socketFactory, connectionTimeoutMs, requestTimeoutMs, retry, logger, logLevel)',
-};
-
-/** One pass over the bootstrap list unless `retry` asks for more. */
-const DEFAULT_TRANSACTIONAL_RETRY: Readonly<ResolvedRetryPolicy> = Object.freeze({
-  maxAttempts: 1,
-  initialDelayMs: 100,
-  maxDelayMs: 1_000,
-  multiplier: 2,
-  jitter: 0.25,
-});
-
-interface ResolvedTransactionalConfig {
-  servers: string[];
-  transactionalId: string;
-  transactionTimeoutMs: number;
-  previousProducerId: bigint | undefined;
-  retry: ResolvedRetryPolicy;
-  connection: ReturnType<typeof laneClientOptions>;
-}
-
-/** Check every option, refusing unknown keys with the closest name (before any socket exists). */
-function resolveTransactionalConfig(input: TransactionalProducerConfig): ResolvedTransactionalConfig {
-  const config = optionsObject<TransactionalProducerConfig>('TransactionalProducer', input);
-  rejectUnknownKeys('TransactionalProducer', config, CONFIG_KEYS, FORMER_NAMES);
-  const servers = resolveBootstrapServers(config.bootstrapServers);
-  if (typeof config.transactionalId !== 'string' || config.transactionalId.length === 0) {
-    throw new ConfigError('transactionalId', `must be a non-empty string, got ${describeValue(config.transactionalId)}`);
-  }
-  const transactionTimeoutMs = integerIn('transactionTimeoutMs', config.transactionTimeoutMs ?? 60_000, 1, MAX_TIMER_MS);
-  if (config.previousProducerId !== undefined && typeof config.previousProducerId !== 'bigint') {
-    throw new ConfigError('previousProducerId', `expected a bigint (identity.producerId of the predecessor), got ${describeValue(config.previousProducerId)}`);
-  }
-  const retry = resolveRetryPolicy(config.retry, DEFAULT_TRANSACTIONAL_RETRY);
-  const connection = laneClientOptions({ ...config, clientId: config.clientId ?? config.transactionalId });
-  validateConnectionOptions(connection, 'TransactionalProducer');
-  return { servers, transactionalId: config.transactionalId, transactionTimeoutMs, previousProducerId: config.previousProducerId, retry, connection };
-}
-
-/** A ready client, trying the whole list again (with backoff) up to `retry.maxAttempts` times. */
-async function firstClient(connection: TransactionConnection, retry: ResolvedRetryPolicy): Promise<Client> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await connection.client();
-    } catch (error) {
-      // Only "no server answered" is worth another pass; a refusal (credentials, TLS) is final.
-      if (!(error instanceof AllServersUnavailableError) || attempt >= retry.maxAttempts) throw error;
-      await firstValueFrom(timer(backoffDelay(attempt - 1, backoffOf(retry))));
-    }
-  }
-}
+export type { TransactionalProducerConfig } from './transactional-config.js';
 
 export interface TransactionalRecord {
   topic: string;
@@ -137,36 +53,20 @@ export interface TransactionalResult {
   offset: bigint;
 }
 
-const FENCING_CODES = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH']);
-/** `begin` answered by the broker when an older epoch of this producer id still has a transaction open. */
-const STALE_EPOCH = /PRODUCER_FENCED: expected epoch (\d+), got (\d+)/;
-
 export class TransactionalProducer {
   /** How many transactions left open by an earlier epoch of this producer id `begin$()` aborted. */
   staleTransactionsAborted = 0;
   private fenced: ProducerFencedError | undefined;
-  /** When the last request that refreshed the broker's activity clock of the open transaction was sent. */
-  private lastTouchSentAt = 0;
-  /** An abort (of the transaction of this identity) failed to reach the broker; begin$() retries it first. */
-  private abortPending: ProducerIdentity | undefined;
   /** The broker lost this producer's id (a restart) and re-initialising it has not succeeded yet. */
   private needsReinit = false;
-  /** The identity the open transaction began with. */
-  private transactionIdentity: ProducerIdentity | undefined;
   /** Errors this class raised itself (not a sign of a broken connection). */
   private readonly ownErrors = new WeakSet<Error>();
-  private open = false;
-  private readonly partitionsInTxn = new Set<string>();
-  /** Next sequence per partition number: the broker keys sequences by (producer id, partition) only. */
-  private readonly sequences = new Map<number, number>();
-  private readonly partitionCounts = new Map<string, number>();
+  private readonly txn = new TransactionState();
+  private readonly sequences = new PartitionSequences();
+  private readonly partitioner = new TransactionalPartitioner();
   private currentIdentity: ProducerIdentity;
-  /** The connection the open transaction began on: on another one, the broker may have restarted since. */
-  private transactionClient: Client | undefined;
   /** Times the producer id was re-initialised because the broker had lost it (a restart). */
   producerIdResets = 0;
-  /** `rivven-rx:transaction` of the open transaction (only while someone listens). */
-  private trace: Trace<TransactionTraceMessage> | undefined;
 
   private constructor(
     private readonly connection: TransactionConnection,
@@ -175,16 +75,6 @@ export class TransactionalProducer {
     private readonly log: Log = Log.silent,
   ) {
     this.currentIdentity = identity;
-  }
-
-  /** End the open transaction's trace: committed or aborted, or failed with `error`. */
-  private endTrace(outcome: 'commit' | 'abort', error?: unknown): void {
-    const trace = this.trace;
-    if (trace === undefined) return;
-    this.trace = undefined;
-    trace.message.outcome = outcome;
-    if (error === undefined) trace.finish();
-    else trace.fail(error);
   }
 
   /** The producer id and epoch in use (the id stays the same across re-initialisations). */
@@ -196,7 +86,7 @@ export class TransactionalProducer {
   static create$(config: TransactionalProducerConfig): Observable<TransactionalProducer> {
     return defer(async () => {
       const resolved = resolveTransactionalConfig(config);
-      const connection = singleLane({ bootstrapServers: resolved.servers, client: resolved.connection, closedMessage: 'the producer is closed' });
+      const connection = openTransactionConnection(resolved);
       try {
         const client = await firstClient(connection, resolved.retry);
         const identity = await firstValueFrom(client.initProducerId$(resolved.previousProducerId));
@@ -230,11 +120,11 @@ export class TransactionalProducer {
         await lastValueFrom(this.commit$(), { defaultValue: undefined });
         return results;
       } catch (error) {
-        if (this.open) {
+        if (this.txn.open) {
           // If the abort cannot be sent now, the next begin$() sends it first: beginning again with
           // the same id and epoch would otherwise resume this transaction, writes and all.
-          const identity = this.transactionIdentity;
-          await lastValueFrom(this.abort$(), { defaultValue: undefined }).catch(() => (this.abortPending ??= identity));
+          const identity = this.txn.identity;
+          await lastValueFrom(this.abort$(), { defaultValue: undefined }).catch(() => (this.txn.abortPending ??= identity));
         }
         throw error;
       }
@@ -244,16 +134,16 @@ export class TransactionalProducer {
   begin$(): Observable<void> {
     return this.guard$(async () => {
       const client = await this.connection.client();
-      if (this.abortPending !== undefined) {
-        await firstValueFrom(client.abortTransaction$(this.config.transactionalId, this.abortPending), { defaultValue: undefined }).catch((error: unknown) => {
+      if (this.txn.abortPending !== undefined) {
+        await firstValueFrom(client.abortTransaction$(this.config.transactionalId, this.txn.abortPending), { defaultValue: undefined }).catch((error: unknown) => {
           // Gone already (reaped, aborted, or lost in a broker restart): nothing left to abort.
           if (!(error instanceof ServerError && (error.serverCode === 'INVALID_TXN_ID' || isLostProducerState(error)))) throw error;
         });
-        this.abortPending = undefined;
-        this.open = false;
+        this.txn.abortPending = undefined;
+        this.txn.finished();
       }
       if (this.needsReinit) await this.reinitialise(client);
-      if (this.open) throw this.own(new ConfigError('transaction', 'a transaction is already open; commit or abort it first'));
+      if (this.txn.open) throw this.own(new ConfigError('transaction', 'a transaction is already open; commit or abort it first'));
       let sentAt = Date.now();
       const trace = isTraced(transactionChannel)
         ? new Trace<TransactionTraceMessage>(transactionChannel, {
@@ -265,7 +155,7 @@ export class TransactionalProducer {
       try {
         await this.beginOnBroker(client);
       } catch (error) {
-        const staleEpoch = this.staleEpochOf(error);
+        const staleEpoch = staleEpochOf(error, this.identity.producerEpoch);
         if (staleEpoch === undefined) {
           trace?.fail(error);
           throw error;
@@ -284,12 +174,7 @@ export class TransactionalProducer {
           throw again;
         }
       }
-      this.trace = trace;
-      this.open = true;
-      this.transactionClient = client;
-      this.transactionIdentity = this.identity;
-      this.lastTouchSentAt = sentAt;
-      this.partitionsInTxn.clear();
+      this.txn.began(client, this.identity, sentAt, trace);
     });
   }
 
@@ -306,19 +191,11 @@ export class TransactionalProducer {
    */
   private async transactionConnection(): Promise<Client> {
     const client = await this.connection.client();
-    if (this.open && this.transactionClient !== undefined && client !== this.transactionClient) {
-      this.interrupt();
+    if (this.txn.movedFrom(client)) {
+      this.txn.interrupt();
       throw this.own(new TransactionInterruptedError('the connection to the broker was re-established during the transaction (the broker may have restarted)'));
     }
     return client;
-  }
-
-  /** The open transaction cannot go on: the next begin$() aborts it first (if the broker still has it). */
-  private interrupt(): void {
-    if (this.open) this.abortPending ??= this.transactionIdentity;
-    this.endTrace('abort', new TransactionInterruptedError('the transaction was interrupted (connection re-established or failed)'));
-    this.open = false;
-    this.transactionClient = undefined;
   }
 
   /**
@@ -340,17 +217,15 @@ export class TransactionalProducer {
 
   /** The broker forgot this producer (a restart): give up the open transaction and re-initialise. */
   private async recoverLostState(): Promise<void> {
-    const stale = this.open ? this.transactionIdentity : undefined;
-    this.endTrace('abort', new TransactionInterruptedError('the broker no longer knows this producer (it restarted)'));
-    this.open = false;
-    this.transactionClient = undefined;
+    const stale = this.txn.open ? this.txn.identity : undefined;
+    this.txn.stop(new TransactionInterruptedError('the broker no longer knows this producer (it restarted)'));
     this.needsReinit = true;
     this.sequences.clear();
     try {
       const client = await this.connection.client();
       if (stale !== undefined) {
         // Begun on the restarted broker before the loss showed: abort it with the epoch it began with.
-        await firstValueFrom(client.abortTransaction$(this.config.transactionalId, stale), { defaultValue: undefined }).catch(() => (this.abortPending ??= stale));
+        await firstValueFrom(client.abortTransaction$(this.config.transactionalId, stale), { defaultValue: undefined }).catch(() => (this.txn.abortPending ??= stale));
       }
       await this.reinitialise(client);
     } catch {
@@ -361,15 +236,6 @@ export class TransactionalProducer {
   private own<E extends Error>(error: E): E {
     this.ownErrors.add(error);
     return error;
-  }
-
-  /** The older epoch named by a `begin` refusal, when it is older than ours (then we are not the fenced one). */
-  private staleEpochOf(error: unknown): number | undefined {
-    if (!(error instanceof ServerError)) return undefined;
-    const match = STALE_EPOCH.exec(error.serverMessage);
-    if (match === null) return undefined;
-    const [expected, received] = [Number(match[1]), Number(match[2])];
-    return received === this.identity.producerEpoch && expected < received ? expected : undefined;
   }
 
   /** Publish one record inside the open transaction. */
@@ -384,25 +250,17 @@ export class TransactionalProducer {
    */
   publish$(records: readonly TransactionalRecord[]): Observable<TransactionalResult[]> {
     return this.guard$(async () => {
-      if (!this.open) throw this.own(new ConfigError('transaction', 'no open transaction: call begin$() or use transaction$()'));
+      if (!this.txn.open) throw this.own(new ConfigError('transaction', 'no open transaction: call begin$() or use transaction$()'));
       const client = await this.transactionConnection();
-      const partitions = await Promise.all(records.map((record) => this.partitionFor(record, client)));
+      const partitions = await Promise.all(records.map((record) => this.partitioner.partitionFor(record, client)));
       await this.abortIfNearTimeout(client);
-      const added = new Map<string, readonly [string, number]>();
-      records.forEach((record, i) => {
-        const key = `${record.topic}\u0000${partitions[i]!}`;
-        if (!this.partitionsInTxn.has(key)) added.set(key, [record.topic, partitions[i]!]);
-      });
+      const added = this.txn.partitionsToAdd(records, partitions);
       const sentAt = Date.now();
       if (added.size > 0) {
         await firstValueFrom(client.addPartitionsToTxn$(this.config.transactionalId, this.identity, [...added.values()]));
-        for (const key of added.keys()) this.partitionsInTxn.add(key);
+        this.txn.partitionsAdded(added.keys());
       }
-      const sequences = records.map((_, i) => {
-        const sequence = this.sequences.get(partitions[i]!) ?? 0;
-        this.sequences.set(partitions[i]!, sequence + 1);
-        return sequence;
-      });
+      const sequences = this.sequences.take(partitions);
       const settled = await Promise.allSettled(
         records.map((record, i) =>
           firstValueFrom(
@@ -416,10 +274,10 @@ export class TransactionalProducer {
           ),
         ),
       );
-      if (settled.some((s) => s.status === 'fulfilled')) this.lastTouchSentAt = sentAt;
+      if (settled.some((s) => s.status === 'fulfilled')) this.txn.touched(sentAt);
       const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (failure !== undefined) {
-        this.resyncSequences(partitions, sequences, settled);
+        this.sequences.resync(partitions, sequences, settled);
         throw failure.reason;
       }
       return settled.map((s, i) => {
@@ -429,32 +287,22 @@ export class TransactionalProducer {
     });
   }
 
-  /** After a partly failed pipeline, continue each partition's sequence after its last accepted record. */
-  private resyncSequences(partitions: number[], sequences: number[], settled: PromiseSettledResult<unknown>[]): void {
-    const next = new Map<number, number>();
-    partitions.forEach((partition, i) => {
-      if (!next.has(partition)) next.set(partition, sequences[i]!);
-      if (settled[i]!.status === 'fulfilled') next.set(partition, Math.max(next.get(partition)!, sequences[i]! + 1));
-    });
-    for (const [partition, sequence] of next) this.sequences.set(partition, sequence);
-  }
-
   /** Commit consumed offsets (the next offset to read, per topic-partition) with the transaction. */
   sendOffsets$(groupId: string, offsets: readonly (readonly [topic: string, partition: number, nextOffset: bigint])[]): Observable<void> {
     return this.guard$(async () => {
-      if (!this.open) throw this.own(new ConfigError('transaction', 'no open transaction'));
+      if (!this.txn.open) throw this.own(new ConfigError('transaction', 'no open transaction'));
       const client = await this.transactionConnection();
       await this.abortIfNearTimeout(client);
       const sentAt = Date.now();
       await firstValueFrom(client.addOffsetsToTxn$(this.config.transactionalId, this.identity, groupId, offsets), { defaultValue: undefined });
-      this.lastTouchSentAt = sentAt;
+      this.txn.touched(sentAt);
     });
   }
 
   commit$(): Observable<void> {
     return this.guard$(async () => {
       const client = await this.transactionConnection();
-      if (this.open) await this.abortIfNearTimeout(client);
+      if (this.txn.open) await this.abortIfNearTimeout(client);
       await this.end('commit', client.commitTransaction$(this.config.transactionalId, this.identity));
     });
   }
@@ -471,12 +319,11 @@ export class TransactionalProducer {
     try {
       await firstValueFrom(request$, { defaultValue: undefined });
     } catch (error) {
-      this.endTrace(outcome, error);
+      this.txn.endTrace(outcome, error);
       throw error;
     }
-    this.endTrace(outcome);
-    this.open = false;
-    this.transactionClient = undefined;
+    this.txn.endTrace(outcome);
+    this.txn.finished();
   }
 
   /**
@@ -487,13 +334,11 @@ export class TransactionalProducer {
    * request was *sent*, which is never later than the broker's clock saw it).
    */
   private async abortIfNearTimeout(client: Client): Promise<void> {
-    const idle = Date.now() - this.lastTouchSentAt;
+    const idle = this.txn.idleMs();
     const limit = this.config.transactionTimeoutMs - Math.max(100, this.config.transactionTimeoutMs / 10);
     if (idle <= limit) return;
     await firstValueFrom(client.abortTransaction$(this.config.transactionalId, this.identity), { defaultValue: undefined }).catch(() => undefined);
-    this.open = false;
-    this.transactionClient = undefined;
-    this.endTrace('abort', new TimeoutError(`the transaction was idle ${idle} ms, close to its timeout: aborted`));
+    this.txn.stop(new TimeoutError(`the transaction was idle ${idle} ms, close to its timeout: aborted`));
     throw this.own(new TimeoutError(
       `the transaction was idle ${idle} ms, too close to its ${this.config.transactionTimeoutMs} ms timeout (transactionTimeoutMs) to continue safely; ` +
         'it was aborted — raise transactionTimeoutMs or keep transactions shorter',
@@ -505,19 +350,8 @@ export class TransactionalProducer {
   }
 
   async close(): Promise<void> {
-    if (this.open && !this.fenced) await lastValueFrom(this.abort$().pipe(ignoreElements(), catchError(() => [])), { defaultValue: undefined });
+    if (this.txn.open && !this.fenced) await lastValueFrom(this.abort$().pipe(ignoreElements(), catchError(() => [])), { defaultValue: undefined });
     await this.connection.close();
-  }
-
-  private async partitionFor(record: TransactionalRecord, client: Client): Promise<number> {
-    if (record.partition !== undefined) return record.partition;
-    let count = this.partitionCounts.get(record.topic);
-    if (count === undefined) {
-      count = (await firstValueFrom(client.getMetadata$(record.topic))).partitions;
-      this.partitionCounts.set(record.topic, count);
-    }
-    const key = record.key === undefined ? undefined : typeof record.key === 'string' ? Buffer.from(record.key) : record.key;
-    return key === undefined ? Math.floor(Math.random() * count) : murmur2Partition(key, count);
   }
 
   /**
@@ -527,7 +361,7 @@ export class TransactionalProducer {
    * transaction on a new connection are refused as interrupted before they are sent.)
    */
   private abortedByOther(serverCode: string): boolean {
-    return serverCode === 'INVALID_TXN_ID' && this.open && Date.now() - this.lastTouchSentAt < this.config.transactionTimeoutMs;
+    return serverCode === 'INVALID_TXN_ID' && this.txn.open && this.txn.idleMs() < this.config.transactionTimeoutMs;
   }
 
   /** Run an operation unless fenced; turn fencing replies into ProducerFencedError and remember it. */
@@ -537,10 +371,9 @@ export class TransactionalProducer {
       try {
         return await operation();
       } catch (error) {
-        if (error instanceof ServerError && error.serverCode !== undefined && (FENCING_CODES.has(error.serverCode) || this.abortedByOther(error.serverCode))) {
+        if (error instanceof ServerError && error.serverCode !== undefined && (isFencingCode(error.serverCode) || this.abortedByOther(error.serverCode))) {
           this.fenced = new ProducerFencedError(error.serverMessage, { cause: error });
-          this.endTrace('abort', this.fenced);
-          this.open = false;
+          this.txn.stop(this.fenced);
           this.log.error('fenced: a newer instance of this transactional id took over; this producer refuses everything from now on (close it)', {
             producerId: this.identity.producerId,
             producerEpoch: this.identity.producerEpoch,
@@ -552,12 +385,12 @@ export class TransactionalProducer {
         if (error instanceof ConnectionError || error instanceof TimeoutError || error instanceof AllServersUnavailableError) {
           // Connect again (along the list) next time; the open transaction's fate is unknown.
           this.connection.reset();
-          if (!this.open) throw error;
-          this.interrupt();
+          if (!this.txn.open) throw error;
+          this.txn.interrupt();
           throw new TransactionInterruptedError(`the connection to the broker failed (${error.message})`, { cause: error });
         }
         if (isLostProducerState(error)) {
-          const wasOpen = this.open;
+          const wasOpen = this.txn.open;
           await this.recoverLostState();
           if (wasOpen) throw new TransactionInterruptedError(`the broker no longer knows this producer (${(error as ServerError).serverMessage}); it restarted`, { cause: error });
         }

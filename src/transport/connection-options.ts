@@ -1,15 +1,20 @@
 /**
  * Up-front checks of what `Connection.connect$` is given: an address that is not `host:port`, an
  * option of the wrong type or a key that does not exist is a `ConfigError` (not retriable) before
- * any timer or socket exists — so a bad call fails once, typed, and leaves nothing behind.
+ * any timer or socket exists — so a bad call fails once, typed, and leaves nothing behind. And
+ * the defaults of the options that pass, so what a Connection is given is read in one place.
  */
+import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { ConfigError } from '../errors.js';
 import { resolveBootstrapServers, resolveRetryPolicy, type ConnectionSettings, type ResolvedRetryPolicy } from '../connection-settings.js';
 import { LOG_LEVELS } from '../observability/log.js';
 import { MAX_TIMER_MS, describeValue, durationMs, oneOf, optionsObject, rejectUnknownKeys } from '../settings-validation.js';
 import { resolveResponseLimits } from '../protocol/decode-limits.js';
 import { formatAddress, parseAddress, type BrokerAddress } from './address.js';
-import type { ConnectionOptions } from './connection.js';
+import type { AuthOptions } from './authenticator.js';
+import type { ConnectionOptions } from './connection-types.js';
+import { tcpSocketFactory, type SocketFactory } from './socket-factory.js';
+import { tlsSocketFactory } from './tls.js';
 
 export const CONNECTION_OPTION_KEYS = [
   'clientId',
@@ -196,8 +201,8 @@ export function connectArguments(component: string, first: unknown, options: unk
 
 /**
  * The checks of `request$(request, options)` (a request object with a `type`; `timeoutMs` in
- * 0..2³¹−1): the error, or undefined. For callers that must refuse a bad request before it waits
- * for a connection (PipelinedClient) as Connection.request$ does.
+ * 0..2³¹−1): the error, or undefined. Connection.request$ uses it, and so do callers that must
+ * refuse a bad request before it waits for a connection (PipelinedClient).
  */
 export function requestArgumentsError(request: unknown, options: unknown): ConfigError | undefined {
   if (typeof request !== 'object' || request === null || typeof (request as { type?: unknown }).type !== 'string') {
@@ -210,4 +215,39 @@ export function requestArgumentsError(request: unknown, options: unknown): Confi
     return new ConfigError('timeoutMs', `expected milliseconds in 0..${MAX_TIMER_MS} (0 = none), got ${describeValue(timeoutMs)}`);
   }
   return undefined;
+}
+
+/** A Connection's options with the defaults filled in (logging and response limits are resolved by their own modules). */
+export type ResolvedConnectionOptions = Required<
+  Omit<ConnectionOptions, 'scheduler' | 'socketFactory' | 'writeLingerUs' | 'maxWriteBatch' | 'auth' | 'tls' | 'responseLimits' | 'logger' | 'logLevel'>
+> & {
+  auth: AuthOptions | undefined;
+  writeLingerUs: number;
+  maxWriteBatch: number;
+  scheduler: SchedulerLike;
+  socketFactory: SocketFactory;
+};
+
+const CONNECTION_DEFAULTS = {
+  clientId: 'rivven-rx',
+  connectionTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  closeTimeoutMs: 5_000,
+} as const;
+
+/** Options already checked by validateConnectionOptions, with every default filled in. */
+export function withConnectionDefaults(options: ConnectionOptions): ResolvedConnectionOptions {
+  return {
+    clientId: options.clientId ?? CONNECTION_DEFAULTS.clientId,
+    connectionTimeoutMs: options.connectionTimeoutMs ?? CONNECTION_DEFAULTS.connectionTimeoutMs,
+    requestTimeoutMs: options.requestTimeoutMs ?? CONNECTION_DEFAULTS.requestTimeoutMs,
+    closeTimeoutMs: options.closeTimeoutMs ?? CONNECTION_DEFAULTS.closeTimeoutMs,
+    scheduler: options.scheduler ?? asyncScheduler,
+    socketFactory: options.socketFactory ?? (options.tls ? tlsSocketFactory(options.tls) : tcpSocketFactory),
+    auth: options.auth,
+    reauthenticateAt: options.reauthenticateAt ?? 0.8,
+    writeLingerUs: options.writeLingerUs ?? 0,
+    maxWriteBatch: options.maxWriteBatch ?? Number.POSITIVE_INFINITY,
+    quickAck: options.quickAck ?? true,
+  };
 }

@@ -1,0 +1,97 @@
+/**
+ * Acknowledgements of a Consumer: the ConsumerRecord built around each fetched message (its ack()
+ * and receiverOffset), acknowledgeDelivered() for operators that no longer see the records, and
+ * what the group's poll watchdog and revoke drain read of them (the count; whether downstream
+ * holds records back). An ack makes the offset committable and frees fetch credit.
+ */
+import { defer, type Observable } from 'rxjs';
+import type { MessageData } from '../protocol/response-schema.js';
+import type { CommittedOffsets, ConsumerRecord, TopicPartitionOffset } from './consumer-record.js';
+import type { PollProbe } from './group-watch.js';
+import type { HealthTracker } from './health-tracker.js';
+import type { OwnedPartitions } from './owned-partitions.js';
+import type { PartitionState } from './partition-state.js';
+
+export interface AcknowledgementsHost {
+  readonly maxPollRecords: number;
+  readonly owned: OwnedPartitions;
+  /** health$'s recordsAcknowledged. */
+  readonly tracker: Pick<HealthTracker, 'recordsAcknowledged'>;
+  /** Every acknowledgement, before its offset is recorded (the group coordinator waits for some). */
+  onAck(): void;
+  /** Commit every acknowledged offset not committed yet (a record's commit$). */
+  commit$(): Observable<CommittedOffsets>;
+}
+
+export class Acknowledgements {
+  /** Acknowledgements so far, also of stale records (they show downstream is taking records). */
+  private countValue = 0;
+  /** What the group's maxPollIntervalMs watchdog reads (group-watch.ts). */
+  readonly pollProbe: PollProbe = {
+    // Records are waiting for downstream when a partition cannot fetch for lack of credit: downstream
+    // holds over half of maxPollRecords unacknowledged. (Not merely "something unacknowledged": a
+    // subscriber that filters out the last records without acking them is not stuck.)
+    waiting: () => {
+      const max = BigInt(this.host.maxPollRecords);
+      for (const s of this.host.owned.values()) if (!s.stopped && !s.held() && s.outstanding() * 2n > max) return true;
+      return false;
+    },
+    acks: () => this.countValue,
+  };
+
+  constructor(private readonly host: AcknowledgementsHost) {}
+
+  get count(): number {
+    return this.countValue;
+  }
+
+  /** The record downstream gets for message `r` of `state`, fetched in `epoch`; its ack is ignored once the epoch is over. */
+  record(r: MessageData, value: Buffer, state: PartitionState, epoch: number): ConsumerRecord {
+    const offset = r.offset;
+    const acknowledge = (): void => {
+      this.noteAck();
+      if (state.stopped || state.epoch !== epoch) return;
+      this.acknowledgeUpTo(state, offset + 1n);
+    };
+    const receiverOffset = {
+      topicPartition: { topic: state.topic, partition: state.partition },
+      offset,
+      acknowledge,
+      commit$: () =>
+        defer(() => {
+          acknowledge();
+          return this.host.commit$();
+        }),
+    };
+    return { topic: state.topic, partition: state.partition, offset, key: r.key, value, timestamp: r.timestamp, headers: r.headers, receiverOffset, ack: acknowledge };
+  }
+
+  /** See Consumer.acknowledgeDelivered. */
+  acknowledgeDelivered(offsets: readonly TopicPartitionOffset[], options: { committed?: boolean }): void {
+    if (offsets.length > 0) this.noteAck();
+    for (const { topic, partition, offset } of offsets) {
+      const state = this.host.owned.get(topic, partition);
+      if (state === undefined || state.stopped || state.delivered === undefined) continue;
+      if (offset < state.epochStart || offset > state.delivered) continue;
+      this.acknowledgeUpTo(state, offset);
+      if (options.committed === true && state.acked === offset && (state.committed === undefined || offset > state.committed)) state.committed = offset;
+    }
+  }
+
+  private noteAck(): void {
+    this.countValue++;
+    this.host.onAck();
+  }
+
+  /** Everything before `next` is processed (acks never move backwards). */
+  private acknowledgeUpTo(state: PartitionState, next: bigint): void {
+    if (state.acked === undefined || next > state.acked) {
+      const floor = state.acked ?? state.epochStart;
+      if (next > floor) this.host.tracker.recordsAcknowledged += Number(next - floor);
+      state.acked = next;
+      state.releaseUpTo(next);
+      // Only a fetch loop waiting for credit needs to hear about it.
+      if (state.wake !== undefined && state.outstanding() * 2n <= BigInt(this.host.maxPollRecords)) state.signal();
+    }
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * The join/sync part of a group round: JoinGroup (our member id and generation, the readiness
+ * marker), the leader's wait for ready members and its assignment, the follower's wait for a
+ * stable group, SyncGroup. group-coordinator.ts runs the rounds; this holds who we are in the group.
+ */
+import { firstValueFrom, takeUntil, type Observable } from 'rxjs';
+import type { Client } from '../client/client.js';
+import type { GroupAssignments, HeartbeatResult, JoinGroupResult } from '../client/client-types.js';
+import { ServerError } from '../errors.js';
+import { toGroupAssignments } from './assignors.js';
+import type { GroupHost, GroupPartition, GroupSession } from './group-host.js';
+import { awaitStable$, isReadyFor, joinSubscriptions, parseSubscriptions, type RejoinReason } from './group-membership.js';
+
+/** How often a follower asks whether the leader has assigned yet. */
+const FOLLOWER_POLL_MS = 100;
+/** How often the leader re-reads the member list while members finish revoking. */
+const LEADER_POLL_MS = 100;
+/**
+ * The first generation of a new group waits this long for more members (Kafka's
+ * group.initial.rebalance.delay), so members started together share the first assignment instead
+ * of the first one taking everything and revoking it again a moment later.
+ */
+const INITIAL_REBALANCE_DELAY_MS = 500;
+/** JoinGroups in a row to say "ready" while the generation keeps moving. */
+const MAX_READY_JOINS = 5;
+
+/** A member and what its JoinGroup subscriptions say. */
+interface Member {
+  memberId: string;
+  topics: string[];
+  ready: boolean;
+}
+
+export type Negotiated = { join: JoinGroupResult; assignment: [string, number[]][] } | RejoinReason | 'STOPPED';
+
+export class GroupJoin<S extends GroupSession, P extends GroupPartition> {
+  private memberIdValue = '';
+  /** Generation of our last JoinGroup answer (heartbeats while revoking use it). */
+  private joinedGenerationValue = -1;
+  /** Member and generation of the last "joined" line (JoinGroup repeats while a round settles: log changes only). */
+  private loggedJoin = '';
+
+  constructor(private readonly host: Pick<GroupHost<S, P>, 'config' | 'sleep' | 'log'>) {}
+
+  /** Member id the coordinator gave us ('' before joining, after leaving, or in static mode). */
+  get memberId(): string {
+    return this.memberIdValue;
+  }
+
+  get joinedGeneration(): number {
+    return this.joinedGenerationValue;
+  }
+
+  /** Join as a new member next time (the coordinator no longer knows this id, or kill()). */
+  forgetMemberId(): void {
+    this.memberIdValue = '';
+  }
+
+  /** We left the group: a later join is a new member and logs its "joined" line again. */
+  left(): void {
+    this.memberIdValue = '';
+    this.loggedJoin = '';
+  }
+
+  async join(client: Client, readyFor: number | undefined): Promise<JoinGroupResult> {
+    const { config } = this.host;
+    const result = await firstValueFrom(
+      client.joinGroup$(config.groupId, this.memberIdValue, {
+        sessionTimeoutMs: config.sessionTimeoutMs,
+        rebalanceTimeoutMs: config.rebalanceTimeoutMs,
+        subscriptions: joinSubscriptions(config.topics, readyFor),
+      }),
+    );
+    this.memberIdValue = result.memberId;
+    this.joinedGenerationValue = result.generationId;
+    const joined = `${result.memberId}/${result.generationId}`;
+    if (joined !== this.loggedJoin) {
+      this.loggedJoin = joined;
+      this.host.log.info('joined the group', { memberId: result.memberId, generation: result.generationId, leader: result.isLeader, members: result.members.length });
+    }
+    return result;
+  }
+
+  /** Steps 3 and 4 of a round (see GroupCoordinator): the assignment of this member, or why to start over. */
+  async negotiate(session: S, client: Client, first: JoinGroupResult): Promise<Negotiated> {
+    const { config } = this.host;
+    const deadline = config.scheduler.now() + config.rebalanceTimeoutMs;
+    const heartbeat$ = (j: JoinGroupResult): Observable<HeartbeatResult> => client.heartbeat$(config.groupId, j.generationId, j.memberId);
+    let join = await this.joinReady(client, first);
+    for (;;) {
+      if (session.stopped) return 'STOPPED';
+      if (join.isLeader) {
+        const ready = await this.awaitReadyMembers(session, client, join, deadline);
+        if (ready === 'STOPPED') return 'STOPPED';
+        join = ready.join;
+        if (!join.isLeader) continue;
+        const assignments = await this.computeAssignments(client, ready.members);
+        return { join, assignment: await firstValueFrom(client.syncGroup$(config.groupId, join.generationId, join.memberId, assignments)) };
+      }
+      const remaining = Math.max(1, deadline - config.scheduler.now());
+      const current = join;
+      const outcome = await firstValueFrom(
+        awaitStable$(() => heartbeat$(current), FOLLOWER_POLL_MS, remaining, config.scheduler, config.heartbeatIntervalMs).pipe(takeUntil(session.stop$)),
+        { defaultValue: 'STOPPED' as const },
+      );
+      if (outcome === 'STOPPED') return 'STOPPED';
+      if (outcome === 'RECHECK') {
+        // Still rebalancing after a heartbeat interval: is the leader gone (and are we the leader now)?
+        join = await this.joinReady(client, join);
+        continue;
+      }
+      if (outcome !== 'STABLE') return outcome;
+      return { join, assignment: await firstValueFrom(client.syncGroup$(config.groupId, join.generationId, join.memberId, [])) };
+    }
+  }
+
+  /** Partition count of each topic (0 if it does not exist yet); requests go out together. */
+  async partitionCounts(client: Client, topics: readonly string[]): Promise<Map<string, number>> {
+    const counts = await Promise.all(
+      topics.map(async (topic) => {
+        try {
+          return (await firstValueFrom(client.getMetadata$(topic))).partitions;
+        } catch (error) {
+          if (!(error instanceof ServerError)) throw error;
+          return 0;
+        }
+      }),
+    );
+    return new Map(topics.map((topic, i) => [topic, counts[i]!]));
+  }
+
+  /** Our subscribed topics have at least as many partitions as the group (as we saw it) has members. */
+  async wasLeftOut(client: Client, members: [string, string[]][]): Promise<boolean> {
+    let total = 0;
+    for (const n of (await this.partitionCounts(client, this.host.config.topics)).values()) total += n;
+    return total > 0 && total >= Math.max(1, members.length);
+  }
+
+  /** Say we are ready for the generation of `join`; again while the generation moves on. */
+  private async joinReady(client: Client, join: JoinGroupResult): Promise<JoinGroupResult> {
+    for (let i = 0; i < MAX_READY_JOINS; i++) {
+      const next = await this.join(client, join.generationId);
+      if (next.generationId === join.generationId) return next;
+      join = next;
+    }
+    return join;
+  }
+
+  /** As leader: re-read the member list until every member is ready for the generation (or the deadline). */
+  private async awaitReadyMembers(session: S, client: Client, join: JoinGroupResult, deadline: number): Promise<{ join: JoinGroupResult; members: Member[] } | 'STOPPED'> {
+    const { config } = this.host;
+    // A new group: give members started together a moment to join the first generation.
+    const initialUntil = join.generationId === 0 && join.members.length === 1 ? config.scheduler.now() + INITIAL_REBALANCE_DELAY_MS : 0;
+    for (;;) {
+      const generationId = join.generationId;
+      const members = join.members.map(([memberId, subscriptions]): Member => {
+        const { topics, readiness } = parseSubscriptions(subscriptions);
+        return { memberId, topics, ready: memberId === join.memberId || isReadyFor(readiness, generationId) };
+      });
+      const now = config.scheduler.now();
+      if (now >= deadline) return { join, members: members.filter((m) => m.ready) };
+      if (members.every((m) => m.ready) && now >= initialUntil) return { join, members };
+      await this.host.sleep(session, LEADER_POLL_MS);
+      if (session.stopped) return 'STOPPED';
+      join = await this.joinReady(client, join);
+      if (!join.isLeader) return { join, members: [] };
+    }
+  }
+
+  private async computeAssignments(client: Client, members: Member[]): Promise<GroupAssignments> {
+    // A subscribed topic that does not exist yet counts 0 partitions.
+    const counts = await this.partitionCounts(client, [...new Set(members.flatMap((m) => m.topics))]);
+    const plan = this.host.config.assignor.assign(
+      members.map(({ memberId, topics }) => ({ memberId, topics })),
+      counts,
+    );
+    return toGroupAssignments(plan);
+  }
+}
