@@ -6,7 +6,7 @@
 import { EMPTY, defer, filter, firstValueFrom, of, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { PipelinedClient, PipelinedClientPresets } from '../../src/client/pipelined-client';
-import { InFlightLimiter } from '../../src/client/pipelined-limiter';
+import { InFlightLimiter } from '../../src/client/in-flight-limiter';
 import { resolvePipelinedClientOptions } from '../../src/client/pipelined-options';
 import { AllServersUnavailableError, ConfigError, ConnectionError, TimeoutError } from '../../src/errors';
 import { FakeBroker, politeHandler } from '../support/fake-broker';

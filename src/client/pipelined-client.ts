@@ -49,7 +49,7 @@ import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import { connectToAny$, failWithTheServersOwnError } from './client.js';
 import { BrokerOperations } from './operations.js';
 import { pipelinedHealth, type PipelineCounters, type PipelinedClientHealth, type RetiredTotals } from './pipelined-health.js';
-import { InFlightLimiter } from './pipelined-limiter.js';
+import { InFlightLimiter } from './in-flight-limiter.js';
 import {
   resolvePipelinedClientOptions,
   type PipelinedClientConnectionOptions,

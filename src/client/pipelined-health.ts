@@ -3,7 +3,7 @@
  * limiter's waits, and the connections' traffic (the ones replaced included).
  */
 import type { ConnectionState, ConnectionStats } from '../transport/connection.js';
-import type { LimiterStats } from './pipelined-limiter.js';
+import type { LimiterStats } from './in-flight-limiter.js';
 
 export interface PipelinedClientHealth {
   /**

@@ -3,6 +3,8 @@
  * are compressed, BatchSender delivers it on its partition's lane, and every record of it is
  * settled with the outcome.
  */
+import { defer, lastValueFrom } from 'rxjs';
+import { InFlightLimiter } from '../client/in-flight-limiter.js';
 import { compressValue, compressValueSync } from '../protocol/compression.js';
 import type { BatchSender } from './batch-sender.js';
 import type { ConnectionLanes } from './connection-lanes.js';
@@ -21,17 +23,22 @@ export interface BatchDispatchOptions {
 }
 
 export class BatchDispatcher {
-  private inFlightBatches = 0;
-  private readonly slotWaiters: (() => void)[] = [];
+  /** `maxInFlightRequests` batches at once over all partitions; the rest wait in order (the limiter PipelinedClient uses too). */
+  private readonly slots: InFlightLimiter;
 
-  constructor(private readonly options: BatchDispatchOptions) {}
+  constructor(private readonly options: BatchDispatchOptions) {
+    this.slots = new InFlightLimiter(options.config.maxInFlightRequests);
+  }
 
-  /** Deliver one batch (batch-sender.ts retries it until its deadline) and settle its records. */
-  async send(queue: ReadyBatch<PendingRecord>): Promise<void> {
+  /** Deliver one batch (batch-sender.ts retries it until its deadline) and settle its records, once a slot is free. */
+  send(queue: ReadyBatch<PendingRecord>): Promise<void> {
+    return lastValueFrom(this.slots.run$(defer(() => this.deliver(queue))), { defaultValue: undefined });
+  }
+
+  private async deliver(queue: ReadyBatch<PendingRecord>): Promise<void> {
     const { lanes, sender, health, settle } = this.options;
     const batch = queue.records;
     const lane = lanes.forPartition(queue.topic, queue.partition);
-    await this.acquireSlot();
     try {
       const records = await this.encodeValues(batch);
       const outcome = await sender.send({
@@ -63,23 +70,8 @@ export class BatchDispatcher {
     } catch (error) {
       for (const entry of batch) settle(entry, error);
     } finally {
-      this.releaseSlot();
       health.changed();
     }
-  }
-
-  private acquireSlot(): Promise<void> {
-    if (this.inFlightBatches < this.options.config.maxInFlightRequests) {
-      this.inFlightBatches++;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.slotWaiters.push(resolve));
-  }
-
-  private releaseSlot(): void {
-    const next = this.slotWaiters.shift();
-    if (next) next();
-    else this.inFlightBatches--;
   }
 
   private async encodeValues(batch: PendingRecord[]): Promise<{ key?: Buffer; value: Buffer }[]> {

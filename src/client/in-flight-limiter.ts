@@ -1,6 +1,7 @@
 /**
- * The in-flight bound of PipelinedClient: at most `limit` Observables run at once, the rest wait
- * in FIFO order (neither dropped nor failed) and start as earlier ones finish.
+ * The one in-flight bound (PipelinedClient's requests, the producer's batches): at most `limit`
+ * Observables run at once, the rest wait in FIFO order (neither dropped nor failed) and start as
+ * earlier ones finish.
  */
 import { Observable, Subject, Subscription, asyncScheduler, type SchedulerLike } from 'rxjs';
 import { releaseThenForward } from './release-then-forward.js';
