@@ -66,6 +66,7 @@ export type { ConnectionSettings, RetryPolicy } from './connection-settings.js';
 
 // Client: every broker operation as an Observable
 export { Client, type ClientConnectionOptions, type ClientHealth, type ClientOptions } from './client/client.js';
+export type { ConnectionSeam, LaneConnector } from './client/server-lanes.js';
 export type * from './client/client-types.js';
 export { DEFAULT_MAX_DECODED_BYTES } from './client/operations.js';
 export { SERVER_ERROR_RULES, classifyServerError, type ServerErrorClass, type ServerErrorKind, type ServerErrorRule } from './client/server-error-table.js';

@@ -38,6 +38,14 @@ export interface ServerLanesOptions<K> {
   onConnected?(server: string): void;
 }
 
+/**
+ * What tests may swap under a component (the second argument of `Producer.create` and
+ * `Consumer.create`; not part of the settings): where its lane connections come from.
+ */
+export interface ConnectionSeam {
+  connect?: LaneConnector;
+}
+
 /** One lane of a ServerLanes, as the code that uses it sees it. */
 export interface LaneHandle {
   /** A ready connection, opening one (with failover) if there is none or the last one failed. */

@@ -5,7 +5,7 @@
  * commit, leave the group.
  */
 import { Observable, ReplaySubject, firstValueFrom, map, share, takeUntil, timer, type SchedulerLike, type Subscriber } from 'rxjs';
-import { ConfigError } from '../errors.js';
+import { ConfigError, RivvenError } from '../errors.js';
 import type { ResolvedConsumerConfig } from './consumer-config.js';
 import type { ConsumerRecord, RevokeReason, TopicPartition } from './consumer-record.js';
 import type { AssignmentMeta } from './group-host.js';
@@ -46,6 +46,8 @@ export interface SessionRunnerHost {
   /** close() or kill() was called: no new session. */
   closed(): boolean;
   noteError(error: unknown): void;
+  /** The wait before attempt `failures + 1` (the retry policy's jittered backoff). */
+  backoff(failures: number): number;
   /** A session stopped and gave everything up. */
   ended(): void;
 }
@@ -95,13 +97,34 @@ export class SessionRunner {
     session.stop$.next();
   }
 
+  /**
+   * Take the static assignment, retrying a retriable failure (no broker reachable yet, a dropped
+   * connection) with the retry policy, as the group path does: a consumer started while the
+   * broker restarts waits for it instead of failing at once.
+   */
+  private async assignStatic(session: Session, tps: TopicPartition[]): Promise<void> {
+    const { config } = this.host;
+    for (let failures = 0; ; ) {
+      try {
+        await this.host.starter.assignPartitions(session, tps, { generationId: -1, memberId: '', isLeader: false });
+        return;
+      } catch (error) {
+        const retriable = error instanceof RivvenError && error.retriable;
+        if (!retriable || ++failures >= config.retry.maxAttempts || session.stopped) throw error;
+        this.host.noteError(error);
+        await sessionSleep(session, this.host.backoff(failures), config.scheduler);
+        if (session.stopped) return;
+      }
+    }
+  }
+
   private async run(session: Session): Promise<void> {
     const { config } = this.host;
     const autoCommit = startSessionTimers(this.host.timers, session);
     try {
       if (config.assign) {
         const tps = [...config.assign].flatMap(([topic, parts]) => parts.map((partition) => ({ topic, partition })));
-        await this.host.starter.assignPartitions(session, tps, { generationId: -1, memberId: '', isLeader: false });
+        await this.assignStatic(session, tps);
       } else {
         await this.host.group.run(session);
       }

@@ -31,7 +31,7 @@ import { BehaviorSubject, Observable, ReplaySubject, Subject, concatMap, defer, 
 import type { Client } from '../client/client.js';
 import { ConnectionError } from '../errors.js';
 import { resolveConsumerConfig, type ConsumerConfig, type ResolvedConsumerConfig } from './consumer-config.js';
-import { ServerLanes } from '../client/server-lanes.js';
+import { ServerLanes, type ConnectionSeam } from '../client/server-lanes.js';
 import { backoffDelay } from '../client/backoff.js';
 import { backoffOf } from '../connection-settings.js';
 import type { ConsumerHealth, TruncationEvent } from './consumer-health.js';
@@ -106,7 +106,7 @@ export class Consumer {
    */
   readonly lag$: Observable<PartitionLag[]>;
 
-  private constructor(config: ResolvedConsumerConfig) {
+  private constructor(config: ResolvedConsumerConfig, seam: ConnectionSeam) {
     this.config = config;
     this.assignments$ = this.assignmentsSubject.asObservable();
     this.rebalances$ = this.rebalanceSubject.asObservable();
@@ -145,6 +145,7 @@ export class Consumer {
       },
       clientIdOf: (kind) => `${config.clientId}-${kind}`,
       closedMessage: 'the consumer is closed',
+      ...(seam.connect === undefined ? {} : { connect: seam.connect }),
       onUnreachable: (error, servers) => {
         this.tracker.error(error);
         this.tracker.setWarning('unreachable', `no broker answers at ${servers.join(', ')}; retrying (check bootstrapServers and that the broker runs)`);
@@ -196,6 +197,7 @@ export class Consumer {
       starter: this.starter,
       closed: () => this.closed,
       noteError: (error) => this.tracker.error(error),
+      backoff: (failures) => this.backoff(failures),
       ended: () => {
         this.stalls.update();
         this.tracker.update({ state: 'idle', lag: undefined });
@@ -208,8 +210,8 @@ export class Consumer {
   }
 
   /** Validate the configuration (throws ConfigError) and create a consumer; nothing connects until `records$` is subscribed. */
-  static create(config: ConsumerConfig): Consumer {
-    return new Consumer(resolveConsumerConfig(config));
+  static create(config: ConsumerConfig, seam: ConnectionSeam = {}): Consumer {
+    return new Consumer(resolveConsumerConfig(config), seam);
   }
 
   get groupId(): string {

@@ -16,7 +16,7 @@ import type { Client } from '../client/client.js';
 import { createLog } from '../observability/log.js';
 import { MAX_LIST_LEN } from '../protocol/request-schema.js';
 import { ConnectionLanes } from './connection-lanes.js';
-import type { LaneHandle } from '../client/server-lanes.js';
+import type { ConnectionSeam, LaneHandle } from '../client/server-lanes.js';
 import { BatchSender } from './batch-sender.js';
 import { BatchDispatcher } from './batch-dispatch.js';
 import { FlushWaiters } from './flush-waiters.js';
@@ -54,14 +54,14 @@ export class Producer {
   /** Live producer stats: emitted on change, at most every 250 ms; completes on close(). */
   readonly health$: Observable<ProducerHealth>;
 
-  private constructor(config: ProducerConfig) {
+  private constructor(config: ProducerConfig, seam: ConnectionSeam) {
     this.config = config;
     this.scheduler = config.scheduler ?? asyncScheduler;
     // lingerMs 0: send at the end of the current tick, so records sent together leave together.
     const lingerScheduler = config.scheduler ?? (config.lingerMs === 0 ? asapScheduler : asyncScheduler);
     this.budget = new MemoryBudget(config.bufferMemory);
     this.partitioner = new Partitioner(config.batchSize);
-    this.lanes = new ConnectionLanes(config.bootstrapServers, laneClientOptions(config), config.connections);
+    this.lanes = new ConnectionLanes(config.bootstrapServers, laneClientOptions(config), config.connections, seam.connect);
     this.outstanding = new OutstandingRecords<PendingRecord>(this.scheduler, (entry) =>
       this.settle(entry, new TimeoutError(`record for ${entry.topic} not acknowledged within deliveryTimeoutMs (${config.deliveryTimeoutMs} ms)`)),
     );
@@ -115,9 +115,12 @@ export class Producer {
     this.health$ = this.healthFeed.health$;
   }
 
-  /** Validate the configuration and create a producer. It connects on the first send. */
-  static create(config: ProducerConfigInput): Producer {
-    return new Producer(resolveProducerConfig(config));
+  /**
+   * Validate the configuration and create a producer. It connects on the first send.
+   * `seam` is for tests: where the lane connections come from (default `Client.connect$`).
+   */
+  static create(config: ProducerConfigInput, seam: ConnectionSeam = {}): Producer {
+    return new Producer(resolveProducerConfig(config), seam);
   }
 
   /** Whether batches go out idempotently (false until granted by the broker, or if it refused). */
