@@ -111,27 +111,18 @@ describe('Producer settings', () => {
 
   it('hands the shared connection settings to its connections under the same names', () => {
     const socketFactory = { kind: 'test', open: () => undefined as never };
-    const producer = Producer.create({
-      bootstrapServers: 'a:1',
+    const shared = {
       clientId: 'orders',
       connectionTimeoutMs: 1_234,
       requestTimeoutMs: 5_678,
       tls: { serverName: 'broker' },
-      auth: { mechanism: 'scram-sha-256', username: 'u', password: 'p' },
+      auth: { mechanism: 'scram-sha-256' as const, username: 'u', password: 'p' },
       socketFactory,
       logger: null,
-      logLevel: 'error',
-    });
-    expect(laneClientOptions(producer.config)).toEqual({
-      clientId: 'orders',
-      connectionTimeoutMs: 1_234,
-      requestTimeoutMs: 5_678,
-      tls: { serverName: 'broker' },
-      auth: { mechanism: 'scram-sha-256', username: 'u', password: 'p' },
-      socketFactory,
-      logger: null,
-      logLevel: 'error',
-    });
+      logLevel: 'error' as const,
+    };
+    const producer = Producer.create({ bootstrapServers: 'a:1', ...shared });
+    expect(laneClientOptions(producer.config)).toEqual(shared);
     expect(configError(() => Producer.create({ bootstrapServers: 'a:1', clientId: '' })).option).toBe('clientId');
     expect(configError(() => Producer.create({ bootstrapServers: 'a:1', socketFactory: {} as never })).option).toBe('socketFactory');
   });
