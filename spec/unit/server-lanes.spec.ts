@@ -63,6 +63,9 @@ describe('ServerLanes', () => {
     // Each server is named with what went wrong there.
     expect((error as Error).message).toContain(servers[0]);
     expect((error as Error).message).toContain(servers[1]);
+    // Each server's own error, not a wrapper of it: the lane's one round is the only wrapping.
+    expect((error as Error).message.match(/no server of bootstrapServers answered/g)).toHaveLength(1);
+    expect((error as AllServersUnavailableError).cause).toBeInstanceOf(ConnectionError);
     expect(unreachable).toEqual([servers.join(',')]);
     await connections.closeAll();
     // Restart them for afterEach.

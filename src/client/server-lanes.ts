@@ -64,8 +64,12 @@ interface Lane {
   watch?: Subscription;
 }
 
-/** One attempt at one server: the rotation and the caller's backoff do the rest. */
-const defaultConnect: LaneConnector = (server, options) => Client.connect$({ ...options, bootstrapServers: server, retry: { maxAttempts: 1 } });
+/**
+ * One attempt at one server, failing with that server's own error: the rotation here names each
+ * server's error once, and the caller's backoff does the rest. (The options form would wrap each
+ * error in an AllServersUnavailableError of its own one-server round.)
+ */
+const defaultConnect: LaneConnector = (server, options) => Client.connect$(server, options);
 
 export class ServerLanes<K extends string | number> {
   private readonly lanes = new Map<K, Lane>();
