@@ -118,6 +118,14 @@ export class TlsError extends RivvenError {
 /** No server of the list answered (each one's error is in the message), or every circuit breaker refuses. */
 export class AllServersUnavailableError extends RivvenError { readonly code = 'ALL_SERVERS_UNAVAILABLE' as const; readonly retriable = true; }
 
+/**
+ * The broker could not be reached or did not answer in time — as opposed to answering with an
+ * error: a new connection (along the bootstrap list) may work.
+ */
+export function isUnreachable(error: unknown): error is ConnectionError | TimeoutError | AllServersUnavailableError {
+  return error instanceof ConnectionError || error instanceof TimeoutError || error instanceof AllServersUnavailableError;
+}
+
 /** Invalid configuration or arguments: fix the call, retrying will not help. */
 export class ConfigError extends RivvenError {
   readonly code = 'CONFIG' as const;

@@ -86,3 +86,28 @@ it('Consumer: coordinator and fetch lanes by name; a refused first attempt is re
     await consumer.close();
   }
 });
+
+it('Consumer: a commit whose coordinator connection broke and whose first reconnect round finds no server is tried once more, and lands', async () => {
+  const topic = unique('seam-commit');
+  await firstValueFrom(admin.createTopic$(topic, 1));
+  await firstValueFrom(admin.publishBatch$(topic, Array.from({ length: 3 }, (_, i) => ({ value: `v${i}` })), { partition: 0 }));
+  // The coordinator's second connection attempt (the first reconnect) is refused; every other attempt connects.
+  const seam = recordingConnector((clientId, attempt) => clientId === 'seam-coordinator' && attempt === 2);
+  const groupId = unique('g');
+  const consumer = Consumer.create(
+    { bootstrapServers: testBroker().address, clientId: 'seam', groupId, assign: { [topic]: [0] }, ackMode: 'onEmit', enableAutoCommit: false, retry: { initialDelayMs: 10, maxDelayMs: 50 }, logger: null },
+    seam,
+  );
+  try {
+    await firstValueFrom(consumer.records$.pipe(take(3), toArray()));
+    // The coordinator connection breaks (as a broker restart would break it).
+    const coordinator = seam.clients[seam.opened.indexOf('seam-coordinator')]!;
+    await coordinator.close();
+    const committed = await firstValueFrom(consumer.commit$());
+    expect(committed.offsets).toEqual([{ topic, partition: 0, offset: 3n }]);
+    expect(seam.attempts.get('seam-coordinator')).toBe(3);
+    expect(await firstValueFrom(admin.getOffset$(groupId, topic, 0))).toBe(3n);
+  } finally {
+    await consumer.close();
+  }
+});

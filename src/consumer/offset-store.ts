@@ -9,7 +9,7 @@ import { Trace, commitChannel, isTraced, type CommitTraceMessage } from '../obse
 import { Log } from '../observability/log.js';
 import type { Client } from '../client/client.js';
 import type { OffsetBounds } from '../client/client-types.js';
-import { ConnectionError, RivvenError, TimeoutError } from '../errors.js';
+import { RivvenError, TimeoutError, isUnreachable } from '../errors.js';
 import type { CommittedOffsets } from './consumer-record.js';
 import type { PartitionState } from './partition-state.js';
 
@@ -73,7 +73,7 @@ export class OffsetStore {
         count: 1,
         delay: (error: unknown) => {
           this.options.onError(error);
-          if (!(error instanceof ConnectionError || error instanceof TimeoutError) || this.options.closed()) throw error;
+          if (!isUnreachable(error) || this.options.closed()) throw error;
           if (error instanceof TimeoutError) this.options.dropCoordinator();
           return timer(this.options.backoff(1), this.options.scheduler);
         },

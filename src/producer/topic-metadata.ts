@@ -5,7 +5,7 @@
  */
 import type { SchedulerLike } from 'rxjs';
 import type { ResolvedRetryPolicy } from '../connection-settings.js';
-import { AllServersUnavailableError, ConfigError, ConnectionError, TimeoutError } from '../errors.js';
+import { ConfigError, isUnreachable } from '../errors.js';
 import { retryDelay } from './retry-delay.js';
 
 /** What the cache needs to know of a record. */
@@ -98,9 +98,4 @@ export class TopicMetadataCache<R extends Routable> {
       },
     );
   }
-}
-
-/** The broker could not be reached (as opposed to answering with an error). */
-function isUnreachable(error: unknown): boolean {
-  return error instanceof ConnectionError || error instanceof TimeoutError || error instanceof AllServersUnavailableError;
 }

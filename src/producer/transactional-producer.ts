@@ -26,7 +26,7 @@
 import { Observable, defer, firstValueFrom, ignoreElements, lastValueFrom, map, toArray, catchError } from 'rxjs';
 import type { Client } from '../client/client.js';
 import type { Bytes, ProducerIdentity } from '../client/client-types.js';
-import { AllServersUnavailableError, ConfigError, ConnectionError, ProducerFencedError, ServerError, TimeoutError, TransactionInterruptedError } from '../errors.js';
+import { ConfigError, ProducerFencedError, ServerError, TimeoutError, TransactionInterruptedError, isUnreachable } from '../errors.js';
 import { isLostProducerState } from './idempotence.js';
 import { Trace, isTraced, transactionChannel, type TransactionTraceMessage } from '../observability/channels.js';
 import { Log, createLog } from '../observability/log.js';
@@ -382,7 +382,7 @@ export class TransactionalProducer {
           throw this.fenced;
         }
         if (error instanceof TransactionInterruptedError || (error instanceof Error && this.ownErrors.has(error))) throw error;
-        if (error instanceof ConnectionError || error instanceof TimeoutError || error instanceof AllServersUnavailableError) {
+        if (isUnreachable(error)) {
           // Connect again (along the list) next time; the open transaction's fate is unknown.
           this.connection.reset();
           if (!this.txn.open) throw error;
