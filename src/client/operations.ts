@@ -102,7 +102,7 @@ export abstract class BrokerOperations {
   ): Observable<BatchMetadata> {
     return this.call$(
       () => {
-        const check = checkBatch('publishBatch$', topic, records, options);
+        checkBatch('publishBatch$', topic, records, options);
         return { type: 'PublishBatch', topic, partition: options.partition, records, leaderEpoch: options.leaderEpoch };
       },
       'PublishedBatch',
@@ -552,7 +552,7 @@ export abstract class BrokerOperations {
   heartbeat$(groupId: string, generationId: number, memberId: string): Observable<HeartbeatResult> {
     return this.call$(
       () => {
-        const check = checkMember('heartbeat$', groupId, generationId, memberId);
+        checkMember('heartbeat$', groupId, generationId, memberId);
         return { type: 'Heartbeat', groupId, generationId, memberId };
       },
       'HeartbeatResult',

@@ -3,7 +3,6 @@
  * Connection's knobs, plus the pipeline's own; its presets, as frozen plain objects to spread.
  */
 import type { ResolvedRetryPolicy } from '../connection-settings.js';
-import { ConfigError } from '../errors.js';
 import { durationMs, integerIn } from '../settings-validation.js';
 import { connectArguments, resolveConnectionSettings, type ConnectionSettingsWithKnobs } from '../transport/connection-options.js';
 import type { ConnectionOptions } from '../transport/connection.js';
