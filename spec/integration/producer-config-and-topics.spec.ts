@@ -10,7 +10,8 @@ import { firstValueFrom } from 'rxjs';
 import { Client } from '../../src/client/client';
 import { AllServersUnavailableError, ServerError } from '../../src/errors';
 import { Producer } from '../../src/producer/producer';
-import { ProducerPresets, laneClientOptions } from '../../src/producer/producer-config';
+import { ProducerPresets } from '../../src/producer/producer-config';
+import { connectionOptionsOf } from '../../src/transport/connection-options';
 import { testBroker } from '../support/test-broker';
 import { configError } from '../support/rejection';
 
@@ -122,7 +123,7 @@ describe('Producer settings', () => {
       logLevel: 'error' as const,
     };
     const producer = Producer.create({ bootstrapServers: 'a:1', ...shared });
-    expect(laneClientOptions(producer.config)).toEqual(shared);
+    expect(connectionOptionsOf(producer.config)).toEqual(shared);
     expect(configError(() => Producer.create({ bootstrapServers: 'a:1', clientId: '' })).option).toBe('clientId');
     expect(configError(() => Producer.create({ bootstrapServers: 'a:1', socketFactory: {} as never })).option).toBe('socketFactory');
   });

@@ -4,7 +4,7 @@
  */
 import { MAX_TIMER_MS, durationMs, integerIn, oneOf, rejectUnknownKeys } from '../settings-validation.js';
 import { resolveBootstrapServers, resolveRetryPolicy, type ResolvedRetryPolicy, type RetryPolicy } from '../connection-settings.js';
-import { validateLoggerOptions } from '../transport/connection-options.js';
+import { connectionOptionsOf, validateConnectionOptions } from '../transport/connection-options.js';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { IsolationLevel } from '../client/client-types.js';
 import { ConfigError } from '../errors.js';
@@ -279,7 +279,8 @@ export function resolveConsumerConfig(config: ConsumerConfig): ResolvedConsumerC
   if (typeof assignor?.assign !== 'function' || typeof assignor.name !== 'string') {
     throw new ConfigError('assignor', 'expected a PartitionAssignor ({ name, assign(members, partitionsPerTopic) })');
   }
-  validateLoggerOptions(config.logger, config.logLevel);
+  // The shared settings a connection takes, checked as every component checks them (at creation).
+  validateConnectionOptions(connectionOptionsOf(config), 'Consumer');
   const ackMode = oneOf('ackMode', config.ackMode ?? CONSUMER_DEFAULTS.ackMode, ['manual', 'onEmit'] as const);
   const valueFraming = oneOf('valueFraming', config.valueFraming ?? CONSUMER_DEFAULTS.valueFraming, ['detect', 'rivven-core', 'raw'] as const);
   const maxFetchDecodedBytes = intOption('maxFetchDecodedBytes', config.maxFetchDecodedBytes, CONSUMER_DEFAULTS.maxFetchDecodedBytes, 1);

@@ -51,6 +51,7 @@ import { PartitionStarter } from './partition-starter.js';
 import { batches$, records$ } from './record-streams.js';
 import { SessionRunner, sessionSleep, type Session } from './consumer-session.js';
 import { announceRebalance } from './rebalance-announcement.js';
+import { connectionOptionsOf } from '../transport/connection-options.js';
 
 export class Consumer {
   private readonly config: ResolvedConsumerConfig;
@@ -133,16 +134,8 @@ export class Consumer {
     });
     this.connections = new ServerLanes<ClientKind>({
       bootstrapServers: config.bootstrapServers,
-      client: {
-        auth: config.auth,
-        tls: config.tls,
-        socketFactory: config.socketFactory,
-        requestTimeoutMs: config.requestTimeoutMs,
-        connectionTimeoutMs: config.connectionTimeoutMs,
-        logger: config.logger,
-        logLevel: config.logLevel,
-        healthIntervalMs: 60_000,
-      },
+      // The clientId is each lane's own (clientIdOf).
+      client: { ...connectionOptionsOf({ ...config, clientId: undefined }), healthIntervalMs: 60_000 },
       clientIdOf: (kind) => `${config.clientId}-${kind}`,
       closedMessage: 'the consumer is closed',
       ...(seam.connect === undefined ? {} : { connect: seam.connect }),

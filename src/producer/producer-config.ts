@@ -4,7 +4,6 @@
  * in camelCase, durations ending in `Ms` — and its presets. Validated once, at creation, by the one
  * validator (settings-validation.ts), with errors naming the option.
  */
-import type { ClientOptions } from '../client/client.js';
 import {
   CONNECTION_SETTING_KEYS,
   resolveBootstrapServers,
@@ -16,7 +15,7 @@ import {
 import { ConfigError } from '../errors.js';
 import type { CompressionAlgorithm } from '../protocol/compression.js';
 import { durationMs, integerIn, oneOf, optionsObject, rejectUnknownKeys } from '../settings-validation.js';
-import { validateConnectionOptions } from '../transport/connection-options.js';
+import { connectionOptionsOf, validateConnectionOptions } from '../transport/connection-options.js';
 
 /** The producer's own options, beside the shared connection settings. */
 export interface ProducerTuning {
@@ -187,26 +186,10 @@ export function resolveProducerConfig(input: ProducerConfigInput): ProducerConfi
   }
   // clientId, tls, auth, socketFactory, logger, logLevel and scheduler are checked as every
   // connection checks them, here rather than at the first connect.
-  validateConnectionOptions({ ...laneClientOptions(config), ...(config.scheduler === undefined ? {} : { scheduler: config.scheduler }) }, 'Producer');
+  validateConnectionOptions({ ...connectionOptionsOf(config), ...(config.scheduler === undefined ? {} : { scheduler: config.scheduler }) }, 'Producer');
   return config;
 }
 
-/**
- * The options of a connection (Client) opened with these settings: the shared keys a connection
- * takes, mapped one to one. `retry` is not among them: the producer paces its own attempts.
- */
-export function laneClientOptions(settings: Omit<ConnectionSettings, 'bootstrapServers' | 'retry'>): ClientOptions {
-  return dropUndefined({
-    clientId: settings.clientId,
-    connectionTimeoutMs: settings.connectionTimeoutMs,
-    requestTimeoutMs: settings.requestTimeoutMs,
-    auth: settings.auth,
-    tls: settings.tls,
-    socketFactory: settings.socketFactory,
-    logger: settings.logger,
-    logLevel: settings.logLevel,
-  }) as ClientOptions;
-}
 
 function dropUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;

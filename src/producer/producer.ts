@@ -25,10 +25,11 @@ import { OutstandingRecords } from './outstanding-records.js';
 import { RecordAccumulator, type ReadyBatch } from './record-accumulator.js';
 import { MemoryBudget } from './memory-budget.js';
 import { Partitioner } from './partitioner.js';
-import { laneClientOptions, resolveProducerConfig, type ProducerConfig, type ProducerConfigInput } from './producer-config.js';
+import { resolveProducerConfig, type ProducerConfig, type ProducerConfigInput } from './producer-config.js';
 import { ProducerHealthFeed, type ProducerHealth } from './producer-health.js';
 import { createPendingRecord, type DeliverySink, type PendingRecord, type ProducerRecord, type ProducerResult } from './producer-record.js';
 import { TopicMetadataCache } from './topic-metadata.js';
+import { connectionOptionsOf } from '../transport/connection-options.js';
 
 export type { ProducerHealth } from './producer-health.js';
 export type { ProducerRecord, ProducerResult } from './producer-record.js';
@@ -61,7 +62,7 @@ export class Producer {
     const lingerScheduler = config.scheduler ?? (config.lingerMs === 0 ? asapScheduler : asyncScheduler);
     this.budget = new MemoryBudget(config.bufferMemory);
     this.partitioner = new Partitioner(config.batchSize);
-    this.lanes = new ConnectionLanes(config.bootstrapServers, laneClientOptions(config), config.connections, seam.connect);
+    this.lanes = new ConnectionLanes(config.bootstrapServers, connectionOptionsOf(config), config.connections, seam.connect);
     this.outstanding = new OutstandingRecords<PendingRecord>(this.scheduler, (entry) =>
       this.settle(entry, new TimeoutError(`record for ${entry.topic} not acknowledged within deliveryTimeoutMs (${config.deliveryTimeoutMs} ms)`)),
     );

@@ -11,8 +11,7 @@ import {
 } from '../connection-settings.js';
 import { MAX_TIMER_MS, describeValue, integerIn, optionsObject, rejectUnknownKeys } from '../settings-validation.js';
 import { ConfigError } from '../errors.js';
-import { validateConnectionOptions } from '../transport/connection-options.js';
-import { laneClientOptions } from './producer-config.js';
+import { connectionOptionsOf, validateConnectionOptions } from '../transport/connection-options.js';
 
 /**
  * The shared connection settings (connection-settings.ts) plus the transaction's own options.
@@ -56,7 +55,7 @@ export interface ResolvedTransactionalConfig {
   transactionTimeoutMs: number;
   previousProducerId: bigint | undefined;
   retry: ResolvedRetryPolicy;
-  connection: ReturnType<typeof laneClientOptions>;
+  connection: ReturnType<typeof connectionOptionsOf>;
 }
 
 /** Check every option, refusing unknown keys with the closest name (before any socket exists). */
@@ -72,7 +71,7 @@ export function resolveTransactionalConfig(input: TransactionalProducerConfig): 
     throw new ConfigError('previousProducerId', `expected a bigint (identity.producerId of the predecessor), got ${describeValue(config.previousProducerId)}`);
   }
   const retry = resolveRetryPolicy(config.retry, DEFAULT_TRANSACTIONAL_RETRY);
-  const connection = laneClientOptions({ ...config, clientId: config.clientId ?? config.transactionalId });
+  const connection = connectionOptionsOf({ ...config, clientId: config.clientId ?? config.transactionalId });
   validateConnectionOptions(connection, 'TransactionalProducer');
   return { servers, transactionalId: config.transactionalId, transactionTimeoutMs, previousProducerId: config.previousProducerId, retry, connection };
 }

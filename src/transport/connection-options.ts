@@ -82,6 +82,17 @@ export function resolveConnectionSettings(
   };
 }
 
+/**
+ * The options of one connection opened with a component's settings: the shared keys a connection
+ * takes, mapped one to one (unset ones left out, so the connection's defaults hold). `retry` is not
+ * among them: each component paces its own attempts.
+ */
+export function connectionOptionsOf(settings: Omit<ConnectionSettings, 'bootstrapServers' | 'retry'>): ConnectionOptions {
+  const { clientId, connectionTimeoutMs, requestTimeoutMs, auth, tls, socketFactory, logger, logLevel } = settings;
+  const all = { clientId, connectionTimeoutMs, requestTimeoutMs, auth, tls, socketFactory, logger, logLevel };
+  return Object.fromEntries(Object.entries(all).filter(([, value]) => value !== undefined)) as ConnectionOptions;
+}
+
 /** A broker address: `'host:port'` (IPv6 as `'[addr]:port'`) or `{ host, port }`. */
 export function validateAddress(address: unknown, option = 'address'): BrokerAddress {
   if (typeof address === 'string') return parseAddress(address, option);
