@@ -173,7 +173,14 @@ describe('typed operations check their arguments before sending', () => {
   });
 
   it('covers every operation of BrokerOperations', () => {
-    const operations = Object.getOwnPropertyNames(BrokerOperations.prototype).filter((n) => n.endsWith('$') && !['send$', 'call$', 'checked$'].includes(n));
+    // The operations are spread over a chain of classes (data, admin, transactions, groups): walk it.
+    const names: string[] = [];
+    for (let proto: object | null = BrokerOperations.prototype; proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+      names.push(...Object.getOwnPropertyNames(proto));
+    }
+    const operations = names.filter((n) => n.endsWith('$') && !['send$', 'call$', 'checked$'].includes(n));
+    // Every area of the chain is there (a walk that stopped early would check nothing).
+    expect(operations).toEqual(expect.arrayContaining(['publish$', 'alterQuotas$', 'commitTransaction$', 'joinGroup$']));
     const covered = new Set(valid.map(([name]) => name.split(' ')[0]!));
     expect(operations.filter((n) => !covered.has(n))).toEqual([]);
     const checked = new Set(invalid.map(([operation]) => operation));

@@ -1,7 +1,8 @@
 /**
- * The argument checks and request builders behind the typed operations (operations.ts): each
- * turns what a caller passed into a wire request or a ConfigError naming the argument, before
- * anything is encoded or sent. Kept apart so operations.ts reads as the list of operations.
+ * The argument checks and request builders behind the typed operations (operations.ts and the
+ * classes it extends): each turns what a caller passed into a wire request or a ConfigError
+ * naming the argument, before anything is encoded or sent. Kept apart so the operation classes
+ * read as the list of operations.
  */
 import { MAX_TIMER_MS } from '../settings-validation.js';
 import type { ValueFraming } from '../protocol/value-decoder.js';
