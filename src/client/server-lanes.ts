@@ -60,6 +60,7 @@ interface Lane {
   pending: Promise<Client>;
   /** Set once connected. */
   client?: Client;
+  /** The server of bootstrapServers it connected to (as the rotation counted it). */
   serverIndex?: number;
   watch?: Subscription;
 }
@@ -87,16 +88,17 @@ export class ServerLanes<K extends string | number> {
     const current = this.lanes.get(lane);
     if (current !== undefined && (current.client === undefined || current.client.state === 'ready')) return current.pending;
     if (current !== undefined) this.forget(lane, current);
-    const fresh: Lane = { pending: this.open(lane) };
+    const opening = this.open(lane);
+    const fresh: Lane = { pending: opening.then(({ client }) => client) };
     this.lanes.set(lane, fresh);
-    fresh.pending.then(
-      (client) => {
+    opening.then(
+      ({ client, index }) => {
         if (this.lanes.get(lane) !== fresh) {
           void client.close().catch(() => undefined);
           return;
         }
         fresh.client = client;
-        fresh.serverIndex = this.indexOf(client);
+        fresh.serverIndex = index;
         // Forget it as soon as it fails: the next use reconnects instead of meeting "is failed".
         fresh.watch = client.state$.subscribe((state) => {
           if (state === 'failed' || state === 'closed' || state === 'closing') this.forget(lane, fresh);
@@ -157,13 +159,7 @@ export class ServerLanes<K extends string | number> {
     entry.pending.then((c) => c.close()).catch(() => undefined);
   }
 
-  private indexOf(client: Client): number | undefined {
-    const { host, port } = client.address;
-    const i = this.options.bootstrapServers.findIndex((s) => s === `${host}:${port}` || s === `[${host}]:${port}`);
-    return i < 0 ? undefined : i;
-  }
-
-  private async open(lane: K): Promise<Client> {
+  private async open(lane: K): Promise<{ client: Client; index: number }> {
     if (this.closed) throw new ConnectionError(this.options.closedMessage);
     const clientId = this.options.clientIdOf?.(lane) ?? this.options.client.clientId;
     const options: ClientConnectionOptions = { ...this.options.client, ...(clientId === undefined ? {} : { clientId }) };
@@ -174,7 +170,7 @@ export class ServerLanes<K extends string | number> {
         throw new ConnectionError(this.options.closedMessage);
       }
       this.options.onConnected?.(this.options.bootstrapServers[index]!);
-      return client;
+      return { client, index };
     } catch (error) {
       if (!this.closed && error instanceof AllServersUnavailableError) this.options.onUnreachable?.(error, this.options.bootstrapServers);
       throw error;
