@@ -25,10 +25,9 @@ async function main(): Promise<void> {
     await firstValueFrom(admin.publishBatch$(input, records, { partition: p }));
   }
 
-  // Keep the transactional id stable across restarts, and store the producer id: a restarted
-  // instance passes it as previousProducerId, which fences the old one and aborts what it left open.
+  // A transaction's outputs stay in the producer until it commits them, together with the inputs'
+  // offsets, under a producer id of their own: a restarted instance resumes from the committed offsets.
   const producer = await firstValueFrom(TransactionalProducer.create$({ bootstrapServers: [address], transactionalId: `${input}-converter`, transactionTimeoutMs: 30_000 }));
-  console.log(`producer id ${producer.identity.producerId} (store it for the restart), epoch ${producer.identity.producerEpoch}`);
   const consumer = Consumer.create({ bootstrapServers: [address], groupId: `${input}-converter`, assign: { [input]: [0, 1] }, enableAutoCommit: false });
 
   let failOnce = true;

@@ -21,7 +21,8 @@ export type RivvenErrorCode =
   | 'INCOMPATIBLE_BROKER'
   | 'SCHEMA_REGISTRY'
   | 'TLS'
-  | 'TRANSACTION_ABORTED';
+  | 'TRANSACTION_ABORTED'
+  | 'NOT_IN_LOG';
 
 export interface RivvenErrorOptions {
   cause?: unknown;
@@ -46,6 +47,12 @@ export class ProtocolError extends RivvenError { readonly code = 'PROTOCOL' as c
 
 /** A value whose Rivven compression framing is broken, oversized or fails its checksum. */
 export class CompressionError extends RivvenError { readonly code = 'COMPRESSION' as const; readonly retriable = false; }
+
+/**
+ * The broker acknowledged records that reading its log back does not find where it said (or at all).
+ * Not retriable: sending them again could store them twice. Read the partition to see what it holds.
+ */
+export class NotInLogError extends RivvenError { readonly code = 'NOT_IN_LOG' as const; readonly retriable = false; }
 
 /** The connection could not be opened, or broke (reset, closed by the broker, out of sync). */
 export class ConnectionError extends RivvenError { readonly code = 'CONNECTION' as const; readonly retriable = true; }

@@ -11,6 +11,7 @@ export {
   ConfigError,
   ConnectionError,
   IncompatibleBrokerError,
+  NotInLogError,
   ProducerFencedError,
   ProtocolError,
   RivvenError,

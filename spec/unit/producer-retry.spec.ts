@@ -5,7 +5,7 @@
  */
 import { asapScheduler, firstValueFrom, of, throwError } from 'rxjs';
 import type { Client } from '../../src/client/client';
-import { ConnectionError, ServerError } from '../../src/errors';
+import { ConnectionError, NotInLogError, ServerError } from '../../src/errors';
 import { BatchSender } from '../../src/producer/batch-sender';
 import { Idempotence, isLostProducerState } from '../../src/producer/idempotence';
 import { Producer } from '../../src/producer/producer';
@@ -68,7 +68,7 @@ describe('Idempotence (KIP-360 re-initialisation)', () => {
     let next = 1n;
     const idempotence = new Idempotence(true, async () => ({ producerId: next++, producerEpoch: 0 }), () => undefined);
     const first = (await idempotence.current())!;
-    first.sequences.set('t\u00000', 42);
+    first.sequences.advance(0, 42);
     expect(first.identity.producerId).toBe(1n);
     // Three partitions' batches see UNKNOWN_PRODUCER_ID for the same session.
     expect(idempotence.reset(first)).toBe(true);
@@ -76,7 +76,7 @@ describe('Idempotence (KIP-360 re-initialisation)', () => {
     const second = (await idempotence.current())!;
     expect(idempotence.reset(first)).toBe(false);
     expect(second.identity.producerId).toBe(2n);
-    expect(second.sequences.size).toBe(0);
+    expect(second.sequences.next(0)).toBe(0);
     expect(idempotence.resets).toBe(1);
     expect(await idempotence.current()).toBe(second);
   });
@@ -119,26 +119,49 @@ describe('Producer health', () => {
 });
 
 describe('BatchSender', () => {
-  type Reply = { baseOffset: bigint } | Error;
-  /** A lane whose client answers publishes from a script, recording what was sent. */
+  /**
+   * A scripted answer: stored (the records go into the fake log at `baseOffset` on, with `foreign`
+   * records of another writer after the first `foreignAfter` of them), a duplicate answer naming
+   * `baseOffset` (storing nothing), or an error.
+   */
+  type Reply = { baseOffset: bigint; duplicate?: boolean; foreign?: number; foreignAfter?: number; store?: boolean } | Error;
+  type Stored = { key: Buffer | undefined; value: Buffer };
+  /** A lane whose client answers publishes from a script, recording what was sent; reads come from a fake log. */
   function scriptedLane(replies: Reply[]) {
-    const sent: { producerId?: bigint; baseSequence?: number }[] = [];
+    const sent: { producerId?: bigint; baseSequence?: number; records?: number }[] = [];
+    const log = new Map<bigint, Stored>();
     let resets = 0;
-    const answer = () => {
+    const answer = (records: readonly { key?: Buffer; value: Buffer }[]) => {
       const reply = replies.shift() ?? new Error('script exhausted');
-      return reply instanceof Error ? throwError(() => reply) : of({ topic: 't', partition: 0, baseOffset: reply.baseOffset, recordCount: 1, duplicate: false });
+      if (reply instanceof Error) return throwError(() => reply);
+      if (!reply.duplicate && reply.store !== false) {
+        let offset = reply.baseOffset;
+        records.forEach((r, i) => {
+          if (i === (reply.foreignAfter ?? 1)) for (let f = 0; f < (reply.foreign ?? 0); f++) log.set(offset++, { key: undefined, value: Buffer.from(`foreign-${f}`) });
+          log.set(offset++, { key: r.key, value: r.value });
+        });
+      }
+      return of({ topic: 't', partition: 0, baseOffset: reply.baseOffset, recordCount: records.length, duplicate: reply.duplicate ?? false });
     };
     const client = {
-      idempotentPublishBatch$: (_t: string, _r: unknown, producer: { producerId: bigint }, baseSequence: number) => {
-        sent.push({ producerId: producer.producerId, baseSequence });
-        return answer();
+      idempotentPublishBatch$: (_t: string, r: readonly { key?: Buffer; value: Buffer }[], producer: { producerId: bigint }, baseSequence: number) => {
+        sent.push({ producerId: producer.producerId, baseSequence, records: r.length });
+        return answer(r);
       },
-      publishBatch$: () => {
-        sent.push({});
-        return answer();
+      publishBatch$: (_t: string, r: readonly { key?: Buffer; value: Buffer }[]) => {
+        sent.push({ records: r.length });
+        return answer(r);
+      },
+      consume$: (_t: string, options: { offset: bigint; maxMessages: number }) => {
+        const out = [...log.entries()]
+          .filter(([offset]) => offset >= options.offset)
+          .sort(([a], [b]) => (a < b ? -1 : 1))
+          .slice(0, options.maxMessages)
+          .map(([offset, r]) => ({ topic: 't', partition: 0, offset, key: r.key, value: r.value, timestamp: 0n, headers: [] }));
+        return of(out);
       },
     } as unknown as Client;
-    return { lane: { client: async () => client, reset: () => void resets++ }, sent, resets: () => resets };
+    return { lane: { client: async () => client, reset: () => void resets++ }, sent, log, resets: () => resets };
   }
 
   function sender(idempotence: Idempotence, maxAttempts = 1_001) {
@@ -147,29 +170,97 @@ describe('BatchSender', () => {
   }
 
   const records = [{ value: Buffer.from('a') }, { value: Buffer.from('b') }];
+  const fiveRecords = ['a', 'b', 'c', 'd', 'e'].map((v) => ({ value: Buffer.from(v) }));
 
   it('UNKNOWN_PRODUCER_ID: a new producer id, sequences from 0, resent at once', async () => {
     let next = 1n;
     const idempotence = new Idempotence(true, async () => ({ producerId: next++, producerEpoch: 0 }), () => undefined);
     const { lane, sent } = scriptedLane([{ baseOffset: 0n }, new ServerError('UNKNOWN_PRODUCER_ID: producer 1 not initialized'), { baseOffset: 7n }]);
     const s = sender(idempotence);
-    expect(await s.send({ topic: 't', partition: 0, records, lane, abandoned: () => false })).toEqual({ acknowledged: true, baseOffset: 0n });
-    expect(await s.send({ topic: 't', partition: 0, records, lane, abandoned: () => false })).toEqual({ acknowledged: true, baseOffset: 7n });
+    expect(await s.send({ topic: 't', partition: 0, records, lane, abandoned: () => false })).toEqual({ acknowledged: true, offsets: [0n, 1n] });
+    expect(await s.send({ topic: 't', partition: 0, records, lane, abandoned: () => false })).toEqual({ acknowledged: true, offsets: [7n, 8n] });
     expect(sent).toEqual([
-      { producerId: 1n, baseSequence: 0 },
-      { producerId: 1n, baseSequence: 2 },
-      { producerId: 2n, baseSequence: 0 },
+      { producerId: 1n, baseSequence: 0, records: 2 },
+      { producerId: 1n, baseSequence: 2, records: 2 },
+      { producerId: 2n, baseSequence: 0, records: 2 },
     ]);
     expect(idempotence.resets).toBe(1);
   });
 
-  it('a connection failure is retried on a fresh connection with the same sequence (the broker dedups it)', async () => {
+  it('PRODUCER_FENCED: a stranger took the id (rivvend reuses ids after a restart); a new id, and the batch goes on', async () => {
+    let next = 1n;
+    const idempotence = new Idempotence(true, async () => ({ producerId: next++, producerEpoch: 0 }), () => undefined);
+    const { lane, sent } = scriptedLane([new ServerError('PRODUCER_FENCED: current epoch 1, received 0'), { baseOffset: 4n }]);
+    expect(await sender(idempotence).send({ topic: 't', partition: 0, records, lane, abandoned: () => false })).toEqual({ acknowledged: true, offsets: [4n, 5n] });
+    expect(sent.map((s) => s.producerId)).toEqual([1n, 2n]);
+    expect(idempotence.resets).toBe(1);
+  });
+
+  it('sequences are the broker\'s per partition number: topics A and B share partition 0\'s', async () => {
+    const idempotence = new Idempotence(true, async () => ({ producerId: 3n, producerEpoch: 0 }), () => undefined);
+    const { lane, sent } = scriptedLane([{ baseOffset: 0n }, { baseOffset: 0n }, { baseOffset: 2n }]);
+    const s = sender(idempotence);
+    await s.send({ topic: 'A', partition: 0, records, lane, abandoned: () => false });
+    await s.send({ topic: 'B', partition: 0, records, lane, abandoned: () => false });
+    await s.send({ topic: 'A', partition: 0, records, lane, abandoned: () => false });
+    expect(sent.map((s) => s.baseSequence)).toEqual([0, 2, 4]);
+  });
+
+  it('a connection failure is retried on a fresh connection with the same sequence; a duplicate answer is believed for what the log holds', async () => {
     const idempotence = new Idempotence(true, async () => ({ producerId: 5n, producerEpoch: 0 }), () => undefined);
-    const { lane, sent, resets } = scriptedLane([new ConnectionError('closed'), new ConnectionError('refused'), { baseOffset: 3n }]);
-    expect(await sender(idempotence).send({ topic: 't', partition: 0, records, lane, abandoned: () => false })).toEqual({ acknowledged: true, baseOffset: 3n });
+    // The first attempt was stored at 3..4 (its answer lost); the third is answered "duplicate".
+    const { lane, sent, log, resets } = scriptedLane([new ConnectionError('closed'), new ConnectionError('refused'), { baseOffset: 3n, duplicate: true }]);
+    log.set(3n, { key: undefined, value: Buffer.from('a') });
+    log.set(4n, { key: undefined, value: Buffer.from('b') });
+    const outcome = await sender(idempotence).send({ topic: 't', partition: 0, records, lane, abandoned: () => false });
+    expect(outcome).toEqual({ acknowledged: true, offsets: [3n, 4n] });
     expect(sent.map((s) => s.baseSequence)).toEqual([0, 0, 0]);
     expect(resets()).toBe(2);
     expect(idempotence.resets).toBe(0);
+  });
+
+  it('a duplicate answer for the head of a batch (the broker stored part of it): the head is acknowledged where it is, the tail sent on with the next sequence', async () => {
+    const idempotence = new Idempotence(true, async () => ({ producerId: 5n, producerEpoch: 0 }), () => undefined);
+    const { lane, sent, log } = scriptedLane([{ baseOffset: 10n, duplicate: true }, { baseOffset: 14n }]);
+    // An earlier attempt stored a, b (with a foreign record between them) and then failed.
+    log.set(10n, { key: undefined, value: Buffer.from('a') });
+    log.set(11n, { key: undefined, value: Buffer.from('x') });
+    log.set(12n, { key: undefined, value: Buffer.from('b') });
+    log.set(13n, { key: undefined, value: Buffer.from('y') });
+    const outcome = await sender(idempotence).send({ topic: 't', partition: 0, records: fiveRecords, lane, abandoned: () => false });
+    expect(outcome).toEqual({ acknowledged: true, offsets: [10n, 12n, 14n, 15n, 16n] });
+    expect(sent).toEqual([
+      { producerId: 5n, baseSequence: 0, records: 5 },
+      { producerId: 5n, baseSequence: 2, records: 3 },
+    ]);
+  });
+
+  it('a duplicate answer naming an offset that does not hold the batch is not believed: a new producer id, and the batch is sent again', async () => {
+    let next = 1n;
+    const idempotence = new Idempotence(true, async () => ({ producerId: next++, producerEpoch: 0 }), () => undefined);
+    const { lane, sent, log } = scriptedLane([{ baseOffset: 0n, duplicate: true }, { baseOffset: 1n }]);
+    log.set(0n, { key: undefined, value: Buffer.from('another topic\'s record') });
+    const outcome = await sender(idempotence).send({ topic: 't', partition: 0, records, lane, abandoned: () => false });
+    expect(outcome).toEqual({ acknowledged: true, offsets: [1n, 2n] });
+    expect(sent.map((s) => [s.producerId, s.baseSequence])).toEqual([
+      [1n, 0],
+      [2n, 0],
+    ]);
+    expect(idempotence.resets).toBe(1);
+  });
+
+  it('another writer\'s records between a batch\'s records: each record is acknowledged at its own offset, not base + i', async () => {
+    const idempotence = new Idempotence(false, async () => ({ producerId: 1n, producerEpoch: 0 }), () => undefined);
+    const { lane } = scriptedLane([{ baseOffset: 20n, foreign: 2, foreignAfter: 1 }]);
+    const outcome = await sender(idempotence).send({ topic: 't', partition: 0, records, lane, abandoned: () => false });
+    expect(outcome).toEqual({ acknowledged: true, offsets: [20n, 23n] });
+  });
+
+  it('an acknowledgement the log does not bear out fails the batch with NotInLogError, never a made-up offset', async () => {
+    const idempotence = new Idempotence(false, async () => ({ producerId: 1n, producerEpoch: 0 }), () => undefined);
+    const { lane } = scriptedLane([{ baseOffset: 0n, store: false }]);
+    const outcome = await sender(idempotence).send({ topic: 't', partition: 0, records, lane, abandoned: () => false });
+    expect(outcome).toMatchObject({ acknowledged: false, error: expect.any(NotInLogError) });
   });
 
   it('a batch given up with its fate unknown ends the session, so its sequences are never reused', async () => {
@@ -179,11 +270,11 @@ describe('BatchSender', () => {
     // Two attempts: the first and one repeat.
     const outcome = await sender(idempotence, 2).send({ topic: 't', partition: 0, records, lane, abandoned: () => false });
     expect(outcome).toMatchObject({ acknowledged: false });
-    expect(await sender(idempotence).send({ topic: 't', partition: 0, records, lane, abandoned: () => false })).toEqual({ acknowledged: true, baseOffset: 9n });
+    expect(await sender(idempotence).send({ topic: 't', partition: 0, records, lane, abandoned: () => false })).toEqual({ acknowledged: true, offsets: [9n, 10n] });
     expect(sent).toEqual([
-      { producerId: 1n, baseSequence: 0 },
-      { producerId: 1n, baseSequence: 0 },
-      { producerId: 2n, baseSequence: 0 },
+      { producerId: 1n, baseSequence: 0, records: 2 },
+      { producerId: 1n, baseSequence: 0, records: 2 },
+      { producerId: 2n, baseSequence: 0, records: 2 },
     ]);
   });
 

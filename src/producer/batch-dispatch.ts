@@ -62,7 +62,7 @@ export class BatchDispatcher {
         settle(entry, undefined, {
           topic: queue.topic,
           partition: queue.partition,
-          offset: outcome.baseOffset + BigInt(i),
+          offset: outcome.offsets[i]!,
           timestamp: BigInt(entry.acceptedAt),
           correlation: entry.correlation,
         }),

@@ -5,13 +5,19 @@
  * attempts were made, or nobody waits for it any more (its records reached their
  * deliveryTimeoutMs: KIP-91).
  *
- * Idempotent batches carry the session's sequence for the partition; a lost producer state makes
- * the session be replaced and the batch resent at once under the new id (KIP-360, idempotence.ts).
- * A batch given up with its fate unknown ends the session too, so its sequence numbers are never
- * reused for other records.
+ * Idempotent batches carry the session's sequence for the partition number (partition-sequences.ts);
+ * a lost producer state makes the session be replaced and the batch resent at once under the new
+ * id (KIP-360, idempotence.ts). A batch given up with its fate unknown ends the session too, so its
+ * sequence numbers are never reused for other records.
+ *
+ * An acknowledgement is what the log holds: each record's offset is found by reading the log back
+ * from the offset the broker named (batch-locator.ts), and a duplicate answer is believed for the
+ * records found there only.
  */
 import { firstValueFrom, timer, type SchedulerLike } from 'rxjs';
-import { ConnectionError, RivvenError, TimeoutError } from '../errors.js';
+import { ConnectionError, NotInLogError, RivvenError, ServerError, TimeoutError } from '../errors.js';
+import type { Client } from '../client/client.js';
+import { locateRecords } from './batch-locator.js';
 import type { LaneHandle } from '../client/server-lanes.js';
 import { formatAddress } from '../transport/address.js';
 import { Trace, isTraced, produceChannel, type ProduceTraceMessage } from '../observability/channels.js';
@@ -19,13 +25,26 @@ import { createLog, type Log } from '../observability/log.js';
 import { isLostProducerState, type Idempotence, type IdempotentSession } from './idempotence.js';
 import type { ResolvedRetryPolicy } from '../connection-settings.js';
 import { retryDelay } from './retry-delay.js';
+import { isFencingCode } from './fencing-replies.js';
+
+/**
+ * An idempotent Producer is never a zombie of anyone (it takes a fresh producer id each time), so a
+ * fencing answer means a stranger took its id: rivvend hands ids out from 1 again after a restart,
+ * and a TransactionalProducer resuming a stored id, or a pre-restart producer at a higher epoch,
+ * bumps the epoch of whoever holds that id now. Nothing of the batch was stored (the epoch is
+ * checked before the append): take a new id and send it again.
+ */
+function isFencedByStranger(error: unknown): boolean {
+  return error instanceof ServerError && error.serverCode !== undefined && isFencingCode(error.serverCode);
+}
 
 export interface WireRecord {
   key?: Buffer;
   value: Buffer;
 }
 
-export type BatchOutcome = { acknowledged: true; baseOffset: bigint } | { acknowledged: false; error: unknown };
+/** Acknowledged: the offset of every record of the batch, as found in the log. */
+export type BatchOutcome = { acknowledged: true; offsets: bigint[] } | { acknowledged: false; error: unknown };
 
 export interface BatchSenderOptions {
   /** Pacing of the attempts, and how many (the first included) are made at most. */
@@ -79,14 +98,16 @@ export class BatchSender {
     });
     const outcome = await this.deliver(target, trace);
     if (outcome === undefined) trace.fail(new TimeoutError('batch abandoned: every record of it reached deliveryTimeoutMs before an answer'));
-    else if (outcome.acknowledged) trace.finish({ baseOffset: outcome.baseOffset });
+    else if (outcome.acknowledged) trace.finish({ baseOffset: outcome.offsets[0]! });
     else trace.fail(outcome.error);
     return outcome;
   }
 
   private async deliver(target: BatchTarget, trace: Trace<ProduceTraceMessage> | undefined): Promise<BatchOutcome | undefined> {
     const { idempotence, scheduler } = this.options;
-    const sequenceKey = `${target.topic}\u0000${target.partition}`;
+    /** Offsets found in the log, per record of the batch; the records not yet found go out again. */
+    const offsets = new Array<bigint | undefined>(target.records.length).fill(undefined);
+    let pending = target.records.map((_, i) => i);
     /** The session of a failed attempt whose outcome is unknown (the batch may be stored). */
     let unknownOutcome: IdempotentSession | undefined;
     let backoffs = 0;
@@ -102,20 +123,21 @@ export class BatchSender {
           session = await idempotence.current();
           const client = await target.lane.client();
           if (trace !== undefined) trace.message.broker = formatAddress(client.address);
-          let baseOffset: bigint;
-          if (session !== undefined) {
-            const baseSequence = session.sequences.get(sequenceKey) ?? 0;
-            const result = await firstValueFrom(
-              client.idempotentPublishBatch$(target.topic, target.records, session.identity, baseSequence, { partition: target.partition }),
-            );
-            session.sequences.set(sequenceKey, baseSequence + target.records.length);
-            baseOffset = result.baseOffset;
-          } else {
-            baseOffset = (await firstValueFrom(client.publishBatch$(target.topic, target.records, { partition: target.partition }))).baseOffset;
+          const records = pending.map((i) => target.records[i]!);
+          if (session !== undefined && !session.sequences.fits(target.partition, records.length)) {
+            idempotence.reset(session, 'the sequence numbers of this producer id are used up');
+            continue;
           }
-          return { acknowledged: true, baseOffset };
+          const found = session !== undefined ? await this.sendIdempotent(client, target, records, session) : await this.sendPlain(client, target, records);
+          unknownOutcome = undefined;
+          found.forEach((offset, k) => (offsets[pending[k]!] = offset));
+          pending = pending.slice(found.length);
+          if (pending.length === 0) return { acknowledged: true, offsets: offsets as bigint[] };
+          // A duplicate answer covered only the head of the batch: the rest goes out now, under the
+          // sequences that follow it (or, when nothing was found, under a new producer id).
+          attempt--;
         } catch (error) {
-          const lostState = session !== undefined && isLostProducerState(error);
+          const lostState = session !== undefined && (isLostProducerState(error) || isFencedByStranger(error));
           if (lostState) idempotence.reset(session!, error);
           const retriable = lostState || (error instanceof RivvenError && error.retriable);
           // A retriable failure leaves the batch's fate open (the broker may have stored it) until
@@ -139,6 +161,76 @@ export class BatchSender {
       if (unknownOutcome !== undefined) idempotence.reset(unknownOutcome);
       this.giveUp(target, error, backoffs + 1, false);
       return { acknowledged: false, error };
+    }
+  }
+
+  /** A plain batch: stored whole when answered; its records are then looked up from the named offset. */
+  private async sendPlain(client: Client, target: BatchTarget, records: readonly WireRecord[]): Promise<bigint[]> {
+    const reply = await firstValueFrom(client.publishBatch$(target.topic, records, { partition: target.partition }));
+    return this.stored(target, records, reply.baseOffset);
+  }
+
+  /**
+   * An idempotent batch under `session`'s sequences for the partition number. A fresh answer means
+   * every record was stored; a duplicate answer means an earlier attempt stored the head of the
+   * batch (at least its first record, at the offset the broker cached): the head found in the log
+   * is acknowledged and its sequences are spent, the rest is returned to be sent again.
+   */
+  private async sendIdempotent(client: Client, target: BatchTarget, records: readonly WireRecord[], session: IdempotentSession): Promise<bigint[]> {
+    const baseSequence = session.sequences.next(target.partition);
+    const reply = await firstValueFrom(
+      client.idempotentPublishBatch$(target.topic, records, session.identity, baseSequence, { partition: target.partition }),
+    );
+    if (!reply.duplicate) {
+      session.sequences.advance(target.partition, records.length);
+      return this.stored(target, records, reply.baseOffset);
+    }
+    const head = await this.locate(target, records, reply.baseOffset);
+    if (head.length === 0) {
+      // The offset the broker cached is not our first record's: its answer cannot be believed, and
+      // which of our sequences it holds is unknown. A new producer id starts clean.
+      this.log.warn('a duplicate answer named an offset that does not hold the batch: resending it under a new producer id', {
+        topic: target.topic,
+        partition: target.partition,
+        offset: reply.baseOffset,
+        producerId: session.identity.producerId,
+      });
+      this.options.idempotence.reset(session, 'a duplicate answer that the log does not confirm');
+      return [];
+    }
+    session.sequences.advance(target.partition, head.length);
+    return head;
+  }
+
+  /** Every record of a stored batch, found in the log from `firstOffset` on; any not found is a broker lie. */
+  private async stored(target: BatchTarget, records: readonly WireRecord[], firstOffset: bigint): Promise<bigint[]> {
+    // One record: the offset the broker named is its own.
+    if (records.length === 1) return [firstOffset];
+    const found = await this.locate(target, records, firstOffset);
+    if (found.length < records.length) {
+      throw new NotInLogError(
+        `the broker acknowledged ${records.length} records for ${target.topic}/${target.partition} from offset ${firstOffset}, ` +
+          `but reading the log back finds ${found.length} of them there; they are not acknowledged (read the partition to see what it holds)`,
+      );
+    }
+    return found;
+  }
+
+  /**
+   * Read the records back (batch-locator.ts). The write is settled by now, so a read that fails is
+   * read again (on a fresh connection) rather than the batch sent again, which would store it twice.
+   */
+  private async locate(target: BatchTarget, records: readonly WireRecord[], firstOffset: bigint): Promise<bigint[]> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const client = await target.lane.client();
+        return await locateRecords(client, { topic: target.topic, partition: target.partition, records, firstOffset });
+      } catch (error) {
+        if (!(error instanceof RivvenError && error.retriable) || attempt + 1 >= this.options.retry.maxAttempts || target.abandoned()) throw error;
+        if (error instanceof ConnectionError || error instanceof TimeoutError) target.lane.reset();
+        this.options.onRetry(error);
+        await firstValueFrom(timer(retryDelay(attempt, this.options.retry), this.options.scheduler));
+      }
     }
   }
 

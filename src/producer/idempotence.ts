@@ -15,11 +15,12 @@
 import type { ProducerIdentity } from '../client/client-types.js';
 import { RivvenError, ServerError, serverCodeOf } from '../errors.js';
 import { createLog, type Log } from '../observability/log.js';
+import { PartitionSequences } from './partition-sequences.js';
 
 export interface IdempotentSession {
   readonly identity: ProducerIdentity;
-  /** Next sequence per topic-partition key; advanced only when a batch is acknowledged. */
-  readonly sequences: Map<string, number>;
+  /** Next sequence per partition number (the broker's model); advanced only by what the broker recorded. */
+  readonly sequences: PartitionSequences;
 }
 
 /** Broker answers that mean the broker no longer has (or never matched) this session's state. */
@@ -73,6 +74,9 @@ export class Idempotence {
    * one counts. Returns whether this call dropped it.
    */
   reset(stale: IdempotentSession, why?: unknown): boolean {
+    // A new id is always a fresh one (InitProducerId without an id): passing the old id would make
+    // rivvend 0.0.22 create it at epoch 0 without reserving it after a restart, so two producers
+    // could own it (idempotent.rs `init_producer`).
     if (this.resolved !== stale) return false;
     this.session = undefined;
     this.resolved = undefined;
@@ -97,7 +101,7 @@ export class Idempotence {
         this.onRefused('idempotence not granted: the broker answered producer id 0');
         return undefined;
       }
-      const session: IdempotentSession = { identity, sequences: new Map() };
+      const session: IdempotentSession = { identity, sequences: new PartitionSequences() };
       this.resolved = session;
       return session;
     } catch (error) {

@@ -3,7 +3,10 @@
  * leave as one batch when `batchSize` bytes are queued, when `lingerMs` has passed since its first
  * record arrived, or at once while a flush is waiting. One batch per partition is in flight at a
  * time (so order is kept); while it flies, the next one keeps filling and leaves as soon as the
- * previous one is done — under load, batches grow by themselves.
+ * previous one is done — under load, batches grow by themselves. `inFlightKey` can make queues share
+ * that one slot: the idempotent producer gives every topic's partition N the key N, since the
+ * broker numbers sequences per partition number (partition-sequences.ts) and they must reach it in
+ * order; queues waiting for a shared slot take turns.
  *
  * Pure scheduling: no I/O. The producer hands records in with `append`, gets batches through
  * `onBatch`, and reports each batch's end with `batchDone`. Timers run on the given scheduler, so
@@ -39,6 +42,14 @@ export interface AccumulatorOptions<R> {
   onDropped(record: R): void;
   /** While true (a flush is waiting), queued records leave at once instead of lingering. */
   urgent(): boolean;
+  /** Queues with the same key have one batch in flight between them. Default: one per topic-partition. */
+  inFlightKey?(topic: string, partition: number): string;
+}
+
+/** One batch in flight at a time for the queues that share it; the ones ready meanwhile wait in turn. */
+interface InFlightSlot<R> {
+  busy: boolean;
+  waiting: PartitionQueue<R>[];
 }
 
 interface PartitionQueue<R> {
@@ -46,13 +57,14 @@ interface PartitionQueue<R> {
   partition: number;
   records: R[];
   bytes: number;
-  inFlight: boolean;
+  slot: InFlightSlot<R>;
   lingerExpired: boolean;
   lingerTimer: Subscription | undefined;
 }
 
 export class RecordAccumulator<R extends Accumulable> {
   private readonly queues = new Map<string, PartitionQueue<R>>();
+  private readonly slots = new Map<string, InFlightSlot<R>>();
 
   constructor(private readonly options: AccumulatorOptions<R>) {}
 
@@ -84,11 +96,14 @@ export class RecordAccumulator<R extends Accumulable> {
   batchDone(topic: string, partition: number): void {
     const queue = this.queues.get(queueKey(topic, partition));
     if (queue === undefined) return;
-    queue.inFlight = false;
+    const slot = queue.slot;
+    slot.busy = false;
     if (queue.records.length > 0) {
       queue.lingerExpired = true;
-      this.trySend(queue);
+      // Queues that waited for the slot go first; this one takes its turn after them.
+      if (!slot.waiting.includes(queue)) slot.waiting.push(queue);
     }
+    while (!slot.busy && slot.waiting.length > 0) this.trySend(slot.waiting.shift()!);
   }
 
   /** Stop every linger timer (records stay queued). */
@@ -103,14 +118,24 @@ export class RecordAccumulator<R extends Accumulable> {
     const key = queueKey(topic, partition);
     let queue = this.queues.get(key);
     if (queue === undefined) {
-      queue = { topic, partition, records: [], bytes: 0, inFlight: false, lingerExpired: false, lingerTimer: undefined };
+      const slotKey = this.options.inFlightKey?.(topic, partition) ?? key;
+      let slot = this.slots.get(slotKey);
+      if (slot === undefined) {
+        slot = { busy: false, waiting: [] };
+        this.slots.set(slotKey, slot);
+      }
+      queue = { topic, partition, records: [], bytes: 0, slot, lingerExpired: false, lingerTimer: undefined };
       this.queues.set(key, queue);
     }
     return queue;
   }
 
   private trySend(queue: PartitionQueue<R>): void {
-    if (queue.inFlight || !queue.lingerExpired) return;
+    if (!queue.lingerExpired) return;
+    if (queue.slot.busy) {
+      if (!queue.slot.waiting.includes(queue)) queue.slot.waiting.push(queue);
+      return;
+    }
     const { batchSize, maxRecords } = this.options;
     const batch: R[] = [];
     let bytes = 0;
@@ -136,7 +161,7 @@ export class RecordAccumulator<R extends Accumulable> {
     queue.lingerExpired = records.length > 0 && (queue.bytes >= batchSize || this.options.urgent());
     // Only dropped records were queued: nothing to send (and nothing left behind them).
     if (batch.length === 0) return;
-    queue.inFlight = true;
+    queue.slot.busy = true;
     this.options.onBatch({ topic: queue.topic, partition: queue.partition, records: batch });
   }
 }

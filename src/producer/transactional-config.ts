@@ -23,21 +23,22 @@ import { connectionOptionsOf, validateConnectionOptions } from '../transport/con
 export interface TransactionalProducerConfig extends ConnectionSettings {
   /** Names this producer's transactions; keep it the same across restarts of one logical producer. */
   transactionalId: string;
-  /** The broker aborts a transaction idle (no request) for longer than this. Default 60,000 ms. */
-  transactionTimeoutMs?: number;
   /**
-   * Resume (and fence) an earlier producer id: its epoch is bumped, older instances are fenced, and
-   * a transaction the predecessor left open is aborted before `create$` emits. Keep the
-   * `transactionalId` the same across restarts and store `identity.producerId` to pass here.
+   * The broker aborts a transaction idle (no request) for longer than this. A transaction is on the
+   * broker only while its commit runs; this bounds how long the records of a commit cut off by a
+   * crash stay visible before the broker's reaper aborts them. Default 60,000 ms.
    */
-  previousProducerId?: bigint;
+  transactionTimeoutMs?: number;
 }
 
-const CONFIG_KEYS: readonly string[] = [...CONNECTION_SETTING_KEYS, 'transactionalId', 'transactionTimeoutMs', 'previousProducerId'];
+const CONFIG_KEYS: readonly string[] = [...CONNECTION_SETTING_KEYS, 'transactionalId', 'transactionTimeoutMs'];
 
 /** The nested connection options of earlier versions: their keys are top-level settings now. */
 const FORMER_NAMES: Readonly<Record<string, string>> = {
   client: 'the connection settings themselves at the top level (clientId, tls, auth, socketFactory, connectionTimeoutMs, requestTimeoutMs, retry, logger, logLevel)',
+  previousProducerId:
+    'nothing: each commit writes under a producer id of its own, so there is no id to resume, and resuming a stored id would fence ' +
+    "whichever producer rivvend gave it to after a restart (see the README's Transactions section)",
 };
 
 /** One pass over the bootstrap list unless `retry` asks for more. */
@@ -53,7 +54,6 @@ export interface ResolvedTransactionalConfig {
   servers: string[];
   transactionalId: string;
   transactionTimeoutMs: number;
-  previousProducerId: bigint | undefined;
   retry: ResolvedRetryPolicy;
   connection: ReturnType<typeof connectionOptionsOf>;
 }
@@ -67,11 +67,8 @@ export function resolveTransactionalConfig(input: TransactionalProducerConfig): 
     throw new ConfigError('transactionalId', `must be a non-empty string, got ${describeValue(config.transactionalId)}`);
   }
   const transactionTimeoutMs = integerIn('transactionTimeoutMs', config.transactionTimeoutMs ?? 60_000, 1, MAX_TIMER_MS);
-  if (config.previousProducerId !== undefined && typeof config.previousProducerId !== 'bigint') {
-    throw new ConfigError('previousProducerId', `expected a bigint (identity.producerId of the predecessor), got ${describeValue(config.previousProducerId)}`);
-  }
   const retry = resolveRetryPolicy(config.retry, DEFAULT_TRANSACTIONAL_RETRY);
   const connection = connectionOptionsOf({ ...config, clientId: config.clientId ?? config.transactionalId });
   validateConnectionOptions(connection, 'TransactionalProducer');
-  return { servers, transactionalId: config.transactionalId, transactionTimeoutMs, previousProducerId: config.previousProducerId, retry, connection };
+  return { servers, transactionalId: config.transactionalId, transactionTimeoutMs, retry, connection };
 }

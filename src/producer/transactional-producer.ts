@@ -1,109 +1,101 @@
 /**
- * Transactions: `BeginTransaction`, `AddPartitionsToTxn` (each partition once), `TransactionalPublish`,
- * `AddOffsetsToTxn`, `CommitTransaction` / `AbortTransaction`, with the epoch from `InitProducerId`.
- * `transaction$(work)` runs `work` inside a transaction: commit when it completes, abort (and
- * re-throw, typed) when it fails. A fenced producer (a newer epoch exists) refuses everything after.
+ * Transactions on rivvend 0.0.22, made to keep their promise: a committed transaction's records
+ * are what read_committed readers see, an aborted one's are not, and nothing else is touched.
  *
- * rivvend 0.0.22 specifics this class works with (see the README's "Transactions" limits):
- * - The broker keeps no transactional id → producer id mapping: a restarted instance resumes (and
- *   fences) its predecessor only if it passes the predecessor's `producerId` as `previousProducerId`.
- * - Bumping the epoch does not abort the predecessor's open transaction; beginning one then fails
- *   with `PRODUCER_FENCED: expected epoch <old>, got <new>`. `begin$()` recognises that answer,
- *   aborts the stale transaction with the old epoch (which the broker allows) and begins again;
- *   `create$` does this once up front when resuming, so a late commit of the predecessor cannot land.
- * - A transaction idle past its timeout and then touched is marked Dead and never aborted (its
- *   records stay visible to read_committed): abort instead of continuing close to the timeout.
- * - Idempotence sequences are tracked per (producer id, partition number), whatever the topic.
- * - Producer ids and open transactions live in the broker's memory: after a restart every request
- *   of the producer is `UNKNOWN_PRODUCER_ID` / `INVALID_TXN_ID`. The producer then re-initialises
- *   its id (passing its own, so the id stays the same), and the transaction that was open fails with
- *   a `TransactionInterruptedError` (retriable): run it again.
+ * The broker's rules this design follows (read from `rivven-core` `transaction.rs` and
+ * `idempotent.rs`, `rivvend` `handler/transaction.rs` and `handler/consume.rs`):
+ * - An abort records (producer id, lowest offset, highest offset) of the transaction's writes over
+ *   *all* its partitions, and read_committed hides every transactional record of that producer id
+ *   whose offset falls in the range, on every topic and partition — earlier committed records of
+ *   the same id included. An abort with no writes records nothing.
+ * - read_committed has no last stable offset: a transaction's records are visible from the moment
+ *   they are written until an abort hides them.
+ * - Producer ids are handed out from 1 again after a restart, and `InitProducerId(old id)` on a
+ *   broker that does not know the id creates it without reserving it: a stored id may be someone
+ *   else's, and bumping its epoch fences a stranger.
+ * - At most 5 transactions may be open on the whole broker.
+ *
+ * So: **a transaction's records stay in the client until commit** (an abort before commit writes
+ * nothing, so it hides nothing), and **the commit writes them under a producer id of its own**,
+ * obtained fresh for that commit (`InitProducerId` without an id) and never used again: if the
+ * commit fails part-way and is aborted, the abort range can only hide that transaction's own
+ * records. The broker holds the transaction only while its commit runs (begin, partitions, the
+ * records pipelined on one connection, offsets, commit), which keeps the window in which its
+ * records are visible before the commit (rivvend's missing last stable offset) that short.
+ *
+ * What follows from it (the README's "Transactions" section says it to users):
+ * - `publish$`/`send$` inside a transaction complete once the records are held; their offsets
+ *   exist only when the transaction commits: `commit$()` and `transaction$()` emit them.
+ * - There is no zombie fencing: with a new producer id per commit there is no epoch to bump, and
+ *   resuming a stored id would fence whoever holds it now. A second instance running the same
+ *   work commits its own transactions; in consume-transform-produce the consumer group decides who
+ *   owns an input (`transactional()` commits the inputs' offsets in the same transaction).
+ * - A broker restart during a commit is seen as a lost connection, `UNKNOWN_PRODUCER_ID` or
+ *   `INVALID_TXN_ID`: the commit fails as `TransactionInterruptedError` (retriable), after the
+ *   producer tried to abort it. The records of a commit cut off by a restart, and aborted records
+ *   after a restart (rivvend's abort index lives in memory), may be visible: rivvend's limits.
+ * - The broker keeps an entry per producer id (for its idle timeout, 7 days): one per commit.
  *
  * Connections: one at a time, opened on demand along `bootstrapServers` (failover walks the list)
- * and re-opened after it failed (transaction-connection.ts); a transaction whose connection broke
- * fails typed and retriable. The open transaction's bookkeeping is in transaction-state.ts.
+ * and re-opened after it failed (transaction-connection.ts).
  */
-import { Observable, defer, firstValueFrom, ignoreElements, lastValueFrom, map, toArray, catchError } from 'rxjs';
+import { Observable, defer, firstValueFrom, from, lastValueFrom, type ObservableInput } from 'rxjs';
 import type { Client } from '../client/client.js';
-import type { Bytes, ProducerIdentity } from '../client/client-types.js';
-import { ConfigError, ProducerFencedError, ServerError, TimeoutError, TransactionInterruptedError, isUnreachable } from '../errors.js';
+import type { ProducerIdentity } from '../client/client-types.js';
+import { ConfigError, ServerError, TransactionInterruptedError, isUnreachable } from '../errors.js';
 import { isLostProducerState } from './idempotence.js';
 import { Trace, isTraced, transactionChannel, type TransactionTraceMessage } from '../observability/channels.js';
 import { Log, createLog } from '../observability/log.js';
-import { isFencingCode, staleEpochOf } from './fencing-replies.js';
+import { murmur2Partition } from '../protocol/murmur2.js';
+import { isFencingCode } from './fencing-replies.js';
 import { PartitionSequences } from './partition-sequences.js';
+import { Partitioner } from './partitioner.js';
 import { firstClient, openTransactionConnection, type TransactionConnection } from './transaction-connection.js';
-import { TransactionState } from './transaction-state.js';
+import { TransactionState, type OffsetsToCommit, type TransactionalRecord } from './transaction-state.js';
 import { resolveTransactionalConfig, type TransactionalProducerConfig } from './transactional-config.js';
-import { TransactionalPartitioner } from './transactional-partitioner.js';
 
 export type { TransactionalProducerConfig } from './transactional-config.js';
-
-export interface TransactionalRecord {
-  topic: string;
-  value: Bytes;
-  key?: Bytes;
-  partition?: number;
-}
+export type { TransactionalRecord } from './transaction-state.js';
 
 export interface TransactionalResult {
   topic: string;
   partition: number;
-  /** Offset of the record; visible to read_committed consumers once the transaction commits. */
+  /** Offset of the record, visible to read_committed readers now that its transaction committed. */
   offset: bigint;
 }
 
+/** Answers that mean the broker no longer has the commit's transaction or producer id (a restart, the reaper). */
+const LOST_TRANSACTION_CODES = new Set(['INVALID_TXN_ID']);
+
 export class TransactionalProducer {
-  /** How many transactions left open by an earlier epoch of this producer id `begin$()` aborted. */
-  staleTransactionsAborted = 0;
-  private fenced: ProducerFencedError | undefined;
-  /** The broker lost this producer's id (a restart) and re-initialising it has not succeeded yet. */
-  private needsReinit = false;
-  /** Errors this class raised itself (not a sign of a broken connection). */
-  private readonly ownErrors = new WeakSet<Error>();
   private readonly txn = new TransactionState();
-  private readonly sequences = new PartitionSequences();
-  private readonly partitioner = new TransactionalPartitioner();
-  private currentIdentity: ProducerIdentity;
-  /** Times the producer id was re-initialised because the broker had lost it (a restart). */
-  producerIdResets = 0;
+  /** Keyless records: one partition per transaction and topic, the next one for the next transaction. */
+  private readonly partitioner = new Partitioner();
+  private readonly partitionCounts = new Map<string, number>();
+  private lastIdentity: ProducerIdentity | undefined;
+  /** Transactions committed; each one's records went out under a producer id of its own. */
+  commits = 0;
 
   private constructor(
     private readonly connection: TransactionConnection,
-    identity: ProducerIdentity,
     readonly config: Readonly<{ transactionalId: string; transactionTimeoutMs: number }>,
     private readonly log: Log = Log.silent,
-  ) {
-    this.currentIdentity = identity;
+  ) {}
+
+  /** The producer id and epoch of the last commit (each commit takes a new id); undefined before the first. */
+  get identity(): ProducerIdentity | undefined {
+    return this.lastIdentity;
   }
 
-  /** The producer id and epoch in use (the id stays the same across re-initialisations). */
-  get identity(): ProducerIdentity {
-    return this.currentIdentity;
-  }
-
-  /** Connect and obtain a producer id and epoch. */
+  /** Connect (so a wrong address or credentials fail here, not at the first commit). */
   static create$(config: TransactionalProducerConfig): Observable<TransactionalProducer> {
     return defer(async () => {
       const resolved = resolveTransactionalConfig(config);
       const connection = openTransactionConnection(resolved);
       try {
-        const client = await firstClient(connection, resolved.retry);
-        const identity = await firstValueFrom(client.initProducerId$(resolved.previousProducerId));
+        await firstClient(connection, resolved.retry);
         const log = createLog('transactional-producer', config.logger, config.logLevel, { transactionalId: resolved.transactionalId });
-        const producer = new TransactionalProducer(
-          connection,
-          identity,
-          { transactionalId: resolved.transactionalId, transactionTimeoutMs: resolved.transactionTimeoutMs },
-          log,
-        );
-        if (resolved.previousProducerId !== undefined) {
-          // Settle the predecessor's open transaction (abort it) before anyone reads the group's
-          // committed offsets: afterwards it can neither commit late nor stay visible.
-          await lastValueFrom(producer.begin$(), { defaultValue: undefined });
-          await lastValueFrom(producer.abort$(), { defaultValue: undefined });
-        }
-        return producer;
+        return new TransactionalProducer(connection, { transactionalId: resolved.transactionalId, transactionTimeoutMs: resolved.transactionTimeoutMs }, log);
       } catch (error) {
         await connection.close();
         throw error;
@@ -111,291 +103,247 @@ export class TransactionalProducer {
     });
   }
 
-  /** Run `work` in a transaction: commit on completion, abort on error (the error is re-thrown). */
-  transaction$<T>(work: (txn: TransactionalProducer) => Observable<T>): Observable<T[]> {
+  /**
+   * Run `work` in a transaction: what it publishes is committed when it completes (emitting the
+   * records' results, in publish order), and dropped when it fails (the error is re-thrown).
+   */
+  transaction$(work: (txn: TransactionalProducer) => ObservableInput<unknown>): Observable<TransactionalResult[]> {
     return defer(async () => {
-      await lastValueFrom(this.begin$(), { defaultValue: undefined });
+      this.open();
       try {
-        const results = await lastValueFrom(work(this).pipe(toArray()));
-        await lastValueFrom(this.commit$(), { defaultValue: undefined });
-        return results;
+        await lastValueFrom(from(work(this)), { defaultValue: undefined });
       } catch (error) {
-        if (this.txn.open) {
-          // If the abort cannot be sent now, the next begin$() sends it first: beginning again with
-          // the same id and epoch would otherwise resume this transaction, writes and all.
-          const identity = this.txn.identity;
-          await lastValueFrom(this.abort$(), { defaultValue: undefined }).catch(() => (this.txn.abortPending ??= identity));
-        }
+        this.txn.finished();
         throw error;
       }
+      return this.commitOpen();
     });
   }
 
+  /** Open a transaction (in the client: nothing reaches the broker before the commit). */
   begin$(): Observable<void> {
-    return this.guard$(async () => {
-      const client = await this.connection.client();
-      if (this.txn.abortPending !== undefined) {
-        await firstValueFrom(client.abortTransaction$(this.config.transactionalId, this.txn.abortPending), { defaultValue: undefined }).catch((error: unknown) => {
-          // Gone already (reaped, aborted, or lost in a broker restart): nothing left to abort.
-          if (!(error instanceof ServerError && (error.serverCode === 'INVALID_TXN_ID' || isLostProducerState(error)))) throw error;
-        });
-        this.txn.abortPending = undefined;
-        this.txn.finished();
-      }
-      if (this.needsReinit) await this.reinitialise(client);
-      if (this.txn.open) throw this.own(new ConfigError('transaction', 'a transaction is already open; commit or abort it first'));
-      let sentAt = Date.now();
-      const trace = isTraced(transactionChannel)
-        ? new Trace<TransactionTraceMessage>(transactionChannel, {
-            transactionalId: this.config.transactionalId,
-            producerId: this.identity.producerId,
-            producerEpoch: this.identity.producerEpoch,
-          })
-        : undefined;
+    return defer(async () => this.open());
+  }
+
+  /** Publish one record in the open transaction; its offset comes with the commit. */
+  send$(record: TransactionalRecord): Observable<never> {
+    return this.publish$([record]);
+  }
+
+  /** Publish records in the open transaction, in this order; their offsets come with the commit. */
+  publish$(records: readonly TransactionalRecord[]): Observable<never> {
+    return new Observable<never>((subscriber) => {
       try {
-        await this.beginOnBroker(client);
+        this.requireOpen('publish$');
+        records.forEach((record, i) => checkRecord(record, i));
+        this.txn.add(records);
+        subscriber.complete();
       } catch (error) {
-        const staleEpoch = staleEpochOf(error, this.identity.producerEpoch);
-        if (staleEpoch === undefined) {
-          trace?.fail(error);
-          throw error;
-        }
-        // A predecessor (same producer id, older epoch) died or was fenced with a transaction open.
-        // Abort it now rather than wait for the broker's transaction timeout; then begin ours.
-        await firstValueFrom(client.abortTransaction$(this.config.transactionalId, { producerId: this.identity.producerId, producerEpoch: staleEpoch }), {
-          defaultValue: undefined,
-        });
-        this.staleTransactionsAborted++;
-        sentAt = Date.now();
-        try {
-          await this.beginOnBroker(client);
-        } catch (again) {
-          trace?.fail(again);
-          throw again;
-        }
+        subscriber.error(error);
       }
-      this.txn.began(client, this.identity, sentAt, trace);
     });
   }
 
-  private async beginOnBroker(client: Client): Promise<void> {
-    await firstValueFrom(client.beginTransaction$(this.config.transactionalId, this.identity, this.config.transactionTimeoutMs), {
-      defaultValue: undefined,
-    });
-  }
-
-  /**
-   * The connection for a request of the open transaction. If it is not the one the transaction
-   * began on, the broker may have restarted meanwhile (and forgotten the transaction): the
-   * transaction is interrupted rather than continued on a guess.
-   */
-  private async transactionConnection(): Promise<Client> {
-    const client = await this.connection.client();
-    if (this.txn.movedFrom(client)) {
-      this.txn.interrupt();
-      throw this.own(new TransactionInterruptedError('the connection to the broker was re-established during the transaction (the broker may have restarted)'));
-    }
-    return client;
-  }
-
-  /**
-   * Obtain our producer id again (passing it, so it stays the same; the broker restarts its epoch
-   * at 0 when it has forgotten it) with fresh sequences.
-   */
-  private async reinitialise(client: Client): Promise<void> {
-    const identity = await firstValueFrom(client.initProducerId$(this.identity.producerId));
-    this.currentIdentity = identity;
-    this.sequences.clear();
-    this.needsReinit = false;
-    this.producerIdResets++;
-    this.log.warn('producer id re-initialised: the broker had lost it (a restart)', {
-      producerId: identity.producerId,
-      producerEpoch: identity.producerEpoch,
-      resets: this.producerIdResets,
-    });
-  }
-
-  /** The broker forgot this producer (a restart): give up the open transaction and re-initialise. */
-  private async recoverLostState(): Promise<void> {
-    const stale = this.txn.open ? this.txn.identity : undefined;
-    this.txn.stop(new TransactionInterruptedError('the broker no longer knows this producer (it restarted)'));
-    this.needsReinit = true;
-    this.sequences.clear();
-    try {
-      const client = await this.connection.client();
-      if (stale !== undefined) {
-        // Begun on the restarted broker before the loss showed: abort it with the epoch it began with.
-        await firstValueFrom(client.abortTransaction$(this.config.transactionalId, stale), { defaultValue: undefined }).catch(() => (this.txn.abortPending ??= stale));
+  /** Commit consumed offsets (the next offset to read, per topic-partition) with the open transaction. */
+  sendOffsets$(groupId: string, offsets: OffsetsToCommit): Observable<never> {
+    return new Observable<never>((subscriber) => {
+      try {
+        this.requireOpen('sendOffsets$');
+        if (typeof groupId !== 'string' || groupId.length === 0) throw new ConfigError('groupId', 'must be a non-empty string');
+        this.txn.addOffsets(groupId, offsets);
+        subscriber.complete();
+      } catch (error) {
+        subscriber.error(error);
       }
-      await this.reinitialise(client);
-    } catch {
-      // Unreachable again: begin$() re-initialises first.
-    }
-  }
-
-  private own<E extends Error>(error: E): E {
-    this.ownErrors.add(error);
-    return error;
-  }
-
-  /** Publish one record inside the open transaction. */
-  send$(record: TransactionalRecord): Observable<TransactionalResult> {
-    return this.publish$([record]).pipe(map((results) => results[0]!));
-  }
-
-  /**
-   * Publish records inside the open transaction, pipelined on the connection (the broker handles a
-   * connection's requests in order, so sequences stay in order); emits their results in input order.
-   * New partitions are added to the transaction first, in one request.
-   */
-  publish$(records: readonly TransactionalRecord[]): Observable<TransactionalResult[]> {
-    return this.guard$(async () => {
-      if (!this.txn.open) throw this.own(new ConfigError('transaction', 'no open transaction: call begin$() or use transaction$()'));
-      const client = await this.transactionConnection();
-      const partitions = await Promise.all(records.map((record) => this.partitioner.partitionFor(record, client)));
-      await this.abortIfNearTimeout(client);
-      const added = this.txn.partitionsToAdd(records, partitions);
-      const sentAt = Date.now();
-      if (added.size > 0) {
-        await firstValueFrom(client.addPartitionsToTxn$(this.config.transactionalId, this.identity, [...added.values()]));
-        this.txn.partitionsAdded(added.keys());
-      }
-      const sequences = this.sequences.take(partitions);
-      const settled = await Promise.allSettled(
-        records.map((record, i) =>
-          firstValueFrom(
-            client.transactionalPublish$(
-              this.config.transactionalId,
-              record.topic,
-              { value: record.value, key: record.key, partition: partitions[i]! },
-              this.identity,
-              sequences[i]!,
-            ),
-          ),
-        ),
-      );
-      if (settled.some((s) => s.status === 'fulfilled')) this.txn.touched(sentAt);
-      const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-      if (failure !== undefined) {
-        this.sequences.resync(partitions, sequences, settled);
-        throw failure.reason;
-      }
-      return settled.map((s, i) => {
-        const result = (s as PromiseFulfilledResult<{ partition: number; offset: bigint }>).value;
-        return { topic: records[i]!.topic, partition: result.partition, offset: result.offset };
-      });
     });
   }
 
-  /** Commit consumed offsets (the next offset to read, per topic-partition) with the transaction. */
-  sendOffsets$(groupId: string, offsets: readonly (readonly [topic: string, partition: number, nextOffset: bigint])[]): Observable<void> {
-    return this.guard$(async () => {
-      if (!this.txn.open) throw this.own(new ConfigError('transaction', 'no open transaction'));
-      const client = await this.transactionConnection();
-      await this.abortIfNearTimeout(client);
-      const sentAt = Date.now();
-      await firstValueFrom(client.addOffsetsToTxn$(this.config.transactionalId, this.identity, groupId, offsets), { defaultValue: undefined });
-      this.txn.touched(sentAt);
+  /** Commit the open transaction: its records are written and committed; emits their results in publish order. */
+  commit$(): Observable<TransactionalResult[]> {
+    return defer(async () => {
+      this.requireOpen('commit$');
+      return this.commitOpen();
     });
   }
 
-  commit$(): Observable<void> {
-    return this.guard$(async () => {
-      const client = await this.transactionConnection();
-      if (this.txn.open) await this.abortIfNearTimeout(client);
-      await this.end('commit', client.commitTransaction$(this.config.transactionalId, this.identity));
-    });
-  }
-
+  /** Abort the open transaction: its records never reach the broker. */
   abort$(): Observable<void> {
-    return this.guard$(async () => {
-      const client = await this.transactionConnection();
-      await this.end('abort', client.abortTransaction$(this.config.transactionalId, this.identity));
+    return defer(async () => {
+      this.txn.finished();
     });
-  }
-
-  /** Send the commit or abort; once the broker took it, no transaction is open. */
-  private async end(outcome: 'commit' | 'abort', request$: Observable<void>): Promise<void> {
-    try {
-      await firstValueFrom(request$, { defaultValue: undefined });
-    } catch (error) {
-      this.txn.endTrace(outcome, error);
-      throw error;
-    }
-    this.txn.endTrace(outcome);
-    this.txn.finished();
-  }
-
-  /**
-   * rivvend marks a transaction Dead when a publish, AddOffsets or commit arrives after its timeout
-   * (idle time since its last request) and the reaper has not run yet — and a Dead transaction is
-   * never aborted, so its records stay visible to read_committed readers. An abort is still
-   * accepted then, so: close to the timeout, abort instead of sending (counted from when our last
-   * request was *sent*, which is never later than the broker's clock saw it).
-   */
-  private async abortIfNearTimeout(client: Client): Promise<void> {
-    const idle = this.txn.idleMs();
-    const limit = this.config.transactionTimeoutMs - Math.max(100, this.config.transactionTimeoutMs / 10);
-    if (idle <= limit) return;
-    await firstValueFrom(client.abortTransaction$(this.config.transactionalId, this.identity), { defaultValue: undefined }).catch(() => undefined);
-    this.txn.stop(new TimeoutError(`the transaction was idle ${idle} ms, close to its timeout: aborted`));
-    throw this.own(new TimeoutError(
-      `the transaction was idle ${idle} ms, too close to its ${this.config.transactionTimeoutMs} ms timeout (transactionTimeoutMs) to continue safely; ` +
-        'it was aborted — raise transactionTimeoutMs or keep transactions shorter',
-    ));
-  }
-
-  isFenced(): boolean {
-    return this.fenced !== undefined;
   }
 
   async close(): Promise<void> {
-    if (this.txn.open && !this.fenced) await lastValueFrom(this.abort$().pipe(ignoreElements(), catchError(() => [])), { defaultValue: undefined });
+    this.txn.finished();
     await this.connection.close();
   }
 
-  /**
-   * Our open transaction vanished (`INVALID_TXN_ID`) although it cannot have timed out: only a
-   * successor that bumped our epoch aborts it (see create$), so we are fenced. (A broker restart,
-   * the other way a transaction vanishes, also drops this producer's connection; requests of the
-   * transaction on a new connection are refused as interrupted before they are sent.)
-   */
-  private abortedByOther(serverCode: string): boolean {
-    return serverCode === 'INVALID_TXN_ID' && this.txn.open && this.txn.idleMs() < this.config.transactionTimeoutMs;
+  private open(): void {
+    if (this.txn.open) throw new ConfigError('transaction', 'a transaction is already open; commit or abort it first');
+    this.txn.began();
   }
 
-  /** Run an operation unless fenced; turn fencing replies into ProducerFencedError and remember it. */
-  private guard$<T>(operation: () => Promise<T>): Observable<T> {
-    return defer(async () => {
-      if (this.fenced) throw this.fenced;
-      try {
-        return await operation();
-      } catch (error) {
-        if (error instanceof ServerError && error.serverCode !== undefined && (isFencingCode(error.serverCode) || this.abortedByOther(error.serverCode))) {
-          this.fenced = new ProducerFencedError(error.serverMessage, { cause: error });
-          this.txn.stop(this.fenced);
-          this.log.error('fenced: a newer instance of this transactional id took over; this producer refuses everything from now on (close it)', {
-            producerId: this.identity.producerId,
-            producerEpoch: this.identity.producerEpoch,
-            errorCode: error.serverCode,
-          });
-          throw this.fenced;
-        }
-        if (error instanceof TransactionInterruptedError || (error instanceof Error && this.ownErrors.has(error))) throw error;
-        if (isUnreachable(error)) {
-          // Connect again (along the list) next time; the open transaction's fate is unknown.
-          this.connection.reset();
-          if (!this.txn.open) throw error;
-          this.txn.interrupt();
-          throw new TransactionInterruptedError(`the connection to the broker failed (${error.message})`, { cause: error });
-        }
-        if (isLostProducerState(error)) {
-          const wasOpen = this.txn.open;
-          await this.recoverLostState();
-          if (wasOpen) throw new TransactionInterruptedError(`the broker no longer knows this producer (${(error as ServerError).serverMessage}); it restarted`, { cause: error });
-        }
-        throw error;
+  private requireOpen(operation: string): void {
+    if (!this.txn.open) throw new ConfigError('transaction', `${operation}: no open transaction; call begin$() or use transaction$()`);
+  }
+
+  private async commitOpen(): Promise<TransactionalResult[]> {
+    const records = this.txn.records;
+    const offsets = this.txn.offsets;
+    try {
+      if (records.length === 0 && offsets.every((group) => group.offsets.length === 0)) return [];
+      const results = await this.writeAndCommit(records, offsets);
+      this.commits++;
+      return results;
+    } finally {
+      this.txn.finished();
+    }
+  }
+
+  /**
+   * The commit, start to end on one connection under a new producer id: begin, add the
+   * partitions, publish every record (pipelined: the broker handles a connection's requests in
+   * order), add the offsets, commit. Anything failing before the commit is answered aborts it.
+   */
+  private async writeAndCommit(records: readonly TransactionalRecord[], groupOffsets: TransactionState['offsets']): Promise<TransactionalResult[]> {
+    const { transactionalId, transactionTimeoutMs } = this.config;
+    const client = await this.connected();
+    const partitions = await this.placeRecords(records, client);
+    const identity = await this.call(() => firstValueFrom(client.initProducerId$()), undefined);
+    this.lastIdentity = identity;
+    const trace = isTraced(transactionChannel)
+      ? new Trace<TransactionTraceMessage>(transactionChannel, { transactionalId, producerId: identity.producerId, producerEpoch: identity.producerEpoch })
+      : undefined;
+    let begun = false;
+    try {
+      await firstValueFrom(client.beginTransaction$(transactionalId, identity, transactionTimeoutMs), { defaultValue: undefined });
+      begun = true;
+      const added = new Map<string, readonly [string, number]>();
+      records.forEach((record, i) => added.set(`${record.topic}\u0000${partitions[i]!}`, [record.topic, partitions[i]!]));
+      if (added.size > 0) await firstValueFrom(client.addPartitionsToTxn$(transactionalId, identity, [...added.values()]));
+      // A fresh producer id: every partition number's sequences start at 0 (partition-sequences.ts).
+      const sequences = new PartitionSequences().take(partitions);
+      const settled = await Promise.allSettled(
+        records.map((record, i) =>
+          firstValueFrom(
+            client.transactionalPublish$(transactionalId, record.topic, { value: record.value, key: record.key, partition: partitions[i]! }, identity, sequences[i]!),
+          ),
+        ),
+      );
+      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+      for (const group of groupOffsets) {
+        if (group.offsets.length > 0) await firstValueFrom(client.addOffsetsToTxn$(transactionalId, identity, group.groupId, group.offsets), { defaultValue: undefined });
       }
+      await firstValueFrom(client.commitTransaction$(transactionalId, identity), { defaultValue: undefined });
+      if (trace !== undefined) {
+        trace.message.outcome = 'commit';
+        trace.finish();
+      }
+      // Each record's own reply (one request per record) names its offset: nothing to add up.
+      return settled.map((s, i) => {
+        const written = (s as PromiseFulfilledResult<{ partition: number; offset: bigint }>).value;
+        return { topic: records[i]!.topic, partition: written.partition, offset: written.offset };
+      });
+    } catch (error) {
+      if (begun) await this.abortOnBroker(identity);
+      if (trace !== undefined) {
+        trace.message.outcome = 'abort';
+        trace.fail(error);
+      }
+      throw this.explain(error, identity);
+    }
+  }
+
+  /**
+   * Abort the failed commit's transaction (its records were written under a producer id that owns
+   * nothing else, so the abort hides exactly them). On a new connection if the old one broke; if
+   * the broker cannot be reached, its reaper aborts it after transactionTimeoutMs.
+   */
+  private async abortOnBroker(identity: ProducerIdentity): Promise<void> {
+    try {
+      const client = await this.connection.client();
+      await firstValueFrom(client.abortTransaction$(this.config.transactionalId, identity), { defaultValue: undefined });
+    } catch (error) {
+      if (isUnreachable(error)) this.connection.reset();
+      this.log.warn("could not abort a failed commit's transaction: the broker aborts it after transactionTimeoutMs; its records may be visible to read_committed readers until then", {
+        producerId: identity.producerId,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+
+  /** The error a failed commit reports: what the client saw, named for what it is. */
+  private explain(error: unknown, identity: ProducerIdentity): unknown {
+    if (isUnreachable(error)) {
+      this.connection.reset();
+      return new TransactionInterruptedError(`the connection to the broker failed during the commit (${(error as Error).message}); it may have committed if the commit request was sent`, { cause: error });
+    }
+    if (error instanceof ServerError && error.serverCode !== undefined) {
+      if (isLostProducerState(error) || LOST_TRANSACTION_CODES.has(error.serverCode)) {
+        return new TransactionInterruptedError(`the broker no longer knows producer id ${identity.producerId} or its transaction (${error.serverMessage}): it restarted, or its reaper timed the transaction out`, { cause: error });
+      }
+      if (isFencingCode(error.serverCode)) {
+        return new TransactionInterruptedError(`producer id ${identity.producerId} was taken over by another producer during the commit (${error.serverMessage}); rivvend hands ids out again after a restart`, { cause: error });
+      }
+    }
+    return error;
+  }
+
+  /** A connection, walking the server list; unreachable brokers fail the commit as interrupted. */
+  private async connected(): Promise<Client> {
+    return this.call(() => this.connection.client(), undefined);
+  }
+
+  private async call<T>(operation: () => Promise<T>, identity: ProducerIdentity | undefined): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      if (isUnreachable(error)) {
+        this.connection.reset();
+        throw new TransactionInterruptedError(`the broker could not be reached (${(error as Error).message})`, { cause: error });
+      }
+      throw identity === undefined ? error : this.explain(error, identity);
+    }
+  }
+
+  /**
+   * Each record's partition: the one it names (checked against the topic's count, so a missing
+   * topic fails instead of being created by the publish), else murmur2 of its key, else the
+   * topic's sticky partition for this transaction (the Producer's partitioner).
+   */
+  private async placeRecords(records: readonly TransactionalRecord[], client: Client): Promise<number[]> {
+    const counts = new Map<string, number>();
+    for (const record of records) {
+      if (counts.has(record.topic)) continue;
+      let count = this.partitionCounts.get(record.topic);
+      if (count === undefined) {
+        count = await this.call(async () => (await firstValueFrom(client.getMetadata$(record.topic))).partitions, undefined);
+        this.partitionCounts.set(record.topic, count);
+      }
+      counts.set(record.topic, count);
+    }
+    const placed = records.map((record) => {
+      const count = counts.get(record.topic)!;
+      if (record.partition !== undefined) {
+        if (record.partition >= count) {
+          throw new ConfigError('record.partition', `topic '${record.topic}' has ${count} partition(s) (0..${count - 1}), got ${record.partition}`);
+        }
+        return record.partition;
+      }
+      if (record.key !== undefined) return murmur2Partition(typeof record.key === 'string' ? Buffer.from(record.key) : record.key, count);
+      return this.partitioner.partition(record.topic, undefined, count);
     });
+    // The next transaction's keyless records of each topic go to the next partition.
+    for (const [topic] of counts) this.partitioner.batchSent(topic, this.partitioner.partition(topic, undefined, counts.get(topic)!));
+    return placed;
+  }
+}
+
+function checkRecord(record: TransactionalRecord, index: number): void {
+  if (record === null || typeof record !== 'object') throw new ConfigError(`records[${index}]`, 'expected a record object { topic, value, key?, partition? }');
+  if (typeof record.topic !== 'string' || record.topic.length === 0) throw new ConfigError(`records[${index}].topic`, 'must be a non-empty string');
+  if (record.partition !== undefined && (!Number.isSafeInteger(record.partition) || record.partition < 0)) {
+    throw new ConfigError(`records[${index}].partition`, `expected a partition number (0 or more), got ${String(record.partition)}`);
   }
 }
