@@ -112,7 +112,7 @@ export { Consumer } from './consumer/consumer.js';
 export { CONSUMER_DEFAULTS, ConsumerPresets, type AckMode, type ConsumerConfig, type ResolvedConsumerConfig } from './consumer/consumer-config.js';
 export { rangeAssignor, roundRobinAssignor, type GroupMember, type PartitionAssignor } from './consumer/assignors.js';
 export type { CommittedOffsets, ConsumerRecord, RebalanceEvent, ReceiverOffset, RevokeReason, TopicPartition, TopicPartitionOffset } from './consumer/consumer-record.js';
-export type { ConsumerHealth, ConsumerState, StalledPartition, TruncationEvent } from './consumer/consumer-health.js';
+export type { ConsumerHealth, ConsumerState, HiddenRecordsEvent, StalledPartition, TruncationEvent } from './consumer/consumer-health.js';
 export type { PartitionLag } from './consumer/lag-monitor.js';
 export { commitOffsets, type CommitBatch, type CommitOffsetsOptions } from './operators/commit-offsets.js';
 export {

@@ -157,6 +157,35 @@ describe.each([
   });
 });
 
+describe('idempotent Producer whose producer id a stranger takes over', () => {
+  it('takes a new id and goes on: every send acknowledged at the offset that holds it', async () => {
+    // rivvend hands producer ids out from 1 again after a restart; whoever then resumes a stored id
+    // with InitProducerId(id) bumps the epoch of the producer that holds it now.
+    const broker = await ownBroker();
+    const topic = `stranger-${process.pid}-${Date.now()}`;
+    await createTopic(broker.address, topic);
+    const producer = Producer.create({ bootstrapServers: [broker.address], enableIdempotence: true });
+    const admin = await firstValueFrom(Client.connect$(broker.address));
+    try {
+      const sendAll = (from: number) =>
+        Promise.all(Array.from({ length: 20 }, (_, i) => firstValueFrom(producer.send$({ topic, partition: i % PARTITIONS, value: `v${from + i}` }))));
+      const before = await sendAll(0);
+      // The producer holds the only id given out on this fresh broker: the next one is 2.
+      expect((await firstValueFrom(admin.initProducerId$())).producerId).toBe(2n);
+      const stranger = await firstValueFrom(admin.initProducerId$(1n));
+      expect(stranger).toEqual({ producerId: 1n, producerEpoch: 1 });
+      const after = await sendAll(20);
+      const stored = new Map((await readTopic(admin, topic, PARTITIONS, 'read_uncommitted')).map((r) => [`${r.partition}@${r.offset}`, r.value]));
+      expect([...before, ...after].map((r) => stored.get(`${r.partition}@${r.offset}`))).toEqual(Array.from({ length: 40 }, (_, i) => `v${i}`));
+      expect(producer.health().producerIdResets).toBe(1);
+      expect(producer.health().recordsFailed).toBe(0);
+    } finally {
+      await admin.close();
+      await producer.close();
+    }
+  });
+});
+
 describe('Producer with default settings through a 13 s broker outage', () => {
   it('acknowledges every send, resumes acks within ~2 s of the broker being back, and clears lastError', async () => {
     const broker = await ownBroker();

@@ -20,6 +20,8 @@ import { TransactionalProducer } from '../../src/producer/transactional-producer
 import { freePort, startBroker, type BrokerProcess } from '../support/broker-process';
 import { crashAndRestart, type Restarted } from '../support/broker-restart';
 import { duplicates, readTopic } from '../support/eos-read';
+import { FaultProxy } from '../support/fault-proxy';
+import { rejection } from '../support/rejection';
 import { seedBacklog } from '../support/seed-backlog';
 
 jest.setTimeout(60_000);
@@ -79,6 +81,45 @@ describe('TransactionalProducer settings', () => {
       const error = await attempt(config);
       expect(error).toBeInstanceOf(ConfigError);
       expect((error as ConfigError).message).toContain(option);
+    }
+  });
+});
+
+describe('TransactionalProducer, connection cut during a commit', () => {
+  it('the commit fails typed and retriable, is aborted, and its re-run reports only offsets that hold its own records', async () => {
+    const broker = await ownBroker();
+    const [a, b] = [unique('txn-cut-a'), unique('txn-cut-b')];
+    await withAdmin(broker.address, async (admin) => {
+      await firstValueFrom(admin.createTopic$(a, 3));
+      await firstValueFrom(admin.createTopic$(b, 3));
+    });
+    const proxy = await FaultProxy.start(broker.address);
+    const producer = await firstValueFrom(TransactionalProducer.create$({ bootstrapServers: [proxy.address], transactionalId: unique('txn') }));
+    try {
+      const records = Array.from({ length: 60 }, (_, i) => ({ topic: i % 2 === 0 ? a : b, partition: i % 3, value: `r${i}` }));
+      // Every connection now carries 300 bytes of replies and is then closed: the commit's pipelined
+      // publishes are cut short part-way (the abort on a fresh connection still fits).
+      await proxy.closeAfter(300, 'to-client');
+      const cut = await rejection(firstValueFrom(producer.transaction$((txn) => txn.publish$(records))));
+      expect(cut).toBeInstanceOf(TransactionInterruptedError);
+      expect((cut as TransactionInterruptedError).retriable).toBe(true);
+      await proxy.restore();
+      const results = await firstValueFrom(producer.transaction$((txn) => txn.publish$(records)));
+      expect(results).toHaveLength(records.length);
+      // Each reported offset holds that record, read back read_committed; nothing else is visible.
+      await withAdmin(broker.address, async (admin) => {
+        for (const topic of [a, b]) {
+          const committed = await readTopic(admin, topic, 3, 'read_committed');
+          const at = new Map(committed.map((r) => [`${r.partition}@${r.offset}`, r.value]));
+          const reported = results.filter((r) => r.topic === topic).map((r) => at.get(`${r.partition}@${r.offset}`));
+          const sent = records.filter((r) => r.topic === topic).map((r) => r.value);
+          expect(reported).toEqual(sent);
+          expect(committed.map((r) => r.value).sort()).toEqual([...sent].sort());
+        }
+      });
+    } finally {
+      await producer.close();
+      await proxy.close();
     }
   });
 });

@@ -4,7 +4,7 @@
  */
 import { firstValueFrom } from 'rxjs';
 import { ConfigError, ConnectionError, TlsError } from '../../src/errors';
-import { Connection, type ConnectionOptions } from '../../src/transport/connection';
+import { Connection, closedBeforeHandshakeMessage, type ConnectionOptions } from '../../src/transport/connection';
 import { TlsConfig } from '../../src/transport/tls';
 import { FakeBroker } from '../support/fake-broker';
 import { generateTestCerts, type TestCerts } from '../support/test-certs';
@@ -103,6 +103,37 @@ describe('TLS', () => {
     const result = await outcome(server.address, {});
     expect(result).toBeInstanceOf(ConnectionError);
     expect((result as Error).message).toMatch(/if this port expects TLS, set the `tls` option/);
+  });
+
+  it('a plaintext broker that hangs up while restarting is not told to set tls (it spoke plaintext before)', async () => {
+    // A polite plaintext broker for the first connection; from the second on it hangs up on every
+    // Handshake without a byte, as rivvend (or a proxy in front of it) does while restarting.
+    let connections = 0;
+    const server = await FakeBroker.start((request, _id, peer) => {
+      if (request.type === 'Handshake' && connections++ > 0) {
+        peer.socket.destroy();
+        return undefined;
+      }
+      return request.type === 'Handshake' ? { type: 'HandshakeResult', serverVersion: 2, compatible: true, message: 'ok' } : { type: 'Pong' };
+    });
+    servers.push(server);
+    const first = (await outcome(server.address, {})) as Connection;
+    expect(first).toBeInstanceOf(Connection);
+    await first.close();
+    const restarting = await outcome(server.address, {});
+    expect(restarting).toBeInstanceOf(ConnectionError);
+    expect((restarting as Error).message).toMatch(/closed the connection before the handshake completed \(it completed a plaintext handshake earlier: it is probably restarting/);
+    expect((restarting as Error).message).not.toMatch(/tls/i);
+  });
+
+  it('the TLS hint needs the evidence: no byte, a hang-up right after connecting, no plaintext handshake before', () => {
+    const seen = { encrypted: false, bytesIn: 0, msSinceConnect: 5, spokePlaintextBefore: false };
+    expect(closedBeforeHandshakeMessage('h:1', seen)).toMatch(/if this port expects TLS, set the `tls` option/);
+    expect(closedBeforeHandshakeMessage('h:1', { ...seen, spokePlaintextBefore: true })).not.toMatch(/TLS/);
+    expect(closedBeforeHandshakeMessage('h:1', { ...seen, bytesIn: 3 })).toMatch(/after sending 3 bytes that are not a complete reply$/);
+    expect(closedBeforeHandshakeMessage('h:1', { ...seen, msSinceConnect: 4_000 })).toMatch(/without answering$/);
+    expect(closedBeforeHandshakeMessage('h:1', { ...seen, msSinceConnect: undefined })).not.toMatch(/TLS/);
+    expect(closedBeforeHandshakeMessage('h:1', { ...seen, encrypted: true })).toBe('broker h:1 closed the connection before the handshake completed');
   });
 
   it('turning verification off needs the dangerously-named option', async () => {

@@ -27,6 +27,12 @@ export interface ConsumerHealth {
   lastMaxPollIntervalExceededAt: number | undefined;
   /** Rebalances this member started because a subscribed topic's partition count changed. */
   metadataRebalances: number;
+  /**
+   * Times the group coordinator connection was replaced during a generation and the member went on
+   * heartbeating with the same member id and generation over the new one: a dropped connection
+   * costs no rebalance (rivvend rebalances on every JoinGroup, so rejoining would).
+   */
+  coordinatorReconnects: number;
   /** Revokes that gave partitions up after maxDelayRebalanceMs with records still unacknowledged (the next owner processes those again). */
   rebalanceDrainTimeouts: number;
   /** The partitions owned now (`assignedPartitions` is their count). */
@@ -45,6 +51,14 @@ export interface ConsumerHealth {
   duplicatesDropped: number;
   /** Times a partition's log end was found below this consumer's position (the broker lost records). */
   truncations: number;
+  /**
+   * Records a read_committed consumer stepped over because the broker hid them from it while a
+   * read_uncommitted read of the same offsets shows them (rivvend 0.0.22 hides by producer id and
+   * offset range: records of an aborted transaction, and committed records of the same producer
+   * whose offsets fall in an aborted range). Not a loss of the broker's: see `hidden$`.
+   */
+  hiddenByIsolation: number;
+  lastHidden: HiddenRecordsEvent | undefined;
   lastTruncation: TruncationEvent | undefined;
   /** What needs attention, in words (a stall, no broker answering, no subscribed topic existing); undefined when all is well. */
   warning: string | undefined;
@@ -88,12 +102,35 @@ export interface TruncationEvent {
   at: number;
 }
 
+/**
+ * A read_committed consumer found offsets it asked for missing from the broker's answer, and a
+ * read_uncommitted read of the same offsets shows records there: the broker hid them by isolation
+ * (an aborted transaction's records — or, on rivvend 0.0.22, committed records of a producer id
+ * whose offsets fall in one of its aborted ranges). The consumer stepped over them. Offsets that
+ * neither isolation level shows are transaction markers (or, far from the log end after a crash,
+ * lost records: see TruncationEvent 'unreadable') and are not reported here.
+ */
+export interface HiddenRecordsEvent {
+  type: 'hidden-by-isolation';
+  topic: string;
+  partition: number;
+  /** First hidden offset. */
+  from: bigint;
+  /** Offset after the last hidden one. */
+  to: bigint;
+  /** Records hidden in [from, to) (markers between them are not counted). */
+  records: number;
+  /** Scheduler time (ms). */
+  at: number;
+}
+
 export const INITIAL_CONSUMER_HEALTH: ConsumerHealth = {
   state: 'idle',
   assignedPartitions: 0,
   maxPollIntervalExceeded: 0,
   lastMaxPollIntervalExceededAt: undefined,
   metadataRebalances: 0,
+  coordinatorReconnects: 0,
   rebalanceDrainTimeouts: 0,
   partitions: [],
   recordsEmitted: 0,
@@ -102,6 +139,8 @@ export const INITIAL_CONSUMER_HEALTH: ConsumerHealth = {
   duplicatesDropped: 0,
   truncations: 0,
   lastTruncation: undefined,
+  hiddenByIsolation: 0,
+  lastHidden: undefined,
   warning: undefined,
   lastError: undefined,
   lag: undefined,

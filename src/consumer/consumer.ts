@@ -34,7 +34,7 @@ import { resolveConsumerConfig, type ConsumerConfig, type ResolvedConsumerConfig
 import { ServerLanes, type ConnectionSeam } from '../client/server-lanes.js';
 import { backoffDelay } from '../client/backoff.js';
 import { backoffOf } from '../connection-settings.js';
-import type { ConsumerHealth, TruncationEvent } from './consumer-health.js';
+import type { ConsumerHealth, HiddenRecordsEvent, TruncationEvent } from './consumer-health.js';
 import { DecodedBudget } from './decoded-budget.js';
 import { OffsetStore } from './offset-store.js';
 import { createLog, type Log } from '../observability/log.js';
@@ -58,6 +58,7 @@ export class Consumer {
   private readonly assignmentsSubject = new BehaviorSubject<TopicPartition[]>([]);
   private readonly rebalanceSubject = new Subject<RebalanceEvent>();
   private readonly truncationSubject = new Subject<TruncationEvent>();
+  private readonly hiddenSubject = new Subject<HiddenRecordsEvent>();
   private readonly connections: ServerLanes<ClientKind>;
   /** Decoded value bytes emitted and not acknowledged, over all partitions (maxInFlightDecodedBytes). */
   private readonly budget: DecodedBudget;
@@ -101,6 +102,14 @@ export class Consumer {
    */
   readonly truncations$: Observable<TruncationEvent>;
   /**
+   * read_committed only: offsets the broker left out of an answer although a read_uncommitted read
+   * shows records there — hidden by isolation (aborted transactions; on rivvend 0.0.22 also
+   * committed records of a producer id inside one of its aborted offset ranges). The consumer steps
+   * over them; this says where and how many (also health$ `hiddenByIsolation`, `lastHidden`; one
+   * warning per partition in the log). Not a loss: the records are in the log.
+   */
+  readonly hidden$: Observable<HiddenRecordsEvent>;
+  /**
    * Per owned partition `{ topic, partition, position, committed, logEnd, lag }`, every
    * lagIntervalMs while records$/batches$ is subscribed (read with GetOffsetBounds, one round trip
    * per fetch lane); replays the latest reading. health$ carries the total (`lag`). Completes on close().
@@ -112,6 +121,7 @@ export class Consumer {
     this.assignments$ = this.assignmentsSubject.asObservable();
     this.rebalances$ = this.rebalanceSubject.asObservable();
     this.truncations$ = this.truncationSubject.asObservable();
+    this.hidden$ = this.hiddenSubject.asObservable();
     this.lag$ = this.lagSubject.asObservable();
     this.log = createLog('consumer', config.logger, config.logLevel, { groupId: config.groupId, clientId: config.clientId });
     this.tracker = new HealthTracker(
@@ -128,6 +138,7 @@ export class Consumer {
       coordinator: () => this.client('coordinator'),
       dropCoordinator: () => this.connections.drop('coordinator'),
       backoff: (failures) => this.backoff(failures),
+      maxAttempts: config.retry.maxAttempts,
       onError: (error) => this.tracker.error(error),
       closed: () => this.closed,
       log: this.log,
@@ -162,6 +173,10 @@ export class Consumer {
       record: (r, value, state, epoch) => this.acks.record(r, value, state, epoch),
       waitingChanged: () => this.stalls.update(),
       truncated: (event) => this.noteTruncation(event),
+      hidden: (event) => {
+        this.tracker.hidden(event);
+        this.hiddenSubject.next(event);
+      },
       assignmentsChanged: (tps) => this.assignmentsSubject.next(tps),
       rebalance: (event) => this.announce(event),
     });
@@ -179,6 +194,7 @@ export class Consumer {
       log: this.log,
       health: () => this.tracker.value,
       updateHealth: (change) => this.tracker.update(change),
+      noteError: (error) => this.tracker.error(error),
       ackCount: () => this.acks.count,
       sleep: (session, ms) => this.sleep(session, ms),
       backoff: (failures) => this.backoff(failures),
@@ -353,6 +369,7 @@ export class Consumer {
     this.assignmentsSubject.complete();
     this.rebalanceSubject.complete();
     this.truncationSubject.complete();
+    this.hiddenSubject.complete();
     this.lagSubject.complete();
     this.stalls.stop();
     this.tracker.complete();

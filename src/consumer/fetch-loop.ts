@@ -17,6 +17,10 @@
  *   is a ConfigError naming the option to raise.
  * - A log end below the position (the broker lost records) is reported and the partition continues
  *   at the new log end in a new epoch.
+ * - read_committed: offsets missing from an answer are checked against a read_uncommitted read of
+ *   the same offsets. Records there were hidden by isolation (reported: HiddenRecordsEvent); none
+ *   there means transaction markers (stepped over silently) or, when nothing at all is served
+ *   from the position, the 'unreadable' case below.
  */
 import { firstValueFrom } from 'rxjs';
 import type { Client } from '../client/client.js';
@@ -25,7 +29,7 @@ import { errorFromResponse } from '../client/response-errors.js';
 import { ConfigError, ConnectionError, ProtocolError, RivvenError, ServerError, ThrottledError, TimeoutError } from '../errors.js';
 import type { MessageData } from '../protocol/response-schema.js';
 import type { ResolvedConsumerConfig } from './consumer-config.js';
-import type { TruncationEvent } from './consumer-health.js';
+import type { HiddenRecordsEvent, TruncationEvent } from './consumer-health.js';
 import type { DecodedBudget } from './decoded-budget.js';
 import { resetPosition } from './offset-store.js';
 import type { ClientKind, PartitionState } from './partition-state.js';
@@ -58,6 +62,8 @@ export interface FetchHost {
   waiting(state: PartitionState, waiting: boolean): void;
   duplicates(state: PartitionState, count: number): void;
   truncated(event: TruncationEvent): void;
+  /** read_committed: records the broker hid by isolation were stepped over. */
+  hidden(event: HiddenRecordsEvent): void;
   error(error: unknown): void;
 }
 
@@ -204,6 +210,43 @@ export class FetchLoop {
     state.emittedEnd = end;
     state.hold(end, decoded.bytes);
     host.emit(state, epoch, records, decoded.decoded);
+    if (config.isolationLevel === 'read_committed') await this.reportHidden(client, from, records);
+  }
+
+  /**
+   * read_committed: were the offsets this answer stepped over (before its first record and between
+   * its records) hidden by isolation? rivvend 0.0.22 reads a range of the log and then filters it
+   * (handler/consume.rs: control records always; under read_committed also every transactional
+   * record whose (producer id, offset) an aborted range covers — transaction.rs `is_aborted`), so
+   * a read_uncommitted read of the same offsets shows exactly the hidden records, and markers in
+   * neither. Informational: the records were emitted already, and a failed check reports nothing.
+   */
+  private async reportHidden(client: Client, from: bigint, records: readonly MessageData[]): Promise<void> {
+    const missing = new Set<bigint>();
+    let expected = from;
+    for (const record of records) {
+      for (let offset = expected; offset < record.offset; offset++) missing.add(offset);
+      expected = record.offset + 1n;
+    }
+    if (missing.size === 0) return;
+    const offsets = [...missing];
+    const first = offsets[0]!;
+    const last = offsets[offsets.length - 1]!;
+    let raw: readonly MessageData[];
+    try {
+      raw = await this.fetchRaw(client, first, Number(last - first + 1n), 'read_uncommitted', 0);
+    } catch (error) {
+      this.host.error(error);
+      return;
+    }
+    const hidden = raw.filter((r) => missing.has(r.offset));
+    if (hidden.length === 0) return; // markers only
+    this.reportHiddenRange(hidden[0]!.offset, hidden[hidden.length - 1]!.offset + 1n, hidden.length);
+  }
+
+  private reportHiddenRange(from: bigint, to: bigint, records: number): void {
+    const { state, host } = this;
+    host.hidden({ type: 'hidden-by-isolation', topic: state.topic, partition: state.partition, from, to, records, at: host.now() });
   }
 
   /** One Consume, checked: the raw records (values as stored) or a typed error. */
@@ -303,6 +346,7 @@ export class FetchLoop {
     }
     let next: bigint;
     let progress = true;
+    let hiddenRange: { from: bigint; to: bigint; records: number } | undefined;
     if (from < bounds.earliest) {
       next = bounds.earliest;
     } else {
@@ -341,10 +385,17 @@ export class FetchLoop {
           return;
         }
         // Both reads start at `from` and cover the same first maxMessages entries of the log, and
-        // the second shows none of them: all of raw is hidden (aborted).
+        // the second shows none of them: all of raw is hidden by isolation. Say so (never a silent
+        // skip, and not 'unreadable': the records are there, read_uncommitted shows them).
         let last = from;
-        for (const r of raw) if (r.offset > last) last = r.offset;
+        let hidden = 0;
+        for (const r of raw) {
+          if (r.offset < from) continue;
+          hidden++;
+          if (r.offset > last) last = r.offset;
+        }
         next = last + 1n;
+        hiddenRange = { from, to: next, records: hidden };
       }
     }
     if (state.position === from && state.epoch === epoch && !state.stopped) {
@@ -352,6 +403,7 @@ export class FetchLoop {
       state.position = next;
       if (state.acked === undefined && state.epochStart === from) state.epochStart = next;
       // Records the broker claims but will not serve are lost to this consumer: say so, never skip silently.
+      if (hiddenRange !== undefined) this.reportHiddenRange(hiddenRange.from, hiddenRange.to, hiddenRange.records);
       if (!progress) host.truncated({ type: 'unreadable', topic: state.topic, partition: state.partition, position: from, logEnd: bounds.latest, resumeAt: next, at: host.now() });
     }
   }

@@ -14,7 +14,7 @@ import { ConnectionError, RivvenError, ServerError } from '../errors.js';
 import type { RevokeReason, TopicPartition } from './consumer-record.js';
 import type { GroupHost, GroupPartition, GroupSession } from './group-host.js';
 import { GroupJoin } from './group-join.js';
-import { heartbeatLoop$, rejoinReasonOf, type RejoinReason } from './group-membership.js';
+import { heartbeatLoop$, keptHeartbeat$, rejoinReasonOf, type RejoinReason } from './group-membership.js';
 import { GroupRevoke } from './group-revoke.js';
 import { partitionCountWatch$, pollWatchdog$, type WatchReason } from './group-watch.js';
 
@@ -83,6 +83,8 @@ export class GroupCoordinator<S extends GroupSession, P extends GroupPartition> 
     let leftOut = 0;
     while (!session.stopped) {
       let reason: RejoinReason | WatchReason | 'STOPPED' | undefined;
+      /** The error that ended the round, when it was not the coordinator asking for a rejoin (for the log line). */
+      let failedWith: string | undefined;
       try {
         const client = await host.coordinator();
         // Partition counts as of before joining: whatever the leader assigns is at least this, so a
@@ -123,6 +125,7 @@ export class GroupCoordinator<S extends GroupSession, P extends GroupPartition> 
           const code = error instanceof ServerError ? error.serverCode : undefined;
           const retriable = code === 'REBALANCE_TIMEOUT' || code === 'INCONSISTENT_GROUP_PROTOCOL' || (error instanceof RivvenError && error.retriable);
           if (!retriable || ++failures >= config.retry.maxAttempts) throw error;
+          failedWith = error instanceof Error ? error.message : String(error);
           if (error instanceof ConnectionError) host.dropCoordinator();
           await host.sleep(session, host.backoff(failures));
         }
@@ -132,7 +135,7 @@ export class GroupCoordinator<S extends GroupSession, P extends GroupPartition> 
         await this.leaveUntilDownstreamAcks(session);
         continue;
       }
-      host.log.info('rebalancing', { memberId: this.joining.memberId, generation: this.generationIdValue, reason });
+      host.log.info('rebalancing', { memberId: this.joining.memberId, generation: this.generationIdValue, reason: reason ?? 'ERROR', ...(failedWith === undefined ? {} : { error: failedWith }) });
       host.updateHealth({ state: 'rebalancing', ...(reason === 'METADATA_CHANGED' ? { metadataRebalances: host.health().metadataRebalances + 1 } : {}) });
       // Stop emitting at once; the records given out are waited for after the next JoinGroup.
       this.revoking.begin(reason === 'METADATA_CHANGED' ? 'metadataChanged' : 'rebalance');
@@ -166,19 +169,49 @@ export class GroupCoordinator<S extends GroupSession, P extends GroupPartition> 
   /**
    * The stable phase of a generation: heartbeats, the maxPollIntervalMs watchdog and the partition
    * count watch, until the first of them gives a reason to rejoin (or the session stops).
+   *
+   * A dropped coordinator connection is not a reason: the heartbeats reconnect and go on with the
+   * same member id and generation (keptHeartbeat$ in group-membership.ts says why rivvend needs
+   * this), so partitions stay owned and fetching goes on; only the coordinator's answer (or
+   * sessionTimeoutMs without any accepted heartbeat) ends the generation.
    */
   private stableUntilRejoin(session: S, client: Client, join: JoinGroupResult, baseline: Map<string, number>): Promise<RejoinReason | WatchReason | 'STOPPED'> {
-    const config = this.host.config;
+    const host = this.host;
+    const config = host.config;
+    const heartbeat$ = keptHeartbeat$(
+      {
+        coordinator: () => host.coordinator(),
+        dropCoordinator: () => host.dropCoordinator(),
+        backoff: (failures) => host.backoff(failures),
+        scheduler: config.scheduler,
+        sessionTimeoutMs: config.sessionTimeoutMs,
+        stopped: () => session.stopped,
+        unreachable: (error, failures) => {
+          host.noteError(error);
+          if (failures === 1) {
+            host.log.warn('lost the group coordinator connection: reconnecting to heartbeat as the same member (no rejoin, partitions stay owned)', {
+              memberId: join.memberId,
+              generation: join.generationId,
+              sessionTimeoutMs: config.sessionTimeoutMs,
+              error: error instanceof Error ? error.message : String(error),
+            });
+          }
+        },
+        reconnected: (downMs) => {
+          host.log.info('heartbeating over a new coordinator connection: membership and partitions kept', { memberId: join.memberId, generation: join.generationId, downMs });
+          host.updateHealth({ coordinatorReconnects: host.health().coordinatorReconnects + 1 });
+        },
+      },
+      (c) => c.heartbeat$(config.groupId, join.generationId, join.memberId),
+      client,
+    );
+    // Partition counts over whatever coordinator connection is current (a failed read is skipped).
+    const counts$ = () => defer(async () => this.joining.partitionCounts(await host.coordinator(), config.topics));
     return firstValueFrom(
       merge(
-        heartbeatLoop$(
-          () => client.heartbeat$(config.groupId, join.generationId, join.memberId),
-          config.heartbeatIntervalMs,
-          config.scheduler,
-          Math.min(config.heartbeatIntervalMs, EARLY_HEARTBEAT_MS),
-        ),
-        pollWatchdog$(this.host.pollProbe, config.maxPollIntervalMs, config.scheduler),
-        partitionCountWatch$(() => defer(() => this.joining.partitionCounts(client, config.topics)), baseline, config.metadataRefreshIntervalMs, config.scheduler),
+        heartbeatLoop$(heartbeat$, config.heartbeatIntervalMs, config.scheduler, Math.min(config.heartbeatIntervalMs, EARLY_HEARTBEAT_MS)),
+        pollWatchdog$(host.pollProbe, config.maxPollIntervalMs, config.scheduler),
+        partitionCountWatch$(counts$, baseline, config.metadataRefreshIntervalMs, config.scheduler),
       ).pipe(take(1), takeUntil(session.stop$)),
       { defaultValue: 'STOPPED' as const },
     );

@@ -62,6 +62,8 @@ export interface GroupHost<S extends GroupSession, P extends GroupPartition> {
   rebalance(event: RebalanceEvent): void;
   health(): ConsumerHealth;
   updateHealth(change: Partial<ConsumerHealth>): void;
+  /** health$.lastError (an error that is retried, not thrown). */
+  noteError(error: unknown): void;
   /** Acknowledgements so far (also of stale records). */
   ackCount(): number;
   /** Resolves after `ms` on the scheduler, or at once when the session stops. */

@@ -4,10 +4,11 @@
  * UNKNOWN_MEMBER_ID — then completes; heartbeats never overlap), the follower's wait for the
  * leader, and the readiness marker members put in their JoinGroup subscriptions.
  */
-import { EMPTY, Observable, catchError, exhaustMap, filter, map, merge, of, take, throwError, timer, type SchedulerLike } from 'rxjs';
+import { EMPTY, Observable, catchError, concatMap, defer, exhaustMap, filter, from, map, merge, of, retry, take, tap, throwError, timer, type SchedulerLike } from 'rxjs';
+import type { Client } from '../client/client.js';
 import type { HeartbeatResult } from '../client/client-types.js';
 import { REBALANCE_IN_PROGRESS_CODE } from '../client/operations.js';
-import { ServerError } from '../errors.js';
+import { ConnectionError, ServerError, TimeoutError, isUnreachable } from '../errors.js';
 
 // The code is defined once, where heartbeat replies are decoded.
 export { REBALANCE_IN_PROGRESS_CODE };
@@ -53,6 +54,96 @@ export function heartbeatLoop$(
     filter((reason): reason is RejoinReason => reason !== undefined),
     take(1),
   );
+}
+
+/** What a kept-membership heartbeat needs (group-coordinator.ts gives it the consumer's coordinator lane). */
+export interface KeptHeartbeatHost {
+  /** The coordination connection; a failed one is never handed out again (server-lanes.ts), so this reconnects. */
+  coordinator(): Promise<Client>;
+  /** Forget the coordination connection (a timeout left it in doubt). */
+  dropCoordinator(): void;
+  /** The wait before attempt `failures + 1` (the consumer's `retry` backoff). */
+  backoff(failures: number): number;
+  readonly scheduler: SchedulerLike;
+  /** The coordinator expires a member after this long without a heartbeat (rivvend `check_timeouts`). */
+  readonly sessionTimeoutMs: number;
+  /** No retries once the session is stopping. */
+  stopped(): boolean;
+  /** A heartbeat could not reach the coordinator; it is tried again on a new connection. */
+  unreachable(error: unknown, failures: number): void;
+  /** A heartbeat was accepted over a connection other than the previous heartbeat's: the membership survived a reconnect. */
+  reconnected(downMs: number): void;
+}
+
+/**
+ * Heartbeats that keep the membership through a dropped coordinator connection.
+ *
+ * rivvend 0.0.22 starts a rebalance on ANY JoinGroup, even one that repeats a known member id:
+ * `GroupCoordinator::join_group` → `ConsumerGroup::add_member` (rivven-core consumer_group.rs)
+ * re-inserts the member and calls `transition_to_preparing_rebalance`, which bumps the generation
+ * of a Stable group. A dropped connection, on the other hand, costs the member nothing there: no
+ * handler removes members when their connection closes (only LeaveGroup and `check_timeouts`, after
+ * sessionTimeoutMs without a heartbeat, do), and `heartbeat(group, generation, member)` checks the
+ * member id and generation only — not the connection it arrives on. So a member whose connection
+ * dropped must NOT rejoin: it reconnects and heartbeats the same member id and generation over the
+ * new connection. The coordinator's answer then says whether to rejoin (UNKNOWN_MEMBER_ID after an
+ * expiry, UNKNOWN_GROUP after a broker restart — groups live in memory —, ILLEGAL_GENERATION or
+ * REBALANCE_IN_PROGRESS when others rebalanced meanwhile); the heartbeat loop turns those into
+ * rejoin reasons as for any heartbeat.
+ *
+ * Each call of the returned function is one heartbeat: over the current coordinator connection,
+ * retried (reconnecting, with the retry policy's backoff) while the coordinator is unreachable and
+ * the last accepted heartbeat is younger than sessionTimeoutMs. Past that the coordinator, if it
+ * is alive, has expired the member (and may have handed its partitions on): the heartbeat fails
+ * with a ConnectionError saying so, and the coordinator loop rejoins as a new round.
+ */
+export function keptHeartbeat$(
+  host: KeptHeartbeatHost,
+  heartbeat$: (client: Client) => Observable<HeartbeatResult>,
+  /** The connection the generation was joined over (a heartbeat over another one is a kept reconnect). */
+  joinedOver?: Client,
+): () => Observable<HeartbeatResult> {
+  let previous: Client | undefined = joinedOver;
+  let acceptedAt = host.scheduler.now();
+  return () => {
+    let failures = 0;
+    let downSince: number | undefined;
+    return defer(() => from(host.coordinator())).pipe(
+      concatMap((client) =>
+        heartbeat$(client).pipe(
+          tap(() => {
+            const now = host.scheduler.now();
+            if (previous !== undefined && client !== previous) host.reconnected(downSince === undefined ? 0 : now - downSince);
+            previous = client;
+            acceptedAt = now;
+          }),
+        ),
+      ),
+      retry({
+        delay: (error: unknown) => {
+          if (!isUnreachable(error) || host.stopped()) return throwError(() => error);
+          const now = host.scheduler.now();
+          downSince ??= now;
+          const silentMs = now - acceptedAt;
+          if (silentMs >= host.sessionTimeoutMs) {
+            return throwError(
+              () =>
+                new ConnectionError(
+                  `no heartbeat reached the group coordinator for ${silentMs} ms (sessionTimeoutMs ${host.sessionTimeoutMs}): ` +
+                    `a live coordinator has expired this member, so it rejoins as a new member; last error: ${error instanceof Error ? error.message : String(error)}`,
+                  { cause: error },
+                ),
+            );
+          }
+          failures++;
+          host.unreachable(error, failures);
+          // A timed-out request leaves its connection in doubt; a broken one is already forgotten by the lanes.
+          if (error instanceof TimeoutError || error instanceof ConnectionError) host.dropCoordinator();
+          return timer(Math.min(host.backoff(failures), host.sessionTimeoutMs - silentMs), host.scheduler);
+        },
+      }),
+    );
+  };
 }
 
 /**

@@ -7,7 +7,7 @@
 import { BehaviorSubject, type Observable } from 'rxjs';
 import { RivvenError } from '../errors.js';
 import type { Log } from '../observability/log.js';
-import { INITIAL_CONSUMER_HEALTH, type ConsumerHealth, type StalledPartition, type TruncationEvent } from './consumer-health.js';
+import { INITIAL_CONSUMER_HEALTH, type ConsumerHealth, type HiddenRecordsEvent, type StalledPartition, type TruncationEvent } from './consumer-health.js';
 import type { TopicPartition } from './consumer-record.js';
 
 export type WarningSource = 'stall' | 'unreachable' | 'noTopic';
@@ -88,6 +88,10 @@ export class HealthTracker {
 
   truncated(event: TruncationEvent): void {
     this.update({ truncations: this.subject.value.truncations + 1, lastTruncation: event });
+  }
+
+  hidden(event: HiddenRecordsEvent): void {
+    this.update({ hiddenByIsolation: this.subject.value.hiddenByIsolation + event.records, lastHidden: event });
   }
 
   complete(): void {

@@ -4,12 +4,12 @@
  * rewindToCommitted$, and after OFFSET_OUT_OF_RANGE — and the one that commits acknowledged
  * offsets.
  */
-import { Observable, concatMap, defer, firstValueFrom, forkJoin, from, map, of, retry, tap, timer, type SchedulerLike } from 'rxjs';
+import { Observable, catchError, concatMap, defer, firstValueFrom, forkJoin, from, map, of, retry, tap, throwError, timer, type SchedulerLike } from 'rxjs';
 import { Trace, commitChannel, isTraced, type CommitTraceMessage } from '../observability/channels.js';
 import { Log } from '../observability/log.js';
 import type { Client } from '../client/client.js';
 import type { OffsetBounds } from '../client/client-types.js';
-import { RivvenError, TimeoutError, isUnreachable } from '../errors.js';
+import { AllServersUnavailableError, ConnectionError, RivvenError, TimeoutError, isUnreachable } from '../errors.js';
 import type { CommittedOffsets } from './consumer-record.js';
 import type { PartitionState } from './partition-state.js';
 
@@ -17,6 +17,14 @@ import type { PartitionState } from './partition-state.js';
 export function resetPosition(bounds: OffsetBounds, autoOffsetReset: 'earliest' | 'latest'): bigint {
   return autoOffsetReset === 'earliest' ? bounds.earliest : bounds.latest;
 }
+
+/**
+ * A commit whose coordinator cannot be reached is retried for at least this long (and for at least
+ * `retry.maxAttempts` attempts, whichever ends later). A clean rivvend restart takes 3–8 s of
+ * downtime, up to ~15 s when its shutdown waits out its drains (cluster_server.rs: up to 10 s for
+ * connections, 5 s for its tasks): 20 s covers it with room for the reconnect backoff.
+ */
+export const COMMIT_RETRY_MIN_MS = 20_000;
 
 export interface OffsetStoreOptions {
   groupId: string;
@@ -26,6 +34,8 @@ export interface OffsetStoreOptions {
   dropCoordinator(): void;
   /** Reconnect delay after `failures` failures in a row. */
   backoff(failures: number): number;
+  /** The consumer's `retry.maxAttempts`: a commit gives up no earlier than after this many attempts (and COMMIT_RETRY_MIN_MS). */
+  maxAttempts: number;
   /** A commit attempt failed (also one that is retried). */
   onError(error: unknown): void;
   /** No retries once the consumer is closing for good. */
@@ -67,37 +77,89 @@ export class OffsetStore {
         ),
       ),
       map((offsets) => ({ offsets })),
-      // A connection that dropped is replaced (a failed one is never handed out again): try once
-      // more on a fresh one before telling the caller.
-      retry({
-        count: 1,
-        delay: (error: unknown) => {
-          this.options.onError(error);
-          if (!isUnreachable(error) || this.options.closed()) throw error;
-          if (error instanceof TimeoutError) this.options.dropCoordinator();
-          return timer(this.options.backoff(1), this.options.scheduler);
-        },
-      }),
-      tap({ error: (error: unknown) => this.logFailure(due, error) }),
     );
+    const retried$ = defer(() => {
+      // Per subscription: when this commit started and how often it was tried.
+      const startedAt = this.options.scheduler.now();
+      let attempts = 1;
+      return commit$.pipe(
+        // The coordinator unreachable (a dropped connection, the broker restarting: every attempt
+        // opens a fresh connection, a failed one is never handed out again) is retried with the
+        // retry policy's backoff until both `retry.maxAttempts` attempts were made and
+        // COMMIT_RETRY_MIN_MS passed — long enough for a clean broker restart, so that a
+        // commitOffsets() pipeline is not ended by one. The broker refusing the commit is not retried.
+        retry({
+          delay: (error: unknown, retryCount: number) => {
+            this.options.onError(error);
+            const elapsedMs = this.options.scheduler.now() - startedAt;
+            if (!isUnreachable(error) || this.options.closed()) return throwError(() => error);
+            if (retryCount >= this.options.maxAttempts && elapsedMs >= COMMIT_RETRY_MIN_MS) return throwError(() => error);
+            if (retryCount === 1) this.logRetrying(due, error);
+            if (error instanceof TimeoutError) this.options.dropCoordinator();
+            attempts = retryCount + 1;
+            return timer(this.options.backoff(retryCount), this.options.scheduler);
+          },
+        }),
+        catchError((error: unknown) => {
+          const elapsedMs = this.options.scheduler.now() - startedAt;
+          const failure = attempts > 1 ? gaveUp(error, `commit of ${describe(due)} for group '${groupId}' gave up after ${attempts} attempts over ${elapsedMs} ms without reaching the group coordinator`) : error;
+          this.logFailure(due, failure, attempts);
+          return throwError(() => failure);
+        }),
+      );
+    });
     return defer(() => {
-      if (!isTraced(commitChannel)) return commit$;
+      if (!isTraced(commitChannel)) return retried$;
       const trace = new Trace<CommitTraceMessage>(commitChannel, {
         groupId,
         offsets: due.map(({ state, offset }) => ({ topic: state.topic, partition: state.partition, offset })),
       });
-      return commit$.pipe(tap({ next: () => trace.finish(), error: (error: unknown) => trace.fail(error), unsubscribe: () => trace.fail(new Error('commit cancelled')) }));
+      return retried$.pipe(tap({ next: () => trace.finish(), error: (error: unknown) => trace.fail(error), unsubscribe: () => trace.fail(new Error('commit cancelled')) }));
     });
   }
 
-  private logFailure(due: readonly { state: PartitionState; offset: bigint }[], error: unknown): void {
+  private logRetrying(due: readonly Due[], error: unknown): void {
     const log = this.options.log ?? Log.silent;
     if (!log.enabled('warn')) return;
-    log.warn('commit failed: the offsets stay uncommitted (a new owner re-reads from the last commit); the next commit tries again', {
+    log.warn(`commit could not reach the group coordinator (broker down or restarting?): retrying with backoff for at least ${COMMIT_RETRY_MIN_MS} ms and ${this.options.maxAttempts} attempts`, {
       groupId: this.options.groupId,
-      offsets: due.map(({ state, offset }) => `${state.topic}/${state.partition}@${offset}`).join(','),
+      offsets: describe(due),
       errorCode: error instanceof RivvenError ? error.code : 'UNKNOWN',
       error: error instanceof Error ? error.message : String(error),
     });
   }
+
+  private logFailure(due: readonly Due[], error: unknown, attempts: number): void {
+    const log = this.options.log ?? Log.silent;
+    if (!log.enabled('warn')) return;
+    // What happens next depends on who asked: say both, not a promise only one of them keeps.
+    log.warn(
+      'commit failed: the offsets stay uncommitted (a new owner re-reads from the last commit); commit$() errors with this error — ' +
+        'auto-commit tries again at its next interval, a commitOffsets() pipeline ends with it unless it retries',
+      {
+        groupId: this.options.groupId,
+        offsets: describe(due),
+        attempt: attempts,
+        errorCode: error instanceof RivvenError ? error.code : 'UNKNOWN',
+        error: error instanceof Error ? error.message : String(error),
+      },
+    );
+  }
+}
+
+type Due = { state: PartitionState; offset: bigint };
+
+function describe(due: readonly Due[]): string {
+  return due.map(({ state, offset }) => `${state.topic}/${state.partition}@${offset}`).join(',');
+}
+
+/** The same kind of error (code, retriable, instanceof), saying what the retries amounted to; the last attempt's error is the cause. */
+function gaveUp(error: unknown, what: string): unknown {
+  if (!(error instanceof Error)) return error;
+  const message = `${what}: ${error.message}`;
+  if (error instanceof AllServersUnavailableError) return new AllServersUnavailableError(message, { cause: error });
+  if (error instanceof TimeoutError) return new TimeoutError(message, { cause: error });
+  // Subclasses of ConnectionError (a transaction's interruption) carry their own meaning: keep them as they are.
+  if (error.constructor === ConnectionError) return new ConnectionError(message, { cause: error });
+  return error;
 }

@@ -9,7 +9,7 @@ import { ServerError } from '../errors.js';
 import type { Log } from '../observability/log.js';
 import type { MessageData } from '../protocol/response-schema.js';
 import type { ResolvedConsumerConfig } from './consumer-config.js';
-import type { TruncationEvent } from './consumer-health.js';
+import type { HiddenRecordsEvent, TruncationEvent } from './consumer-health.js';
 import type { ConsumerRecord, RebalanceEvent, TopicPartition } from './consumer-record.js';
 import type { Session } from './consumer-session.js';
 import type { DecodedBudget } from './decoded-budget.js';
@@ -36,6 +36,8 @@ export interface PartitionStarterHost {
   /** A partition started or stopped waiting for acknowledgements (stall-monitor.ts). */
   waitingChanged(): void;
   truncated(event: TruncationEvent): void;
+  /** Records hidden by read_committed were stepped over (health$, hidden$). */
+  hidden(event: HiddenRecordsEvent): void;
   assignmentsChanged(tps: TopicPartition[]): void;
   rebalance(event: RebalanceEvent): void;
 }
@@ -53,6 +55,9 @@ export function laneOf(index: number, count: number, fetchConnections: number, f
 }
 
 export class PartitionStarter {
+  /** Partitions ('topic/partition') whose hidden records were logged: once each, then only counted. */
+  private readonly hiddenLogged = new Set<string>();
+
   constructor(private readonly host: PartitionStarterHost) {}
 
   async assignPartitions(session: Session, tps: TopicPartition[], meta: AssignmentMeta): Promise<void> {
@@ -139,10 +144,21 @@ export class PartitionStarter {
           host.log.warn(
             event.type === 'truncated'
               ? 'broker anomaly: the log end moved backwards (records were lost); continuing at the new log end'
-              : 'broker anomaly: the broker serves no record from this offset although its log end is ahead; stepped over the unreadable range',
+              : 'broker anomaly: the broker serves no record from this offset although its log end is ahead (transaction markers only, or records lost in a crash); stepped over the unreadable range',
             { topic: event.topic, partition: event.partition, position: event.position, logEnd: event.logEnd, resumeAt: event.resumeAt },
           );
           host.truncated(event);
+        },
+        hidden: (event) => {
+          const key = `${event.topic}/${event.partition}`;
+          if (!this.hiddenLogged.has(key)) {
+            this.hiddenLogged.add(key);
+            host.log.warn(
+              'read_committed: the broker hides records that read_uncommitted shows (aborted transactions, or on rivvend 0.0.22 committed records of a producer inside one of its aborted offset ranges); stepped over them — counted in health$.hiddenByIsolation from now on, not logged again for this partition',
+              { topic: event.topic, partition: event.partition, position: event.from, resumeAt: event.to, records: event.records },
+            );
+          }
+          host.hidden(event);
         },
         error: (error) => host.tracker.error(error),
       },

@@ -39,6 +39,41 @@ import { startRequestTrace, tracedSubscriber } from './connection-tracing.js';
 import type { ConnectionOptions, ConnectionState, ConnectionStats, RequestOptions, ResponseFrame } from './connection-types.js';
 import { WriteBatcher } from './connection-write-batcher.js';
 
+/**
+ * Evidence for the "(if this port expects TLS …)" hint on a connection closed before the handshake
+ * completed. A TLS server that gets our plaintext Handshake frame either answers with a TLS alert
+ * (caught as a TlsError by the reply reader: its bytes look like a TLS record) or hangs up at once,
+ * having sent nothing (node:tls does). A broker that is merely restarting or shedding load looks
+ * alike on the wire — rivvend drops its listener at SIGTERM, and a connection accepted just then or
+ * a proxy whose upstream refuses closes with nothing sent — so the hint is added only when nothing
+ * contradicts TLS: no byte received, the close within TLS_HANGUP_WINDOW_MS of connecting, and no
+ * plaintext handshake with that address completed earlier in this process (a port that spoke
+ * plaintext does not start to expect TLS; it is restarting).
+ */
+const TLS_HANGUP_WINDOW_MS = 1_000;
+/** Addresses (host:port) a plaintext handshake completed with; bounded (oldest forgotten first). */
+const plaintextPeers = new Set<string>();
+const MAX_PLAINTEXT_PEERS = 1_024;
+
+function notePlaintextPeer(address: string): void {
+  plaintextPeers.delete(address);
+  plaintextPeers.add(address);
+  if (plaintextPeers.size > MAX_PLAINTEXT_PEERS) plaintextPeers.delete(plaintextPeers.values().next().value as string);
+}
+
+/** Why a connection closed before its handshake completed, from what was seen (see TLS_HANGUP_WINDOW_MS). */
+export function closedBeforeHandshakeMessage(
+  address: string,
+  seen: { encrypted: boolean; bytesIn: number; msSinceConnect: number | undefined; spokePlaintextBefore: boolean },
+): string {
+  const what = `broker ${address} closed the connection before the handshake completed`;
+  if (seen.encrypted) return what;
+  if (seen.spokePlaintextBefore) return `${what} (it completed a plaintext handshake earlier: it is probably restarting or refusing connections for now)`;
+  if (seen.bytesIn > 0) return `${what}, after sending ${seen.bytesIn} bytes that are not a complete reply`;
+  if (seen.msSinceConnect === undefined || seen.msSinceConnect > TLS_HANGUP_WINDOW_MS) return `${what}, without answering`;
+  return `${what}, at once and without a byte (if this port expects TLS, set the \`tls\` option; otherwise the broker may be restarting)`;
+}
+
 export type { ConnectionOptions, ConnectionState, ConnectionStats, RequestOptions, ResponseFrame } from './connection-types.js';
 
 export class Connection {
@@ -262,10 +297,14 @@ export class Connection {
     }, this.options.connectionTimeoutMs);
 
     let socket: Socket;
+    /** When the TCP connection was established (Date.now()), for closedBeforeHandshakeMessage. */
+    let connectedAt: number | undefined;
     try {
       socket = this.options.socketFactory.open(this.address, () => {
+        connectedAt = Date.now();
         this.session.handshakeAndAuthenticate().then(
           () => {
+            if (!this.options.socketFactory.encrypted) notePlaintextPeer(formatAddress(this.address));
             this.setState('ready');
             const session = this.session.current;
             if (session !== undefined) this.log.info('authenticated', { mechanism: session.mechanism, username: session.username });
@@ -298,11 +337,16 @@ export class Connection {
     });
     socket.on('close', () => {
       if (this.state === 'closing' || this.state === 'closed') return;
+      const address = formatAddress(this.address);
       const error = new ConnectionError(
         finished
-          ? `broker ${formatAddress(this.address)} closed the connection`
-          : `broker ${formatAddress(this.address)} closed the connection before the handshake completed` +
-            (this.options.socketFactory.encrypted ? '' : ' (if this port expects TLS, set the `tls` option)'),
+          ? `broker ${address} closed the connection`
+          : closedBeforeHandshakeMessage(address, {
+              encrypted: this.options.socketFactory.encrypted === true,
+              bytesIn: this.reader.bytesIn,
+              msSinceConnect: connectedAt === undefined ? undefined : Date.now() - connectedAt,
+              spokePlaintextBefore: plaintextPeers.has(address),
+            }),
       );
       if (!finished) finish(error);
       else this.fail(error);

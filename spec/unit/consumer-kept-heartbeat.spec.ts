@@ -1,0 +1,108 @@
+/**
+ * keptHeartbeat$: a dropped coordinator connection is survived by heartbeating the same member id
+ * and generation over a new connection — never by rejoining (rivvend 0.0.22 rebalances on every
+ * JoinGroup). Only the coordinator's answer, or sessionTimeoutMs without an accepted heartbeat,
+ * ends the generation.
+ */
+import { Observable, VirtualTimeScheduler, firstValueFrom, of, throwError, toArray } from 'rxjs';
+import type { Client } from '../../src/client/client';
+import type { HeartbeatResult } from '../../src/client/client-types';
+import { heartbeatLoop$, keptHeartbeat$, type KeptHeartbeatHost } from '../../src/consumer/group-membership';
+import { AllServersUnavailableError, ConnectionError, ServerError } from '../../src/errors';
+
+const OK: HeartbeatResult = { errorCode: 0, rebalanceInProgress: false };
+
+/** A coordinator lane whose connections are plain tokens; `script` says what each heartbeat does. */
+function harness(script: Array<'ok' | 'drop' | 'unreachable' | 'unknown-member'>, sessionTimeoutMs = 10_000) {
+  const scheduler = new VirtualTimeScheduler();
+  const connections: object[] = [{ id: 0 }];
+  const sent: Array<{ connection: number; generation: number; member: string }> = [];
+  const events: string[] = [];
+  let step = 0;
+  const host: KeptHeartbeatHost = {
+    coordinator: async () => {
+      if (script[step] === 'unreachable') {
+        step++;
+        throw new AllServersUnavailableError('no server of bootstrapServers answered');
+      }
+      return connections[connections.length - 1] as Client;
+    },
+    dropCoordinator: () => {
+      connections.push({ id: connections.length });
+      events.push('drop');
+    },
+    backoff: () => 100,
+    scheduler,
+    sessionTimeoutMs,
+    stopped: () => false,
+    unreachable: (_error, failures) => events.push(`unreachable#${failures}`),
+    reconnected: (downMs) => events.push(`reconnected after ${downMs}`),
+  };
+  const heartbeat$ = (client: Client): Observable<HeartbeatResult> => {
+    sent.push({ connection: connections.indexOf(client), generation: 7, member: 'm-1' });
+    const what = script[step++] ?? 'ok';
+    if (what === 'drop') return throwError(() => new ConnectionError('broker 127.0.0.1:1 closed the connection'));
+    if (what === 'unknown-member') return throwError(() => new ServerError("UNKNOWN_MEMBER_ID: 'm-1' in group 'g'"));
+    return of(OK);
+  };
+  return { scheduler, host, heartbeat$, sent, events, connections };
+}
+
+/** Run `work` while advancing virtual time in small steps (promises settle between steps). */
+async function drive<T>(scheduler: VirtualTimeScheduler, work: Promise<T>, maxMs = 60_000): Promise<T> {
+  let done = false;
+  const result = work.finally(() => (done = true));
+  // The virtual clock moves only when an action runs: advance the horizon, not now().
+  for (let horizon = 10; !done && horizon <= maxMs; horizon += 10) {
+    await new Promise((r) => setImmediate(r));
+    scheduler.maxFrames = horizon;
+    scheduler.flush();
+  }
+  return result;
+}
+
+describe('keptHeartbeat$ (membership through a dropped coordinator connection)', () => {
+  it('a dropped connection: the same member and generation heartbeat again over a new connection, reported as a kept reconnect', async () => {
+    const h = harness(['drop', 'ok']);
+    const beat = keptHeartbeat$(h.host, h.heartbeat$, h.connections[0] as Client);
+    await expect(drive(h.scheduler, firstValueFrom(beat()))).resolves.toEqual(OK);
+    expect(h.sent.map((s) => s.connection)).toEqual([0, 1]);
+    expect(h.events).toEqual(['unreachable#1', 'drop', 'reconnected after 100']);
+  });
+
+  it('no broker for a while (a clean restart): keeps trying within sessionTimeoutMs, then heartbeats on', async () => {
+    const h = harness(['drop', 'unreachable', 'unreachable', 'ok']);
+    const beat = keptHeartbeat$(h.host, h.heartbeat$, h.connections[0] as Client);
+    await expect(drive(h.scheduler, firstValueFrom(beat()))).resolves.toEqual(OK);
+    expect(h.events.filter((e) => e.startsWith('unreachable'))).toEqual(['unreachable#1', 'unreachable#2', 'unreachable#3']);
+    expect(h.events[h.events.length - 1]).toBe('reconnected after 300');
+  });
+
+  it('the coordinator answer decides: UNKNOWN_MEMBER_ID after a reconnect is a rejoin reason, not a retry', async () => {
+    const h = harness(['drop', 'unknown-member']);
+    const beat = keptHeartbeat$(h.host, h.heartbeat$, h.connections[0] as Client);
+    const reasons = heartbeatLoop$(beat, 1_000, h.scheduler).pipe(toArray());
+    await expect(drive(h.scheduler, firstValueFrom(reasons))).resolves.toEqual(['UNKNOWN_MEMBER_ID']);
+    expect(h.sent).toHaveLength(2);
+  });
+
+  it('after sessionTimeoutMs without an accepted heartbeat it fails, saying the member has been expired', async () => {
+    const h = harness(['drop', ...Array.from({ length: 100 }, () => 'unreachable' as const)], 1_000);
+    const beat = keptHeartbeat$(h.host, h.heartbeat$, h.connections[0] as Client);
+    const error = await drive(h.scheduler, firstValueFrom(beat()).catch((e: unknown) => e));
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect((error as Error).message).toMatch(/no heartbeat reached the group coordinator for \d+ ms \(sessionTimeoutMs 1000\).*rejoins/);
+    expect(h.scheduler.now()).toBeGreaterThanOrEqual(1_000);
+    expect(h.scheduler.now()).toBeLessThan(1_200);
+  });
+
+  it('the heartbeat loop goes on through a dropped connection instead of ending the generation', async () => {
+    const h = harness(['ok', 'drop', 'ok', 'ok', 'unknown-member']);
+    const beat = keptHeartbeat$(h.host, h.heartbeat$, h.connections[0] as Client);
+    const reasons = heartbeatLoop$(beat, 1_000, h.scheduler).pipe(toArray());
+    await expect(drive(h.scheduler, firstValueFrom(reasons))).resolves.toEqual(['UNKNOWN_MEMBER_ID']);
+    // Five heartbeats, the one after the drop on the new connection.
+    expect(h.sent.map((s) => s.connection)).toEqual([0, 0, 1, 1, 1]);
+    expect(h.events.filter((e) => e.startsWith('reconnected'))).toHaveLength(1);
+  });
+});
