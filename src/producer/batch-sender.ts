@@ -22,10 +22,11 @@ import type { LaneHandle } from '../client/server-lanes.js';
 import { formatAddress } from '../transport/address.js';
 import { Trace, isTraced, produceChannel, type ProduceTraceMessage } from '../observability/channels.js';
 import { createLog, type Log } from '../observability/log.js';
-import { isLostProducerState, type Idempotence, type IdempotentSession } from './idempotence.js';
+import { isFencingCode, isLostProducerState, type Idempotence, type IdempotentSession } from './idempotence.js';
 import type { ResolvedRetryPolicy } from '../connection-settings.js';
 import { retryDelay } from './retry-delay.js';
-import { isFencingCode } from './fencing-replies.js';
+import type { PartitionSequences } from './partition-sequences.js';
+import type { ProducerIdentity } from '../client/client-types.js';
 
 /**
  * An idempotent Producer is never a zombie of anyone (it takes a fresh producer id each time), so a
@@ -50,6 +51,7 @@ export interface BatchSenderOptions {
   /** Pacing of the attempts, and how many (the first included) are made at most. */
   retry: ResolvedRetryPolicy;
   scheduler: SchedulerLike;
+  /** The idempotent producer's sessions (disabled for a sender that writes transactions only). */
   idempotence: Idempotence;
   /** An attempt failed and will be repeated (for health figures). */
   onRetry(error: unknown): void;
@@ -72,6 +74,16 @@ export interface BatchTarget {
   lane: Pick<LaneHandle, 'client' | 'reset'>;
   /** True once every record of the batch has its outcome otherwise (deliveryTimeoutMs): stop trying. */
   abandoned(): boolean;
+  /** Write the records into this transaction (its commit's own producer id), one request per record. */
+  transaction?: TransactionWrite;
+}
+
+/** The transaction a commit writes into (transactional-producer.ts). */
+export interface TransactionWrite {
+  transactionalId: string;
+  identity: ProducerIdentity;
+  /** The commit's producer id's sequences (fresh for each commit). */
+  sequences: PartitionSequences;
 }
 
 export class BatchSender {
@@ -120,7 +132,7 @@ export class BatchSender {
         }
         let session: IdempotentSession | undefined;
         try {
-          session = await idempotence.current();
+          session = target.transaction === undefined ? await idempotence.current() : undefined;
           const client = await target.lane.client();
           if (trace !== undefined) trace.message.broker = formatAddress(client.address);
           const records = pending.map((i) => target.records[i]!);
@@ -128,7 +140,12 @@ export class BatchSender {
             idempotence.reset(session, 'the sequence numbers of this producer id are used up');
             continue;
           }
-          const found = session !== undefined ? await this.sendIdempotent(client, target, records, session) : await this.sendPlain(client, target, records);
+          const found =
+            target.transaction !== undefined
+              ? await this.sendTransactional(client, target, records, target.transaction)
+              : session !== undefined
+                ? await this.sendIdempotent(client, target, records, session)
+                : await this.sendPlain(client, target, records);
           unknownOutcome = undefined;
           found.forEach((offset, k) => (offsets[pending[k]!] = offset));
           pending = pending.slice(found.length);
@@ -200,6 +217,26 @@ export class BatchSender {
     }
     session.sequences.advance(target.partition, head.length);
     return head;
+  }
+
+  /**
+   * A commit's records of one partition, pipelined (the broker handles a connection's requests in
+   * order, so sequences arrive in order). rivvend has no transactional batch request; each reply
+   * names its own record's offset. A transactional write is never repeated under the same producer
+   * id — its duplicate answer looks like a fresh one — so a failure fails the commit.
+   */
+  private async sendTransactional(client: Client, target: BatchTarget, records: readonly WireRecord[], txn: TransactionWrite): Promise<bigint[]> {
+    const sequences = txn.sequences.take(records.map(() => target.partition));
+    const settled = await Promise.allSettled(
+      records.map((record, i) =>
+        firstValueFrom(
+          client.transactionalPublish$(txn.transactionalId, target.topic, { value: record.value, key: record.key, partition: target.partition }, txn.identity, sequences[i]!),
+        ),
+      ),
+    );
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    return settled.map((s) => (s as PromiseFulfilledResult<{ offset: bigint }>).value.offset);
   }
 
   /** Every record of a stored batch, found in the log from `firstOffset` on; any not found is a broker lie. */

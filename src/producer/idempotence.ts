@@ -26,6 +26,14 @@ export interface IdempotentSession {
 /** Broker answers that mean the broker no longer has (or never matched) this session's state. */
 const LOST_STATE_CODES = new Set(['UNKNOWN_PRODUCER_ID', 'OUT_OF_ORDER_SEQUENCE']);
 
+/** Answers that say a newer epoch of our producer id exists. */
+const FENCING_CODES = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH']);
+
+/** A newer epoch of this producer id exists: this producer is fenced (or a stranger took its id). */
+export function isFencingCode(serverCode: string): boolean {
+  return FENCING_CODES.has(serverCode);
+}
+
 /** Whether `error` says the broker lost this producer's id or sequences (a restart, typically). */
 export function isLostProducerState(error: unknown): boolean {
   if (!(error instanceof ServerError)) return false;

@@ -36,20 +36,30 @@
  *   after a restart (rivvend's abort index lives in memory), may be visible: rivvend's limits.
  * - The broker keeps an entry per producer id (for its idle timeout, 7 days): one per commit.
  *
+ * The producer core is the Producer's: the same partitioner (partitioner.ts) over partition counts
+ * from the same metadata cache (topic-metadata.ts), the broker's sequence model
+ * (partition-sequences.ts) and the same batch path (batch-sender.ts, in its transactional mode:
+ * rivvend has no transactional batch request, so a partition's records go out as pipelined
+ * `TransactionalPublish` requests whose replies name each record's offset). What it does not share
+ * is the accumulator: a commit's records are all known at once.
+ *
  * Connections: one at a time, opened on demand along `bootstrapServers` (failover walks the list)
  * and re-opened after it failed (transaction-connection.ts).
  */
-import { Observable, defer, firstValueFrom, from, lastValueFrom, type ObservableInput } from 'rxjs';
+import { Observable, asyncScheduler, defer, firstValueFrom, from, lastValueFrom, type ObservableInput } from 'rxjs';
 import type { Client } from '../client/client.js';
-import type { ProducerIdentity } from '../client/client-types.js';
+import type { Bytes, ProducerIdentity } from '../client/client-types.js';
+import type { ResolvedRetryPolicy } from '../connection-settings.js';
 import { ConfigError, ServerError, TransactionInterruptedError, isUnreachable } from '../errors.js';
-import { isLostProducerState } from './idempotence.js';
 import { Trace, isTraced, transactionChannel, type TransactionTraceMessage } from '../observability/channels.js';
 import { Log, createLog } from '../observability/log.js';
 import { murmur2Partition } from '../protocol/murmur2.js';
-import { isFencingCode } from './fencing-replies.js';
+import { BatchSender, type TransactionWrite } from './batch-sender.js';
+import { Idempotence, isFencingCode, isLostProducerState } from './idempotence.js';
 import { PartitionSequences } from './partition-sequences.js';
 import { Partitioner } from './partitioner.js';
+import { DEFAULT_PRODUCER_CONFIG } from './producer-config.js';
+import { TopicMetadataCache } from './topic-metadata.js';
 import { firstClient, openTransactionConnection, type TransactionConnection } from './transaction-connection.js';
 import { TransactionState, type OffsetsToCommit, type TransactionalRecord } from './transaction-state.js';
 import { resolveTransactionalConfig, type TransactionalProducerConfig } from './transactional-config.js';
@@ -67,11 +77,25 @@ export interface TransactionalResult {
 /** Answers that mean the broker no longer has the commit's transaction or producer id (a restart, the reaper). */
 const LOST_TRANSACTION_CODES = new Set(['INVALID_TXN_ID']);
 
+/** A record of a commit on its way to its partition. */
+interface PlacedRecord {
+  readonly topic: string;
+  readonly key: Buffer | undefined;
+  readonly value: Buffer;
+  readonly explicitPartition: boolean;
+  partition: number;
+  settled: boolean;
+  placed(partition: number): void;
+  failed(error: unknown): void;
+}
+
 export class TransactionalProducer {
   private readonly txn = new TransactionState();
   /** Keyless records: one partition per transaction and topic, the next one for the next transaction. */
   private readonly partitioner = new Partitioner();
-  private readonly partitionCounts = new Map<string, number>();
+  private readonly metadata: TopicMetadataCache<PlacedRecord>;
+  private readonly sender: BatchSender;
+  private closed = false;
   private lastIdentity: ProducerIdentity | undefined;
   /** Transactions committed; each one's records went out under a producer id of its own. */
   commits = 0;
@@ -79,8 +103,29 @@ export class TransactionalProducer {
   private constructor(
     private readonly connection: TransactionConnection,
     readonly config: Readonly<{ transactionalId: string; transactionTimeoutMs: number }>,
+    retry: ResolvedRetryPolicy,
     private readonly log: Log = Log.silent,
-  ) {}
+  ) {
+    this.metadata = new TopicMetadataCache<PlacedRecord>({
+      scheduler: asyncScheduler,
+      metadataMaxAgeMs: DEFAULT_PRODUCER_CONFIG.metadataMaxAgeMs,
+      retry,
+      requestMetadata: async (topic) => firstValueFrom((await this.connection.client()).getMetadata$(topic)),
+      retriesStopped: () => this.closed,
+      onUnreachable: () => undefined,
+      assign: (record, partitionCount) => this.assignPartition(record, partitionCount),
+      fail: (record, error) => record.failed(error),
+    });
+    // Written once per commit, never retried: a transactional write repeated under the same
+    // producer id would be answered like a fresh one, so a failure fails (and aborts) the commit.
+    this.sender = new BatchSender({
+      retry: { ...retry, maxAttempts: 1 },
+      scheduler: asyncScheduler,
+      idempotence: new Idempotence(false, () => Promise.reject(new Error('not idempotent')), () => undefined),
+      onRetry: () => undefined,
+      log,
+    });
+  }
 
   /** The producer id and epoch of the last commit (each commit takes a new id); undefined before the first. */
   get identity(): ProducerIdentity | undefined {
@@ -95,7 +140,7 @@ export class TransactionalProducer {
       try {
         await firstClient(connection, resolved.retry);
         const log = createLog('transactional-producer', config.logger, config.logLevel, { transactionalId: resolved.transactionalId });
-        return new TransactionalProducer(connection, { transactionalId: resolved.transactionalId, transactionTimeoutMs: resolved.transactionTimeoutMs }, log);
+        return new TransactionalProducer(connection, { transactionalId: resolved.transactionalId, transactionTimeoutMs: resolved.transactionTimeoutMs }, resolved.retry, log);
       } catch (error) {
         await connection.close();
         throw error;
@@ -174,6 +219,7 @@ export class TransactionalProducer {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.txn.finished();
     await this.connection.close();
   }
@@ -208,7 +254,7 @@ export class TransactionalProducer {
   private async writeAndCommit(records: readonly TransactionalRecord[], groupOffsets: TransactionState['offsets']): Promise<TransactionalResult[]> {
     const { transactionalId, transactionTimeoutMs } = this.config;
     const client = await this.connected();
-    const partitions = await this.placeRecords(records, client);
+    const placed = await this.call(() => this.place(records), undefined);
     const identity = await this.call(() => firstValueFrom(client.initProducerId$()), undefined);
     this.lastIdentity = identity;
     const trace = isTraced(transactionChannel)
@@ -218,20 +264,29 @@ export class TransactionalProducer {
     try {
       await firstValueFrom(client.beginTransaction$(transactionalId, identity, transactionTimeoutMs), { defaultValue: undefined });
       begun = true;
-      const added = new Map<string, readonly [string, number]>();
-      records.forEach((record, i) => added.set(`${record.topic}\u0000${partitions[i]!}`, [record.topic, partitions[i]!]));
-      if (added.size > 0) await firstValueFrom(client.addPartitionsToTxn$(transactionalId, identity, [...added.values()]));
+      const batches = byPartition(placed);
+      if (batches.size > 0) await firstValueFrom(client.addPartitionsToTxn$(transactionalId, identity, [...batches.values()].map((b) => [b.topic, b.partition] as const)));
       // A fresh producer id: every partition number's sequences start at 0 (partition-sequences.ts).
-      const sequences = new PartitionSequences().take(partitions);
-      const settled = await Promise.allSettled(
-        records.map((record, i) =>
-          firstValueFrom(
-            client.transactionalPublish$(transactionalId, record.topic, { value: record.value, key: record.key, partition: partitions[i]! }, identity, sequences[i]!),
-          ),
-        ),
+      // Each batch takes its sequences and queues its requests in one step, so a partition number's
+      // sequences reach the connection in order whatever the topic.
+      const write: TransactionWrite = { transactionalId, identity, sequences: new PartitionSequences() };
+      const offsets = new Array<bigint>(placed.length);
+      const outcomes = await Promise.all(
+        [...batches.values()].map(async (batch) => {
+          const outcome = await this.sender.send({
+            topic: batch.topic,
+            partition: batch.partition,
+            records: batch.indexes.map((i) => placed[i]!),
+            lane: this.connection,
+            abandoned: () => false,
+            transaction: write,
+          });
+          if (outcome?.acknowledged) batch.indexes.forEach((index, k) => (offsets[index] = outcome.offsets[k]!));
+          return outcome;
+        }),
       );
-      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-      if (failed !== undefined) throw failed.reason;
+      const failed = outcomes.find((outcome) => outcome === undefined || !outcome.acknowledged);
+      if (failed !== undefined) throw failed.acknowledged === false ? failed.error : new Error('a batch of the commit was abandoned');
       for (const group of groupOffsets) {
         if (group.offsets.length > 0) await firstValueFrom(client.addOffsetsToTxn$(transactionalId, identity, group.groupId, group.offsets), { defaultValue: undefined });
       }
@@ -240,11 +295,7 @@ export class TransactionalProducer {
         trace.message.outcome = 'commit';
         trace.finish();
       }
-      // Each record's own reply (one request per record) names its offset: nothing to add up.
-      return settled.map((s, i) => {
-        const written = (s as PromiseFulfilledResult<{ partition: number; offset: bigint }>).value;
-        return { topic: records[i]!.topic, partition: written.partition, offset: written.offset };
-      });
+      return placed.map((record, i) => ({ topic: record.topic, partition: record.partition, offset: offsets[i]! }));
     } catch (error) {
       if (begun) await this.abortOnBroker(identity);
       if (trace !== undefined) {
@@ -308,36 +359,74 @@ export class TransactionalProducer {
   }
 
   /**
-   * Each record's partition: the one it names (checked against the topic's count, so a missing
-   * topic fails instead of being created by the publish), else murmur2 of its key, else the
-   * topic's sticky partition for this transaction (the Producer's partitioner).
+   * Each record's partition, from the metadata cache the Producer uses: the one it names (checked
+   * against the topic's count, so a missing topic fails instead of being created by the publish),
+   * else murmur2 of its key, else the topic's sticky partition for this transaction.
    */
-  private async placeRecords(records: readonly TransactionalRecord[], client: Client): Promise<number[]> {
-    const counts = new Map<string, number>();
-    for (const record of records) {
-      if (counts.has(record.topic)) continue;
-      let count = this.partitionCounts.get(record.topic);
-      if (count === undefined) {
-        count = await this.call(async () => (await firstValueFrom(client.getMetadata$(record.topic))).partitions, undefined);
-        this.partitionCounts.set(record.topic, count);
-      }
-      counts.set(record.topic, count);
-    }
+  private async place(records: readonly TransactionalRecord[]): Promise<PlacedRecord[]> {
     const placed = records.map((record) => {
-      const count = counts.get(record.topic)!;
-      if (record.partition !== undefined) {
-        if (record.partition >= count) {
-          throw new ConfigError('record.partition', `topic '${record.topic}' has ${count} partition(s) (0..${count - 1}), got ${record.partition}`);
-        }
-        return record.partition;
-      }
-      if (record.key !== undefined) return murmur2Partition(typeof record.key === 'string' ? Buffer.from(record.key) : record.key, count);
-      return this.partitioner.partition(record.topic, undefined, count);
+      let placed!: (partition: number) => void;
+      let failed!: (error: unknown) => void;
+      const where = new Promise<number>((resolve, reject) => ((placed = resolve), (failed = reject)));
+      const entry: PlacedRecord = {
+        topic: record.topic,
+        key: record.key === undefined ? undefined : toBuffer(record.key),
+        value: toBuffer(record.value),
+        explicitPartition: record.partition !== undefined,
+        partition: record.partition ?? 0,
+        settled: false,
+        placed: (partition) => {
+          entry.settled = true;
+          entry.partition = partition;
+          placed(partition);
+        },
+        failed: (error) => {
+          entry.settled = true;
+          failed(error);
+        },
+      };
+      return { entry, where };
     });
-    // The next transaction's keyless records of each topic go to the next partition.
-    for (const [topic] of counts) this.partitioner.batchSent(topic, this.partitioner.partition(topic, undefined, counts.get(topic)!));
-    return placed;
+    for (const { entry } of placed) this.metadata.route(entry);
+    await Promise.all(placed.map(({ where }) => where));
+    // The next transaction's keyless records of each topic start on the next partition.
+    for (const topic of new Set(placed.filter(({ entry }) => !entry.explicitPartition && entry.key === undefined).map(({ entry }) => entry.topic))) {
+      const batch = placed.find(({ entry }) => entry.topic === topic && !entry.explicitPartition && entry.key === undefined)!.entry;
+      this.partitioner.batchSent(topic, batch.partition);
+    }
+    return placed.map(({ entry }) => entry);
   }
+
+  private assignPartition(record: PlacedRecord, partitionCount: number): void {
+    if (record.explicitPartition) {
+      if (record.partition >= partitionCount) {
+        record.failed(new ConfigError('record.partition', `topic '${record.topic}' has ${partitionCount} partition(s) (0..${partitionCount - 1}), got ${record.partition}`));
+      } else {
+        record.placed(record.partition);
+      }
+      return;
+    }
+    record.placed(record.key !== undefined ? murmur2Partition(record.key, partitionCount) : this.partitioner.partition(record.topic, undefined, partitionCount));
+  }
+}
+
+/** A commit's records grouped by topic-partition, in publish order. */
+function byPartition(records: readonly PlacedRecord[]): Map<string, { topic: string; partition: number; indexes: number[] }> {
+  const batches = new Map<string, { topic: string; partition: number; indexes: number[] }>();
+  records.forEach((record, i) => {
+    const key = `${record.topic}\u0000${record.partition}`;
+    let batch = batches.get(key);
+    if (batch === undefined) {
+      batch = { topic: record.topic, partition: record.partition, indexes: [] };
+      batches.set(key, batch);
+    }
+    batch.indexes.push(i);
+  });
+  return batches;
+}
+
+function toBuffer(bytes: Bytes): Buffer {
+  return typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function checkRecord(record: TransactionalRecord, index: number): void {
