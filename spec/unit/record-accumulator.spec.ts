@@ -37,6 +37,9 @@ function run(
     sizes?: Record<string, number>;
     partitionOf?: (name: string) => number;
     showPartition?: boolean;
+    /** The topic of a letter (default 't'); with it, batches render as `topic:letters`. */
+    topicOf?: (name: string) => string;
+    inFlightKey?: (topic: string, partition: number) => string;
     drops?: string;
     flushAt?: number;
   } = {},
@@ -53,9 +56,10 @@ function run(
     scheduler,
     urgent: () => urgent,
     onDropped: (r) => dropped.push(r.name),
+    ...(options.inFlightKey === undefined ? {} : { inFlightKey: options.inFlightKey }),
     onBatch: (batch: ReadyBatch<TestRecord>) => {
       const rendered = batch.records.map((r) => r.name).join('');
-      batches$.next(options.showPartition ? `${batch.partition}:${rendered}` : rendered);
+      batches$.next(options.topicOf ? `${batch.topic}:${rendered}` : options.showPartition ? `${batch.partition}:${rendered}` : rendered);
       if (options.ackAfter !== undefined && Number.isFinite(options.ackAfter)) {
         scheduler.schedule(() => accumulator.batchDone(batch.topic, batch.partition), options.ackAfter);
       }
@@ -64,7 +68,7 @@ function run(
   helpers.cold(input).subscribe((name) => {
     const r = record(name, options.sizes?.[name] ?? 10);
     records.set(name, r);
-    accumulator.append('t', options.partitionOf?.(name) ?? 0, r);
+    accumulator.append(options.topicOf?.(name) ?? 't', options.partitionOf?.(name) ?? 0, r);
   });
   if (options.drops) helpers.cold(options.drops).subscribe((name) => (records.get(name)!.dropped = true));
   if (options.flushAt !== undefined) {
@@ -152,6 +156,31 @@ describe('RecordAccumulator (marbles)', () => {
       // Partition 0's first batch is never acknowledged, so b waits for ever; partition 1 is unaffected
       // until its own first batch is in flight.
       helpers.expectObservable(batches$).toBe('x 4ms y', { x: '0:a', y: '1:A' });
+    });
+  });
+
+  it('inFlightKey: queues with one key share one batch in flight (the idempotent producer keys by partition number), taking turns', () => {
+    const scheduler = newScheduler();
+    scheduler.run((helpers) => {
+      const topicOf = (name: string) => (name === name.toUpperCase() ? 'B' : 'A');
+      const { batches$ } = run(helpers, scheduler, 'a 4ms B 4ms c', {
+        lingerMs: 0,
+        ackAfter: 30,
+        topicOf,
+        inFlightKey: (_topic, partition) => String(partition),
+      });
+      // A/0's a flies; B/0's B waits for it although it is another topic; when a is acknowledged B
+      // goes (it waited first), and A/0's c after B's acknowledgement.
+      helpers.expectObservable(batches$).toBe('x 29ms y 29ms z', { x: 'A:a', y: 'B:B', z: 'A:c' });
+    });
+  });
+
+  it('without inFlightKey, the same partition number of two topics flies side by side', () => {
+    const scheduler = newScheduler();
+    scheduler.run((helpers) => {
+      const topicOf = (name: string) => (name === name.toUpperCase() ? 'B' : 'A');
+      const { batches$ } = run(helpers, scheduler, 'a 4ms B', { lingerMs: 0, ackAfter: 30, topicOf });
+      helpers.expectObservable(batches$).toBe('x 4ms y', { x: 'A:a', y: 'B:B' });
     });
   });
 
