@@ -11,6 +11,7 @@ import { Idempotence, isLostProducerState } from '../../src/producer/idempotence
 import { Producer } from '../../src/producer/producer';
 import { DEFAULT_PRODUCER_RETRY } from '../../src/producer/producer-config';
 import { retryDelay } from '../../src/producer/retry-delay';
+import { createLog } from '../../src/observability/log';
 
 describe('retryDelay', () => {
   const defaults = DEFAULT_PRODUCER_RETRY;
@@ -261,6 +262,23 @@ describe('BatchSender', () => {
     const { lane } = scriptedLane([{ baseOffset: 0n, store: false }]);
     const outcome = await sender(idempotence).send({ topic: 't', partition: 0, records, lane, abandoned: () => false });
     expect(outcome).toMatchObject({ acknowledged: false, error: expect.any(NotInLogError) });
+  });
+
+  it('NotInLogError is logged once, then only counted: a crashed broker\'s partition fails every batch the same way', async () => {
+    const warnings: string[] = [];
+    const logger = { debug: () => undefined, info: () => undefined, warn: (_f: object, message: string) => void warnings.push(message), error: () => undefined };
+    const idempotence = new Idempotence(false, async () => ({ producerId: 1n, producerEpoch: 0 }), () => undefined);
+    const { lane } = scriptedLane([{ baseOffset: 0n, store: false }, { baseOffset: 0n, store: false }, { baseOffset: 0n, store: false }]);
+    const s = new BatchSender({
+      retry: { maxAttempts: 1, initialDelayMs: 1, maxDelayMs: 10, multiplier: 2, jitter: 0.2 },
+      scheduler: asapScheduler,
+      idempotence,
+      onRetry: () => undefined,
+      log: createLog('producer', logger, 'warn'),
+    });
+    for (let i = 0; i < 3; i++) expect(await s.send({ topic: 't', partition: 0, records, lane, abandoned: () => false })).toMatchObject({ acknowledged: false });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/NotInLogError.*counted/);
   });
 
   it('a batch given up with its fate unknown ends the session, so its sequences are never reused', async () => {

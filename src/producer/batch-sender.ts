@@ -88,6 +88,8 @@ export interface TransactionWrite {
 
 export class BatchSender {
   private readonly log: Log;
+  /** Batches failed with NotInLogError so far (logged once). */
+  private notInLog = 0;
 
   constructor(private readonly options: BatchSenderOptions) {
     this.log = options.log ?? createLog('producer', undefined, undefined);
@@ -272,6 +274,20 @@ export class BatchSender {
   }
 
   private giveUp(target: BatchTarget, error: unknown, attempts: number, retriesExhausted: boolean): void {
+    if (error instanceof NotInLogError) {
+      // After a broker crash, rivvend's recovery can leave a partition whose every batch is answered
+      // with offsets its log does not hold: say it once, then count (health().recordsFailed).
+      this.notInLog++;
+      if (this.notInLog > 1 || !this.log.enabled('warn')) return;
+      this.log.warn('acknowledgements the log does not bear out: the records fail with NotInLogError (rivvend crash recovery? see the README); later ones are counted in recordsFailed, not logged', {
+        topic: target.topic,
+        partition: target.partition,
+        records: target.records.length,
+        errorCode: error.code,
+        error: error.message,
+      });
+      return;
+    }
     if (!this.log.enabled('warn')) return;
     this.log.warn(retriesExhausted ? `giving up a batch after ${attempts} attempts (retry.maxAttempts reached)` : 'giving up a batch: the broker refused it', {
       topic: target.topic,
