@@ -3,7 +3,7 @@
  * rivven-rx:rebalance — fire with their documented shapes against the real broker.
  */
 import diagnostics from 'node:diagnostics_channel';
-import { filter, firstValueFrom, lastValueFrom, type Subscription } from 'rxjs';
+import { concat, filter, firstValueFrom, lastValueFrom, throwError, type Subscription } from 'rxjs';
 import type { ConsumerRecord } from '../../src/consumer/consumer-record';
 import { Client } from '../../src/client/client';
 import { Consumer } from '../../src/consumer/consumer';
@@ -178,13 +178,7 @@ describe('component channels (real broker)', () => {
       await lastValueFrom(producer.transaction$((t) => t.send$({ topic, partition: 0, value: 'committed' })));
       await expect(
         lastValueFrom(
-          producer.transaction$((t) =>
-            t.send$({ topic, partition: 0, value: 'aborted' }).pipe(
-              filter(() => {
-                throw new Error('work failed');
-              }),
-            ),
-          ),
+          producer.transaction$((t) => concat(t.send$({ topic, partition: 0, value: 'aborted' }), throwError(() => new Error('work failed')))),
         ),
       ).rejects.toThrow('work failed');
       const ended = txn.ended();
