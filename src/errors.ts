@@ -213,7 +213,11 @@ export class ProducerFencedError extends RivvenError {
  * restart: `UNKNOWN_PRODUCER_ID`). It was aborted or died with the broker; retry it whole.
  */
 export class TransactionInterruptedError extends ConnectionError {
-  constructor(reason: string, options?: RivvenErrorOptions) {
-    super(`transaction interrupted: ${reason}; nothing of it was committed — run it again (the producer reconnects and re-initialises by itself)`, options);
+  /** The commit request was sent and its answer lost: the transaction may have committed. */
+  readonly mayHaveCommitted: boolean;
+
+  constructor(reason: string, options?: RivvenErrorOptions & { mayHaveCommitted?: boolean }) {
+    super(`transaction interrupted: ${reason} — run it again (the producer reconnects by itself)`, options);
+    this.mayHaveCommitted = options?.mayHaveCommitted ?? false;
   }
 }

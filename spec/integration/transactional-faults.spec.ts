@@ -21,14 +21,13 @@ import { freePort, startBroker, type BrokerProcess } from '../support/broker-pro
 import { crashAndRestart, type Restarted } from '../support/broker-restart';
 import { duplicates, readTopic } from '../support/eos-read';
 import { FaultProxy } from '../support/fault-proxy';
+import { unique } from '../support/names';
 import { rejection } from '../support/rejection';
 import { seedBacklog } from '../support/seed-backlog';
 
 jest.setTimeout(60_000);
 
 const brokers = new Set<BrokerProcess>();
-let seq = 0;
-const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now()}-${seq++}`;
 
 afterAll(async () => {
   for (const broker of brokers) await broker.stop();
@@ -117,6 +116,36 @@ describe('TransactionalProducer, connection cut during a commit', () => {
           expect(committed.map((r) => r.value).sort()).toEqual([...sent].sort());
         }
       });
+    } finally {
+      await producer.close();
+      await proxy.close();
+    }
+  });
+});
+
+describe('TransactionalProducer, the answer to its commit lost with the connection', () => {
+  it('learns how the commit ended instead of aborting it: the transaction is reported committed, once', async () => {
+    const broker = await ownBroker();
+    const topic = unique('txn-lost-answer');
+    await withAdmin(broker.address, (admin) => firstValueFrom(admin.createTopic$(topic, 2)));
+    const proxy = await FaultProxy.start(broker.address);
+    const producer = await firstValueFrom(TransactionalProducer.create$({ bootstrapServers: [proxy.address], transactionalId: unique('txn') }));
+    const transaction = (n: number) =>
+      producer.transaction$((txn) => txn.publish$([0, 1, 2, 3].map((i) => ({ topic, partition: i % 2, value: `t${n}:${i}` }))));
+    try {
+      await firstValueFrom(transaction(1)); // connection and metadata in place
+      // The bytes one such commit sends, from InitProducerId to CommitTransaction.
+      proxy.resetStats();
+      await firstValueFrom(transaction(2));
+      const commitBytes = proxy.stats().bytesToBroker;
+      // The next commit's requests all pass, then the connection is closed: no answer to the commit.
+      await proxy.closeAfter(commitBytes, 'to-broker');
+      const results = await firstValueFrom(transaction(3));
+      await proxy.restore();
+      const committed = await withAdmin(broker.address, (admin) => readTopic(admin, topic, 2, 'read_committed'));
+      const at = new Map(committed.map((r) => [`${r.partition}@${r.offset}`, r.value]));
+      expect(results.map((r) => at.get(`${r.partition}@${r.offset}`))).toEqual(['t3:0', 't3:1', 't3:2', 't3:3']);
+      expect(committed.map((r) => r.value).sort()).toEqual(['t1:0', 't1:1', 't1:2', 't1:3', 't2:0', 't2:1', 't2:2', 't2:3', 't3:0', 't3:1', 't3:2', 't3:3']);
     } finally {
       await producer.close();
       await proxy.close();

@@ -128,7 +128,8 @@ describe('BatchSender', () => {
   type Reply = { baseOffset: bigint; duplicate?: boolean; foreign?: number; foreignAfter?: number; store?: boolean } | Error;
   type Stored = { key: Buffer | undefined; value: Buffer };
   /** A lane whose client answers publishes from a script, recording what was sent; reads come from a fake log. */
-  function scriptedLane(replies: Reply[]) {
+  function scriptedLane(replies: Reply[], onRead?: (log: Map<bigint, Stored>, reads: number) => void) {
+    let reads = 0;
     const sent: { producerId?: bigint; baseSequence?: number; records?: number }[] = [];
     const log = new Map<bigint, Stored>();
     let resets = 0;
@@ -154,6 +155,7 @@ describe('BatchSender', () => {
         return answer(r);
       },
       consume$: (_t: string, options: { offset: bigint; maxMessages: number }) => {
+        onRead?.(log, ++reads);
         const out = [...log.entries()]
           .filter(([offset]) => offset >= options.offset)
           .sort(([a], [b]) => (a < b ? -1 : 1))
@@ -234,6 +236,20 @@ describe('BatchSender', () => {
       { producerId: 5n, baseSequence: 0, records: 5 },
       { producerId: 5n, baseSequence: 2, records: 3 },
     ]);
+  });
+
+  it('a head still growing (the earlier attempt is being appended inside the broker) is read again until it settles: nothing is sent twice', async () => {
+    const idempotence = new Idempotence(true, async () => ({ producerId: 5n, producerEpoch: 0 }), () => undefined);
+    // The earlier attempt has stored a and b when the duplicate answer comes; c, d and e follow
+    // while the producer reads.
+    const { lane, sent, log } = scriptedLane([{ baseOffset: 0n, duplicate: true }], (log, reads) => {
+      if (reads === 2) ['c', 'd', 'e'].forEach((v, i) => log.set(BigInt(2 + i), { key: undefined, value: Buffer.from(v) }));
+    });
+    log.set(0n, { key: undefined, value: Buffer.from('a') });
+    log.set(1n, { key: undefined, value: Buffer.from('b') });
+    const outcome = await sender(idempotence).send({ topic: 't', partition: 0, records: fiveRecords, lane, abandoned: () => false });
+    expect(outcome).toEqual({ acknowledged: true, offsets: [0n, 1n, 2n, 3n, 4n] });
+    expect(sent).toEqual([{ producerId: 5n, baseSequence: 0, records: 5 }]);
   });
 
   it('a duplicate answer naming an offset that does not hold the batch is not believed: a new producer id, and the batch is sent again', async () => {

@@ -28,7 +28,7 @@
  */
 import { EMPTY, Observable, Subscription, concat, ignoreElements, interval, lastValueFrom, asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import type { ConsumerRecord, RebalanceEvent, TopicPartition, TopicPartitionOffset } from '../consumer/consumer-record.js';
-import { ConfigError, RivvenError } from '../errors.js';
+import { ConfigError, RivvenError, TransactionInterruptedError } from '../errors.js';
 import type { TransactionalProducer, TransactionalRecord, TransactionalResult } from '../producer/transactional-producer.js';
 
 /** An output record; `source` is the input it came from (required with `offsetsFrom: 'source'`). */
@@ -89,8 +89,12 @@ export class TransactionAbortedError extends RivvenError {
 
   constructor(cause: unknown, rewound: boolean, rewindError?: unknown) {
     const reason = cause instanceof Error ? cause.message : String(cause);
+    const fate =
+      cause instanceof TransactionInterruptedError && cause.mayHaveCommitted
+        ? 'It may have committed (its answer was lost): the group\'s committed offsets say, and the rewind follows them'
+        : 'Its inputs were not committed, and nothing of its outputs is visible to read_committed readers';
     super(
-      `transaction aborted: ${reason}. Its inputs were not committed, and its outputs are hidden from read_committed readers once the abort reached the broker` +
+      `transaction aborted: ${reason}. ${fate}` +
         (rewound ? '; the consumer is back at the committed offsets' : `; rewinding the consumer failed too (${rewindError instanceof Error ? rewindError.message : String(rewindError)})`),
       { cause },
     );

@@ -86,6 +86,10 @@ export interface TransactionWrite {
   sequences: PartitionSequences;
 }
 
+/** Reads of a partly found batch that must agree before its tail is sent again, and the wait between them. */
+const SETTLED_READS = 2;
+const SETTLE_WAIT_MS = 100;
+
 export class BatchSender {
   private readonly log: Log;
   /** Batches failed with NotInLogError so far (logged once). */
@@ -204,7 +208,17 @@ export class BatchSender {
       session.sequences.advance(target.partition, records.length);
       return this.stored(target, records, reply.baseOffset);
     }
-    const head = await this.locate(target, records, reply.baseOffset);
+    let head = await this.locate(target, records, reply.baseOffset);
+    // Only the head is there: most likely the earlier attempt is still being appended inside the
+    // broker (it finishes a request whose connection died, one record per WAL write). Sending the
+    // tail now would race it — rivvend validates a sequence before the append and records it after,
+    // so both would be stored. Read again until the log stops growing, then send what is missing.
+    for (let unchanged = 0; head.length > 0 && head.length < records.length && unchanged < SETTLED_READS; ) {
+      await firstValueFrom(timer(SETTLE_WAIT_MS, this.options.scheduler));
+      const again = await this.locate(target, records, reply.baseOffset);
+      unchanged = again.length === head.length ? unchanged + 1 : 0;
+      head = again;
+    }
     if (head.length === 0) {
       // The offset the broker cached is not our first record's: its answer cannot be believed, and
       // which of our sequences it holds is unknown. A new producer id starts clean.

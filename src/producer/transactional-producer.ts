@@ -74,6 +74,9 @@ export interface TransactionalResult {
   offset: bigint;
 }
 
+/** How often a commit whose answer was lost is asked about (backing off up to 1 s: ~15 s in all). */
+const LOST_COMMIT_ATTEMPTS = 18;
+
 /** Answers that mean the broker no longer has the commit's transaction or producer id (a restart, the reaper). */
 const LOST_TRANSACTION_CODES = new Set(['INVALID_TXN_ID']);
 
@@ -261,6 +264,9 @@ export class TransactionalProducer {
       ? new Trace<TransactionTraceMessage>(transactionChannel, { transactionalId, producerId: identity.producerId, producerEpoch: identity.producerEpoch })
       : undefined;
     let begun = false;
+    /** When the commit request was sent: its answer lost, the transaction may have committed. */
+    let committing: number | undefined;
+    let results: TransactionalResult[] | undefined;
     try {
       await firstValueFrom(client.beginTransaction$(transactionalId, identity, transactionTimeoutMs), { defaultValue: undefined });
       begun = true;
@@ -290,13 +296,35 @@ export class TransactionalProducer {
       for (const group of groupOffsets) {
         if (group.offsets.length > 0) await firstValueFrom(client.addOffsetsToTxn$(transactionalId, identity, group.groupId, group.offsets), { defaultValue: undefined });
       }
+      results = placed.map((record, i) => ({ topic: record.topic, partition: record.partition, offset: offsets[i]! }));
+      committing = Date.now();
       await firstValueFrom(client.commitTransaction$(transactionalId, identity), { defaultValue: undefined });
       if (trace !== undefined) {
         trace.message.outcome = 'commit';
         trace.finish();
       }
-      return placed.map((record, i) => ({ topic: record.topic, partition: record.partition, offset: offsets[i]! }));
+      return results;
     } catch (error) {
+      if (committing !== undefined && results !== undefined && isUnreachable(error)) {
+        // Never abort a commit whose answer was lost: rivvend lets an abort overtake a commit half
+        // done (markers and offsets written), which would hide outputs whose inputs are committed.
+        const ended = await this.settleLostCommit(identity, committing);
+        if (ended === 'committed') {
+          if (trace !== undefined) {
+            trace.message.outcome = 'commit';
+            trace.finish();
+          }
+          return results;
+        }
+        trace?.fail(error);
+        this.connection.reset();
+        throw new TransactionInterruptedError(
+          ended === 'lost'
+            ? `the connection to the broker failed during the commit (${(error as Error).message}), and the broker restarted meanwhile: nothing of it was committed`
+            : `the connection to the broker failed during the commit (${(error as Error).message}), and how it ended could not be learned: it may have committed (a consumer group's committed offsets say)`,
+          { cause: error, mayHaveCommitted: ended === 'unknown' },
+        );
+      }
       if (begun) await this.abortOnBroker(identity);
       if (trace !== undefined) {
         trace.message.outcome = 'abort';
@@ -304,6 +332,38 @@ export class TransactionalProducer {
       }
       throw this.explain(error, identity);
     }
+  }
+
+  /**
+   * The commit request was sent and its answer lost with the connection: ask again until the broker
+   * says how it ended. A commit sent again commits a transaction the first one never reached, and
+   * is refused (`INVALID_TXN_STATE`) while the first is still under way; `INVALID_TXN_ID` means the
+   * transaction is gone — committed, unless the broker restarted (it hands out ids from 1 again, so a
+   * fresh id not above ours says so) or its reaper timed it out (possible only past the timeout).
+   */
+  private async settleLostCommit(identity: ProducerIdentity, commitSentAt: number): Promise<'committed' | 'lost' | 'unknown'> {
+    const { transactionalId, transactionTimeoutMs } = this.config;
+    for (let attempt = 0; attempt < LOST_COMMIT_ATTEMPTS && !this.closed; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 1_000)));
+      try {
+        const client = await this.connection.client();
+        try {
+          await firstValueFrom(client.commitTransaction$(transactionalId, identity), { defaultValue: undefined });
+          return 'committed';
+        } catch (error) {
+          if (!(error instanceof ServerError)) throw error;
+          if (error.serverCode === 'INVALID_TXN_STATE') continue;
+          if (error.serverCode !== 'INVALID_TXN_ID') return 'unknown';
+          if (Date.now() - commitSentAt >= transactionTimeoutMs) return 'unknown';
+          const fresh = await firstValueFrom(client.initProducerId$());
+          return fresh.producerId > identity.producerId ? 'committed' : 'lost';
+        }
+      } catch (error) {
+        if (!isUnreachable(error)) return 'unknown';
+        this.connection.reset();
+      }
+    }
+    return 'unknown';
   }
 
   /**
@@ -328,14 +388,14 @@ export class TransactionalProducer {
   private explain(error: unknown, identity: ProducerIdentity): unknown {
     if (isUnreachable(error)) {
       this.connection.reset();
-      return new TransactionInterruptedError(`the connection to the broker failed during the commit (${(error as Error).message}); it may have committed if the commit request was sent`, { cause: error });
+      return new TransactionInterruptedError(`the connection to the broker failed during the commit (${(error as Error).message}); nothing of it was committed`, { cause: error });
     }
     if (error instanceof ServerError && error.serverCode !== undefined) {
       if (isLostProducerState(error) || LOST_TRANSACTION_CODES.has(error.serverCode)) {
-        return new TransactionInterruptedError(`the broker no longer knows producer id ${identity.producerId} or its transaction (${error.serverMessage}): it restarted, or its reaper timed the transaction out`, { cause: error });
+        return new TransactionInterruptedError(`the broker no longer knows producer id ${identity.producerId} or its transaction (${error.serverMessage}): it restarted, or its reaper timed the transaction out; nothing of it was committed`, { cause: error });
       }
       if (isFencingCode(error.serverCode)) {
-        return new TransactionInterruptedError(`producer id ${identity.producerId} was taken over by another producer during the commit (${error.serverMessage}); rivvend hands ids out again after a restart`, { cause: error });
+        return new TransactionInterruptedError(`producer id ${identity.producerId} was taken over by another producer during the commit (${error.serverMessage}; rivvend hands ids out again after a restart); nothing of it was committed`, { cause: error });
       }
     }
     return error;
@@ -352,7 +412,7 @@ export class TransactionalProducer {
     } catch (error) {
       if (isUnreachable(error)) {
         this.connection.reset();
-        throw new TransactionInterruptedError(`the broker could not be reached (${(error as Error).message})`, { cause: error });
+        throw new TransactionInterruptedError(`the broker could not be reached (${(error as Error).message}); nothing of it was committed`, { cause: error });
       }
       throw identity === undefined ? error : this.explain(error, identity);
     }
