@@ -3,6 +3,10 @@
  * forwards bytes both ways — or, on command, delays them, resets connections, swallows them
  * (blackhole), refuses connections, or closes a connection after N bytes.
  *
+ * Orthogonal to the fault, a connection lifetime (`setConnectionLifetime`) ends every connection a
+ * random time after it was accepted (franz-go's chaos dialer); `ChaosProxy` (below) combines that
+ * with random latency / reset / blackhole episodes for chaos runs.
+ *
  * It also watches the traffic: connection attempts (every accepted TCP connection), bytes and
  * socket reads each way (bytes per read shows write batching), and Rivven frames each way, so a
  * test can see how many requests are outstanding at the broker at any moment.
@@ -81,6 +85,21 @@ interface Pair {
   outstanding: number;
   /** Bytes still allowed through by a close-after fault. */
   budget: { direction: 'to-broker' | 'to-client'; bytes: number } | undefined;
+  /** The connection-lifetime timer, when a lifetime is set. */
+  lifetimeTimer?: ReturnType<typeof setTimeout> | undefined;
+}
+
+/**
+ * Every connection is ended a random time in [minMs, maxMs] after it was accepted (or after the
+ * lifetime was set, for connections already open): `'close'` ends both sides with a FIN,
+ * `'reset'` sends the client an RST, `'mixed'` picks one of the two at random each time.
+ */
+export interface ConnectionLifetime {
+  minMs: number;
+  maxMs: number;
+  how?: 'close' | 'reset' | 'mixed';
+  /** A [0, 1) generator (seed it to replay a run); default Math.random. */
+  random?: () => number;
 }
 
 export class FaultProxy extends EventEmitter {
@@ -90,6 +109,8 @@ export class FaultProxy extends EventEmitter {
   private listening = false;
   private closed = false;
   private stats_: ProxyStats = FaultProxy.zero();
+  private lifetime: ConnectionLifetime | undefined;
+  private killed = 0;
 
   private constructor(
     private readonly target: { host: string; port: number },
@@ -100,9 +121,10 @@ export class FaultProxy extends EventEmitter {
   }
 
   /** Start a proxy to `target` (`host:port`) on a free loopback port (or `port`). */
-  static async start(target: string | { host: string; port: number }, options: { port?: number } = {}): Promise<FaultProxy> {
+  static async start(target: string | { host: string; port: number }, options: { port?: number; lifetime?: ConnectionLifetime } = {}): Promise<FaultProxy> {
     const parsed = typeof target === 'string' ? { host: target.slice(0, target.lastIndexOf(':')), port: Number(target.slice(target.lastIndexOf(':') + 1)) } : target;
     const proxy = new FaultProxy(parsed, options.port ?? 0);
+    if (options.lifetime !== undefined) proxy.setConnectionLifetime(options.lifetime);
     await proxy.listen();
     return proxy;
   }
@@ -171,6 +193,28 @@ export class FaultProxy extends EventEmitter {
     return this.setFault({ kind: 'pass' });
   }
 
+  /**
+   * End every connection a random `lifetime` after it was accepted (connections already open get a
+   * lifetime from now); `undefined` lets connections live again (pending kills are cancelled).
+   * Independent of the fault: a connection under latency or blackhole is still ended on time.
+   */
+  setConnectionLifetime(lifetime: ConnectionLifetime | undefined): void {
+    if (lifetime !== undefined && !(lifetime.minMs >= 0 && lifetime.maxMs >= lifetime.minMs)) {
+      throw new Error(`connection lifetime needs 0 <= minMs <= maxMs, got ${lifetime.minMs}..${lifetime.maxMs}`);
+    }
+    this.lifetime = lifetime;
+    for (const pair of this.pairs) this.armLifetime(pair);
+  }
+
+  get connectionLifetime(): ConnectionLifetime | undefined {
+    return this.lifetime;
+  }
+
+  /** Connections ended by the connection lifetime so far (not reset by resetStats). */
+  get connectionsKilled(): number {
+    return this.killed;
+  }
+
   /** Resolves when `predicate(stats)` holds (checked on every change), or rejects after `timeoutMs`. */
   until(predicate: (stats: ProxyStats) => boolean, timeoutMs = 10_000): Promise<ProxyStats> {
     return new Promise((resolve, reject) => {
@@ -196,6 +240,7 @@ export class FaultProxy extends EventEmitter {
   async close(): Promise<void> {
     this.closed = true;
     for (const pair of this.pairs) {
+      clearTimeout(pair.lifetimeTimer);
       pair.client.destroy();
       pair.upstream?.destroy();
     }
@@ -256,6 +301,7 @@ export class FaultProxy extends EventEmitter {
     const pair: Pair = { client, upstream: undefined, outstanding: 0, budget: undefined };
     if (this.fault.kind === 'close-after') pair.budget = { direction: this.fault.direction, bytes: this.fault.bytes };
     this.pairs.add(pair);
+    this.armLifetime(pair);
     this.stats_.connectionsOpen++;
     const toBroker = new FrameCounter();
     const toClient = new FrameCounter();
@@ -310,6 +356,7 @@ export class FaultProxy extends EventEmitter {
     upstream.on('data', (chunk: Buffer) => forward(chunk, 'to-client'));
     const end = () => {
       if (!this.pairs.delete(pair)) return;
+      clearTimeout(pair.lifetimeTimer);
       this.stats_.connectionsOpen--;
       client.destroy();
       upstream.destroy();
@@ -323,6 +370,151 @@ export class FaultProxy extends EventEmitter {
   private resetPair(pair: Pair): void {
     if (!pair.client.destroyed) pair.client.resetAndDestroy();
     pair.upstream?.destroy();
+  }
+
+  private armLifetime(pair: Pair): void {
+    clearTimeout(pair.lifetimeTimer);
+    pair.lifetimeTimer = undefined;
+    const lifetime = this.lifetime;
+    if (lifetime === undefined) return;
+    const random = lifetime.random ?? Math.random;
+    const ms = lifetime.minMs + random() * (lifetime.maxMs - lifetime.minMs);
+    pair.lifetimeTimer = setTimeout(() => {
+      pair.lifetimeTimer = undefined;
+      if (!this.pairs.has(pair)) return;
+      this.killed++;
+      const how = lifetime.how ?? 'mixed';
+      const reset = how === 'reset' || (how === 'mixed' && random() < 0.5);
+      if (reset) this.resetPair(pair);
+      else {
+        pair.client.destroy();
+        pair.upstream?.destroy();
+      }
+    }, ms);
+    pair.lifetimeTimer.unref?.();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chaos: connection lifetimes plus random fault episodes
+// ---------------------------------------------------------------------------------------------
+
+/** One kind of episode a ChaosProxy may inject, with how long it lasts. */
+export type ChaosEpisode =
+  /** Every chunk delayed by `ms` for `durationMs`. */
+  | { kind: 'latency'; ms: number; durationMs: number }
+  /** RST every open connection (new ones are accepted again at once). */
+  | { kind: 'reset' }
+  /** Nothing forwarded either way for `durationMs` (connections stay open, replies never come). */
+  | { kind: 'blackhole'; durationMs: number };
+
+export interface ChaosProxyOptions {
+  /** Fixed listening port (default: a free one). */
+  port?: number;
+  /** Every connection ends after a random lifetime in this range (ms). Default 1,000–4,000; `false`: never. */
+  lifetime?: { minMs: number; maxMs: number; how?: 'close' | 'reset' | 'mixed' } | false;
+  /** Episodes picked at random, one every `everyMs` (a random time in the range). Default: none. */
+  episodes?: { everyMs: { minMs: number; maxMs: number }; choices: readonly ChaosEpisode[] };
+  /** A [0, 1) generator, for replayable runs. Default Math.random. */
+  random?: () => number;
+}
+
+export interface ChaosStats extends ProxyStats {
+  /** Connections ended by their lifetime. */
+  connectionsKilled: number;
+  /** Episodes started, by kind. */
+  episodes: Record<ChaosEpisode['kind'], number>;
+}
+
+/**
+ * A FaultProxy in chaos mode (franz-go's `KGO_TEST_CHAOS` dialer, plus episodes): every
+ * connection is ended after a random short lifetime, and, if asked, random latency, reset and
+ * blackhole episodes come and go. `pause()` stops both (connections live again, the fault is
+ * `pass`), `resume()` starts them again. The underlying `proxy` is reachable for one-off faults.
+ */
+export class ChaosProxy {
+  private episodeTimer: ReturnType<typeof setTimeout> | undefined;
+  private endTimer: ReturnType<typeof setTimeout> | undefined;
+  private running = false;
+  private readonly random: () => number;
+  private readonly counts: Record<ChaosEpisode['kind'], number> = { latency: 0, reset: 0, blackhole: 0 };
+
+  private constructor(
+    readonly proxy: FaultProxy,
+    private readonly options: ChaosProxyOptions,
+  ) {
+    this.random = options.random ?? Math.random;
+  }
+
+  static async start(target: string | { host: string; port: number }, options: ChaosProxyOptions = {}): Promise<ChaosProxy> {
+    const proxy = await FaultProxy.start(target, options.port === undefined ? {} : { port: options.port });
+    const chaos = new ChaosProxy(proxy, options);
+    chaos.resume();
+    return chaos;
+  }
+
+  get address(): string {
+    return this.proxy.address;
+  }
+
+  get port(): number {
+    return this.proxy.port;
+  }
+
+  get active(): boolean {
+    return this.running;
+  }
+
+  stats(): ChaosStats {
+    return { ...this.proxy.stats(), connectionsKilled: this.proxy.connectionsKilled, episodes: { ...this.counts } };
+  }
+
+  /** Start (again) ending connections and injecting episodes. */
+  resume(): void {
+    if (this.running) return;
+    this.running = true;
+    const lifetime = this.options.lifetime ?? { minMs: 1_000, maxMs: 4_000 };
+    if (lifetime !== false) this.proxy.setConnectionLifetime({ ...lifetime, random: this.random });
+    this.scheduleEpisode();
+  }
+
+  /** Stop the chaos: connections live, the current episode ends now. */
+  async pause(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.episodeTimer);
+    clearTimeout(this.endTimer);
+    this.proxy.setConnectionLifetime(undefined);
+    if (this.proxy.currentFault.kind !== 'pass') await this.proxy.restore();
+  }
+
+  async close(): Promise<void> {
+    await this.pause();
+    await this.proxy.close();
+  }
+
+  private scheduleEpisode(): void {
+    const episodes = this.options.episodes;
+    if (!this.running || episodes === undefined || episodes.choices.length === 0) return;
+    const wait = episodes.everyMs.minMs + this.random() * (episodes.everyMs.maxMs - episodes.everyMs.minMs);
+    this.episodeTimer = setTimeout(() => void this.runEpisode(episodes.choices[Math.floor(this.random() * episodes.choices.length)]!), wait);
+    this.episodeTimer.unref?.();
+  }
+
+  private async runEpisode(episode: ChaosEpisode): Promise<void> {
+    if (!this.running) return;
+    this.counts[episode.kind]++;
+    if (episode.kind === 'reset') {
+      await this.proxy.reset();
+      await this.proxy.restore();
+      this.scheduleEpisode();
+      return;
+    }
+    await (episode.kind === 'latency' ? this.proxy.latency(episode.ms) : this.proxy.blackhole());
+    this.endTimer = setTimeout(() => {
+      if (!this.running) return;
+      void this.proxy.restore().then(() => this.scheduleEpisode());
+    }, episode.durationMs);
+    this.endTimer.unref?.();
   }
 }
 
