@@ -160,6 +160,9 @@ export function checkEos(
 ): EosCheck {
   const unclean = { missing: 0, unexpected: 0, duplicated: 0, reportedNotVisible: 0 };
   const inputs = new Set(inputLog.map((r) => r.value));
+  /** Input records per value: a value the producer stored twice is two inputs, each owed one output. */
+  const inputCopies = new Map<string, number>();
+  for (const r of inputLog) inputCopies.set(r.value, (inputCopies.get(r.value) ?? 0) + 1);
   const expected = new Map<string, string>();
   for (const v of inputs) expected.set(transform(v), v);
   const committed = countValues(outputCommitted);
@@ -209,11 +212,12 @@ export function checkEos(
       example(`unexpected output ${value}`);
       continue;
     }
-    if (copies.length < 2) continue;
-    // One copy is the legitimate one (a reported one if any); every other copy is extra. An extra
-    // copy that a transaction reported committed is the stage committing one input twice.
-    const legit = copies.find((r) => reportedSet.has(key(r.partition, r.offset))) ?? copies[0]!;
-    const extras = copies.filter((r) => r !== legit);
+    const owed = inputCopies.get(expected.get(value)!) ?? 1;
+    if (copies.length <= owed) continue;
+    // One copy per input record is legitimate (reported ones first); every other copy is extra. An
+    // extra copy that a transaction reported committed is the stage committing one input twice.
+    const legit = new Set([...copies].sort((a, b) => Number(!reportedSet.has(key(a.partition, a.offset))) - Number(!reportedSet.has(key(b.partition, b.offset)))).slice(0, owed));
+    const extras = copies.filter((r) => !legit.has(r));
     for (const r of extras) {
       const why = reportedSet.has(key(r.partition, r.offset)) ? undefined : restartExplains(r.partition, r.offset);
       if (why === 'b') cutOff++;

@@ -30,6 +30,14 @@ describe('checkEos', () => {
     expect(checkEos(inputs, committed, uncommitted, [[0, 0n, 1]], 1, t, () => undefined).duplicated).toBe(1);
     expect(checkEos(inputs, committed, uncommitted, [[0, 0n, 1], [0, 1n, 1]], 1, t, () => 'c').duplicated).toBe(1);
   });
+  it('a value the producer stored twice is two inputs: two outputs of it are owed, a third is a duplicate', () => {
+    const twice = [...inputs, rec(0, 3, 'x')];
+    const committed = [rec(0, 0, 'eos(x)'), rec(0, 1, 'eos(x)'), rec(0, 2, 'eos(y)'), rec(0, 3, 'eos(z)')];
+    expect(checkEos(twice, committed, committed, [[0, 0n, 1], [0, 1n, 1], [0, 2n, 1], [0, 3n, 1]], 4, t, () => undefined)).toMatchObject({ duplicated: 0, missing: 0 });
+    const thrice = [...committed, rec(0, 4, 'eos(x)')];
+    expect(checkEos(twice, thrice, thrice, [[0, 0n, 1], [0, 1n, 1], [0, 2n, 1], [0, 3n, 1], [0, 4n, 1]], 5, t, () => undefined).duplicated).toBe(1);
+  });
+
   it('puts copies a restart explains in (b) or (c), never in the judged count', () => {
     const committed = [rec(0, 0, 'eos(x)'), rec(0, 1, 'eos(x)'), rec(0, 2, 'eos(y)'), rec(0, 3, 'eos(y)'), rec(0, 4, 'eos(z)')];
     const e = checkEos(inputs, committed, committed, [[0, 0n, 1], [0, 2n, 1], [0, 4n, 1]], 3, t, (_p, o) => (o === 1n ? 'c' : o === 3n ? 'b' : undefined));

@@ -35,7 +35,7 @@ describe('retryDelay', () => {
       for (const r of [0, 0.25, 0.5, 0.75, 0.999_999]) {
         const wait = retryDelay(retry, defaults, () => r);
         expect(wait).toBeLessThanOrEqual(1_000);
-        expect(wait).toBeGreaterThanOrEqual(0);
+        expect(wait).toBeGreaterThanOrEqual(Math.round(100 * (1 - RETRY_JITTER))); // the first retry's, jittered down
         if (retry > 10) waits.add(wait);
       }
     }
@@ -295,6 +295,27 @@ describe('BatchSender', () => {
     for (let i = 0; i < 3; i++) expect(await s.send({ topic: 't', partition: 0, records, lane, abandoned: () => false })).toMatchObject({ acknowledged: false });
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/NotInLogError.*counted/);
+  });
+
+  it('a batch an attempt under a lost producer id may have stored is looked for in the log before it is sent under the new id', async () => {
+    let next = 1n;
+    const idempotence = new Idempotence(true, async () => ({ producerId: next++, producerEpoch: 0 }), () => undefined);
+    const second = [{ value: Buffer.from('c') }, { value: Buffer.from('d') }];
+    // Batch 1 is acknowledged at 0..1. Batch 2's first attempt is stored at 3..4 (after another
+    // writer's record) but its answer is lost; then the broker restarts and forgets producer 1.
+    const { lane, sent, log } = scriptedLane([{ baseOffset: 0n }, new ConnectionError('closed'), new ServerError('UNKNOWN_PRODUCER_ID: producer 1 not initialized')]);
+    const s = sender(idempotence);
+    expect(await s.send({ topic: 't', partition: 0, records, lane, abandoned: () => false })).toEqual({ acknowledged: true, offsets: [0n, 1n] });
+    log.set(2n, { key: undefined, value: Buffer.from('another writer') });
+    log.set(3n, { key: undefined, value: Buffer.from('c') });
+    log.set(4n, { key: undefined, value: Buffer.from('d') });
+    expect(await s.send({ topic: 't', partition: 0, records: second, lane, abandoned: () => false })).toEqual({ acknowledged: true, offsets: [3n, 4n] });
+    // Found: not sent a third time under producer 2.
+    expect(sent.map((x) => [x.producerId, x.baseSequence])).toEqual([
+      [1n, 0],
+      [1n, 2],
+      [1n, 2],
+    ]);
   });
 
   it('a batch given up with its fate unknown ends the session, so its sequences are never reused', async () => {

@@ -31,26 +31,31 @@ export interface LocateRequest {
   topic: string;
   partition: number;
   records: readonly SentRecord[];
-  /** The offset the broker named for the first record: it must be there. */
+  /** The offset the broker named for the first record: it must be there (unless `search`). */
   firstOffset: bigint;
+  /** Look for the first record at `firstOffset` or after it, not only there. */
+  search?: boolean;
 }
 
 /** Records read per request: the batch plus room for other writers' records in between. */
 const READ_SLACK = 64;
+/** Records read per request when searching from a lower bound. */
+const SEARCH_READ = 1_000;
 /** Requests at most before giving up on the rest of a batch (other writers outran the search). */
 const MAX_READS = 16;
 
 /**
  * The offsets of the longest prefix of `records` found in the log: the first record exactly at
- * `firstOffset`, each next one at a later offset. An empty result means the first record is not at
- * `firstOffset`: the broker's offset is not this batch's.
+ * `firstOffset` (with `search`, the first one at or after it), each next one at a later offset. An
+ * empty result means the first record is not at `firstOffset`: the broker's offset is not this
+ * batch's (with `search`: not found within the reads allowed).
  */
 export async function locateRecords(client: Pick<Client, 'consume$'>, request: LocateRequest): Promise<bigint[]> {
   const { topic, partition, records, firstOffset } = request;
   const found: bigint[] = [];
   let from = firstOffset;
   for (let read = 0; read < MAX_READS && found.length < records.length; read++) {
-    const wanted = records.length - found.length + READ_SLACK;
+    const wanted = records.length - found.length + (request.search ? SEARCH_READ : READ_SLACK);
     const stored = await firstValueFrom(
       client.consume$(topic, { partition, offset: from, maxMessages: wanted, valueFraming: 'raw', isolationLevel: 'read_uncommitted' }),
       { defaultValue: [] },
@@ -58,7 +63,7 @@ export async function locateRecords(client: Pick<Client, 'consume$'>, request: L
     for (const message of stored) {
       if (message.offset < from) continue;
       const next = records[found.length]!;
-      if (found.length === 0 && (message.offset !== firstOffset || !sameRecord(message, next))) return found;
+      if (found.length === 0 && !request.search && (message.offset !== firstOffset || !sameRecord(message, next))) return found;
       if (sameRecord(message, next)) found.push(message.offset);
       if (found.length === records.length) break;
     }

@@ -94,6 +94,8 @@ export class BatchSender {
   private readonly log: Log;
   /** Batches failed with NotInLogError so far (logged once). */
   private notInLog = 0;
+  /** Per topic-partition, the offset after this producer's last acknowledged record. */
+  private readonly acknowledgedUpTo = new Map<string, bigint>();
 
   constructor(private readonly options: BatchSenderOptions) {
     this.log = options.log ?? createLog('producer', undefined, undefined);
@@ -128,6 +130,8 @@ export class BatchSender {
     let pending = target.records.map((_, i) => i);
     /** The session of a failed attempt whose outcome is unknown (the batch may be stored). */
     let unknownOutcome: IdempotentSession | undefined;
+    /** The session of an attempt that may have stored the batch, until the batch is looked for under a new one. */
+    let maybeStoredBy: IdempotentSession | undefined;
     let backoffs = 0;
     let resentAfterReset = false;
     try {
@@ -141,6 +145,16 @@ export class BatchSender {
           session = target.transaction === undefined ? await idempotence.current() : undefined;
           const client = await target.lane.client();
           if (trace !== undefined) trace.message.broker = formatAddress(client.address);
+          if (session !== undefined && maybeStoredBy !== undefined && maybeStoredBy !== session) {
+            // An attempt under the old producer id may have stored the batch (its answer was lost,
+            // then the broker forgot the id: a restart). The new id cannot be deduplicated against
+            // it, so look for the records in the log before sending them again (KIP-360's cost).
+            maybeStoredBy = undefined;
+            const head = await this.search(target, pending.map((i) => target.records[i]!));
+            head.forEach((offset, k) => (offsets[pending[k]!] = offset));
+            pending = pending.slice(head.length);
+            if (pending.length === 0) return this.acknowledged(target, offsets as bigint[]);
+          }
           const records = pending.map((i) => target.records[i]!);
           if (session !== undefined && !session.sequences.fits(target.partition, records.length)) {
             idempotence.reset(session, 'the sequence numbers of this producer id are used up');
@@ -155,7 +169,7 @@ export class BatchSender {
           unknownOutcome = undefined;
           found.forEach((offset, k) => (offsets[pending[k]!] = offset));
           pending = pending.slice(found.length);
-          if (pending.length === 0) return { acknowledged: true, offsets: offsets as bigint[] };
+          if (pending.length === 0) return this.acknowledged(target, offsets as bigint[]);
           // A duplicate answer covered only the head of the batch: the rest goes out now, under the
           // sequences that follow it (or, when nothing was found, under a new producer id).
           attempt--;
@@ -166,7 +180,7 @@ export class BatchSender {
           // A retriable failure leaves the batch's fate open (the broker may have stored it) until
           // an answer settles it; a lost session was replaced already.
           if (lostState) unknownOutcome = undefined;
-          else if (retriable && session !== undefined) unknownOutcome = session;
+          else if (retriable && session !== undefined) unknownOutcome = maybeStoredBy = session;
           if (!retriable || attempt + 1 >= this.options.retry.maxAttempts) {
             if (unknownOutcome !== undefined) idempotence.reset(unknownOutcome);
             this.giveUp(target, error, attempt + 1, retriable);
@@ -267,6 +281,31 @@ export class BatchSender {
       );
     }
     return found;
+  }
+
+  /** The batch is acknowledged: remember where this producer's records of the partition end. */
+  private acknowledged(target: BatchTarget, offsets: bigint[]): BatchOutcome {
+    const key = `${target.topic}\u0000${target.partition}`;
+    const after = offsets.reduce((max, o) => (o > max ? o : max), -1n) + 1n;
+    if (after > (this.acknowledgedUpTo.get(key) ?? 0n)) this.acknowledgedUpTo.set(key, after);
+    return { acknowledged: true, offsets };
+  }
+
+  /**
+   * Look for a batch an attempt under a lost producer id may have stored, from where this
+   * producer's last acknowledged record of the partition ends (batches of a partition go one at a
+   * time, so it cannot be earlier). Nothing to start from (the partition's first batch): not found.
+   */
+  private async search(target: BatchTarget, records: readonly WireRecord[]): Promise<bigint[]> {
+    const from = this.acknowledgedUpTo.get(`${target.topic}\u0000${target.partition}`);
+    if (from === undefined) return [];
+    try {
+      const client = await target.lane.client();
+      return await locateRecords(client, { topic: target.topic, partition: target.partition, records, firstOffset: from, search: true });
+    } catch {
+      // Not readable now: send the batch again (it may then be stored twice, as before this search).
+      return [];
+    }
   }
 
   /**
