@@ -252,6 +252,25 @@ describe('BatchSender', () => {
     expect(sent).toEqual([{ producerId: 5n, baseSequence: 0, records: 5 }]);
   });
 
+  it('more than 5 of a batch stored: the duplicate answer names the last of them (the broker caches 5), so the batch is searched for from the partition\'s last acknowledgement', async () => {
+    const idempotence = new Idempotence(true, async () => ({ producerId: 5n, producerEpoch: 0 }), () => undefined);
+    const eight = 'abcdefgh'.split('').map((v) => ({ value: Buffer.from(v) }));
+    // Batch 1 acknowledged at 0..1; batch 2's earlier attempt stored a..g at 2..8 (answer lost); the
+    // resend is answered "duplicate" with the offset of g, the last one stored.
+    const { lane, sent, log } = scriptedLane([{ baseOffset: 0n }, { baseOffset: 8n, duplicate: true }, { baseOffset: 9n }]);
+    const s = sender(idempotence);
+    await s.send({ topic: 't', partition: 0, records, lane, abandoned: () => false });
+    'abcdefg'.split('').forEach((v, i) => log.set(BigInt(2 + i), { key: undefined, value: Buffer.from(v) }));
+    const outcome = await s.send({ topic: 't', partition: 0, records: eight, lane, abandoned: () => false });
+    expect(outcome).toEqual({ acknowledged: true, offsets: [2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n] });
+    expect(sent.map((x) => [x.producerId, x.baseSequence, x.records])).toEqual([
+      [5n, 0, 2],
+      [5n, 2, 8],
+      [5n, 9, 1],
+    ]);
+    expect(idempotence.resets).toBe(0);
+  });
+
   it('a duplicate answer naming an offset that does not hold the batch is not believed: a new producer id, and the batch is sent again', async () => {
     let next = 1n;
     const idempotence = new Idempotence(true, async () => ({ producerId: next++, producerEpoch: 0 }), () => undefined);

@@ -222,14 +222,21 @@ export class BatchSender {
       session.sequences.advance(target.partition, records.length);
       return this.stored(target, records, reply.baseOffset);
     }
-    let head = await this.locate(target, records, reply.baseOffset);
+    // The broker caches the offsets of a producer's last 5 sequences per partition number: when more
+    // than 5 of the batch were stored, the answer names the last stored record, not the first. Then
+    // the batch is searched for from where this producer's acknowledged records of the partition end.
+    const find = async (): Promise<bigint[]> => {
+      const anchored = await this.locate(target, records, reply.baseOffset);
+      return anchored.length > 0 ? anchored : this.search(target, records);
+    };
+    let head = await find();
     // Only the head is there: most likely the earlier attempt is still being appended inside the
     // broker (it finishes a request whose connection died, one record per WAL write). Sending the
     // tail now would race it — rivvend validates a sequence before the append and records it after,
     // so both would be stored. Read again until the log stops growing, then send what is missing.
     for (let unchanged = 0; head.length > 0 && head.length < records.length && unchanged < SETTLED_READS; ) {
       await firstValueFrom(timer(SETTLE_WAIT_MS, this.options.scheduler));
-      const again = await this.locate(target, records, reply.baseOffset);
+      const again = await find();
       unchanged = again.length === head.length ? unchanged + 1 : 0;
       head = again;
     }

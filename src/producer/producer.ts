@@ -36,13 +36,6 @@ export type { ProducerRecord, ProducerResult } from './producer-record.js';
 
 const noop = (): void => undefined;
 
-/**
- * rivvend 0.0.22 remembers the offsets of the last 5 sequences per (producer id, partition number)
- * (`idempotent.rs` `SEQUENCE_CACHE_SIZE`); a duplicate answer for an older sequence names the
- * latest record's offset instead. A batch of at most 5 records is answered with its own first one.
- */
-const DUPLICATE_CACHE_RECORDS = 5;
-
 export class Producer {
   readonly config: Readonly<ProducerConfig>;
   private readonly scheduler: SchedulerLike;
@@ -103,9 +96,7 @@ export class Producer {
     this.accumulator = new RecordAccumulator<PendingRecord>({
       batchSize: config.batchSize,
       lingerMs: config.lingerMs,
-      // Idempotent batches stay within the broker's duplicate cache, so that a duplicate answer always
-      // names the batch's own first record (partition-sequences.ts, batch-locator.ts).
-      maxRecords: config.enableIdempotence ? DUPLICATE_CACHE_RECORDS : MAX_LIST_LEN,
+      maxRecords: MAX_LIST_LEN,
       // Sequences are the broker's per partition number: one idempotent batch in flight per number.
       ...(config.enableIdempotence ? { inFlightKey: (_topic: string, partition: number) => String(partition) } : {}),
       scheduler: lingerScheduler,
