@@ -9,7 +9,7 @@
  * client resends it (PipelinedClient never retries; ResilientClient retries a `Publish` only when it
  * certainly never left) — it fails with a retriable RivvenError, counted and printed.
  */
-import { Subscription, firstValueFrom, interval } from 'rxjs';
+import { type Subscription, firstValueFrom, interval } from 'rxjs';
 import { Client } from '../../src/client/client';
 import { PipelinedClient } from '../../src/client/pipelined-client';
 import { ResilientClient } from '../../src/client/resilient-client';
@@ -17,6 +17,7 @@ import type { BrokerOperations } from '../../src/client/operations';
 import { RivvenError } from '../../src/errors';
 import { startBroker, type BrokerProcess } from '../support/broker-process';
 import { crashAndRestart, type Restarted } from '../support/broker-restart';
+import { unique } from '../support/names';
 
 jest.setTimeout(40_000);
 
@@ -29,7 +30,7 @@ const AFTER_MS = 1_000;
 const RESUME_BOUND_MS = 8_000;
 
 let broker: BrokerProcess;
-const topic = `restart-clients-${process.pid}`;
+const topic = unique('restart-clients');
 
 beforeAll(async () => {
   broker = await startBroker();

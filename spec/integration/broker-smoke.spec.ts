@@ -2,12 +2,13 @@
  * The codec against the real rivvend 0.0.22 broker started by the test setup: a raw socket, our
  * frames out, the broker's frames back.
  */
-import { Socket, connect } from 'node:net';
+import { type Socket, connect } from 'node:net';
 import { FrameDecoder } from '../../src/protocol/frame-decoder';
 import { PROTOCOL_VERSION, encodeRequestFrame } from '../../src/protocol/frame';
 import { decodeResponse } from '../../src/protocol/message-codec';
 import type { RequestInput } from '../../src/protocol/request-schema';
 import type { Response } from '../../src/protocol/response-schema';
+import { unique } from '../support/names';
 import { testBroker } from '../support/test-broker';
 
 function open(): Promise<Socket> {
@@ -66,7 +67,7 @@ describe('real broker smoke test', () => {
   });
 
   it('round-trips a record with u64 offsets through publish and consume', async () => {
-    const topic = `smoke-${process.pid}-${Date.now()}`;
+    const topic = unique('smoke');
     const created = await exchange(socket, [[1, { type: 'CreateTopic', name: topic, partitions: 1 }]]);
     expect(created.get(1)).toEqual({ type: 'TopicCreated', name: topic, partitions: 1 });
     const published = await exchange(socket, [

@@ -11,11 +11,11 @@ import type { LaneConnector } from '../../src/client/server-lanes';
 import { Consumer } from '../../src/consumer/consumer';
 import { ConnectionError } from '../../src/errors';
 import { Producer } from '../../src/producer/producer';
+import { unique } from '../support/names';
 import { testBroker } from '../support/test-broker';
 
 jest.setTimeout(60_000);
 
-const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
 
 /** A connector that records each connection it opens (and what the lane is called) and can refuse some. */
 function recordingConnector(refuse: (clientId: string, attempt: number) => boolean = () => false) {

@@ -7,9 +7,10 @@ import type { Socket } from 'node:net';
 import { Client } from '../../src/client/client';
 import { Connection } from '../../src/transport/connection';
 import { tcpSocketFactory, type SocketFactory } from '../../src/transport/socket-factory';
+import { unique } from '../support/names';
 import { testBroker } from '../support/test-broker';
 
-const topic = `conn-${process.pid}-${Date.now()}`;
+const topic = unique('conn');
 
 /** A TCP socket factory that counts the socket writes the kernel sees (one writev = one write). */
 function countingFactory(): { factory: SocketFactory; writes: () => number } {

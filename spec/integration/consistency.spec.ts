@@ -24,6 +24,7 @@ import {
   type ConsistencyReport,
   type WrittenRecord,
 } from '../support/consistency';
+import { unique } from '../support/names';
 
 /**
  * A broker of its own: rivvend allows 5 open transactions on the whole broker, and a suite that
@@ -35,8 +36,6 @@ let admin: Client;
 const opened: { close(): Promise<void> }[] = [];
 /** Errors the producers reported while a test wrote (a write that fails is no lie, but no test either). */
 const writeErrors: string[] = [];
-let seq = 0;
-const unique = (prefix: string) => `consistency-${prefix}-${process.pid}-${Date.now()}-${seq++}`;
 
 beforeAll(async () => {
   broker = await startBroker();
@@ -52,7 +51,7 @@ afterAll(async () => {
 });
 
 async function createTopics(prefix: string, count: number, partitions: number): Promise<string[]> {
-  const topics = Array.from({ length: count }, (_, i) => unique(`${prefix}${i}`));
+  const topics = Array.from({ length: count }, (_, i) => unique(`consistency-${prefix}${i}`));
   for (const topic of topics) await firstValueFrom(admin.createTopic$(topic, partitions));
   return topics;
 }
@@ -64,7 +63,7 @@ function producer(config: Omit<ProducerConfigInput, 'bootstrapServers'>): Produc
 }
 
 async function transactionalProducer(name: string): Promise<TransactionalProducer> {
-  const created = await firstValueFrom(TransactionalProducer.create$({ bootstrapServers: [broker.address], transactionalId: unique(name) }));
+  const created = await firstValueFrom(TransactionalProducer.create$({ bootstrapServers: [broker.address], transactionalId: unique(`consistency-${name}`) }));
   opened.push(created);
   return created;
 }
@@ -264,7 +263,7 @@ describe('consistency: what the client reports is what the log holds', () => {
     expect(report.figures.readUncommitted).toBe(200);
   });
 
-  it('issue 20 §1.1: an idempotent producer alternating two one-partition topics, each send awaited, stores all 100 records', async () => {
+  it('an idempotent producer alternating two one-partition topics, each send awaited, stores all 100 records, each where its acknowledgement says', async () => {
     const [a, b] = await createTopics('idem', 2, 1);
     const ledger = new Ledger();
     const to = producer({ enableIdempotence: true });
@@ -272,20 +271,20 @@ describe('consistency: what the client reports is what the log holds', () => {
       for (const topic of [a!, b!]) await send(to, { entry: ledger.write({ writer: 'idempotent', topic }) });
     }
 
-    const report = await check(ledger, 'issue 20 §1.1');
+    const report = await check(ledger, 'idempotent producer alternating two topics');
     expectWritesSettled(report);
     expect(nonZeroHardCounters(report)).toEqual({});
     expect(report.writers['idempotent']).toMatchObject({ written: 100, acknowledged: 100, stored: 100 });
   });
 
-  it('issue 20 §1.2: 30 transactions of 12 records over 3 topics × 3 partitions, every third aborted: read_committed sees every committed record and no aborted one', async () => {
+  it('30 transactions of 12 records over 3 topics × 3 partitions, every third aborted: read_committed sees every committed record and no aborted one', async () => {
     const partitions = 3;
     const topics = await createTopics('txn', 3, partitions);
     const ledger = new Ledger();
     const txn = await transactionalProducer('txn');
     await transactions(txn, ledger, 'transactional', topics, { transactions: 30, perTopic: 4, partitions });
 
-    const report = await check(ledger, 'issue 20 §1.2');
+    const report = await check(ledger, 'committed and aborted transactions over 3 topics');
     expectWritesSettled(report);
     expectCommittedAcknowledged(ledger);
     expect(report.figures.transactions).toMatchObject({ committed: 20, aborted: 10 });
@@ -293,7 +292,7 @@ describe('consistency: what the client reports is what the log holds', () => {
     expect(report.writers['transactional']!.visibleCommitted).toBe(20 * 12);
   });
 
-  it('issue 20 §1.3: records of an open transaction are not visible to read_committed readers, nor after its abort', async () => {
+  it('records of an open transaction are not visible to read_committed readers, nor after its abort', async () => {
     const partitions = 3;
     const topics = await createTopics('open', 3, partitions);
     const ledger = new Ledger();
@@ -309,9 +308,9 @@ describe('consistency: what the client reports is what the log holds', () => {
     const open = await openTransaction(txn, writes);
     await around();
 
-    const whileOpen = await check(ledger, 'issue 20 §1.3, transaction open');
+    const whileOpen = await check(ledger, 'a transaction open between committed records');
     await open.abort();
-    const afterAbort = await check(ledger, 'issue 20 §1.3, transaction aborted');
+    const afterAbort = await check(ledger, 'the same transaction aborted');
     expectWritesSettled(afterAbort);
     expect(nonZeroHardCounters(whileOpen)).toEqual({});
     expect(nonZeroHardCounters(afterAbort)).toEqual({});

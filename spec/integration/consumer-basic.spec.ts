@@ -9,11 +9,11 @@ import { ConsumerPresets } from '../../src/consumer/consumer-config';
 import type { ConsumerRecord } from '../../src/consumer/consumer-record';
 import { commitOffsets } from '../../src/operators/commit-offsets';
 import { compressValue } from '../../src/protocol/compression';
+import { unique } from '../support/names';
 import { testBroker } from '../support/test-broker';
+import { until } from '../support/wait';
 
 let client: Client;
-let seq = 0;
-const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now()}-${seq++}`;
 
 beforeAll(async () => {
   client = await firstValueFrom(Client.connect$(testBroker().address, { clientId: 'consumer-basic-spec' }));
@@ -141,11 +141,7 @@ describe('Consumer (real broker)', () => {
       r.ack();
     });
     expect(await assigned).toEqual([{ topic, partition: 1 }]);
-    const until = async (predicate: () => boolean) => {
-      for (let i = 0; i < 400 && !predicate(); i++) await new Promise((r) => setTimeout(r, 10));
-      expect(predicate()).toBe(true);
-    };
-    await until(() => seen.length >= 110 - 42);
+    await until(() => seen.length >= 110 - 42, 4_000, '68 records from offset 42 seen');
     expect(seen[0]!.offset).toBe(42n);
     expect(seen.every((r) => r.partition === 1)).toBe(true);
     expect(consumer.position(topic, 1)).toBe(110n);
@@ -153,20 +149,20 @@ describe('Consumer (real broker)', () => {
 
     seen.length = 0;
     await lastValueFrom(consumer.seekToTimestamp$(marker), { defaultValue: undefined });
-    await until(() => seen.length >= 10);
+    await until(() => seen.length >= 10, 4_000, '10 records seen');
     expect(seen[0]!.offset).toBe(100n);
     expect(seen[0]!.value.toString()).toBe('p1-100');
 
     seen.length = 0;
     await lastValueFrom(consumer.seekToBeginning$(), { defaultValue: undefined });
-    await until(() => seen.length >= 110);
+    await until(() => seen.length >= 110, 4_000, '110 records seen');
     expect(seen.map((r) => Number(r.offset))).toEqual(Array.from({ length: 110 }, (_, i) => i));
 
     seen.length = 0;
     await lastValueFrom(consumer.seekToEnd$(), { defaultValue: undefined });
     expect(consumer.position(topic, 1)).toBe(110n);
     await firstValueFrom(client.publish$(topic, { value: 'late', partition: 1 }));
-    await until(() => seen.length >= 1);
+    await until(() => seen.length >= 1, 4_000, 'a record seen');
     expect(seen.map((r) => r.value.toString())).toEqual(['late']);
     subscription.unsubscribe();
     await consumer.close();

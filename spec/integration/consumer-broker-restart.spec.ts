@@ -20,10 +20,9 @@ import { Producer } from '../../src/producer/producer';
 import type { ConsumerRecord } from '../../src/consumer/consumer-record';
 import { startBroker, type BrokerProcess } from '../support/broker-process';
 import { crashAndRestart } from '../support/broker-restart';
+import { unique } from '../support/names';
 import { until } from '../support/wait';
 
-let seq = 0;
-const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now()}-${seq++}`;
 
 async function publish(address: string, topic: string, values: string[]): Promise<void> {
   const client = await firstValueFrom(Client.connect$(address, { clientId: 'restart-spec-producer' }));

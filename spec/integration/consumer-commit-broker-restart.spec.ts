@@ -16,6 +16,7 @@ import { Consumer } from '../../src/consumer/consumer';
 import { commitOffsets } from '../../src/operators/commit-offsets';
 import { startBroker, type BrokerProcess } from '../support/broker-process';
 import { FaultProxy } from '../support/fault-proxy';
+import { unique } from '../support/names';
 
 jest.setTimeout(120_000);
 
@@ -40,7 +41,7 @@ async function eventually(predicate: () => boolean, timeoutMs: number, what: () 
 
 it('commits that fall into a SIGTERM restart are retried: the pipeline does not end, the group commits the end', async () => {
   broker = await startBroker();
-  const topic = `commit-restart-${process.pid}-${Date.now()}`;
+  const topic = unique('commit-restart');
   const groupId = `g-${topic}`;
   const admin = await firstValueFrom(Client.connect$(broker.address, { clientId: 'commit-restart-admin' }));
   await firstValueFrom(admin.createTopic$(topic, 1));

@@ -12,6 +12,7 @@
 import { firstValueFrom, lastValueFrom, map, takeWhile } from 'rxjs';
 import { Client } from '../../src/client/client';
 import { Consumer } from '../../src/consumer/consumer';
+import { unique } from '../support/names';
 import { seedBacklog } from '../support/seed-backlog';
 import { testBroker } from '../support/test-broker';
 
@@ -22,7 +23,7 @@ it.each([
   ['one fetch connection', 1],
   ['the default lanes', undefined],
 ])('a busy partition next to 11 idle ones is read at full speed (%s)', async (_, fetchConnections) => {
-  const topic = `lanes-${process.pid}-${Date.now()}-${fetchConnections ?? 'default'}`;
+  const topic = unique(`lanes-${fetchConnections ?? 'default'}`);
   const admin = await firstValueFrom(Client.connect$(testBroker().address, { clientId: 'consumer-fetch-lanes-spec' }));
   await firstValueFrom(admin.createTopic$(topic, PARTITIONS));
   await admin.close();

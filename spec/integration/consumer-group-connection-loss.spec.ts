@@ -14,6 +14,7 @@ import { Client } from '../../src/client/client';
 import { Consumer } from '../../src/consumer/consumer';
 import type { RebalanceEvent, TopicPartition } from '../../src/consumer/consumer-record';
 import { FaultProxy } from '../support/fault-proxy';
+import { unique } from '../support/names';
 import { testBroker } from '../support/test-broker';
 
 jest.setTimeout(90_000);
@@ -25,8 +26,6 @@ const KILLS = 3;
 
 let client: Client;
 let proxy: FaultProxy;
-let seq = 0;
-const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now()}-${seq++}`;
 
 beforeAll(async () => {
   client = await firstValueFrom(Client.connect$(testBroker().address, { clientId: 'group-connection-loss-spec' }));

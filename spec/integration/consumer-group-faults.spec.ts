@@ -18,6 +18,7 @@ import { Consumer } from '../../src/consumer/consumer';
 import { startBroker, type BrokerProcess } from '../support/broker-process';
 import { buildScript, type BuiltScript } from '../support/eos-build';
 import type { GroupWorkerConfig } from '../support/group-worker';
+import { unique } from '../support/names';
 import { seedBacklog } from '../support/seed-backlog';
 
 jest.setTimeout(150_000);
@@ -120,13 +121,12 @@ function balanced(workers: Worker[], min = 1): boolean {
 }
 
 it('members in separate processes: leader and follower SIGKILLed, a member added, a member closed — fast takeover, no needless duplicates', async () => {
-  const id = `${process.pid}-${Date.now()}`;
-  const topic = `group-faults-${id}`;
+  const topic = unique('group-faults');
   await seedBacklog(broker.address, topic, PARTITIONS, TOTAL, 8, { connections: 48 });
   const config: GroupWorkerConfig = {
     bootstrap: broker.address,
     topic,
-    groupId: `group-faults-${id}`,
+    groupId: unique('group-faults'),
     handlerMs: 2,
     commitBatch: 100,
     commitIntervalMs: 500,
@@ -265,7 +265,7 @@ it('a group keeps consuming across a broker SIGKILL and restart on the same port
   const consumers: Consumer[] = [];
   const subscriptions: Subscription[] = [];
   try {
-    const topic = `group-restart-${process.pid}-${Date.now()}`;
+    const topic = unique('group-restart');
     const admin = await firstValueFrom(Client.connect$(own.address));
     await firstValueFrom(admin.createTopic$(topic, 4));
     const publish = async (client: Client, prefix: string, n: number) => {
@@ -278,10 +278,11 @@ it('a group keeps consuming across a broker SIGKILL and restart on the same port
 
     const seen = new Set<string>();
     const memberIds: string[][] = [[], []];
+    const groupId = unique('group-restart'); // one group, two members
     for (let i = 0; i < 2; i++) {
       const consumer = Consumer.create({
         bootstrapServers: [own.address],
-        groupId: `group-restart-${process.pid}`,
+        groupId,
         topics: [topic],
         sessionTimeoutMs: SESSION_TIMEOUT_MS,
         heartbeatIntervalMs: HEARTBEAT_MS,

@@ -7,11 +7,10 @@ import { concatMap, delay, firstValueFrom, map, of, type Subscription } from 'rx
 import { Client } from '../../src/client/client';
 import { Consumer } from '../../src/consumer/consumer';
 import type { TopicPartition } from '../../src/consumer/consumer-record';
+import { unique } from '../support/names';
 import { testBroker } from '../support/test-broker';
 
 let client: Client;
-let seq = 0;
-const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now()}-${seq++}`;
 
 beforeAll(async () => {
   client = await firstValueFrom(Client.connect$(testBroker().address, { clientId: 'consumer-group-spec' }));

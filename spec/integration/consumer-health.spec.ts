@@ -9,11 +9,10 @@ import { Client } from '../../src/client/client';
 import { Consumer } from '../../src/consumer/consumer';
 import type { ConsumerRecord } from '../../src/consumer/consumer-record';
 import { freePort } from '../support/broker-process';
+import { unique } from '../support/names';
 import { testBroker } from '../support/test-broker';
 
 let client: Client;
-let seq = 0;
-const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now()}-${seq++}`;
 
 beforeAll(async () => {
   client = await firstValueFrom(Client.connect$(testBroker().address, { clientId: 'consumer-health-spec' }));

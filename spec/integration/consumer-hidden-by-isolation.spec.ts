@@ -9,6 +9,7 @@ import { Client } from '../../src/client/client';
 import { Consumer } from '../../src/consumer/consumer';
 import { ConsumerPresets } from '../../src/consumer/consumer-config';
 import type { HiddenRecordsEvent, TruncationEvent } from '../../src/consumer/consumer-health';
+import { unique } from '../support/names';
 import { testBroker } from '../support/test-broker';
 
 let client: Client;
@@ -20,7 +21,7 @@ afterAll(async () => {
 });
 
 it('the records of an aborted transaction are reported as hidden-by-isolation, with their offsets and count', async () => {
-  const topic = `hidden-${process.pid}-${Date.now()}`;
+  const topic = unique('hidden');
   await firstValueFrom(client.createTopic$(topic, 1));
   await firstValueFrom(client.publishBatch$(topic, [{ value: 'before-1' }, { value: 'before-2' }], { partition: 0 }));
   const producer = await firstValueFrom(client.initProducerId$());

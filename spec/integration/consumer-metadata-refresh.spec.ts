@@ -7,10 +7,10 @@ import { Subject, filter, firstValueFrom, timeout, type Observable } from 'rxjs'
 import { Client } from '../../src/client/client';
 import { Consumer } from '../../src/consumer/consumer';
 import type { ConsumerRecord, RebalanceEvent, TopicPartition } from '../../src/consumer/consumer-record';
+import { unique } from '../support/names';
 import { testBroker } from '../support/test-broker';
 
 let client: Client;
-const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now()}`;
 
 beforeAll(async () => {
   client = await firstValueFrom(Client.connect$(testBroker().address, { clientId: 'consumer-metadata-refresh-spec' }));

@@ -10,12 +10,11 @@ import { Client } from '../../src/client/client';
 import { Consumer } from '../../src/consumer/consumer';
 import { commitOffsets } from '../../src/operators/commit-offsets';
 import { FaultProxy } from '../support/fault-proxy';
+import { unique } from '../support/names';
 import { testBroker } from '../support/test-broker';
 import { until } from '../support/wait';
 
 let client: Client;
-let seq = 0;
-const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now()}-${seq++}`;
 
 beforeAll(async () => {
   client = await firstValueFrom(Client.connect$(testBroker().address, { clientId: 'consumer-reconnect-spec' }));
@@ -84,7 +83,7 @@ async function dropOnceAndWatchCommits(config: Parameters<typeof Consumer.create
   }
 }
 
-describe('Consumer reconnects after a dropped connection (issue 17 item 1)', () => {
+describe('Consumer reconnects after a dropped connection', () => {
   it('assign + commitOffsets + retry: commits resume after the relay drops every socket once', async () => {
     const topic = unique('reconnect-assign');
     await firstValueFrom(client.createTopic$(topic, 1));

@@ -8,6 +8,7 @@ import { Client } from '../../src/client/client';
 import { ServerError } from '../../src/errors';
 import { CHANNEL_NAMES, type ConnectionEventMessage, type RequestTraceMessage } from '../../src/observability/channels';
 import { freePort } from '../support/broker-process';
+import { unique } from '../support/names';
 import { testBroker } from '../support/test-broker';
 
 interface Seen {
@@ -32,10 +33,10 @@ describe('rivven-rx:request', () => {
     diagnostics.subscribe(CHANNEL_NAMES.connection, onConnection);
     try {
       const client = await firstValueFrom(Client.connect$(testBroker().address, { clientId: 'traced', quickAck: false }));
-      const topic = `traced-${Date.now()}`;
+      const topic = unique('traced');
       await firstValueFrom(client.createTopic$(topic, 1));
       await firstValueFrom(client.publish$(topic, { value: 'v', partition: 0 }));
-      await expect(firstValueFrom(client.getMetadata$(`missing-${Date.now()}`))).rejects.toBeInstanceOf(ServerError);
+      await expect(firstValueFrom(client.getMetadata$(unique('missing')))).rejects.toBeInstanceOf(ServerError);
       await client.close();
 
       const done = requests.seen.filter((s) => s.event === 'asyncEnd').map((s) => s.message);

@@ -3,7 +3,7 @@
  * rivven-rx:rebalance — fire with their documented shapes against the real broker.
  */
 import diagnostics from 'node:diagnostics_channel';
-import { concat, filter, firstValueFrom, lastValueFrom, throwError, type Subscription } from 'rxjs';
+import { concat, firstValueFrom, lastValueFrom, throwError, type Subscription } from 'rxjs';
 import type { ConsumerRecord } from '../../src/consumer/consumer-record';
 import { Client } from '../../src/client/client';
 import { Consumer } from '../../src/consumer/consumer';
@@ -18,10 +18,9 @@ import {
 import { Producer } from '../../src/producer/producer';
 import { TransactionalProducer } from '../../src/producer/transactional-producer';
 import { watchFetches } from '../support/fetch-watch';
+import { unique } from '../support/names';
 import { testBroker } from '../support/test-broker';
 
-let seq = 0;
-const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now()}-${seq++}`;
 
 interface Seen<M> {
   event: string;
@@ -103,6 +102,7 @@ describe('component channels (real broker)', () => {
       for (const r of records) r.ack();
       const committed = await firstValueFrom(consumer.commit$());
       expect(committed.offsets).toHaveLength(2);
+      const generation = consumer.generationId; // -1 until the consumer has joined
       sub.unsubscribe();
       await consumer.close();
 
@@ -123,7 +123,8 @@ describe('component channels (real broker)', () => {
       const assigned = rebalances.find((r) => r.event === 'assigned')!;
       expect(assigned).toMatchObject({ event: 'assigned', groupId });
       expect(assigned.memberId).not.toBe('');
-      expect(assigned.generationId).toBeGreaterThanOrEqual(0);
+      expect(generation).toBeGreaterThanOrEqual(0);
+      expect(assigned.generationId).toBe(generation);
       expect(assigned.partitions).toEqual(expect.arrayContaining([{ topic, partition: 0 }, { topic, partition: 1 }]));
       const revoked = rebalances.find((r) => r.event === 'revoked')!;
       expect(revoked).toMatchObject({ event: 'revoked', groupId, reason: 'stopped', memberId: assigned.memberId });

@@ -3,15 +3,15 @@
  * join/sync/rebalance/leave and revokes with their reason (info), a stalled subscriber (warn), a
  * refused commit (warn), a batch given up (warn), fencing (error).
  */
-import { asyncScheduler, concat, firstValueFrom, throwError, type Subscription } from 'rxjs';
+import { asyncScheduler, firstValueFrom, type Subscription } from 'rxjs';
 import { Client } from '../../src/client/client';
 import { Consumer } from '../../src/consumer/consumer';
 import type { LogFields, Logger } from '../../src/observability/log';
 import { createLog } from '../../src/observability/log';
 import { BatchSender } from '../../src/producer/batch-sender';
 import { Idempotence } from '../../src/producer/idempotence';
-import { TransactionalProducer } from '../../src/producer/transactional-producer';
 import { watchFetches } from '../support/fetch-watch';
+import { unique } from '../support/names';
 import { testBroker } from '../support/test-broker';
 
 interface Line {
@@ -44,8 +44,6 @@ function captureLogger(): { logger: Logger; lines: Line[]; waitFor: (match: (lin
   };
 }
 
-let seq = 0;
-const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now()}-${seq++}`;
 let admin: Client;
 beforeAll(async () => {
   admin = await firstValueFrom(Client.connect$(testBroker().address, { clientId: 'logging-components' }));

@@ -12,10 +12,10 @@ import { AllServersUnavailableError, ServerError } from '../../src/errors';
 import { Producer } from '../../src/producer/producer';
 import { ProducerPresets } from '../../src/producer/producer-config';
 import { connectionOptionsOf } from '../../src/transport/connection-options';
+import { unique } from '../support/names';
 import { testBroker } from '../support/test-broker';
 import { configError } from '../support/rejection';
 
-const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
 
 describe('Producer settings', () => {
   it('a typo in an option name is a ConfigError naming the closest option', () => {

@@ -21,6 +21,7 @@ import type { ProducerConfigInput } from '../../src/producer/producer-config';
 import { startBroker, type BrokerProcess } from '../support/broker-process';
 import { crashAndRestart } from '../support/broker-restart';
 import { readTopic } from '../support/eos-read';
+import { unique } from '../support/names';
 
 jest.setTimeout(60_000);
 
@@ -116,7 +117,7 @@ describe.each([
   it('gives every send an outcome: acknowledged where the log holds it, or NotInLogError where the restarted broker\'s log does not bear its answer out', async () => {
     const TOTAL = 3_000;
     const broker = await ownBroker();
-    const topic = `faults-${label}-${process.pid}-${Date.now()}`;
+    const topic = unique(`faults-${label}`);
     const run = `r${Date.now()}`;
     await createTopic(broker.address, topic);
     const config: ProducerConfigInput = { bootstrapServers: [broker.address], enableIdempotence };
@@ -162,7 +163,7 @@ describe('idempotent Producer whose producer id a stranger takes over', () => {
     // rivvend hands producer ids out from 1 again after a restart; whoever then resumes a stored id
     // with InitProducerId(id) bumps the epoch of the producer that holds it now.
     const broker = await ownBroker();
-    const topic = `stranger-${process.pid}-${Date.now()}`;
+    const topic = unique('stranger');
     await createTopic(broker.address, topic);
     const producer = Producer.create({ bootstrapServers: [broker.address], enableIdempotence: true });
     const admin = await firstValueFrom(Client.connect$(broker.address));
@@ -189,7 +190,7 @@ describe('idempotent Producer whose producer id a stranger takes over', () => {
 describe('Producer with default settings through a 13 s broker outage', () => {
   it('acknowledges every send, resumes acks within ~2 s of the broker being back, and clears lastError', async () => {
     const broker = await ownBroker();
-    const topic = `faults-outage-${process.pid}-${Date.now()}`;
+    const topic = unique('faults-outage');
     const run = `r${Date.now()}`;
     await createTopic(broker.address, topic);
     const producer = Producer.create({ bootstrapServers: [broker.address] });
@@ -244,7 +245,7 @@ describe('Producer with default settings through a 13 s broker outage', () => {
 describe('typed failures', () => {
   it('a send that cannot be delivered within deliveryTimeoutMs fails typed, never silently', async () => {
     const broker = await ownBroker();
-    const topic = `faults-deadline-${process.pid}-${Date.now()}`;
+    const topic = unique('faults-deadline');
     await createTopic(broker.address, topic);
     const producer = Producer.create({ bootstrapServers: [broker.address], deliveryTimeoutMs: 1_500, requestTimeoutMs: 1_000 });
     try {

@@ -14,10 +14,9 @@ import { Producer, type ProducerRecord, type ProducerResult } from '../../src/pr
 import { ProducerPresets } from '../../src/producer/producer-config';
 import { freePort, startBroker, type BrokerProcess } from '../support/broker-process';
 import { FaultProxy } from '../support/fault-proxy';
+import { unique } from '../support/names';
 
 let admin: Client;
-let seq = 0;
-const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now()}-${seq++}`;
 /**
  * This suite pushes tens of thousands of records, and rivvend fsyncs each one: it gets a broker of
  * its own, so a backlog it leaves (say, after a failure) cannot slow the suites that follow.

@@ -10,6 +10,7 @@ import { Client } from '../../src/client/client';
 import { Consumer } from '../../src/consumer/consumer';
 import { Producer } from '../../src/producer/producer';
 import { registerRivvenMetrics } from '../../examples/prometheus/rivven-metrics';
+import { unique } from '../support/names';
 import { testBroker } from '../support/test-broker';
 
 let server: Server;
@@ -39,7 +40,7 @@ function sample(body: string, name: string, labels: Record<string, string>): num
 
 it('a scrape over HTTP shows producer and consumer health, and follows it', async () => {
   const address = testBroker().address;
-  const topic = `prom-${Date.now()}`;
+  const topic = unique('prom');
   const admin = await firstValueFrom(Client.connect$(address));
   await firstValueFrom(admin.createTopic$(topic, 2));
   await admin.close();

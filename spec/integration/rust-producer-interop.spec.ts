@@ -15,12 +15,11 @@ import { Client } from '../../src/client/client';
 import { Consumer } from '../../src/consumer/consumer';
 import { decodeValues } from '../../src/protocol/value-decoder';
 import { requireHarness } from '../support/harness-binary';
+import { unique } from '../support/names';
 import { testBroker } from '../support/test-broker';
 
 const run = promisify(execFile);
 let client: Client;
-let seq = 0;
-const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now()}-${seq++}`;
 let dir: string;
 
 beforeAll(async () => {

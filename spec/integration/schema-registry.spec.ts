@@ -8,6 +8,7 @@ import { Client } from '../../src/client/client';
 import { registerSchema$ } from '../../src/client/schema-registry';
 import { SchemaRegistryError } from '../../src/errors';
 import { startSchemaRegistry, type HarnessProcess } from '../support/broker-process';
+import { rejectionOf } from '../support/rejection';
 import { testBroker } from '../support/test-broker';
 
 const userSchema = JSON.stringify({ type: 'record', name: 'User', fields: [{ name: 'id', type: 'long' }] });
@@ -22,15 +23,8 @@ afterAll(async () => {
   await registry.stop();
 });
 
-async function registryError(promise: Promise<unknown>): Promise<SchemaRegistryError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(SchemaRegistryError);
-    return error as SchemaRegistryError;
-  }
-  throw new Error('expected the registry to refuse');
-}
+/** The SchemaRegistryError the registry refuses with. */
+const registryError = (promise: Promise<unknown>) => rejectionOf(promise, SchemaRegistryError);
 
 describe('registerSchema$ against the real rivven-schema registry', () => {
   it('registers an AVRO schema and gets the same id for the same schema', async () => {

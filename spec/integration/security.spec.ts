@@ -10,6 +10,8 @@ import { Connection, type ConnectionOptions } from '../../src/transport/connecti
 import { scramPbkdf2Runs } from '../../src/transport/scram';
 import { TlsConfig } from '../../src/transport/tls';
 import { startBroker, type BrokerProcess } from '../support/broker-process';
+import { unique } from '../support/names';
+import { rejectionOf } from '../support/rejection';
 import { generateTestCerts, type TestCerts } from '../support/test-certs';
 
 const PASSWORDS = { alice: 'Alice-pw1!x', bob: 'Bob-pw-1!y', carol: 'Carol-pw-1!z' };
@@ -42,24 +44,33 @@ afterAll(async () => {
   certs.remove();
 });
 
+/** The RivvenError `promise` fails with, captured for the password check at the end. */
 async function failure(promise: Promise<unknown>): Promise<RivvenError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(RivvenError);
-    const e = error as RivvenError;
-    captured.push(e.message, String(e.stack), JSON.stringify(e), String((e.cause as Error | undefined)?.message ?? ''));
-    return e;
-  }
-  throw new Error('expected a failure');
+  const e = await rejectionOf(promise, RivvenError);
+  captured.push(e.message, String(e.stack), JSON.stringify(e), String((e.cause as Error | undefined)?.message ?? ''));
+  return e;
 }
 
 const connect = (address: string, options: ConnectionOptions) => firstValueFrom(Client.connect$(address, { connectionTimeoutMs: 15_000, ...options }));
 
+/**
+ * What an authenticated connection is for: a topic created, a record published and read back over
+ * it, and the health naming the transport and the user it authenticated as.
+ */
+async function roundTrip(client: Client, expected: { transport: 'tcp' | 'tls'; mechanism: string }): Promise<void> {
+  const topic = unique('secure');
+  await firstValueFrom(client.createTopic$(topic, 1));
+  await firstValueFrom(client.publish$(topic, { value: `over ${expected.transport}`, partition: 0 }));
+  const records = await firstValueFrom(client.consume$(topic, { partition: 0, offset: 0n, maxMessages: 10 }));
+  expect(records.map((r) => r.value.toString())).toEqual([`over ${expected.transport}`]);
+  expect(await firstValueFrom(client.listTopics$())).toContain(topic);
+  expect(client.health()).toMatchObject({ transport: expected.transport, auth: { mechanism: expected.mechanism, username: 'alice' } });
+}
+
 describe('SCRAM-SHA-256 against the real broker', () => {
   it('authenticates, then publishes and consumes', async () => {
     const client = await connect(secured.address, { auth: alice });
-    const topic = `secure-${Date.now()}`;
+    const topic = unique('secure');
     await firstValueFrom(client.createTopic$(topic, 1));
     await firstValueFrom(client.publish$(topic, { value: 'secret-data', partition: 0 }));
     const records = await firstValueFrom(client.consume$(topic, { partition: 0, offset: 0n, maxMessages: 10 }));
@@ -128,14 +139,13 @@ describe('TLS and PLAIN against the real broker', () => {
 
   it('PLAIN over TLS with CA verification works', async () => {
     const client = await connect(`localhost:${tlsBroker.port}`, { tls: ca().build(), auth: { mechanism: 'plain', username: 'alice', password: PASSWORDS.alice } });
-    expect(client.health().transport).toBe('tls');
-    expect(await firstValueFrom(client.listTopics$())).toEqual(expect.any(Array));
+    await roundTrip(client, { transport: 'tls', mechanism: 'plain' });
     await client.close();
   });
 
-  it('SCRAM over TLS works', async () => {
+  it('SCRAM over TLS authenticates, then publishes and consumes over the TLS connection', async () => {
     const client = await connect(tlsBroker.address, { tls: ca().build(), auth: alice });
-    await firstValueFrom(client.listTopics$());
+    await roundTrip(client, { transport: 'tls', mechanism: 'scram-sha-256' });
     await client.close();
   });
 
@@ -158,7 +168,7 @@ describe('TLS and PLAIN against the real broker', () => {
   it('mTLS: works with a client certificate, refused without one', async () => {
     const withCert = ca().clientCertificate({ path: certs.clientCert }, { path: certs.clientKey }).build();
     const client = await connect(mtlsBroker.address, { tls: withCert, auth: alice });
-    await firstValueFrom(client.listTopics$());
+    await roundTrip(client, { transport: 'tls', mechanism: 'scram-sha-256' });
     await client.close();
     const error = await failure(connect(mtlsBroker.address, { tls: ca().build(), auth: alice }));
     expect(error).toBeInstanceOf(TlsError);

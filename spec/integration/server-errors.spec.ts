@@ -10,12 +10,11 @@ import { ResilientClient } from '../../src/client/resilient-client';
 import { findServerErrorRule } from '../../src/client/server-error-table';
 import { ConfigError, ServerError } from '../../src/errors';
 import { Producer } from '../../src/producer/producer';
-import { rejection } from '../support/rejection';
+import { unique } from '../support/names';
+import { rejection, rejectionOf } from '../support/rejection';
 import { testBroker } from '../support/test-broker';
 
 let client: Client;
-let seq = 0;
-const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now()}-${seq++}`;
 let topic: string; // 2 partitions, one record at offset 0 of partition 0
 
 beforeAll(async () => {
@@ -28,11 +27,8 @@ afterAll(async () => {
   await client.close();
 });
 
-async function serverError(promise: Promise<unknown>): Promise<ServerError> {
-  const error = await rejection(promise);
-  expect(error).toBeInstanceOf(ServerError);
-  return error as ServerError;
-}
+/** The ServerError the broker refuses with. */
+const serverError = (promise: Promise<unknown>) => rejectionOf(promise, ServerError);
 
 type Case = [name: string, code: string, retriable: boolean, call: (c: Client) => Promise<unknown>, text: RegExp];
 

@@ -13,13 +13,12 @@ import { Client } from '../../src/client/client';
 import type { IsolationLevel, ProducerIdentity } from '../../src/client/client-types';
 import { startBroker, type BrokerProcess } from '../support/broker-process';
 import { readPartition } from '../support/eos-read';
+import { unique } from '../support/names';
 
 jest.setTimeout(60_000);
 
 let broker: BrokerProcess;
 let admin: Client;
-let seq = 0;
-const unique = (prefix: string) => `${prefix}-${process.pid}-${seq++}`;
 
 beforeAll(async () => {
   broker = await startBroker();

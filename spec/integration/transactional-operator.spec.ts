@@ -5,24 +5,22 @@
  * transforms attributed by `source`. Downstream checks read `out` with read_committed, through the
  * Consumer and raw.
  */
-import { Observable, concatMap, defer, filter, firstValueFrom, map, mergeMap, retry, tap, type Subscription } from 'rxjs';
+import { type Observable, concatMap, defer, filter, firstValueFrom, mergeMap, retry, tap, type Subscription } from 'rxjs';
 import { Client } from '../../src/client/client';
 import { Consumer } from '../../src/consumer/consumer';
 import { ConsumerPresets } from '../../src/consumer/consumer-config';
 import type { ConsumerRecord } from '../../src/consumer/consumer-record';
-import { ProducerFencedError } from '../../src/errors';
 import { TransactionAbortedError, transactional, type CommittedTransaction, type TransactionalItem } from '../../src/operators/transactional';
 import { TransactionalProducer } from '../../src/producer/transactional-producer';
 import { startBroker, type BrokerProcess } from '../support/broker-process';
 import { duplicates, readTopic } from '../support/eos-read';
+import { unique } from '../support/names';
 import { seedBacklog } from '../support/seed-backlog';
 
 jest.setTimeout(120_000);
 
 let broker: BrokerProcess;
 let admin: Client;
-let seq = 0;
-const unique = (prefix: string) => `${prefix}-${process.pid}-${seq++}`;
 const closers: (() => Promise<unknown>)[] = [];
 
 beforeAll(async () => {

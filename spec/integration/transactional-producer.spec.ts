@@ -9,12 +9,11 @@ import { Client } from '../../src/client/client';
 import { AllServersUnavailableError, ConfigError } from '../../src/errors';
 import { tcpSocketFactory, type SocketFactory } from '../../src/transport/socket-factory';
 import { TransactionalProducer } from '../../src/producer/transactional-producer';
+import { unique } from '../support/names';
 import { configError, rejection } from '../support/rejection';
 import { testBroker } from '../support/test-broker';
 
 let admin: Client;
-let seq = 0;
-const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now()}-${seq++}`;
 const producers: TransactionalProducer[] = [];
 
 beforeAll(async () => {

@@ -12,11 +12,10 @@ import { Consumer } from '../../src/consumer/consumer';
 import { decodeValues } from '../../src/protocol/value-decoder';
 import type { CompressionAlgorithm } from '../../src/protocol/compression';
 import { Producer } from '../../src/producer/producer';
+import { unique } from '../support/names';
 import { testBroker } from '../support/test-broker';
 
 let client: Client;
-let seq = 0;
-const unique = (prefix: string) => `${prefix}-${process.pid}-${Date.now()}-${seq++}`;
 
 beforeAll(async () => {
   client = await firstValueFrom(Client.connect$(testBroker().address, { clientId: 'value-roundtrip-spec' }));

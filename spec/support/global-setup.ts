@@ -5,7 +5,6 @@
 import { startBroker, type BrokerProcess } from './broker-process';
 
 declare global {
-  // eslint-disable-next-line no-var
   var __RIVVEN_TEST_BROKER__: BrokerProcess | undefined;
 }
 

@@ -21,3 +21,13 @@ export function configError(run: () => unknown): ConfigError {
   }
   throw new Error('expected a ConfigError');
 }
+
+/**
+ * The error a promise rejects with, checked to be a `type` (ServerError, RivvenError, …); fails the
+ * test if the promise resolves, or rejects with something else.
+ */
+export async function rejectionOf<E extends Error>(promise: Promise<unknown>, type: abstract new (...args: never[]) => E): Promise<E> {
+  const error = await rejection(promise);
+  expect(error).toBeInstanceOf(type);
+  return error as E;
+}

@@ -36,7 +36,7 @@ const restOfValue = fc.oneof(
 );
 
 describe("'detect': a plain value comes back exactly as it was sent", () => {
-  it('the issue examples: "Hello, world", the schema-registry magic byte, protobuf, every small flag-like byte', async () => {
+  it('values that start like a frame by chance: "Hello, world", the schema-registry magic byte, protobuf, every small flag-like byte', async () => {
     const examples = [
       Buffer.from('Hello, world'),
       Buffer.from([0x00, 0x00, 0x00, 0x00, 0x2a, 0x02, 0x68, 0x69]),

@@ -1,7 +1,7 @@
-import { ConfigError } from '../../src/errors';
 import { Consumer } from '../../src/consumer/consumer';
 import { CONSUMER_DEFAULTS, ConsumerPresets, resolveConsumerConfig } from '../../src/consumer/consumer-config';
 import { rangeAssignor, roundRobinAssignor, toGroupAssignments } from '../../src/consumer/assignors';
+import { configError } from '../support/rejection';
 
 describe('consumer config', () => {
   it('fills the rivven-client defaults', () => {
@@ -64,15 +64,7 @@ describe('consumer config', () => {
     [{ topics: ['t'], metadataRefreshIntervalMs: -5 }, 'metadataRefreshIntervalMs'],
     [{ topics: ['t'], assignor: {} }, 'assignor'],
   ])('rejects %j naming %s', (config, option) => {
-    let error: unknown;
-    try {
-      Consumer.create(config as never);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).option).toBe(option);
-    expect((error as ConfigError).retriable).toBe(false);
+    expect(configError(() => Consumer.create(config as never)).option).toBe(option);
   });
 
   it('names the retry field a typo meant', () => {
@@ -171,14 +163,7 @@ describe('consumer config: acknowledgement, timeouts, value framing and decoding
     [{ maxFetchDecodedBytes: -1 }, 'maxFetchDecodedBytes'],
     [{ maxFetchDecodedBytes: 1024, maxInFlightDecodedBytes: 512 }, 'maxInFlightDecodedBytes'],
   ])('refuses %p naming %s', (bad, option) => {
-    let error: unknown;
-    try {
-      resolveConsumerConfig({ topics: ['t'], ...(bad as object) });
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).option).toBe(option);
+    expect(configError(() => resolveConsumerConfig({ topics: ['t'], ...(bad as object) })).option).toBe(option);
   });
 });
 

@@ -12,6 +12,7 @@ import type { HiddenRecordsEvent, TruncationEvent } from '../../src/consumer/con
 import type { LogFields } from '../../src/observability/log';
 import type { MessageData } from '../../src/protocol/response-schema';
 import { records, startHostileConsumerBroker, type ConsumeRequest, type HostileConsumerBroker } from '../support/hostile-consumer-broker';
+import { until } from '../support/wait';
 
 /**
  * A partition log: offset → 'data' (visible to all), 'hidden' (an aborted transaction's record:
@@ -75,14 +76,6 @@ async function run(log: Entry[], maxPollRecords = 500): Promise<Run> {
   return r;
 }
 
-async function until(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => BigInt(from + i));
 
 describe('read_committed gaps', () => {
@@ -91,7 +84,7 @@ describe('read_committed gaps', () => {
     const log: Entry[] = ['data', 'data', 'hidden', 'hidden', 'hidden', 'marker', 'data', 'data', 'data', 'data'];
     const r = await run(log);
     try {
-      await until(() => r.offsets.length === 6 && r.hidden.length === 1);
+      await until(() => r.offsets.length === 6 && r.hidden.length === 1, 10_000, 'offsets 0–1 and 6–9 seen, one hidden range');
       expect(r.offsets).toEqual([0n, 1n, 6n, 7n, 8n, 9n]);
       expect(r.hidden).toEqual([expect.objectContaining({ type: 'hidden-by-isolation', topic: 't', partition: 0, from: 2n, to: 5n, records: 3 })]);
       expect(r.truncations).toEqual([]);
@@ -111,7 +104,7 @@ describe('read_committed gaps', () => {
     const log: Entry[] = [...txn, ...txn, ...txn, 'data', 'data'];
     const r = await run(log, 4);
     try {
-      await until(() => r.offsets.length === 2);
+      await until(() => r.offsets.length === 2, 10_000, 'two records seen');
       expect(r.offsets).toEqual([15n, 16n]);
       expect(r.truncations).toEqual([]);
       expect(r.hidden.reduce((n, e) => n + e.records, 0)).toBe(12);
@@ -129,10 +122,10 @@ describe('read_committed gaps', () => {
     const log: Entry[] = ['data', 'data', 'marker', 'data', 'marker', 'marker', 'data', 'data'];
     const r = await run(log);
     try {
-      await until(() => r.offsets.length === 5);
+      await until(() => r.offsets.length === 5, 10_000, 'five records seen');
       expect(r.offsets).toEqual([0n, 1n, 3n, 6n, 7n]);
       // Give the gap check (a read_uncommitted read after the emission) time to run and report nothing.
-      await until(() => r.broker.consumes() >= 2);
+      await until(() => r.broker.consumes() >= 2, 10_000, 'a second Consume request');
       expect(r.hidden).toEqual([]);
       expect(r.truncations).toEqual([]);
       expect(r.consumer.health().hiddenByIsolation).toBe(0);
@@ -148,7 +141,7 @@ describe('read_committed gaps', () => {
     try {
       const visible = log.flatMap((e, i) => (e === 'data' ? [BigInt(i)] : []));
       const hiddenCount = log.filter((e) => e === 'hidden').length;
-      await until(() => r.offsets.length === visible.length && r.consumer.health().hiddenByIsolation === hiddenCount);
+      await until(() => r.offsets.length === visible.length && r.consumer.health().hiddenByIsolation === hiddenCount, 10_000, 'every visible record seen, every hidden one counted');
       expect(r.offsets).toEqual(visible);
       const reported = new Set(r.hidden.flatMap((e) => range(Number(e.from), Number(e.to))));
       for (let i = 0; i < log.length; i++) if (log[i] === 'hidden') expect(reported.has(BigInt(i))).toBe(true);

@@ -11,6 +11,7 @@ import { MAX_NO_PROGRESS, MAX_PROTOCOL_VIOLATIONS } from '../../src/consumer/fet
 import { ConfigError, ProtocolError, ThrottledError, TimeoutError } from '../../src/errors';
 import { compressValue } from '../../src/protocol/compression';
 import { memoryWatch, records, startHostileConsumerBroker, zstdBombValue, type HostileConsumerBroker, type HostileConsumerBrokerOptions } from '../support/hostile-consumer-broker';
+import { until } from '../support/wait';
 
 const MiB = 1024 * 1024;
 
@@ -51,18 +52,6 @@ async function run(options: HostileConsumerBrokerOptions, config: Partial<Consum
       await broker.stop();
     },
   };
-}
-
-function until(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const started = Date.now();
-    const timer = setInterval(() => {
-      if (predicate() || Date.now() - started > timeoutMs) {
-        clearInterval(timer);
-        resolve(predicate());
-      }
-    }, 10);
-  });
 }
 
 describe('Consumer against a hostile broker', () => {
@@ -106,11 +95,11 @@ describe('Consumer against a hostile broker', () => {
     );
     try {
       // The partition waits for acknowledgements once its window is used: health$ says so.
-      expect(await until(() => r.consumer.health().stalled.length > 0, 10_000)).toBe(true);
+      await until(() => r.consumer.health().stalled.length > 0, 10_000, 'a stalled partition in health()');
       expect(r.seen.length).toBe(500);
       expect(r.seen.map((x) => x.offset)).toEqual(Array.from({ length: 500 }, (_, i) => BigInt(i)));
       r.seen[r.seen.length - 1]!.ack();
-      expect(await until(() => r.seen.length >= 1_000, 10_000)).toBe(true);
+      await until(() => r.seen.length >= 1_000, 10_000, '1,000 records seen');
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(r.seen.length).toBe(1_000);
       expect(r.seen[999]!.offset).toBe(999n);
@@ -213,7 +202,7 @@ describe('Consumer against a hostile broker', () => {
       false,
     );
     try {
-      expect(await until(() => r.consumer.health().stalled.length > 0, 10_000)).toBe(true);
+      await until(() => r.consumer.health().stalled.length > 0, 10_000, 'a stalled partition in health()');
       // 64 MiB hold four 16 MiB values; each fetch decodes at most two (32 MiB).
       expect(r.seen.length).toBe(4);
       expect(r.seen.every((x) => x.value.length === 16 * MiB)).toBe(true);
@@ -222,7 +211,7 @@ describe('Consumer against a hostile broker', () => {
       expect(grown.external).toBeLessThan(120 * MiB);
       // Acknowledging gives the bytes back: the next values come.
       r.seen[3]!.ack();
-      expect(await until(() => r.seen.length >= 8, 10_000)).toBe(true);
+      await until(() => r.seen.length >= 8, 10_000, '8 records seen');
     } finally {
       memory.stop();
       await r.stop();
@@ -239,7 +228,7 @@ describe('Consumer against a hostile broker', () => {
       false,
     );
     try {
-      expect(await until(() => r.consumer.health().stalled.length > 0, 15_000)).toBe(true);
+      await until(() => r.consumer.health().stalled.length > 0, 15_000, 'a stalled partition in health()');
       // 64 MiB per fetch: one value a fetch; 128 MiB in flight: two values.
       expect(r.seen.length).toBe(2);
       const grown = memory.max();

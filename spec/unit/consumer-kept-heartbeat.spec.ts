@@ -4,7 +4,7 @@
  * JoinGroup). Only the coordinator's answer, or sessionTimeoutMs without an accepted heartbeat,
  * ends the generation.
  */
-import { Observable, VirtualTimeScheduler, firstValueFrom, of, throwError, toArray } from 'rxjs';
+import { type Observable, VirtualTimeScheduler, firstValueFrom, of, throwError, toArray } from 'rxjs';
 import type { Client } from '../../src/client/client';
 import type { HeartbeatResult } from '../../src/client/client-types';
 import { heartbeatLoop$, keptHeartbeat$, type KeptHeartbeatHost } from '../../src/consumer/group-membership';

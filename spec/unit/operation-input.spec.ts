@@ -3,7 +3,7 @@
  * ConfigError (not retriable) naming the argument, what was given and what is expected. The
  * operations are written over an abstract `send$`, so a recording stand-in is all they need.
  */
-import { EMPTY, Observable, firstValueFrom } from 'rxjs';
+import { EMPTY, type Observable, firstValueFrom } from 'rxjs';
 import { BrokerOperations } from '../../src/client/operations';
 import { ConfigError, ProtocolError } from '../../src/errors';
 import { encodeRequestFrame } from '../../src/protocol/frame';

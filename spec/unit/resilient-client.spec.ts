@@ -9,9 +9,10 @@ import { ResilientClient } from '../../src/client/resilient-client';
 import { RESILIENT_DEFAULTS, resolveResilientConfig, type ResilientClientOptions } from '../../src/client/resilient-config';
 import type { ResilientHealth } from '../../src/client/resilient-health';
 import { formatHealth } from '../../src/client/resilient-health';
-import { AllServersUnavailableError, ConfigError, ConnectionError, ServerError, ThrottledError } from '../../src/errors';
+import { AllServersUnavailableError, ConfigError, ConnectionError, type ServerError, ThrottledError } from '../../src/errors';
 import type { Response } from '../../src/protocol/response-schema';
 import { VirtualBroker, virtualFactory } from '../support/fault-proxy';
+import { configError } from '../support/rejection';
 
 function scheduler(): TestScheduler {
   return new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
@@ -135,25 +136,13 @@ describe('ResilientClient configuration', () => {
     [{ connection: { writeLingerUs: -1 } }, 'writeLingerUs'],
   ])('rejects %j at build time with a ConfigError naming %s', (bad, option) => {
     const build = () => new ResilientClient({ bootstrapServers: ['127.0.0.1:9092'], healthCheckEnabled: false, ...(bad as object) } as ResilientClientOptions);
-    expect(build).toThrow(ConfigError);
-    try {
-      build();
-    } catch (error) {
-      expect((error as ConfigError).option).toBe(option);
-      expect((error as ConfigError).message).toContain(option);
-    }
+    const error = configError(build);
+    expect(error.option).toBe(option);
+    expect(error.message).toContain(option);
   });
 
   /** The ConfigError `new ResilientClient(options)` throws (the options are a user's, typos and all). */
-  function configErrorOf(options: object): ConfigError {
-    try {
-      new ResilientClient({ healthCheckEnabled: false, ...options } as ResilientClientOptions);
-    } catch (error) {
-      expect(error).toBeInstanceOf(ConfigError);
-      return error as ConfigError;
-    }
-    throw new Error('expected a ConfigError');
-  }
+  const configErrorOf = (options: object) => configError(() => new ResilientClient({ healthCheckEnabled: false, ...options } as ResilientClientOptions));
 
   it.each([
     ['requestTimeout', 'requestTimeoutMs'],

@@ -158,7 +158,7 @@ describe('ServerLanes connector seam', () => {
   it('never connects after closeAll even if a connection attempt was under way', async () => {
     let release!: (client: Client) => void;
     const broker = await FakeBroker.start();
-    const connect: LaneConnector = (server, options) =>
+    const connect: LaneConnector = () =>
       new Observable<Client>((subscriber) => {
         release = (client) => subscriber.next(client);
         return undefined;

@@ -9,7 +9,7 @@
  * 1.25 × maxDelay and never less than 0.75 × the exponential value. Spreading the waits keeps
  * many clients that failed together from retrying together.
  */
-import { Observable, timer, type SchedulerLike } from 'rxjs';
+import { type Observable, timer, type SchedulerLike } from 'rxjs';
 
 export interface BackoffPolicy {
   /** First delay, in milliseconds. */

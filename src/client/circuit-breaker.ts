@@ -18,7 +18,7 @@
  * server's health). Outcomes of permits issued before the last transition are ignored, so a late
  * reply from before the breaker opened cannot close it.
  */
-import { BehaviorSubject, Observable, asyncScheduler, distinctUntilChanged, type SchedulerLike, type Subscription } from 'rxjs';
+import { BehaviorSubject, type Observable, asyncScheduler, distinctUntilChanged, type SchedulerLike, type Subscription } from 'rxjs';
 
 export type CircuitState = 'closed' | 'open' | 'half-open';
 

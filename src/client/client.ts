@@ -3,7 +3,7 @@
  * connection. Broker `Error` replies become typed errors (ServerError with the broker's code and
  * retriability); `Throttled` becomes ThrottledError carrying the wait.
  */
-import { BehaviorSubject, Observable, Subscription, asyncScheduler, catchError, finalize, map, retry, throttleTime, throwError, timer, type SchedulerLike } from 'rxjs';
+import { BehaviorSubject, Observable, type Subscription, asyncScheduler, catchError, finalize, map, retry, throttleTime, throwError, timer, type SchedulerLike } from 'rxjs';
 import { backoffOf, type ResolvedRetryPolicy } from '../connection-settings.js';
 import { AllServersUnavailableError, RivvenError } from '../errors.js';
 import type { RequestInput } from '../protocol/request-schema.js';

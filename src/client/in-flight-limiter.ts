@@ -3,7 +3,7 @@
  * Observables run at once, the rest wait in FIFO order (neither dropped nor failed) and start as
  * earlier ones finish.
  */
-import { Observable, Subject, Subscription, asyncScheduler, type SchedulerLike } from 'rxjs';
+import { Observable, Subject, type Subscription, asyncScheduler, type SchedulerLike } from 'rxjs';
 import { releaseThenForward } from './release-then-forward.js';
 
 export interface LimiterStats {

@@ -3,7 +3,7 @@
  * the one way a call is made — arguments checked when subscribed, the request sent, the expected
  * reply projected, any other reply turned into a typed error (errorFromResponse).
  */
-import { Observable, defer, map } from 'rxjs';
+import { type Observable, defer, map } from 'rxjs';
 import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response, ResponseType } from '../protocol/response-schema.js';
 import type { RequestOptions } from '../transport/connection.js';

@@ -8,7 +8,7 @@
  * (operation-input.ts): a wrong type or range is a `ConfigError`, not retriable.
  * `consume$` gives values as the producer sent them (value-decoder.ts), like `Consumer`.
  */
-import { Observable, defer } from 'rxjs';
+import { type Observable, defer } from 'rxjs';
 import { MAX_TIMER_MS } from '../settings-validation.js';
 import { ArgumentCheck } from './operation-input.js';
 import { REBALANCE_IN_PROGRESS_CODE, JOIN_OPTION_KEYS, checkMember } from './operation-checks.js';

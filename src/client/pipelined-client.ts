@@ -20,7 +20,7 @@ import {
   BehaviorSubject,
   Observable,
   Subject,
-  Subscription,
+  type Subscription,
   asyncScheduler,
   defer,
   finalize,

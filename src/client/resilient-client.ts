@@ -25,7 +25,7 @@
 import {
   BehaviorSubject,
   EMPTY,
-  Observable,
+  type Observable,
   Subject,
   Subscription,
   catchError,

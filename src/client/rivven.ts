@@ -11,7 +11,7 @@
  * A component's own options add to the shared ones, never repeat them: a shared key in a
  * component's options is a ConfigError (one place to set it, one place to look).
  */
-import { Observable, defer, firstValueFrom, from } from 'rxjs';
+import { type Observable, defer, firstValueFrom, from } from 'rxjs';
 import { CONNECTION_SETTING_KEYS, resolveBootstrapServers, resolveRetryPolicy, type ConnectionSettingKey, type ConnectionSettings } from '../connection-settings.js';
 import { ConfigError } from '../errors.js';
 import { Consumer } from '../consumer/consumer.js';

@@ -2,7 +2,7 @@
  * The idempotent and transactional primitives: producer ids, sequenced publishes, and a
  * transaction's begin, partitions, offsets, commit and abort.
  */
-import { Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { ArgumentCheck } from './operation-input.js';
 import { checkProducer, sequencedRecord, checkBatch, checkTransaction } from './operation-checks.js';
 import type { Bytes, IdempotentBatchMetadata, IdempotentRecordMetadata, ProducerIdentity, PublishRecord, TransactionalRecordMetadata } from './client-types.js';

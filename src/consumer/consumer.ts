@@ -27,7 +27,7 @@
  * group-coordinator.ts (the group protocol). This file is the facade: it wires them and starts
  * and stops sessions.
  */
-import { BehaviorSubject, Observable, ReplaySubject, Subject, concatMap, defer, from } from 'rxjs';
+import { BehaviorSubject, type Observable, ReplaySubject, Subject, concatMap, defer, from } from 'rxjs';
 import type { Client } from '../client/client.js';
 import { ConnectionError } from '../errors.js';
 import { resolveConsumerConfig, type ConsumerConfig, type ResolvedConsumerConfig } from './consumer-config.js';

@@ -4,7 +4,7 @@
  * UNKNOWN_MEMBER_ID — then completes; heartbeats never overlap), the follower's wait for the
  * leader, and the readiness marker members put in their JoinGroup subscriptions.
  */
-import { EMPTY, Observable, catchError, concatMap, defer, exhaustMap, filter, from, map, merge, of, retry, take, tap, throwError, timer, type SchedulerLike } from 'rxjs';
+import { EMPTY, type Observable, catchError, concatMap, defer, exhaustMap, filter, from, map, merge, of, retry, take, tap, throwError, timer, type SchedulerLike } from 'rxjs';
 import type { Client } from '../client/client.js';
 import type { HeartbeatResult } from '../client/client-types.js';
 import { REBALANCE_IN_PROGRESS_CODE } from '../client/operations.js';

@@ -9,7 +9,7 @@
  * - `partitionCountWatch$`: subscribed topics' partition counts, re-read every interval; a change
  *   (partitions added, a topic created) needs a rebalance so the new partitions get owners.
  */
-import { Observable, catchError, defer, exhaustMap, filter, map, merge, of, take, timer, type SchedulerLike } from 'rxjs';
+import { type Observable, catchError, defer, exhaustMap, filter, map, merge, of, take, timer, type SchedulerLike } from 'rxjs';
 
 export type WatchReason = 'MAX_POLL_INTERVAL_EXCEEDED' | 'METADATA_CHANGED';
 

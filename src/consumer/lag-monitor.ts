@@ -5,7 +5,7 @@
  * still under way when the next is due is not doubled up (a slow broker gets fewer requests, not
  * more).
  */
-import { EMPTY, Observable, catchError, exhaustMap, forkJoin, map, of, timer, type SchedulerLike } from 'rxjs';
+import { EMPTY, type Observable, catchError, exhaustMap, forkJoin, map, of, timer, type SchedulerLike } from 'rxjs';
 
 export interface PartitionLag {
   topic: string;

@@ -4,7 +4,7 @@
  * rewindToCommitted$, and after OFFSET_OUT_OF_RANGE — and the one that commits acknowledged
  * offsets.
  */
-import { Observable, catchError, concatMap, defer, firstValueFrom, forkJoin, from, map, of, retry, tap, throwError, timer, type SchedulerLike } from 'rxjs';
+import { type Observable, catchError, concatMap, defer, firstValueFrom, forkJoin, from, map, of, retry, tap, throwError, timer, type SchedulerLike } from 'rxjs';
 import { Trace, commitChannel, isTraced, type CommitTraceMessage } from '../observability/channels.js';
 import { Log } from '../observability/log.js';
 import type { Client } from '../client/client.js';

@@ -11,8 +11,8 @@
  *   (A, B) → [A, B] · HashMap<K, V> → Map<K, V> · struct → object with camelCase keys
  */
 import { ProtocolError } from '../errors.js';
-import { PostcardReader } from './postcard-reader.js';
-import { PostcardWriter } from './postcard-writer.js';
+import type { PostcardReader } from './postcard-reader.js';
+import type { PostcardWriter } from './postcard-writer.js';
 
 export type Schema =
   | { readonly kind: 'u8' | 'u16' | 'u32' | 'usize' | 'i32' | 'u64' | 'i64' | 'bool' | 'bytes' }

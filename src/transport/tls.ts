@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, type ConnectionOptions as NodeTlsOptions, type SecureVersion } from 'node:tls';
 import { isIP, type Socket } from 'node:net';
-import { ConfigError, RivvenError, TlsError } from '../errors.js';
+import { ConfigError, type RivvenError, TlsError } from '../errors.js';
 import { formatAddress, type BrokerAddress } from './address.js';
 import type { SocketFactory } from './socket-factory.js';
 
