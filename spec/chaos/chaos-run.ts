@@ -57,6 +57,7 @@ import {
 import type { ChaosEosWorkerConfig } from './chaos-eos-worker.js';
 import type { ChaosGroupWorkerConfig } from './chaos-group-worker.js';
 import type { ChaosProducerConfig } from './chaos-producer.js';
+import { seededRandom as random } from '../support/random.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -159,17 +160,6 @@ const CLOSE_LIMIT_MS = 20_000;
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** mulberry32: a seeded generator, so a run's schedule can be replayed with --seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
 

@@ -15,6 +15,7 @@ import { buildScript, type BuiltScript } from '../support/eos-build';
 import { duplicates, readTopic } from '../support/eos-read';
 import type { EosWorkerConfig } from '../support/eos-worker';
 import { seedBacklog } from '../support/seed-backlog';
+import { seededRandom as random } from '../support/random';
 
 jest.setTimeout(240_000);
 
@@ -41,17 +42,6 @@ afterAll(async () => {
   worker?.cleanup();
 });
 
-/** mulberry32: a small seeded generator, so a failing run's kill points can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A run that has not exited by then is stuck, not slow (one run takes ~10 s here): end it and say so. */
 const RUN_DEADLINE_MS = 50_000;
