@@ -124,6 +124,24 @@ describe('TransactionalProducer', () => {
     expect(await committedValues(topic)).toEqual(['slow', 'late']);
   });
 
+  it('bounds what a transaction holds until its commit: a publish past bufferMemory is refused whole, typed, and the rest still commits', async () => {
+    const topic = unique('txn-bounded');
+    await firstValueFrom(admin.createTopic$(topic, 1));
+    const producer = await firstValueFrom(TransactionalProducer.create$({ bootstrapServers: testBroker().address, transactionalId: unique('txn'), bufferMemory: 100 }));
+    producers.push(producer);
+    await firstValueFrom(producer.begin$());
+    await lastValueFrom(producer.send$({ topic, partition: 0, value: 'x'.repeat(60) }), { defaultValue: undefined });
+    const refused = await rejection(lastValueFrom(producer.send$({ topic, partition: 0, key: 'k', value: 'y'.repeat(40) }), { defaultValue: undefined }));
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as ConfigError).option).toBe('bufferMemory');
+    expect((refused as Error).message).toMatch(/101 bytes.*bufferMemory \(100\)/);
+    const bad = await rejection(lastValueFrom(producer.send$({ topic, partition: 0, value: 42 as unknown as string }), { defaultValue: undefined }));
+    expect((bad as ConfigError).option).toBe('records[0].value');
+    const results = await firstValueFrom(producer.commit$());
+    expect(results).toEqual([{ topic, partition: 0, offset: 0n }]);
+    expect(await committedValues(topic)).toEqual(['x'.repeat(60)]);
+  });
+
   it('refuses previousProducerId, saying why there is no id to resume', async () => {
     const error = await rejection(
       firstValueFrom(TransactionalProducer.create$({ bootstrapServers: testBroker().address, transactionalId: 't', previousProducerId: 1n } as Parameters<typeof TransactionalProducer.create$>[0])),

@@ -22,6 +22,7 @@ export interface GroupOffsets {
 export class TransactionState {
   private isOpen = false;
   private buffered: TransactionalRecord[] = [];
+  private bufferedBytes = 0;
   private groupOffsets: GroupOffsets[] = [];
 
   get open(): boolean {
@@ -33,6 +34,11 @@ export class TransactionState {
     return this.buffered;
   }
 
+  /** Key and value bytes of the records held (strings counted as UTF-8). */
+  get bytes(): number {
+    return this.bufferedBytes;
+  }
+
   /** Consumed offsets sent with the open transaction, in the order they were sent. */
   get offsets(): readonly GroupOffsets[] {
     return this.groupOffsets;
@@ -41,11 +47,13 @@ export class TransactionState {
   began(): void {
     this.isOpen = true;
     this.buffered = [];
+    this.bufferedBytes = 0;
     this.groupOffsets = [];
   }
 
-  add(records: readonly TransactionalRecord[]): void {
+  add(records: readonly TransactionalRecord[], bytes: number): void {
     this.buffered.push(...records);
+    this.bufferedBytes += bytes;
   }
 
   addOffsets(groupId: string, offsets: OffsetsToCommit): void {
@@ -56,6 +64,7 @@ export class TransactionState {
   finished(): void {
     this.isOpen = false;
     this.buffered = [];
+    this.bufferedBytes = 0;
     this.groupOffsets = [];
   }
 }

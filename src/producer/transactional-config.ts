@@ -29,9 +29,15 @@ export interface TransactionalProducerConfig extends ConnectionSettings {
    * crash stay visible before the broker's reaper aborts them. Default 60,000 ms.
    */
   transactionTimeoutMs?: number;
+  /**
+   * Bytes (keys and values) one transaction may hold in the client until its commit; publishing
+   * past it fails the publish with a ConfigError (commit smaller transactions, or raise this).
+   * Default 33,554,432 (32 MiB, as the Producer's bufferMemory).
+   */
+  bufferMemory?: number;
 }
 
-const CONFIG_KEYS: readonly string[] = [...CONNECTION_SETTING_KEYS, 'transactionalId', 'transactionTimeoutMs'];
+const CONFIG_KEYS: readonly string[] = [...CONNECTION_SETTING_KEYS, 'transactionalId', 'transactionTimeoutMs', 'bufferMemory'];
 
 /** The nested connection options of earlier versions: their keys are top-level settings now. */
 const FORMER_NAMES: Readonly<Record<string, string>> = {
@@ -54,6 +60,7 @@ export interface ResolvedTransactionalConfig {
   servers: string[];
   transactionalId: string;
   transactionTimeoutMs: number;
+  bufferMemory: number;
   retry: ResolvedRetryPolicy;
   connection: ReturnType<typeof connectionOptionsOf>;
 }
@@ -67,8 +74,9 @@ export function resolveTransactionalConfig(input: TransactionalProducerConfig): 
     throw new ConfigError('transactionalId', `must be a non-empty string, got ${describeValue(config.transactionalId)}`);
   }
   const transactionTimeoutMs = integerIn('transactionTimeoutMs', config.transactionTimeoutMs ?? 60_000, 1, MAX_TIMER_MS);
+  const bufferMemory = integerIn('bufferMemory', config.bufferMemory ?? 32 * 1024 * 1024, 1);
   const retry = resolveRetryPolicy(config.retry, DEFAULT_TRANSACTIONAL_RETRY);
   const connection = connectionOptionsOf({ ...config, clientId: config.clientId ?? config.transactionalId });
   validateConnectionOptions(connection, 'TransactionalProducer');
-  return { servers, transactionalId: config.transactionalId, transactionTimeoutMs, retry, connection };
+  return { servers, transactionalId: config.transactionalId, transactionTimeoutMs, bufferMemory, retry, connection };
 }

@@ -105,7 +105,7 @@ export class TransactionalProducer {
 
   private constructor(
     private readonly connection: TransactionConnection,
-    readonly config: Readonly<{ transactionalId: string; transactionTimeoutMs: number }>,
+    readonly config: Readonly<{ transactionalId: string; transactionTimeoutMs: number; bufferMemory: number }>,
     retry: ResolvedRetryPolicy,
     private readonly log: Log = Log.silent,
   ) {
@@ -143,7 +143,8 @@ export class TransactionalProducer {
       try {
         await firstClient(connection, resolved.retry);
         const log = createLog('transactional-producer', config.logger, config.logLevel, { transactionalId: resolved.transactionalId });
-        return new TransactionalProducer(connection, { transactionalId: resolved.transactionalId, transactionTimeoutMs: resolved.transactionTimeoutMs }, resolved.retry, log);
+        const settings = { transactionalId: resolved.transactionalId, transactionTimeoutMs: resolved.transactionTimeoutMs, bufferMemory: resolved.bufferMemory };
+        return new TransactionalProducer(connection, settings, resolved.retry, log);
       } catch (error) {
         await connection.close();
         throw error;
@@ -183,8 +184,20 @@ export class TransactionalProducer {
     return new Observable<never>((subscriber) => {
       try {
         this.requireOpen('publish$');
-        records.forEach((record, i) => checkRecord(record, i));
-        this.txn.add(records);
+        let bytes = 0;
+        records.forEach((record, i) => {
+          checkRecord(record, i);
+          bytes += byteLength(record.value) + (record.key === undefined ? 0 : byteLength(record.key));
+        });
+        // The records wait in memory until the commit: bounded, and refused as a whole past the bound.
+        if (this.txn.bytes + bytes > this.config.bufferMemory) {
+          throw new ConfigError(
+            'bufferMemory',
+            `the transaction would hold ${this.txn.bytes + bytes} bytes of keys and values, more than bufferMemory (${this.config.bufferMemory}); ` +
+              'its records stay in the client until the commit: commit smaller transactions, or raise bufferMemory',
+          );
+        }
+        this.txn.add(records, bytes);
         subscriber.complete();
       } catch (error) {
         subscriber.error(error);
@@ -485,6 +498,14 @@ function byPartition(records: readonly PlacedRecord[]): Map<string, { topic: str
   return batches;
 }
 
+function isBytes(value: unknown): value is Bytes {
+  return typeof value === 'string' || value instanceof Uint8Array;
+}
+
+function byteLength(bytes: Bytes): number {
+  return typeof bytes === 'string' ? Buffer.byteLength(bytes, 'utf8') : bytes.byteLength;
+}
+
 function toBuffer(bytes: Bytes): Buffer {
   return typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
@@ -492,6 +513,8 @@ function toBuffer(bytes: Bytes): Buffer {
 function checkRecord(record: TransactionalRecord, index: number): void {
   if (record === null || typeof record !== 'object') throw new ConfigError(`records[${index}]`, 'expected a record object { topic, value, key?, partition? }');
   if (typeof record.topic !== 'string' || record.topic.length === 0) throw new ConfigError(`records[${index}].topic`, 'must be a non-empty string');
+  if (!isBytes(record.value)) throw new ConfigError(`records[${index}].value`, 'must be a string or a Uint8Array (Buffer)');
+  if (record.key !== undefined && !isBytes(record.key)) throw new ConfigError(`records[${index}].key`, 'must be a string or a Uint8Array (Buffer) when given');
   if (record.partition !== undefined && (!Number.isSafeInteger(record.partition) || record.partition < 0)) {
     throw new ConfigError(`records[${index}].partition`, `expected a partition number (0 or more), got ${String(record.partition)}`);
   }
