@@ -106,7 +106,8 @@ export function createPendingRecord<C>(
   );
 }
 
-function toBuffer(value: Bytes, option: string): Buffer {
+/** Keys and values as the wire carries them: strings as UTF-8; anything else is a ConfigError naming `option`. */
+export function toBuffer(value: Bytes, option: string): Buffer {
   if (typeof value === 'string') return Buffer.from(value, 'utf8');
   if (value instanceof Uint8Array) return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   throw new ConfigError(option, 'must be a Buffer, Uint8Array or string');

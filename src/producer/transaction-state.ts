@@ -1,15 +1,26 @@
 /**
- * The open transaction as the client holds it: the records published into it and the consumed
- * offsets sent with it, in order, until commit. Nothing of an open transaction is on the broker
+ * The open transaction as the client holds it: the records published into it (checked, as the
+ * wire carries them, at most `bufferMemory` bytes of keys and values) and the consumed offsets sent
+ * with it, in order, until commit. Nothing of an open transaction is on the broker
  * (transactional-producer.ts says why). No I/O.
  */
 import type { Bytes } from '../client/client-types.js';
+import { ConfigError } from '../errors.js';
+import { toBuffer } from './producer-record.js';
 
 export interface TransactionalRecord {
   topic: string;
   value: Bytes;
   key?: Bytes;
   partition?: number;
+}
+
+/** A published record as the transaction holds it until commit. */
+export interface HeldRecord {
+  readonly topic: string;
+  readonly key: Buffer | undefined;
+  readonly value: Buffer;
+  readonly partition: number | undefined;
 }
 
 export type OffsetsToCommit = readonly (readonly [topic: string, partition: number, nextOffset: bigint])[];
@@ -21,7 +32,7 @@ export interface GroupOffsets {
 
 export class TransactionState {
   private isOpen = false;
-  private buffered: TransactionalRecord[] = [];
+  private buffered: HeldRecord[] = [];
   private bufferedBytes = 0;
   private groupOffsets: GroupOffsets[] = [];
 
@@ -30,13 +41,8 @@ export class TransactionState {
   }
 
   /** Records published into the open transaction, in publish order. */
-  get records(): readonly TransactionalRecord[] {
+  get records(): readonly HeldRecord[] {
     return this.buffered;
-  }
-
-  /** Key and value bytes of the records held (strings counted as UTF-8). */
-  get bytes(): number {
-    return this.bufferedBytes;
   }
 
   /** Consumed offsets sent with the open transaction, in the order they were sent. */
@@ -51,8 +57,21 @@ export class TransactionState {
     this.groupOffsets = [];
   }
 
-  add(records: readonly TransactionalRecord[], bytes: number): void {
-    this.buffered.push(...records);
+  /**
+   * Hold `records` (checked and converted first). All or none: a record that is not valid, or
+   * that would take the transaction past `bufferMemory` bytes, refuses the whole call.
+   */
+  add(records: readonly TransactionalRecord[], bufferMemory: number): void {
+    const held = records.map(heldRecord);
+    const bytes = held.reduce((sum, r) => sum + r.value.length + (r.key?.length ?? 0), 0);
+    if (this.bufferedBytes + bytes > bufferMemory) {
+      throw new ConfigError(
+        'bufferMemory',
+        `the transaction would hold ${this.bufferedBytes + bytes} bytes of keys and values, more than bufferMemory (${bufferMemory}); ` +
+          'its records stay in the client until the commit: commit smaller transactions, or raise bufferMemory',
+      );
+    }
+    this.buffered.push(...held);
     this.bufferedBytes += bytes;
   }
 
@@ -67,4 +86,18 @@ export class TransactionState {
     this.bufferedBytes = 0;
     this.groupOffsets = [];
   }
+}
+
+function heldRecord(record: TransactionalRecord, index: number): HeldRecord {
+  if (record === null || typeof record !== 'object') throw new ConfigError(`records[${index}]`, 'expected a record object { topic, value, key?, partition? }');
+  if (typeof record.topic !== 'string' || record.topic.length === 0) throw new ConfigError(`records[${index}].topic`, 'must be a non-empty string');
+  if (record.partition !== undefined && (!Number.isSafeInteger(record.partition) || record.partition < 0)) {
+    throw new ConfigError(`records[${index}].partition`, `expected a partition number (0 or more), got ${String(record.partition)}`);
+  }
+  return {
+    topic: record.topic,
+    key: record.key === undefined ? undefined : toBuffer(record.key, `records[${index}].key`),
+    value: toBuffer(record.value, `records[${index}].value`),
+    partition: record.partition,
+  };
 }

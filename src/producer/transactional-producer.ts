@@ -48,20 +48,17 @@
  */
 import { Observable, asyncScheduler, defer, firstValueFrom, from, lastValueFrom, type ObservableInput } from 'rxjs';
 import type { Client } from '../client/client.js';
-import type { Bytes, ProducerIdentity } from '../client/client-types.js';
+import type { ProducerIdentity } from '../client/client-types.js';
 import type { ResolvedRetryPolicy } from '../connection-settings.js';
 import { ConfigError, ServerError, TransactionInterruptedError, isUnreachable } from '../errors.js';
 import { Trace, isTraced, transactionChannel, type TransactionTraceMessage } from '../observability/channels.js';
 import { Log, createLog } from '../observability/log.js';
-import { murmur2Partition } from '../protocol/murmur2.js';
 import { BatchSender, type TransactionWrite } from './batch-sender.js';
 import { Idempotence, isFencingCode, isLostProducerState } from './idempotence.js';
 import { PartitionSequences } from './partition-sequences.js';
-import { Partitioner } from './partitioner.js';
-import { DEFAULT_PRODUCER_CONFIG } from './producer-config.js';
-import { TopicMetadataCache } from './topic-metadata.js';
 import { firstClient, openTransactionConnection, type TransactionConnection } from './transaction-connection.js';
-import { TransactionState, type OffsetsToCommit, type TransactionalRecord } from './transaction-state.js';
+import { TransactionState, type HeldRecord, type OffsetsToCommit, type TransactionalRecord } from './transaction-state.js';
+import { CommitPlacement, byPartition } from './commit-placement.js';
 import { resolveTransactionalConfig, type TransactionalProducerConfig } from './transactional-config.js';
 
 export type { TransactionalProducerConfig } from './transactional-config.js';
@@ -80,23 +77,9 @@ const LOST_COMMIT_ATTEMPTS = 18;
 /** Answers that mean the broker no longer has the commit's transaction or producer id (a restart, the reaper). */
 const LOST_TRANSACTION_CODES = new Set(['INVALID_TXN_ID']);
 
-/** A record of a commit on its way to its partition. */
-interface PlacedRecord {
-  readonly topic: string;
-  readonly key: Buffer | undefined;
-  readonly value: Buffer;
-  readonly explicitPartition: boolean;
-  partition: number;
-  settled: boolean;
-  placed(partition: number): void;
-  failed(error: unknown): void;
-}
-
 export class TransactionalProducer {
   private readonly txn = new TransactionState();
-  /** Keyless records: one partition per transaction and topic, the next one for the next transaction. */
-  private readonly partitioner = new Partitioner();
-  private readonly metadata: TopicMetadataCache<PlacedRecord>;
+  private readonly placement: CommitPlacement;
   private readonly sender: BatchSender;
   private closed = false;
   private lastIdentity: ProducerIdentity | undefined;
@@ -109,15 +92,10 @@ export class TransactionalProducer {
     retry: ResolvedRetryPolicy,
     private readonly log: Log = Log.silent,
   ) {
-    this.metadata = new TopicMetadataCache<PlacedRecord>({
-      scheduler: asyncScheduler,
-      metadataMaxAgeMs: DEFAULT_PRODUCER_CONFIG.metadataMaxAgeMs,
+    this.placement = new CommitPlacement({
       retry,
       requestMetadata: async (topic) => firstValueFrom((await this.connection.client()).getMetadata$(topic)),
       retriesStopped: () => this.closed,
-      onUnreachable: () => undefined,
-      assign: (record, partitionCount) => this.assignPartition(record, partitionCount),
-      fail: (record, error) => record.failed(error),
     });
     // Written once per commit, never retried: a transactional write repeated under the same
     // producer id would be answered like a fresh one, so a failure fails (and aborts) the commit.
@@ -184,20 +162,8 @@ export class TransactionalProducer {
     return new Observable<never>((subscriber) => {
       try {
         this.requireOpen('publish$');
-        let bytes = 0;
-        records.forEach((record, i) => {
-          checkRecord(record, i);
-          bytes += byteLength(record.value) + (record.key === undefined ? 0 : byteLength(record.key));
-        });
-        // The records wait in memory until the commit: bounded, and refused as a whole past the bound.
-        if (this.txn.bytes + bytes > this.config.bufferMemory) {
-          throw new ConfigError(
-            'bufferMemory',
-            `the transaction would hold ${this.txn.bytes + bytes} bytes of keys and values, more than bufferMemory (${this.config.bufferMemory}); ` +
-              'its records stay in the client until the commit: commit smaller transactions, or raise bufferMemory',
-          );
-        }
-        this.txn.add(records, bytes);
+        // Held in memory until the commit: checked now, bounded by bufferMemory, all or none.
+        this.txn.add(records, this.config.bufferMemory);
         subscriber.complete();
       } catch (error) {
         subscriber.error(error);
@@ -267,11 +233,11 @@ export class TransactionalProducer {
    * partitions, publish every record (pipelined: the broker handles a connection's requests in
    * order), add the offsets, commit. Anything failing before the commit is answered aborts it.
    */
-  private async writeAndCommit(records: readonly TransactionalRecord[], groupOffsets: TransactionState['offsets']): Promise<TransactionalResult[]> {
+  private async writeAndCommit(records: readonly HeldRecord[], groupOffsets: TransactionState['offsets']): Promise<TransactionalResult[]> {
     const { transactionalId, transactionTimeoutMs } = this.config;
     const client = await this.connected();
-    const placed = await this.call(() => this.place(records), undefined);
-    const identity = await this.call(() => firstValueFrom(client.initProducerId$()), undefined);
+    const placed = await this.interruptedIfUnreachable(() => this.placement.place(records));
+    const identity = await this.interruptedIfUnreachable(() => firstValueFrom(client.initProducerId$()));
     this.lastIdentity = identity;
     const trace = isTraced(transactionChannel)
       ? new Trace<TransactionTraceMessage>(transactionChannel, { transactionalId, producerId: identity.producerId, producerEpoch: identity.producerEpoch })
@@ -416,10 +382,11 @@ export class TransactionalProducer {
 
   /** A connection, walking the server list; unreachable brokers fail the commit as interrupted. */
   private async connected(): Promise<Client> {
-    return this.call(() => this.connection.client(), undefined);
+    return this.interruptedIfUnreachable(() => this.connection.client());
   }
 
-  private async call<T>(operation: () => Promise<T>, identity: ProducerIdentity | undefined): Promise<T> {
+  /** Before the commit's transaction begins: a broker out of reach fails it as interrupted, with nothing written. */
+  private async interruptedIfUnreachable<T>(operation: () => Promise<T>): Promise<T> {
     try {
       return await operation();
     } catch (error) {
@@ -427,95 +394,7 @@ export class TransactionalProducer {
         this.connection.reset();
         throw new TransactionInterruptedError(`the broker could not be reached (${(error as Error).message}); nothing of it was committed`, { cause: error });
       }
-      throw identity === undefined ? error : this.explain(error, identity);
+      throw error;
     }
-  }
-
-  /**
-   * Each record's partition, from the metadata cache the Producer uses: the one it names (checked
-   * against the topic's count, so a missing topic fails instead of being created by the publish),
-   * else murmur2 of its key, else the topic's sticky partition for this transaction.
-   */
-  private async place(records: readonly TransactionalRecord[]): Promise<PlacedRecord[]> {
-    const placed = records.map((record) => {
-      let placed!: (partition: number) => void;
-      let failed!: (error: unknown) => void;
-      const where = new Promise<number>((resolve, reject) => ((placed = resolve), (failed = reject)));
-      const entry: PlacedRecord = {
-        topic: record.topic,
-        key: record.key === undefined ? undefined : toBuffer(record.key),
-        value: toBuffer(record.value),
-        explicitPartition: record.partition !== undefined,
-        partition: record.partition ?? 0,
-        settled: false,
-        placed: (partition) => {
-          entry.settled = true;
-          entry.partition = partition;
-          placed(partition);
-        },
-        failed: (error) => {
-          entry.settled = true;
-          failed(error);
-        },
-      };
-      return { entry, where };
-    });
-    for (const { entry } of placed) this.metadata.route(entry);
-    await Promise.all(placed.map(({ where }) => where));
-    // The next transaction's keyless records of each topic start on the next partition.
-    for (const topic of new Set(placed.filter(({ entry }) => !entry.explicitPartition && entry.key === undefined).map(({ entry }) => entry.topic))) {
-      const batch = placed.find(({ entry }) => entry.topic === topic && !entry.explicitPartition && entry.key === undefined)!.entry;
-      this.partitioner.batchSent(topic, batch.partition);
-    }
-    return placed.map(({ entry }) => entry);
-  }
-
-  private assignPartition(record: PlacedRecord, partitionCount: number): void {
-    if (record.explicitPartition) {
-      if (record.partition >= partitionCount) {
-        record.failed(new ConfigError('record.partition', `topic '${record.topic}' has ${partitionCount} partition(s) (0..${partitionCount - 1}), got ${record.partition}`));
-      } else {
-        record.placed(record.partition);
-      }
-      return;
-    }
-    record.placed(record.key !== undefined ? murmur2Partition(record.key, partitionCount) : this.partitioner.partition(record.topic, undefined, partitionCount));
-  }
-}
-
-/** A commit's records grouped by topic-partition, in publish order. */
-function byPartition(records: readonly PlacedRecord[]): Map<string, { topic: string; partition: number; indexes: number[] }> {
-  const batches = new Map<string, { topic: string; partition: number; indexes: number[] }>();
-  records.forEach((record, i) => {
-    const key = `${record.topic}\u0000${record.partition}`;
-    let batch = batches.get(key);
-    if (batch === undefined) {
-      batch = { topic: record.topic, partition: record.partition, indexes: [] };
-      batches.set(key, batch);
-    }
-    batch.indexes.push(i);
-  });
-  return batches;
-}
-
-function isBytes(value: unknown): value is Bytes {
-  return typeof value === 'string' || value instanceof Uint8Array;
-}
-
-function byteLength(bytes: Bytes): number {
-  return typeof bytes === 'string' ? Buffer.byteLength(bytes, 'utf8') : bytes.byteLength;
-}
-
-function toBuffer(bytes: Bytes): Buffer {
-  return typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-function checkRecord(record: TransactionalRecord, index: number): void {
-  if (record === null || typeof record !== 'object') throw new ConfigError(`records[${index}]`, 'expected a record object { topic, value, key?, partition? }');
-  if (typeof record.topic !== 'string' || record.topic.length === 0) throw new ConfigError(`records[${index}].topic`, 'must be a non-empty string');
-  if (!isBytes(record.value)) throw new ConfigError(`records[${index}].value`, 'must be a string or a Uint8Array (Buffer)');
-  if (record.key !== undefined && !isBytes(record.key)) throw new ConfigError(`records[${index}].key`, 'must be a string or a Uint8Array (Buffer) when given');
-  if (record.partition !== undefined && (!Number.isSafeInteger(record.partition) || record.partition < 0)) {
-    throw new ConfigError(`records[${index}].partition`, `expected a partition number (0 or more), got ${String(record.partition)}`);
   }
 }
