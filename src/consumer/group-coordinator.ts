@@ -7,14 +7,14 @@
  * This file runs the rounds and the stable phase (heartbeats and watches) and leaves; a round's
  * JoinGroup/SyncGroup exchange is group-join.ts, giving partitions up is group-revoke.ts.
  */
-import { defer, firstValueFrom, merge, take, takeUntil } from 'rxjs';
+import { concatMap, defer, firstValueFrom, merge, take, takeUntil } from 'rxjs';
 import type { Client } from '../client/client.js';
 import type { JoinGroupResult } from '../client/client-types.js';
 import { ConnectionError, RivvenError, ServerError } from '../errors.js';
 import type { RevokeReason, TopicPartition } from './consumer-record.js';
 import type { GroupHost, GroupPartition, GroupSession } from './group-host.js';
 import { GroupJoin } from './group-join.js';
-import { heartbeatLoop$, keptHeartbeat$, rejoinReasonOf, type RejoinReason } from './group-membership.js';
+import { heartbeatLoop$, keptMembership, rejoinReasonOf, type KeptRequest, type RejoinReason } from './group-membership.js';
 import { GroupRevoke } from './group-revoke.js';
 import { partitionCountWatch$, pollWatchdog$, type WatchReason } from './group-watch.js';
 
@@ -87,18 +87,24 @@ export class GroupCoordinator<S extends GroupSession, P extends GroupPartition> 
       let failedWith: string | undefined;
       try {
         const client = await host.coordinator();
+        // Every request of the round and of the generation it forms goes as the same member over the
+        // current coordinator connection: a cut one is repeated, not the round (keptMembership says why).
+        const send = this.keptMembership(session, client);
+        // A new member's JoinGroup is the exception, sent once: repeating a cut one without the member
+        // id its lost answer carried would add a second member, which the leader would wait for.
+        const firstSend: KeptRequest = this.joining.memberId === '' ? (request) => request(client) : send;
         // Partition counts as of before joining: whatever the leader assigns is at least this, so a
         // later difference means partitions no one was given (at worst one needless rebalance).
-        const [baseline, first] = await Promise.all([this.joining.partitionCounts(client, config.topics), this.joining.join(client, undefined)]);
-        await this.revoking.finish(session, () => client.heartbeat$(config.groupId, first.generationId, first.memberId));
+        const [baseline, first] = await Promise.all([this.joining.partitionCounts(send, config.topics), this.joining.join(firstSend, undefined)]);
+        await this.revoking.finish(session, () => send((c) => c.heartbeat$(config.groupId, first.generationId, first.memberId)));
         if (session.stopped) break;
-        const negotiated = await this.joining.negotiate(session, client, first);
+        const negotiated = await this.joining.negotiate(session, send, first);
         if (negotiated === 'STOPPED') break;
         if (typeof negotiated === 'string') {
           reason = negotiated;
         } else {
           const { join, assignment } = negotiated;
-          if (assignment.every(([, parts]) => parts.length === 0) && leftOut < MAX_LEFT_OUT_REJOINS && (await this.joining.wasLeftOut(client, join.members))) {
+          if (assignment.every(([, parts]) => parts.length === 0) && leftOut < MAX_LEFT_OUT_REJOINS && (await this.joining.wasLeftOut(send, join.members))) {
             // The leader assigned with a member list taken before we joined: we got nothing although
             // there is enough to share. Rejoining starts a new generation.
             leftOut++;
@@ -116,7 +122,7 @@ export class GroupCoordinator<S extends GroupSession, P extends GroupPartition> 
           await host.assignPartitions(session, tps, { generationId: join.generationId, memberId: join.memberId, isLeader: join.isLeader });
           failures = 0;
           host.updateHealth({ state: 'stable' });
-          reason = await this.stableUntilRejoin(session, client, join, baseline);
+          reason = await this.stableUntilRejoin(session, send, join, baseline);
         }
       } catch (error) {
         if (session.stopped) break;
@@ -167,18 +173,14 @@ export class GroupCoordinator<S extends GroupSession, P extends GroupPartition> 
   }
 
   /**
-   * The stable phase of a generation: heartbeats, the maxPollIntervalMs watchdog and the partition
-   * count watch, until the first of them gives a reason to rejoin (or the session stops).
-   *
-   * A dropped coordinator connection is not a reason: the heartbeats reconnect and go on with the
-   * same member id and generation (keptHeartbeat$ in group-membership.ts says why rivvend needs
-   * this), so partitions stay owned and fetching goes on; only the coordinator's answer (or
-   * sessionTimeoutMs without any accepted heartbeat) ends the generation.
+   * Requests as this member over the current coordinator connection, repeated over a new one when
+   * the connection drops (until sessionTimeoutMs passes without an answer). One per round: the
+   * round's requests and the stable phase's heartbeats share the "last answered" clock.
    */
-  private stableUntilRejoin(session: S, client: Client, join: JoinGroupResult, baseline: Map<string, number>): Promise<RejoinReason | WatchReason | 'STOPPED'> {
+  private keptMembership(session: S, joinedOver: Client): KeptRequest {
     const host = this.host;
     const config = host.config;
-    const heartbeat$ = keptHeartbeat$(
+    return keptMembership(
       {
         coordinator: () => host.coordinator(),
         dropCoordinator: () => host.dropCoordinator(),
@@ -189,24 +191,42 @@ export class GroupCoordinator<S extends GroupSession, P extends GroupPartition> 
         unreachable: (error, failures) => {
           host.noteError(error);
           if (failures === 1) {
-            host.log.warn('lost the group coordinator connection: reconnecting to heartbeat as the same member (no rejoin, partitions stay owned)', {
-              memberId: join.memberId,
-              generation: join.generationId,
+            host.log.warn('lost the group coordinator connection: reconnecting to go on as the same member (no rejoin; owned partitions stay owned)', {
+              memberId: this.joining.memberId,
+              generation: this.joining.joinedGeneration,
               sessionTimeoutMs: config.sessionTimeoutMs,
               error: error instanceof Error ? error.message : String(error),
             });
           }
         },
         reconnected: (downMs) => {
-          host.log.info('heartbeating over a new coordinator connection: membership and partitions kept', { memberId: join.memberId, generation: join.generationId, downMs });
+          host.log.info('the group coordinator answered over a new connection: membership and partitions kept', {
+            memberId: this.joining.memberId,
+            generation: this.joining.joinedGeneration,
+            downMs,
+          });
           host.updateHealth({ coordinatorReconnects: host.health().coordinatorReconnects + 1 });
         },
       },
-      (c) => c.heartbeat$(config.groupId, join.generationId, join.memberId),
-      client,
+      joinedOver,
     );
-    // Partition counts over whatever coordinator connection is current (a failed read is skipped).
-    const counts$ = () => defer(async () => this.joining.partitionCounts(await host.coordinator(), config.topics));
+  }
+
+  /**
+   * The stable phase of a generation: heartbeats, the maxPollIntervalMs watchdog and the partition
+   * count watch, until the first of them gives a reason to rejoin (or the session stops).
+   *
+   * A dropped coordinator connection is not a reason: the heartbeats reconnect and go on with the
+   * same member id and generation (`send`, from keptMembership), so partitions stay owned and
+   * fetching goes on; only the coordinator's answer (or sessionTimeoutMs without any answer) ends
+   * the generation.
+   */
+  private stableUntilRejoin(session: S, send: KeptRequest, join: JoinGroupResult, baseline: Map<string, number>): Promise<RejoinReason | WatchReason | 'STOPPED'> {
+    const host = this.host;
+    const config = host.config;
+    const heartbeat$ = () => send((c) => c.heartbeat$(config.groupId, join.generationId, join.memberId));
+    // Partition counts over whatever coordinator connection is current (a failed read is skipped, not repeated).
+    const counts$ = () => defer(async () => this.joining.partitionCounts((request) => defer(() => host.coordinator()).pipe(concatMap(request)), config.topics));
     return firstValueFrom(
       merge(
         heartbeatLoop$(heartbeat$, config.heartbeatIntervalMs, config.scheduler, Math.min(config.heartbeatIntervalMs, EARLY_HEARTBEAT_MS)),

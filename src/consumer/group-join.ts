@@ -3,13 +3,12 @@
  * marker), the leader's wait for ready members and its assignment, the follower's wait for a
  * stable group, SyncGroup. group-coordinator.ts runs the rounds; this holds who we are in the group.
  */
-import { firstValueFrom, takeUntil, type Observable } from 'rxjs';
-import type { Client } from '../client/client.js';
+import { catchError, concatMap, firstValueFrom, of, takeUntil, throwError, type Observable } from 'rxjs';
 import type { GroupAssignments, HeartbeatResult, JoinGroupResult } from '../client/client-types.js';
 import { ServerError } from '../errors.js';
 import { toGroupAssignments } from './assignors.js';
 import type { GroupHost, GroupPartition, GroupSession } from './group-host.js';
-import { awaitStable$, isReadyFor, joinSubscriptions, parseSubscriptions, type RejoinReason } from './group-membership.js';
+import { awaitStable$, isReadyFor, joinSubscriptions, parseSubscriptions, rejoinReasonOf, type KeptRequest, type RejoinReason } from './group-membership.js';
 
 /** How often a follower asks whether the leader has assigned yet. */
 const FOLLOWER_POLL_MS = 100;
@@ -29,6 +28,15 @@ interface Member {
   memberId: string;
   topics: string[];
   ready: boolean;
+}
+
+/**
+ * The group became Stable in the generation we joined before we said (again) that we are ready:
+ * the leader has synced, so there is an assignment to take and no JoinGroup to send — one would
+ * start another rebalance (rivvend bumps the generation of a Stable group on any JoinGroup).
+ */
+interface Settled {
+  settledIn: JoinGroupResult;
 }
 
 export type Negotiated = { join: JoinGroupResult; assignment: [string, number[]][] } | RejoinReason | 'STOPPED';
@@ -62,15 +70,35 @@ export class GroupJoin<S extends GroupSession, P extends GroupPartition> {
     this.loggedJoin = '';
   }
 
-  async join(client: Client, readyFor: number | undefined): Promise<JoinGroupResult> {
+  /**
+   * JoinGroup through `send`: group-coordinator.ts sends every request of a round as the same
+   * member over whatever coordinator connection is current (keptMembership in group-membership.ts),
+   * so a dropped connection repeats the request that was cut instead of starting the round over.
+   */
+  async join(send: KeptRequest, readyFor: number | undefined): Promise<JoinGroupResult>;
+  /** ...unless the group has settled in the generation of `unlessSettled` (checked with a heartbeat first, on every attempt). */
+  async join(send: KeptRequest, readyFor: number | undefined, unlessSettled: JoinGroupResult): Promise<JoinGroupResult | Settled>;
+  async join(send: KeptRequest, readyFor: number | undefined, unlessSettled?: JoinGroupResult): Promise<JoinGroupResult | Settled> {
     const { config } = this.host;
-    const result = await firstValueFrom(
-      client.joinGroup$(config.groupId, this.memberIdValue, {
-        sessionTimeoutMs: config.sessionTimeoutMs,
-        rebalanceTimeoutMs: config.rebalanceTimeoutMs,
-        subscriptions: joinSubscriptions(config.topics, readyFor),
+    const answer = await firstValueFrom(
+      send((client): Observable<JoinGroupResult | Settled> => {
+        const join$ = client.joinGroup$(config.groupId, this.memberIdValue, {
+          sessionTimeoutMs: config.sessionTimeoutMs,
+          rebalanceTimeoutMs: config.rebalanceTimeoutMs,
+          subscriptions: joinSubscriptions(config.topics, readyFor),
+        });
+        if (unlessSettled === undefined) return join$;
+        // Heartbeat and JoinGroup are one request for keptMembership: a JoinGroup cut by a dropped
+        // connection is repeated only after the group is seen still rebalancing.
+        return client.heartbeat$(config.groupId, unlessSettled.generationId, unlessSettled.memberId).pipe(
+          // A newer generation or a forgotten member: joining is the answer.
+          catchError((error: unknown) => (rejoinReasonOf(error) === undefined ? throwError(() => error) : of(undefined))),
+          concatMap((beat) => (beat !== undefined && beat.errorCode === 0 && !beat.rebalanceInProgress ? of({ settledIn: unlessSettled }) : join$)),
+        );
       }),
     );
+    if ('settledIn' in answer) return answer;
+    const result = answer;
     this.memberIdValue = result.memberId;
     this.joinedGenerationValue = result.generationId;
     const joined = `${result.memberId}/${result.generationId}`;
@@ -82,20 +110,28 @@ export class GroupJoin<S extends GroupSession, P extends GroupPartition> {
   }
 
   /** Steps 3 and 4 of a round (see GroupCoordinator): the assignment of this member, or why to start over. */
-  async negotiate(session: S, client: Client, first: JoinGroupResult): Promise<Negotiated> {
+  async negotiate(session: S, send: KeptRequest, first: JoinGroupResult): Promise<Negotiated> {
     const { config } = this.host;
     const deadline = config.scheduler.now() + config.rebalanceTimeoutMs;
-    const heartbeat$ = (j: JoinGroupResult): Observable<HeartbeatResult> => client.heartbeat$(config.groupId, j.generationId, j.memberId);
-    let join = await this.joinReady(client, first);
+    const heartbeat$ = (j: JoinGroupResult): Observable<HeartbeatResult> => send((client) => client.heartbeat$(config.groupId, j.generationId, j.memberId));
+    const syncAsFollower = async (j: JoinGroupResult): Promise<Negotiated> => ({
+      join: j,
+      assignment: await firstValueFrom(send((client) => client.syncGroup$(config.groupId, j.generationId, j.memberId, []))),
+    });
+    let ready = await this.joinReady(send, first);
+    if ('settledIn' in ready) return syncAsFollower(ready.settledIn);
+    let join = ready;
     for (;;) {
       if (session.stopped) return 'STOPPED';
       if (join.isLeader) {
-        const ready = await this.awaitReadyMembers(session, client, join, deadline);
+        const ready = await this.awaitReadyMembers(session, send, join, deadline);
         if (ready === 'STOPPED') return 'STOPPED';
+        if ('settledIn' in ready) return syncAsFollower(ready.settledIn);
         join = ready.join;
         if (!join.isLeader) continue;
-        const assignments = await this.computeAssignments(client, ready.members);
-        return { join, assignment: await firstValueFrom(client.syncGroup$(config.groupId, join.generationId, join.memberId, assignments)) };
+        const assignments = await this.computeAssignments(send, ready.members);
+        const leader = join;
+        return { join, assignment: await firstValueFrom(send((client) => client.syncGroup$(config.groupId, leader.generationId, leader.memberId, assignments))) };
       }
       const remaining = Math.max(1, deadline - config.scheduler.now());
       const current = join;
@@ -106,20 +142,22 @@ export class GroupJoin<S extends GroupSession, P extends GroupPartition> {
       if (outcome === 'STOPPED') return 'STOPPED';
       if (outcome === 'RECHECK') {
         // Still rebalancing after a heartbeat interval: is the leader gone (and are we the leader now)?
-        join = await this.joinReady(client, join);
+        ready = await this.joinReady(send, join);
+        if ('settledIn' in ready) return syncAsFollower(ready.settledIn);
+        join = ready;
         continue;
       }
       if (outcome !== 'STABLE') return outcome;
-      return { join, assignment: await firstValueFrom(client.syncGroup$(config.groupId, join.generationId, join.memberId, [])) };
+      return syncAsFollower(current);
     }
   }
 
   /** Partition count of each topic (0 if it does not exist yet); requests go out together. */
-  async partitionCounts(client: Client, topics: readonly string[]): Promise<Map<string, number>> {
+  async partitionCounts(send: KeptRequest, topics: readonly string[]): Promise<Map<string, number>> {
     const counts = await Promise.all(
       topics.map(async (topic) => {
         try {
-          return (await firstValueFrom(client.getMetadata$(topic))).partitions;
+          return (await firstValueFrom(send((client) => client.getMetadata$(topic)))).partitions;
         } catch (error) {
           if (!(error instanceof ServerError)) throw error;
           return 0;
@@ -130,24 +168,31 @@ export class GroupJoin<S extends GroupSession, P extends GroupPartition> {
   }
 
   /** Our subscribed topics have at least as many partitions as the group (as we saw it) has members. */
-  async wasLeftOut(client: Client, members: [string, string[]][]): Promise<boolean> {
+  async wasLeftOut(send: KeptRequest, members: [string, string[]][]): Promise<boolean> {
     let total = 0;
-    for (const n of (await this.partitionCounts(client, this.host.config.topics)).values()) total += n;
+    for (const n of (await this.partitionCounts(send, this.host.config.topics)).values()) total += n;
     return total > 0 && total >= Math.max(1, members.length);
   }
 
-  /** Say we are ready for the generation of `join`; again while the generation moves on. */
-  private async joinReady(client: Client, join: JoinGroupResult): Promise<JoinGroupResult> {
+  /**
+   * Say we are ready for the generation of `join`; again while the generation moves on. Unless the
+   * group has settled in that generation meanwhile (a heartbeat asks first): then take its assignment.
+   */
+  private async joinReady(send: KeptRequest, join: JoinGroupResult): Promise<JoinGroupResult | Settled> {
     for (let i = 0; i < MAX_READY_JOINS; i++) {
-      const next = await this.join(client, join.generationId);
-      if (next.generationId === join.generationId) return next;
+      const next = await this.join(send, join.generationId, join);
+      if ('settledIn' in next) return next;
+      if (next.generationId === join.generationId) {
+        this.host.log.debug('told the group it is ready for the generation', { memberId: next.memberId, generation: next.generationId });
+        return next;
+      }
       join = next;
     }
     return join;
   }
 
   /** As leader: re-read the member list until every member is ready for the generation (or the deadline). */
-  private async awaitReadyMembers(session: S, client: Client, join: JoinGroupResult, deadline: number): Promise<{ join: JoinGroupResult; members: Member[] } | 'STOPPED'> {
+  private async awaitReadyMembers(session: S, send: KeptRequest, join: JoinGroupResult, deadline: number): Promise<{ join: JoinGroupResult; members: Member[] } | Settled | 'STOPPED'> {
     const { config } = this.host;
     // A new group: give members started together a moment to join the first generation.
     const initialUntil = join.generationId === 0 && join.members.length === 1 ? config.scheduler.now() + INITIAL_REBALANCE_DELAY_MS : 0;
@@ -162,14 +207,16 @@ export class GroupJoin<S extends GroupSession, P extends GroupPartition> {
       if (members.every((m) => m.ready) && now >= initialUntil) return { join, members };
       await this.host.sleep(session, LEADER_POLL_MS);
       if (session.stopped) return 'STOPPED';
-      join = await this.joinReady(client, join);
+      const next = await this.joinReady(send, join);
+      if ('settledIn' in next) return next;
+      join = next;
       if (!join.isLeader) return { join, members: [] };
     }
   }
 
-  private async computeAssignments(client: Client, members: Member[]): Promise<GroupAssignments> {
+  private async computeAssignments(send: KeptRequest, members: Member[]): Promise<GroupAssignments> {
     // A subscribed topic that does not exist yet counts 0 partitions.
-    const counts = await this.partitionCounts(client, [...new Set(members.flatMap((m) => m.topics))]);
+    const counts = await this.partitionCounts(send, [...new Set(members.flatMap((m) => m.topics))]);
     const plan = this.host.config.assignor.assign(
       members.map(({ memberId, topics }) => ({ memberId, topics })),
       counts,

@@ -56,8 +56,8 @@ export function heartbeatLoop$(
   );
 }
 
-/** What a kept-membership heartbeat needs (group-coordinator.ts gives it the consumer's coordinator lane). */
-export interface KeptHeartbeatHost {
+/** What kept membership needs (group-coordinator.ts gives it the consumer's coordinator lane). */
+export interface KeptMembershipHost {
   /** The coordination connection; a failed one is never handed out again (server-lanes.ts), so this reconnects. */
   coordinator(): Promise<Client>;
   /** Forget the coordination connection (a timeout left it in doubt). */
@@ -69,53 +69,57 @@ export interface KeptHeartbeatHost {
   readonly sessionTimeoutMs: number;
   /** No retries once the session is stopping. */
   stopped(): boolean;
-  /** A heartbeat could not reach the coordinator; it is tried again on a new connection. */
+  /** A request could not reach the coordinator; it is tried again on a new connection. */
   unreachable(error: unknown, failures: number): void;
-  /** A heartbeat was accepted over a connection other than the previous heartbeat's: the membership survived a reconnect. */
+  /** A request was answered over a connection other than the previous answer's: the membership survived a reconnect. */
   reconnected(downMs: number): void;
 }
 
+/** Sends one group request as the same member, over whatever coordinator connection is current. */
+export type KeptRequest = <T>(request: (client: Client) => Observable<T>) => Observable<T>;
+
 /**
- * Heartbeats that keep the membership through a dropped coordinator connection.
+ * Group requests that keep the membership through a dropped coordinator connection.
  *
- * rivvend 0.0.22 starts a rebalance on ANY JoinGroup, even one that repeats a known member id:
- * `GroupCoordinator::join_group` → `ConsumerGroup::add_member` (rivven-core consumer_group.rs)
- * re-inserts the member and calls `transition_to_preparing_rebalance`, which bumps the generation
- * of a Stable group. A dropped connection, on the other hand, costs the member nothing there: no
- * handler removes members when their connection closes (only LeaveGroup and `check_timeouts`, after
- * sessionTimeoutMs without a heartbeat, do), and `heartbeat(group, generation, member)` checks the
- * member id and generation only — not the connection it arrives on. So a member whose connection
- * dropped must NOT rejoin: it reconnects and heartbeats the same member id and generation over the
- * new connection. The coordinator's answer then says whether to rejoin (UNKNOWN_MEMBER_ID after an
- * expiry, UNKNOWN_GROUP after a broker restart — groups live in memory —, ILLEGAL_GENERATION or
- * REBALANCE_IN_PROGRESS when others rebalanced meanwhile); the heartbeat loop turns those into
- * rejoin reasons as for any heartbeat.
+ * rivvend 0.0.22 starts a rebalance on ANY JoinGroup to a Stable group, even one that repeats a
+ * known member id: `GroupCoordinator::join_group` → `ConsumerGroup::add_member` (rivven-core
+ * consumer_group.rs) re-inserts the member and calls `transition_to_preparing_rebalance`, which
+ * bumps the generation of a Stable group. A dropped connection, on the other hand, costs the member
+ * nothing there: no handler removes members when their connection closes (only LeaveGroup and
+ * `check_timeouts`, after sessionTimeoutMs without a heartbeat, do), and Heartbeat and SyncGroup
+ * check the member id and generation only — not the connection they arrive on. A SyncGroup
+ * repeated for the same generation answers the same assignment (a Stable group answers at once; a
+ * leader's repeated assignment is re-applied unchanged). So a member whose connection dropped —
+ * in the stable phase or half-way through a round — must NOT start over with a new JoinGroup: it
+ * reconnects and repeats the request that was cut, as the same member and generation. The
+ * coordinator's answer then says whether to rejoin (UNKNOWN_MEMBER_ID after an expiry,
+ * UNKNOWN_GROUP after a broker restart — groups live in memory —, ILLEGAL_GENERATION or
+ * REBALANCE_IN_PROGRESS when others rebalanced meanwhile).
  *
- * Each call of the returned function is one heartbeat: over the current coordinator connection,
+ * Each call of the returned function is one request: over the current coordinator connection,
  * retried (reconnecting, with the retry policy's backoff) while the coordinator is unreachable and
- * the last accepted heartbeat is younger than sessionTimeoutMs. Past that the coordinator, if it
- * is alive, has expired the member (and may have handed its partitions on): the heartbeat fails
- * with a ConnectionError saying so, and the coordinator loop rejoins as a new round.
+ * the last answered request is younger than sessionTimeoutMs. Past that the coordinator, if it is
+ * alive, has expired the member (and may have handed its partitions on): the request fails with a
+ * ConnectionError saying so, and the coordinator loop rejoins as a new round.
  */
-export function keptHeartbeat$(
-  host: KeptHeartbeatHost,
-  heartbeat$: (client: Client) => Observable<HeartbeatResult>,
-  /** The connection the generation was joined over (a heartbeat over another one is a kept reconnect). */
+export function keptMembership(
+  host: KeptMembershipHost,
+  /** The connection the membership was joined over (an answer over another one is a kept reconnect). */
   joinedOver?: Client,
-): () => Observable<HeartbeatResult> {
+): KeptRequest {
   let previous: Client | undefined = joinedOver;
-  let acceptedAt = host.scheduler.now();
-  return () => {
+  let answeredAt = host.scheduler.now();
+  return <T>(request: (client: Client) => Observable<T>): Observable<T> => {
     let failures = 0;
     let downSince: number | undefined;
     return defer(() => from(host.coordinator())).pipe(
       concatMap((client) =>
-        heartbeat$(client).pipe(
+        request(client).pipe(
           tap(() => {
             const now = host.scheduler.now();
             if (previous !== undefined && client !== previous) host.reconnected(downSince === undefined ? 0 : now - downSince);
             previous = client;
-            acceptedAt = now;
+            answeredAt = now;
           }),
         ),
       ),
@@ -124,12 +128,12 @@ export function keptHeartbeat$(
           if (!isUnreachable(error) || host.stopped()) return throwError(() => error);
           const now = host.scheduler.now();
           downSince ??= now;
-          const silentMs = now - acceptedAt;
+          const silentMs = now - answeredAt;
           if (silentMs >= host.sessionTimeoutMs) {
             return throwError(
               () =>
                 new ConnectionError(
-                  `no heartbeat reached the group coordinator for ${silentMs} ms (sessionTimeoutMs ${host.sessionTimeoutMs}): ` +
+                  `no request reached the group coordinator for ${silentMs} ms (sessionTimeoutMs ${host.sessionTimeoutMs}): ` +
                     `a live coordinator has expired this member, so it rejoins as a new member; last error: ${error instanceof Error ? error.message : String(error)}`,
                   { cause: error },
                 ),

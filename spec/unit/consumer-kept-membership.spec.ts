@@ -1,13 +1,13 @@
 /**
- * keptHeartbeat$: a dropped coordinator connection is survived by heartbeating the same member id
- * and generation over a new connection — never by rejoining (rivvend 0.0.22 rebalances on every
+ * keptMembership: a dropped coordinator connection is survived by repeating the cut request as the
+ * same member id and generation over a new connection — never by rejoining (rivvend 0.0.22 rebalances on every
  * JoinGroup). Only the coordinator's answer, or sessionTimeoutMs without an accepted heartbeat,
  * ends the generation.
  */
 import { type Observable, VirtualTimeScheduler, firstValueFrom, of, throwError, toArray } from 'rxjs';
 import type { Client } from '../../src/client/client';
 import type { HeartbeatResult } from '../../src/client/client-types';
-import { heartbeatLoop$, keptHeartbeat$, type KeptHeartbeatHost } from '../../src/consumer/group-membership';
+import { heartbeatLoop$, keptMembership, type KeptMembershipHost } from '../../src/consumer/group-membership';
 import { AllServersUnavailableError, ConnectionError, ServerError } from '../../src/errors';
 
 const OK: HeartbeatResult = { errorCode: 0, rebalanceInProgress: false };
@@ -19,7 +19,7 @@ function harness(script: Array<'ok' | 'drop' | 'unreachable' | 'unknown-member'>
   const sent: Array<{ connection: number; generation: number; member: string }> = [];
   const events: string[] = [];
   let step = 0;
-  const host: KeptHeartbeatHost = {
+  const host: KeptMembershipHost = {
     coordinator: async () => {
       if (script[step] === 'unreachable') {
         step++;
@@ -61,10 +61,16 @@ async function drive<T>(scheduler: VirtualTimeScheduler, work: Promise<T>, maxMs
   return result;
 }
 
-describe('keptHeartbeat$ (membership through a dropped coordinator connection)', () => {
+/** Heartbeats as one member through keptMembership, joined over the harness's first connection. */
+function keptBeat(h: ReturnType<typeof harness>): () => Observable<HeartbeatResult> {
+  const send = keptMembership(h.host, h.connections[0] as Client);
+  return () => send(h.heartbeat$);
+}
+
+describe('keptMembership (membership through a dropped coordinator connection)', () => {
   it('a dropped connection: the same member and generation heartbeat again over a new connection, reported as a kept reconnect', async () => {
     const h = harness(['drop', 'ok']);
-    const beat = keptHeartbeat$(h.host, h.heartbeat$, h.connections[0] as Client);
+    const beat = keptBeat(h);
     await expect(drive(h.scheduler, firstValueFrom(beat()))).resolves.toEqual(OK);
     expect(h.sent.map((s) => s.connection)).toEqual([0, 1]);
     expect(h.events).toEqual(['unreachable#1', 'drop', 'reconnected after 100']);
@@ -72,7 +78,7 @@ describe('keptHeartbeat$ (membership through a dropped coordinator connection)',
 
   it('no broker for a while (a clean restart): keeps trying within sessionTimeoutMs, then heartbeats on', async () => {
     const h = harness(['drop', 'unreachable', 'unreachable', 'ok']);
-    const beat = keptHeartbeat$(h.host, h.heartbeat$, h.connections[0] as Client);
+    const beat = keptBeat(h);
     await expect(drive(h.scheduler, firstValueFrom(beat()))).resolves.toEqual(OK);
     expect(h.events.filter((e) => e.startsWith('unreachable'))).toEqual(['unreachable#1', 'unreachable#2', 'unreachable#3']);
     expect(h.events[h.events.length - 1]).toBe('reconnected after 300');
@@ -80,7 +86,7 @@ describe('keptHeartbeat$ (membership through a dropped coordinator connection)',
 
   it('the coordinator answer decides: UNKNOWN_MEMBER_ID after a reconnect is a rejoin reason, not a retry', async () => {
     const h = harness(['drop', 'unknown-member']);
-    const beat = keptHeartbeat$(h.host, h.heartbeat$, h.connections[0] as Client);
+    const beat = keptBeat(h);
     const reasons = heartbeatLoop$(beat, 1_000, h.scheduler).pipe(toArray());
     await expect(drive(h.scheduler, firstValueFrom(reasons))).resolves.toEqual(['UNKNOWN_MEMBER_ID']);
     expect(h.sent).toHaveLength(2);
@@ -88,17 +94,17 @@ describe('keptHeartbeat$ (membership through a dropped coordinator connection)',
 
   it('after sessionTimeoutMs without an accepted heartbeat it fails, saying the member has been expired', async () => {
     const h = harness(['drop', ...Array.from({ length: 100 }, () => 'unreachable' as const)], 1_000);
-    const beat = keptHeartbeat$(h.host, h.heartbeat$, h.connections[0] as Client);
+    const beat = keptBeat(h);
     const error = await drive(h.scheduler, firstValueFrom(beat()).catch((e: unknown) => e));
     expect(error).toBeInstanceOf(ConnectionError);
-    expect((error as Error).message).toMatch(/no heartbeat reached the group coordinator for \d+ ms \(sessionTimeoutMs 1000\).*rejoins/);
+    expect((error as Error).message).toMatch(/no request reached the group coordinator for \d+ ms \(sessionTimeoutMs 1000\).*rejoins/);
     expect(h.scheduler.now()).toBeGreaterThanOrEqual(1_000);
     expect(h.scheduler.now()).toBeLessThan(1_200);
   });
 
   it('the heartbeat loop goes on through a dropped connection instead of ending the generation', async () => {
     const h = harness(['ok', 'drop', 'ok', 'ok', 'unknown-member']);
-    const beat = keptHeartbeat$(h.host, h.heartbeat$, h.connections[0] as Client);
+    const beat = keptBeat(h);
     const reasons = heartbeatLoop$(beat, 1_000, h.scheduler).pipe(toArray());
     await expect(drive(h.scheduler, firstValueFrom(reasons))).resolves.toEqual(['UNKNOWN_MEMBER_ID']);
     // Five heartbeats, the one after the drop on the new connection.
