@@ -4,6 +4,45 @@
 import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
+// Layers of src/ (DESIGN.md §2, top first): each imports only from the layers above it, never from a
+// lower one — `import type` and `export … from` included. The consumer and the producer are one level
+// and know nothing of each other; nothing imports the root object (src/rivven.ts) or the barrel
+// (src/index.ts). Folders under src/ are one level deep, so an import's relative path names its layer.
+const LAYERS = [
+  { layer: 'the base layer (errors, settings, observability)', files: ['src/*.ts'], ignores: ['src/rivven.ts', 'src/index.ts'], from: './', below: ['protocol', 'transport', 'client', 'producer', 'consumer', 'operators'] },
+  { layer: 'the base layer (errors, settings, observability)', files: ['src/observability/**/*.ts'], from: '../', below: ['protocol', 'transport', 'client', 'producer', 'consumer', 'operators'] },
+  { layer: 'src/protocol/', files: ['src/protocol/**/*.ts'], from: '../', below: ['transport', 'client', 'producer', 'consumer', 'operators'] },
+  { layer: 'src/transport/', files: ['src/transport/**/*.ts'], from: '../', below: ['client', 'producer', 'consumer', 'operators'] },
+  { layer: 'src/client/', files: ['src/client/**/*.ts'], from: '../', below: ['producer', 'consumer', 'operators'] },
+  { layer: 'src/producer/', files: ['src/producer/**/*.ts'], from: '../', below: ['consumer', 'operators'] },
+  { layer: 'src/consumer/', files: ['src/consumer/**/*.ts'], from: '../', below: ['producer', 'operators'] },
+  { layer: 'src/operators/', files: ['src/operators/**/*.ts'], from: '../', below: [] },
+  { layer: 'src/rivven.ts', files: ['src/rivven.ts'], from: './', below: [] },
+];
+const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const layerRules = LAYERS.map(({ layer, files, ignores, from, below }) => ({
+  files,
+  ...(ignores === undefined ? {} : { ignores }),
+  rules: {
+    'no-restricted-imports': ['error', {
+      patterns: [
+        ...(below.length === 0 ? [] : [{
+          regex: `^${escape(from)}(?:${below.join('|')})(?:/|$)`,
+          message: `${layer} must not import from a layer below it (src/${below.join('/, src/')}/): layers import only upwards (DESIGN.md §2, eslint.config.mjs).`,
+        }]),
+        ...(layer === 'src/rivven.ts' ? [] : [{
+          regex: `^${escape(from)}rivven(?:\\.js)?$`,
+          message: 'Nothing imports the root object src/rivven.ts: it is the top of the house (DESIGN.md §2).',
+        }]),
+        {
+          regex: `^${escape(from)}index(?:\\.js)?$`,
+          message: 'Inside src/, import from the defining file, not from the public barrel src/index.ts.',
+        },
+      ],
+    }],
+  },
+}));
+
 export default defineConfig(
   { ignores: ['dist/', 'coverage/', 'interop/', '.examples-build/', '.readme-build/', '.scratch/', 'bench/results/'] },
   tseslint.configs.recommendedTypeChecked,
@@ -49,4 +88,5 @@ export default defineConfig(
   },
   // Plain JavaScript (scripts, bench, configs): no type information, so no type-checked rules.
   { files: ['**/*.mjs', '**/*.cjs', '**/*.js'], extends: [tseslint.configs.disableTypeChecked] },
+  ...layerRules,
 );

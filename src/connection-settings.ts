@@ -5,25 +5,25 @@
  *
  * Durations end in `Ms` everywhere and are capped at setTimeout's limit (settings-validation.ts).
  */
+import type { Socket } from 'node:net';
+import type { SecureVersion } from 'node:tls';
 import type { SchedulerLike } from 'rxjs';
-import { ConfigError } from './errors.js';
+import { parseAddress, type BrokerAddress } from './broker-address.js';
+import { ConfigError, type RivvenError } from './errors.js';
 import type { Logger, LogLevel } from './observability/log.js';
 import { describeValue, durationMs, integerIn, optionsObject, rejectUnknownKeys } from './settings-validation.js';
-import type { AuthOptions } from './transport/authenticator.js';
-import type { SocketFactory } from './transport/socket-factory.js';
-import type { TlsOptions } from './transport/tls.js';
-import { parseAddress } from './transport/address.js';
 
 /**
- * Exponential backoff with jitter between attempts, and how many attempts in a row are made.
- * delay(n) = min(maxDelayMs, initialDelayMs × multiplier^n), spread over ±jitter of itself.
+ * Exponential backoff with jitter between attempts, and how many attempts in a row are made: the
+ * wait before retry n is initialDelayMs × multiplier^n spread over ±jitter of itself, never above
+ * maxDelayMs (jitter included). client/retrier.ts applies it, and holds each component's defaults.
  */
 export interface RetryPolicy {
   /** Attempts in a row, the first included, before the failure is reported (Infinity: no limit). */
   maxAttempts?: number;
   /** Delay before the second attempt, ms. */
   initialDelayMs?: number;
-  /** Cap of the exponential delay, ms. */
+  /** Longest wait between attempts, jitter included, ms. */
   maxDelayMs?: number;
   /** Growth of the delay per attempt, ≥ 1. Default 2. */
   multiplier?: number;
@@ -56,6 +56,70 @@ export interface ConnectionSettings {
   /** Log sink (pino, console, …; null: silent) and level. Default: warnings and errors to stderr. */
   logger?: Logger | null;
   logLevel?: LogLevel;
+}
+
+/** PEM text, or a path to a PEM file. */
+export type PemSource = string | Buffer | { path: string };
+
+/**
+ * The `tls` setting: TLS and mTLS. Certificate and hostname verification are on unless an option
+ * whose name says it is dangerous turns them off. `TlsConfig` (transport/tls.ts) builds and checks one.
+ */
+export interface TlsOptions {
+  /** CA certificate(s) that sign the broker's certificate. Default: the system's trust store. */
+  ca?: PemSource | PemSource[];
+  /** Client certificate for mTLS. */
+  cert?: PemSource;
+  /** Client private key for mTLS. */
+  key?: PemSource;
+  /** Passphrase of an encrypted client key. */
+  passphrase?: string;
+  /** Name to verify the broker's certificate against (and send as SNI). Default: the host. */
+  serverName?: string;
+  /** Lowest TLS version to accept. Default TLSv1.2. */
+  minVersion?: SecureVersion;
+  /**
+   * Accept any certificate from any host. Only for throwaway local setups: it makes TLS useless
+   * against an active attacker.
+   */
+  dangerouslyDisableCertificateVerification?: boolean;
+}
+
+/**
+ * The `auth` setting: SCRAM-SHA-256 (preferred) or PLAIN (only over TLS unless the user says
+ * otherwise, loudly). Every connection kind authenticates with it (transport/authenticator.ts).
+ */
+export type AuthOptions =
+  | {
+      mechanism: 'scram-sha-256';
+      username: string;
+      password: string;
+    }
+  | {
+      mechanism: 'plain';
+      username: string;
+      password: string;
+      /**
+       * PLAIN sends the password as is. Without TLS anyone on the path can read it, so the
+       * client refuses unless this is set — and then it also stops asking the broker to insist
+       * on TLS (`require_tls`).
+       */
+      dangerouslyAllowPlainWithoutTls?: boolean;
+    };
+
+/**
+ * The `socketFactory` setting: how a connection gets its socket. Plain TCP by default, TLS when
+ * `tls` is set (transport/socket-factory.ts, transport/tls.ts); the connection never knows which.
+ */
+export interface SocketFactory {
+  /** A human-readable name for errors and health (`tcp`, `tls`). */
+  readonly kind: string;
+  /** True when bytes are encrypted on the wire (PLAIN authentication is allowed only then). */
+  readonly encrypted?: boolean;
+  /** Start connecting; `onReady` fires once bytes can flow (after the TLS handshake, for TLS). */
+  open(address: BrokerAddress, onReady: () => void): Socket;
+  /** Turn a socket error into a specific typed error (e.g. a TLS certificate problem), if it is one. */
+  classifyError?(error: NodeJS.ErrnoException, socket: Socket, address: BrokerAddress): RivvenError | undefined;
 }
 
 /** The keys of ConnectionSettings: every component accepts each of them. */
@@ -125,7 +189,3 @@ export function resolveRetryPolicy(value: RetryPolicy | undefined, defaults: Res
   return policy;
 }
 
-/** The BackoffPolicy (backoff.ts) of a retry policy. */
-export function backoffOf(policy: ResolvedRetryPolicy): { initialDelay: number; maxDelay: number; multiplier: number; jitter: number } {
-  return { initialDelay: policy.initialDelayMs, maxDelay: policy.maxDelayMs, multiplier: policy.multiplier, jitter: policy.jitter };
-}

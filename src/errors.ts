@@ -5,7 +5,7 @@
  * Messages say what happened and what to do. They never include passwords, SCRAM proofs or key
  * material: secrets are redacted where the errors are built, not left to callers.
  */
-import { classifyServerError, leadingServerCode } from './client/server-error-table.js';
+import { classifyServerError, leadingServerCode } from './server-error-table.js';
 
 export type RivvenErrorCode =
   | 'PROTOCOL'
@@ -66,7 +66,7 @@ export class ServerError extends RivvenError {
   readonly retriable: boolean;
   /**
    * The stable code of the broker's answer, such as `UNKNOWN_TOPIC_OR_PARTITION`,
-   * `TOPIC_ALREADY_EXISTS` or `PRODUCER_FENCED` (see `SERVER_ERROR_RULES`): the broker's most
+   * `TOPIC_ALREADY_EXISTS` or `PRODUCER_FENCED` (server-error-table.ts): the broker's most
    * specific prefix, or the table's code for a text without one; undefined for a text the table
    * does not know and that has no prefix.
    */
@@ -131,6 +131,15 @@ export class AllServersUnavailableError extends RivvenError { readonly code = 'A
  */
 export function isUnreachable(error: unknown): error is ConnectionError | TimeoutError | AllServersUnavailableError {
   return error instanceof ConnectionError || error instanceof TimeoutError || error instanceof AllServersUnavailableError;
+}
+
+/**
+ * The one rule for what may succeed when done again: a RivvenError that says so (its class, or
+ * for a broker's answer the server error table). Anything else — a bug, a user callback's throw —
+ * is not retried anywhere. The retrier (client/retrier.ts) asks this; callers may only narrow it.
+ */
+export function isRetriable(error: unknown): boolean {
+  return error instanceof RivvenError && error.retriable;
 }
 
 /** Invalid configuration or arguments: fix the call, retrying will not help. */

@@ -45,11 +45,9 @@ export { DEFAULT_RESPONSE_LIMITS, type ResponseLimits, type ResolvedResponseLimi
 export type { CompressionAlgorithm, ValueFraming } from './protocol/value-framing.js';
 
 // Transport settings
-export type { ConnectionOptions, ConnectionState, ConnectionStats, RequestOptions, ResponseFrame } from './transport/connection.js';
-export type { BrokerAddress } from './transport/address.js';
-export type { SocketFactory } from './transport/socket-factory.js';
-export { TlsConfig, type PemSource, type TlsOptions } from './transport/tls.js';
-export type { AuthOptions, AuthSession } from './transport/authenticator.js';
+export type { ConnectionOptions, ConnectionState, ConnectionStats, RequestOptions } from './transport/connection-types.js';
+export type { BrokerAddress } from './broker-address.js';
+export { TlsConfig } from './transport/tls.js';
 export { clearScramCache } from './transport/scram.js';
 
 // The root object: shared settings once, components made from them
@@ -60,30 +58,30 @@ export {
   type RivvenResilientOptions,
   type RivvenSettings,
   type RivvenTransactionalOptions,
-} from './client/rivven.js';
+} from './rivven.js';
 
 // The settings every component takes under the same names
-export type { ConnectionSettings, RetryPolicy } from './connection-settings.js';
+export type { AuthOptions, ConnectionSettings, PemSource, RetryPolicy, SocketFactory, TlsOptions } from './connection-settings.js';
 
 // Client: every broker operation as an Observable
 export { Client, type ClientConnectionOptions, type ClientHealth, type ClientOptions } from './client/client.js';
-export type { ConnectionSeam, LaneConnector } from './client/server-lanes.js';
 export type * from './client/client-types.js';
-export { DEFAULT_MAX_DECODED_BYTES } from './client/operations.js';
-export { SERVER_ERROR_RULES, classifyServerError, type ServerErrorClass, type ServerErrorKind, type ServerErrorRule } from './client/server-error-table.js';
+export { DEFAULT_MAX_DECODED_BYTES } from './client/data-operations.js';
+export { classifyServerError, type ServerErrorClass, type ServerErrorKind } from './server-error-table.js';
 export { registerSchema$, type SchemaRegistryOptions } from './client/schema-registry.js';
 
 // Resilience: bounded pipelining on one connection; pooled failover with retries and circuit breakers
+export { PipelinedClient } from './client/pipelined-client.js';
 export {
-  PipelinedClient,
   PipelinedClientPresets,
   type PipelinedClientOptions,
   type PipelinedClientConnectionOptions,
   type PipelinedClientPreset,
-  type PipelinedClientHealth,
   type ResolvedPipelinedClientOptions,
-} from './client/pipelined-client.js';
-export { ResilientClient, MAX_THROTTLE_WAIT_WITHOUT_DEADLINE_MS, type ExecuteOptions, type RetryClass } from './client/resilient-client.js';
+} from './client/pipelined-options.js';
+export type { PipelinedClientHealth } from './client/pipelined-health.js';
+export { ResilientClient } from './client/resilient-client.js';
+export { MAX_THROTTLE_WAIT_WITHOUT_DEADLINE_MS, type ExecuteOptions, type RetryClass } from './client/resilient-retry-class.js';
 export {
   RESILIENT_DEFAULTS,
   type ConnectionFactory,
@@ -94,18 +92,16 @@ export {
 export { formatHealth, type HealthError, type ResilientHealth, type ServerHealth } from './client/resilient-health.js';
 export type { PoolSnapshot } from './client/connection-pool.js';
 export type { CircuitSnapshot, CircuitState } from './client/circuit-breaker.js';
-export type { RandomSource } from './client/backoff.js';
 
 // Producer: batching, partitioning, idempotence, compression, backpressure
-export { Producer, type ProducerHealth, type ProducerRecord, type ProducerResult } from './producer/producer.js';
+export { Producer } from './producer/producer.js';
+export type { ProducerHealth } from './producer/producer-health.js';
+export type { ProducerRecord, ProducerResult } from './producer/producer-record.js';
 export { DEFAULT_PRODUCER_CONFIG, ProducerPresets, type ProducerConfig, type ProducerConfigInput, type ProducerPreset } from './producer/producer-config.js';
 export { produceTo } from './operators/produce-to.js';
-export {
-  TransactionalProducer,
-  type TransactionalProducerConfig,
-  type TransactionalRecord,
-  type TransactionalResult,
-} from './producer/transactional-producer.js';
+export { TransactionalProducer, type TransactionalResult } from './producer/transactional-producer.js';
+export type { TransactionalProducerConfig } from './producer/transactional-config.js';
+export type { TransactionalRecord } from './producer/transaction-state.js';
 
 // Consumer
 export { Consumer } from './consumer/consumer.js';

@@ -13,7 +13,7 @@ import { type Subscription, firstValueFrom, interval } from 'rxjs';
 import { Client } from '../../src/client/client';
 import { PipelinedClient } from '../../src/client/pipelined-client';
 import { ResilientClient } from '../../src/client/resilient-client';
-import type { BrokerOperations } from '../../src/client/operations';
+import type { BrokerOperations } from '../../src/client/broker-operations';
 import { RivvenError } from '../../src/errors';
 import { startBroker, type BrokerProcess } from '../support/broker-process';
 import { crashAndRestart, type Restarted } from '../support/broker-restart';

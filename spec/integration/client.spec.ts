@@ -9,7 +9,7 @@ import { PipelinedClient } from '../../src/client/pipelined-client';
 import { ResilientClient } from '../../src/client/resilient-client';
 import { ConfigError, ServerError } from '../../src/errors';
 import { Producer } from '../../src/producer/producer';
-import type { CompressionAlgorithm } from '../../src/protocol/compression';
+import type { CompressionAlgorithm } from '../../src/protocol/value-framing';
 import { unique } from '../support/names';
 import { pingLatency } from '../support/ping';
 import { rejection, rejectionOf } from '../support/rejection';

@@ -6,7 +6,8 @@ import { filter, firstValueFrom, forkJoin, map, range, mergeMap, toArray, lastVa
 import type { Socket } from 'node:net';
 import { Client } from '../../src/client/client';
 import { Connection } from '../../src/transport/connection';
-import { tcpSocketFactory, type SocketFactory } from '../../src/transport/socket-factory';
+import type { SocketFactory } from '../../src/connection-settings';
+import { tcpSocketFactory } from '../../src/transport/socket-factory';
 import { unique } from '../support/names';
 import { testBroker } from '../support/test-broker';
 

@@ -12,7 +12,8 @@ import { concat, firstValueFrom, lastValueFrom, tap, throwError } from 'rxjs';
 import { Client } from '../../src/client/client';
 import { Producer } from '../../src/producer/producer';
 import type { ProducerConfigInput } from '../../src/producer/producer-config';
-import { TransactionalProducer, type TransactionalRecord, type TransactionalResult } from '../../src/producer/transactional-producer';
+import { TransactionalProducer, type TransactionalResult } from '../../src/producer/transactional-producer';
+import type { TransactionalRecord } from '../../src/producer/transaction-state';
 import { startBroker, type BrokerProcess } from '../support/broker-process';
 import {
   Ledger,

@@ -12,7 +12,7 @@ import { firstValueFrom, lastValueFrom } from 'rxjs';
 import { Client } from '../../src/client/client';
 import { Consumer } from '../../src/consumer/consumer';
 import type { ConsumerRecord } from '../../src/consumer/consumer-record';
-import type { SocketFactory } from '../../src/transport/socket-factory';
+import type { SocketFactory } from '../../src/connection-settings';
 import { unique } from '../support/names';
 import { testBroker } from '../support/test-broker';
 

@@ -8,6 +8,7 @@ import { Client } from '../../src/client/client';
 import { Consumer } from '../../src/consumer/consumer';
 import type { LogFields, Logger } from '../../src/observability/log';
 import { createLog } from '../../src/observability/log';
+import { Retrier } from '../../src/client/retrier';
 import { BatchSender } from '../../src/producer/batch-sender';
 import { Idempotence } from '../../src/producer/idempotence';
 import { watchFetches } from '../support/fetch-watch';
@@ -147,8 +148,7 @@ describe('producer log lines', () => {
     const client = await firstValueFrom(Client.connect$(testBroker().address));
     try {
       const sender = new BatchSender({
-        retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 10, multiplier: 2, jitter: 0.2 },
-        scheduler: asyncScheduler,
+        retrier: new Retrier({ maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 10, multiplier: 2, jitter: 0.2 }, asyncScheduler),
         idempotence: new Idempotence(false, () => Promise.reject(new Error('unused')), () => undefined),
         onRetry: () => undefined,
         log: createLog('producer', log.logger, 'warn'),

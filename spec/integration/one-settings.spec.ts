@@ -8,7 +8,7 @@ import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { Client } from '../../src/client/client';
 import { PipelinedClient } from '../../src/client/pipelined-client';
 import { ResilientClient } from '../../src/client/resilient-client';
-import { Rivven } from '../../src/client/rivven';
+import { Rivven } from '../../src/rivven';
 import type { ConnectionSettings } from '../../src/connection-settings';
 import { Consumer } from '../../src/consumer/consumer';
 import { ConfigError } from '../../src/errors';

@@ -5,7 +5,8 @@
  * new one; those in flight fail with a retriable ConnectionError).
  */
 import { filter, firstValueFrom, forkJoin, lastValueFrom, mergeMap, range, reduce, toArray } from 'rxjs';
-import { PipelinedClient, PipelinedClientPresets } from '../../src/client/pipelined-client';
+import { PipelinedClient } from '../../src/client/pipelined-client';
+import { PipelinedClientPresets } from '../../src/client/pipelined-options';
 import { Client } from '../../src/client/client';
 import { ConfigError, ConnectionError, ServerError, TimeoutError } from '../../src/errors';
 import { startBroker, type BrokerProcess } from '../support/broker-process';

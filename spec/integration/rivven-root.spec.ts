@@ -4,7 +4,7 @@
  * close() closes everything it made.
  */
 import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
-import { Rivven } from '../../src/client/rivven';
+import { Rivven } from '../../src/rivven';
 import { ConfigError } from '../../src/errors';
 import { freePort } from '../support/broker-process';
 import { unique } from '../support/names';

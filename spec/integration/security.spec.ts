@@ -6,7 +6,8 @@
 import { firstValueFrom } from 'rxjs';
 import { Client } from '../../src/client/client';
 import { AuthenticationError, AuthorizationError, ConfigError, RivvenError, TlsError } from '../../src/errors';
-import { Connection, type ConnectionOptions } from '../../src/transport/connection';
+import { Connection } from '../../src/transport/connection';
+import type { ConnectionOptions } from '../../src/transport/connection-types';
 import { scramPbkdf2Runs } from '../../src/transport/scram';
 import { TlsConfig } from '../../src/transport/tls';
 import { startBroker, type BrokerProcess } from '../support/broker-process';

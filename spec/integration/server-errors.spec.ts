@@ -7,7 +7,7 @@
 import { firstValueFrom } from 'rxjs';
 import { Client } from '../../src/client/client';
 import { ResilientClient } from '../../src/client/resilient-client';
-import { findServerErrorRule } from '../../src/client/server-error-table';
+import { findServerErrorRule } from '../../src/server-error-table';
 import { ConfigError, ServerError } from '../../src/errors';
 import { Producer } from '../../src/producer/producer';
 import { unique } from '../support/names';

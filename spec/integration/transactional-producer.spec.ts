@@ -7,7 +7,8 @@
 import { concat, concatMap, defer, firstValueFrom, from, ignoreElements, lastValueFrom, throwError } from 'rxjs';
 import { Client } from '../../src/client/client';
 import { AllServersUnavailableError, ConfigError } from '../../src/errors';
-import { tcpSocketFactory, type SocketFactory } from '../../src/transport/socket-factory';
+import type { SocketFactory } from '../../src/connection-settings';
+import { tcpSocketFactory } from '../../src/transport/socket-factory';
 import { TransactionalProducer } from '../../src/producer/transactional-producer';
 import { unique } from '../support/names';
 import { configError, rejection } from '../support/rejection';

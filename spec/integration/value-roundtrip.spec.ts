@@ -10,7 +10,7 @@ import { firstValueFrom, from, lastValueFrom, map, mergeMap, take, toArray } fro
 import { Client } from '../../src/client/client';
 import { Consumer } from '../../src/consumer/consumer';
 import { decodeValues } from '../../src/protocol/value-decoder';
-import type { CompressionAlgorithm } from '../../src/protocol/compression';
+import type { CompressionAlgorithm } from '../../src/protocol/value-framing';
 import { Producer } from '../../src/producer/producer';
 import { unique } from '../support/names';
 import { testBroker } from '../support/test-broker';

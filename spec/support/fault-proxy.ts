@@ -18,7 +18,7 @@ import type { ConnectionFactory, PoolableConnection } from '../../src/client/res
 import { ConnectionError, TimeoutError } from '../../src/errors';
 import type { RequestInput } from '../../src/protocol/request-schema';
 import type { Response } from '../../src/protocol/response-schema';
-import type { ConnectionOptions, ConnectionState, RequestOptions } from '../../src/transport/connection';
+import type { ConnectionOptions, ConnectionState, RequestOptions } from '../../src/transport/connection-types';
 
 export type Fault =
   | { kind: 'pass' }

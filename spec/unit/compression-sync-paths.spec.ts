@@ -8,8 +8,8 @@ import {
   compressValueSync,
   tryDecompressValue,
   tryDecompressValueSync,
-  type CompressionAlgorithm,
 } from '../../src/protocol/compression.js';
+import type { CompressionAlgorithm } from '../../src/protocol/value-framing.js';
 
 const algorithms: CompressionAlgorithm[] = ['none', 'lz4', 'snappy', 'zstd'];
 

@@ -9,9 +9,9 @@ import { crc32 } from 'node:zlib';
 import { compressSync as lz4Compress } from 'lz4-napi';
 import { compressSync as snappyCompress } from 'snappy';
 import { CompressionError } from '../../src/errors';
-import { compressValue, tryDecompressValue, tryDecompressValueSync, type CompressionAlgorithm } from '../../src/protocol/compression';
-import { DETECTED_FLAGS, planValue } from '../../src/protocol/value-framing';
-import { decodeValues, type ValueFraming } from '../../src/protocol/value-decoder';
+import { compressValue, tryDecompressValue, tryDecompressValueSync } from '../../src/protocol/compression';
+import { DETECTED_FLAGS, planValue, type CompressionAlgorithm, type ValueFraming } from '../../src/protocol/value-framing';
+import { decodeValues } from '../../src/protocol/value-decoder';
 
 const algorithms: CompressionAlgorithm[] = ['none', 'lz4', 'zstd', 'snappy'];
 const UNLIMITED = Number.MAX_SAFE_INTEGER;

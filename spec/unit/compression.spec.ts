@@ -8,13 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { CompressionError } from '../../src/errors';
-import {
-  MAX_DECOMPRESSED_SIZE,
-  compressValue,
-  decompressValue,
-  tryDecompressValue,
-  type CompressionAlgorithm,
-} from '../../src/protocol/compression';
+import { compressValue, decompressValue, tryDecompressValue } from '../../src/protocol/compression';
+import { MAX_DECOMPRESSED_SIZE, type CompressionAlgorithm } from '../../src/protocol/value-framing';
 import { requireHarness } from '../support/harness-binary';
 import { readVectorFile, type CompressionVectorFile } from '../support/vectors';
 

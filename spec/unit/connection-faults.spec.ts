@@ -6,7 +6,8 @@
 import { firstValueFrom } from 'rxjs';
 import { ConnectionError, IncompatibleBrokerError, ProtocolError, TimeoutError } from '../../src/errors';
 import { encodeResponseFrame } from '../../src/protocol/frame';
-import { Connection, type ConnectionState } from '../../src/transport/connection';
+import { Connection } from '../../src/transport/connection';
+import type { ConnectionState } from '../../src/transport/connection-types';
 import { FakeBroker, politeHandler } from '../support/fake-broker';
 import { freePort } from '../support/broker-process';
 import { rejection } from '../support/rejection';

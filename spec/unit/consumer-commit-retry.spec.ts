@@ -6,13 +6,13 @@
  */
 import { VirtualTimeScheduler, firstValueFrom, of, throwError } from 'rxjs';
 import type { Client } from '../../src/client/client';
-import { backoffDelay } from '../../src/client/backoff';
+import { Retrier } from '../../src/client/retrier';
 import { COMMIT_RETRY_MIN_MS, OffsetStore } from '../../src/consumer/offset-store';
 import { PartitionState } from '../../src/consumer/partition-state';
 import { AllServersUnavailableError, ConnectionError, ServerError } from '../../src/errors';
 import { createLog, type LogFields } from '../../src/observability/log';
 
-const POLICY = { initialDelay: 100, maxDelay: 10_000, multiplier: 2, jitter: 0.25 };
+const POLICY = { initialDelayMs: 100, maxDelayMs: 10_000, multiplier: 2, jitter: 0.25 };
 
 /** Run `work` while advancing virtual time (the clock moves only when an action runs: advance the horizon). */
 async function drive<T>(scheduler: VirtualTimeScheduler, work: Promise<T>, maxMs = 600_000): Promise<T> {
@@ -50,8 +50,7 @@ function setup(options: { upAt?: number; refuse?: string; maxAttempts?: number; 
       return client;
     },
     dropCoordinator: () => undefined,
-    backoff: (failures) => backoffDelay(Math.max(0, failures - 1), POLICY, () => 0.5),
-    maxAttempts: options.maxAttempts ?? 10,
+    retrier: new Retrier({ ...POLICY, maxAttempts: options.maxAttempts ?? 10 }, scheduler, () => 0.5),
     onError: () => undefined,
     closed: options.closed ?? (() => false),
     log,

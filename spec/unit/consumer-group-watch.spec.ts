@@ -2,7 +2,8 @@
 import { Observable, of, throwError } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import type { HeartbeatResult } from '../../src/client/client-types';
-import { awaitStable$, heartbeatLoop$, isReadyFor, joinSubscriptions, parseSubscriptions, REBALANCE_IN_PROGRESS_CODE } from '../../src/consumer/group-membership';
+import { REBALANCE_IN_PROGRESS_CODE } from '../../src/client/group-operations';
+import { awaitStable$, heartbeatLoop$, isReadyFor, joinSubscriptions, parseSubscriptions } from '../../src/consumer/group-membership';
 import { resolveConsumerConfig } from '../../src/consumer/consumer-config';
 import { ConfigError } from '../../src/errors';
 import { drainWait$, partitionCountWatch$, pollCheckPeriod, pollWatchdog$, sameCounts, type PartitionCounts } from '../../src/consumer/group-watch';

@@ -7,6 +7,7 @@
 import { type Observable, VirtualTimeScheduler, firstValueFrom, of, throwError, toArray } from 'rxjs';
 import type { Client } from '../../src/client/client';
 import type { HeartbeatResult } from '../../src/client/client-types';
+import { Retrier } from '../../src/client/retrier';
 import { heartbeatLoop$, keptMembership, type KeptMembershipHost } from '../../src/consumer/group-membership';
 import { AllServersUnavailableError, ConnectionError, ServerError } from '../../src/errors';
 
@@ -31,8 +32,8 @@ function harness(script: Array<'ok' | 'drop' | 'unreachable' | 'unknown-member'>
       connections.push({ id: connections.length });
       events.push('drop');
     },
-    backoff: () => 100,
-    scheduler,
+    // Waits of exactly 100 ms.
+    retrier: new Retrier({ maxAttempts: 1, initialDelayMs: 100, maxDelayMs: 100, multiplier: 1, jitter: 0 }, scheduler),
     sessionTimeoutMs,
     stopped: () => false,
     unreachable: (_error, failures) => events.push(`unreachable#${failures}`),

@@ -1,7 +1,6 @@
 /**
- * The producer's retry pieces without a broker: the wait between delivery attempts (jittered,
- * capped so a broker that is back is noticed within retry.maxDelayMs) and the idempotent session
- * that is replaced when the broker lost the producer's state (KIP-360).
+ * The producer's retry pieces without a broker (the wait between attempts is the retrier's:
+ * retrier.spec.ts): the batch sender's attempts, and the idempotent session that is replaced when the broker lost the producer's state (KIP-360).
  */
 import { asapScheduler, firstValueFrom, of, throwError } from 'rxjs';
 import type { Client } from '../../src/client/client';
@@ -9,53 +8,8 @@ import { ConnectionError, NotInLogError, ServerError } from '../../src/errors';
 import { BatchSender } from '../../src/producer/batch-sender';
 import { Idempotence, isLostProducerState } from '../../src/producer/idempotence';
 import { Producer } from '../../src/producer/producer';
-import { DEFAULT_PRODUCER_RETRY } from '../../src/producer/producer-config';
-import { retryDelay } from '../../src/producer/retry-delay';
+import { Retrier } from '../../src/client/retrier';
 import { createLog } from '../../src/observability/log';
-
-describe('retryDelay', () => {
-  const defaults = DEFAULT_PRODUCER_RETRY;
-  const RETRY_JITTER = 0.2;
-
-  it('the producer defaults: from 100 ms, doubling, up to 1,000 ms, ±20 % jitter, attempts bounded by deliveryTimeoutMs only', () => {
-    expect(DEFAULT_PRODUCER_RETRY).toEqual({ maxAttempts: Number.POSITIVE_INFINITY, initialDelayMs: 100, maxDelayMs: 1_000, multiplier: 2, jitter: RETRY_JITTER });
-  });
-
-  it('grows exponentially from initialDelayMs with ±20 % jitter', () => {
-    expect(retryDelay(0, defaults, () => 0.5)).toBe(100);
-    expect(retryDelay(1, defaults, () => 0.5)).toBe(200);
-    expect(retryDelay(2, defaults, () => 0.5)).toBe(400);
-    expect(retryDelay(0, defaults, () => 0)).toBe(Math.round(100 * (1 - RETRY_JITTER)));
-    expect(retryDelay(0, defaults, () => 0.999_999)).toBe(Math.round(100 * (1 + RETRY_JITTER)));
-  });
-
-  it('never waits longer than maxDelayMs, jitter included, and still spreads capped waits', () => {
-    const waits = new Set<number>();
-    for (let retry = 0; retry < 64; retry++) {
-      for (const r of [0, 0.25, 0.5, 0.75, 0.999_999]) {
-        const wait = retryDelay(retry, defaults, () => r);
-        expect(wait).toBeLessThanOrEqual(1_000);
-        expect(wait).toBeGreaterThanOrEqual(Math.round(100 * (1 - RETRY_JITTER))); // the first retry's, jittered down
-        if (retry > 10) waits.add(wait);
-      }
-    }
-    // Capped waits are spread over [~667, 1000], not all equal (producers do not retry in step).
-    expect(Math.min(...waits)).toBeLessThan(700);
-    expect(Math.max(...waits)).toBe(1_000);
-    expect(retryDelay(1_000_000, defaults, () => 0.5)).toBeLessThanOrEqual(1_000);
-  });
-
-  it('respects a maxDelayMs below initialDelayMs × (1 + jitter)', () => {
-    expect(retryDelay(0, { ...defaults, initialDelayMs: 100, maxDelayMs: 100 }, () => 0.999_999)).toBeLessThanOrEqual(100);
-    expect(retryDelay(5, { ...defaults, initialDelayMs: 0, maxDelayMs: 0 }, () => 0.7)).toBe(0);
-  });
-
-  it('uses the multiplier and jitter of the retry policy', () => {
-    const policy = { initialDelayMs: 10, maxDelayMs: 100_000, multiplier: 3, jitter: 0 };
-    expect([0, 1, 2].map((retry) => retryDelay(retry, policy, () => 0))).toEqual([10, 30, 90]);
-    expect(retryDelay(0, { ...policy, jitter: 0.5 }, () => 0)).toBe(5);
-  });
-});
 
 describe('Idempotence (KIP-360 re-initialisation)', () => {
   it('recognises the answers that mean the broker lost the producer state', () => {
@@ -169,7 +123,7 @@ describe('BatchSender', () => {
 
   function sender(idempotence: Idempotence, maxAttempts = 1_001) {
     const retry = { maxAttempts, initialDelayMs: 1, maxDelayMs: 10, multiplier: 2, jitter: 0.2 };
-    return new BatchSender({ retry, scheduler: asapScheduler, idempotence, onRetry: () => undefined });
+    return new BatchSender({ retrier: new Retrier(retry, asapScheduler), idempotence, onRetry: () => undefined });
   }
 
   const records = [{ value: Buffer.from('a') }, { value: Buffer.from('b') }];
@@ -305,8 +259,7 @@ describe('BatchSender', () => {
     const idempotence = new Idempotence(false, async () => ({ producerId: 1n, producerEpoch: 0 }), () => undefined);
     const { lane } = scriptedLane([{ baseOffset: 0n, store: false }, { baseOffset: 0n, store: false }, { baseOffset: 0n, store: false }]);
     const s = new BatchSender({
-      retry: { maxAttempts: 1, initialDelayMs: 1, maxDelayMs: 10, multiplier: 2, jitter: 0.2 },
-      scheduler: asapScheduler,
+      retrier: new Retrier({ maxAttempts: 1, initialDelayMs: 1, maxDelayMs: 10, multiplier: 2, jitter: 0.2 }, asapScheduler),
       idempotence,
       onRetry: () => undefined,
       log: createLog('producer', logger, 'warn'),

@@ -40,8 +40,18 @@ describe('public API', () => {
       'exponentialDelay',
       'rejoinReasonOf',
       'errorFromServerMessage',
+      'SERVER_ERROR_RULES',
+      'findServerErrorRule',
     ]) {
       expect(root).not.toHaveProperty(name);
+    }
+  });
+
+  it('the root exports no test seam or internal type (types leave no trace at run time, so the barrel is read)', () => {
+    const barrel = readFileSync(join(__dirname, '..', '..', 'src', 'index.ts'), 'utf8');
+    expect(barrel).toMatch(/\bConnectionSettings\b/);
+    for (const name of ['ConnectionSeam', 'LaneConnector', 'RandomSource', 'ServerErrorRule', 'ResponseFrame', 'AuthSession']) {
+      expect(barrel).not.toMatch(new RegExp(`\\b${name}\\b`));
     }
   });
 

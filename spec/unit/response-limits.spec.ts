@@ -4,7 +4,7 @@
  * (response-expectations.ts). Pure: bytes in, values or ProtocolErrors out.
  */
 import fc from 'fast-check';
-import { REQUEST_RETRY_CLASS } from '../../src/client/resilient-client';
+import { REQUEST_RETRY_CLASS } from '../../src/client/resilient-retry-class';
 import { ConfigError, ProtocolError } from '../../src/errors';
 import { DEFAULT_RESPONSE_LIMITS, resolveResponseLimits } from '../../src/protocol/decode-limits';
 import { decodeResponse, encodeResponse } from '../../src/protocol/message-codec';

@@ -1,5 +1,5 @@
 /**
- * The table of rivvend's error texts (src/client/server-error-table.ts), checked against rivvend
+ * The table of rivvend's error texts (src/server-error-table.ts), checked against rivvend
  * 0.0.22's own source: every `Response::Error` text it builds, every rivven-core error text it
  * forwards, every group-coordinator reason it nests, must hit a rule (not the fallback), and the
  * common ones get the code and retriability users match on.
@@ -12,7 +12,7 @@ import {
   SERVER_ERROR_RULES,
   classifyServerError,
   findServerErrorRule,
-} from '../../src/client/server-error-table';
+} from '../../src/server-error-table';
 import { AuthenticationError, AuthorizationError, ServerError, errorFromServerMessage } from '../../src/errors';
 
 function crateDir(crate: string): string {

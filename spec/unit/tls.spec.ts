@@ -4,7 +4,8 @@
  */
 import { firstValueFrom } from 'rxjs';
 import { ConfigError, ConnectionError, TlsError } from '../../src/errors';
-import { Connection, closedBeforeHandshakeMessage, type ConnectionOptions } from '../../src/transport/connection';
+import { Connection, closedBeforeHandshakeMessage } from '../../src/transport/connection';
+import type { ConnectionOptions } from '../../src/transport/connection-types';
 import { TlsConfig } from '../../src/transport/tls';
 import { FakeBroker } from '../support/fake-broker';
 import { generateTestCerts, type TestCerts } from '../support/test-certs';

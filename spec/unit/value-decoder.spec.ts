@@ -9,9 +9,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ConfigError } from '../../src/errors';
-import { compressValue, type CompressionAlgorithm } from '../../src/protocol/compression';
-import { MAX_DECOMPRESSED_SIZE } from '../../src/protocol/value-framing';
-import { decodeValues, type ValueFraming } from '../../src/protocol/value-decoder';
+import { compressValue } from '../../src/protocol/compression';
+import { MAX_DECOMPRESSED_SIZE, type CompressionAlgorithm, type ValueFraming } from '../../src/protocol/value-framing';
+import { decodeValues } from '../../src/protocol/value-decoder';
 
 const MiB = 1024 * 1024;
 

@@ -1,106 +1,173 @@
-/** The admin operations: topic configuration, partitions, record deletion and quotas. */
+/**
+ * The admin operations over a `BrokerExchange`: topics (create, list, delete), their metadata and
+ * the cluster's, topic configuration, partitions, record deletion and quotas. `BrokerOperations`
+ * puts them on the clients; the user-facing documentation is there.
+ */
 import type { Observable } from 'rxjs';
-import { ArgumentCheck } from './operation-input.js';
-import { checkNames } from './operation-checks.js';
-import type { DeleteRecordsResult, QuotaAlterationInput, QuotaEntry, TopicConfigDescription } from './client-types.js';
-import { DataOperations } from './data-operations.js';
+import { ArgumentCheck } from './argument-checks.js';
+import { type BrokerExchange, call$ } from './broker-exchange.js';
+import type { ClusterMetadata, DeleteRecordsResult, QuotaAlterationInput, QuotaEntry, TopicConfigDescription, TopicInfo } from './client-types.js';
 
-/** Topic configuration, partitions, record deletion and quotas. */
-export abstract class AdminOperations extends DataOperations {
-  // ---- admin ----------------------------------------------------------------------------------
+// ---- topics and metadata ----------------------------------------------------------------------
 
-  /** Configuration of the given topics (all topics if empty). */
-  describeTopicConfigs$(topics: readonly string[] = []): Observable<TopicConfigDescription[]> {
-    return this.checked$('describeTopicConfigs$', (check) => checkNames(check, 'topics', topics), () => ({ type: 'DescribeTopicConfigs', topics }), 'TopicConfigsDescribed', (r) => r.configs);
-  }
+export function createTopic$(exchange: BrokerExchange, name: string, partitions: number | undefined): Observable<TopicInfo> {
+  return call$(
+    exchange,
+    () => {
+      const check = new ArgumentCheck('createTopic$');
+      check.name('name', name);
+      if (partitions !== undefined) check.u32('partitions', partitions);
+      return { type: 'CreateTopic', name, partitions };
+    },
+    'TopicCreated',
+    (r) => ({ name: r.name, partitions: r.partitions }),
+  );
+}
 
-  /** Set (string) or reset to default (null) configuration keys; emits how many changed. */
-  alterTopicConfig$(topic: string, configs: Record<string, string | null>): Observable<number> {
-    return this.call$(
-      () => {
-        const check = new ArgumentCheck('alterTopicConfig$');
-        check.name('topic', topic);
-        check.object('configs', configs);
-        const entries = Object.entries(configs).map(([key, value]) => {
-          if (value !== null && typeof value !== 'string') check.fail(`configs['${key}']`, 'a string (set) or null (reset to the default)', value);
-          return { key, value: value ?? undefined };
-        });
-        if (entries.length > 10_000) check.fail('configs', 'at most 10000 keys', entries.length);
-        return { type: 'AlterTopicConfig', topic, configs: entries };
-      },
-      'TopicConfigAltered',
-      (r) => r.changedCount,
-    );
-  }
+export function listTopics$(exchange: BrokerExchange): Observable<string[]> {
+  return call$(exchange, () => ({ type: 'ListTopics' }), 'Topics', (r) => r.topics);
+}
 
-  /** Grow a topic to `newPartitionCount` partitions; emits the new count. */
-  createPartitions$(topic: string, newPartitionCount: number, assignments: readonly string[][] = []): Observable<number> {
-    return this.call$(
-      () => {
-        const check = new ArgumentCheck('createPartitions$');
-        check.name('topic', topic);
-        check.u32('newPartitionCount', newPartitionCount);
-        check.array('assignments', assignments).forEach((brokers, i) =>
-          check.array(`assignments[${i}]`, brokers).forEach((b, j) => check.string(`assignments[${i}][${j}]`, b)),
-        );
-        return { type: 'CreatePartitions', topic, newPartitionCount, assignments };
-      },
-      'PartitionsCreated',
-      (r) => r.newPartitionCount,
-    );
-  }
+export function deleteTopic$(exchange: BrokerExchange, name: string): Observable<void> {
+  return call$(
+    exchange,
+    () => {
+      new ArgumentCheck('deleteTopic$').name('name', name);
+      return { type: 'DeleteTopic', name };
+    },
+    ['TopicDeleted', 'Ok'],
+    () => undefined,
+  );
+}
 
-  /** Delete records before the given offset in each partition. */
-  deleteRecords$(topic: string, partitionOffsets: readonly (readonly [partition: number, beforeOffset: bigint])[]): Observable<DeleteRecordsResult[]> {
-    return this.call$(
-      () => {
-        const check = new ArgumentCheck('deleteRecords$');
-        check.name('topic', topic);
-        check.array('partitionOffsets', partitionOffsets).forEach((entry, i) => {
-          if (!Array.isArray(entry) || entry.length !== 2) check.fail(`partitionOffsets[${i}]`, 'a [partition, beforeOffset] pair', entry);
-          check.partition(`partitionOffsets[${i}][0]`, entry[0]);
-          check.u64(`partitionOffsets[${i}][1]`, entry[1], 'an offset (a bigint)');
-        });
-        return { type: 'DeleteRecords', topic, partitionOffsets };
-      },
-      'RecordsDeleted',
-      (r) => r.results,
-    );
-  }
+export function getMetadata$(exchange: BrokerExchange, topic: string): Observable<TopicInfo> {
+  return call$(
+    exchange,
+    () => {
+      new ArgumentCheck('getMetadata$').name('topic', topic);
+      return { type: 'GetMetadata', topic };
+    },
+    'Metadata',
+    (r) => ({ name: r.name, partitions: r.partitions }),
+  );
+}
 
-  describeQuotas$(entities: readonly (readonly [entityType: string, entityName?: string])[] = []): Observable<QuotaEntry[]> {
-    return this.call$(
-      () => {
-        const check = new ArgumentCheck('describeQuotas$');
-        check.array('entities', entities).forEach((entity, i) => {
-          if (!Array.isArray(entity) || entity.length < 1 || entity.length > 2) check.fail(`entities[${i}]`, 'an [entityType, entityName?] pair', entity);
-          check.string(`entities[${i}][0]`, entity[0]);
-          check.optionalString(`entities[${i}][1]`, entity[1]);
-        });
-        return { type: 'DescribeQuotas', entities: entities.map(([t, n]) => [t, n] as const) };
-      },
-      'QuotasDescribed',
-      (r) => r.entries,
-    );
-  }
+export function getClusterMetadata$(exchange: BrokerExchange, topics: readonly string[]): Observable<ClusterMetadata> {
+  return call$(
+    exchange,
+    () => {
+      new ArgumentCheck('getClusterMetadata$').names('topics', topics);
+      return { type: 'GetClusterMetadata', topics };
+    },
+    'ClusterMetadata',
+    (r) => ({ controllerId: r.controllerId, brokers: r.brokers, topics: r.topics }),
+  );
+}
 
-  /** Apply quota changes; emits how many were applied. */
-  alterQuotas$(alterations: readonly QuotaAlterationInput[]): Observable<number> {
-    return this.call$(
-      () => {
-        const check = new ArgumentCheck('alterQuotas$');
-        check.array('alterations', alterations).forEach((a, i) => {
-          check.object(`alterations[${i}]`, a);
-          check.string(`alterations[${i}].entityType`, a.entityType);
-          check.optionalString(`alterations[${i}].entityName`, a.entityName);
-          check.string(`alterations[${i}].quotaKey`, a.quotaKey);
-          check.optionalU64(`alterations[${i}].quotaValue`, a.quotaValue);
-        });
-        return { type: 'AlterQuotas', alterations };
-      },
-      'QuotasAltered',
-      (r) => r.alteredCount,
-    );
-  }
+// ---- configuration, partitions, records, quotas -----------------------------------------------
 
+export function describeTopicConfigs$(exchange: BrokerExchange, topics: readonly string[]): Observable<TopicConfigDescription[]> {
+  return call$(
+    exchange,
+    () => {
+      new ArgumentCheck('describeTopicConfigs$').names('topics', topics);
+      return { type: 'DescribeTopicConfigs', topics };
+    },
+    'TopicConfigsDescribed',
+    (r) => r.configs,
+  );
+}
+
+export function alterTopicConfig$(exchange: BrokerExchange, topic: string, configs: Record<string, string | null>): Observable<number> {
+  return call$(
+    exchange,
+    () => {
+      const check = new ArgumentCheck('alterTopicConfig$');
+      check.name('topic', topic);
+      check.object('configs', configs);
+      const entries = Object.entries(configs).map(([key, value]) => {
+        if (value !== null && typeof value !== 'string') check.fail(`configs['${key}']`, 'a string (set) or null (reset to the default)', value);
+        return { key, value: value ?? undefined };
+      });
+      if (entries.length > 10_000) check.fail('configs', 'at most 10000 keys', entries.length);
+      return { type: 'AlterTopicConfig', topic, configs: entries };
+    },
+    'TopicConfigAltered',
+    (r) => r.changedCount,
+  );
+}
+
+export function createPartitions$(exchange: BrokerExchange, topic: string, newPartitionCount: number, assignments: readonly string[][]): Observable<number> {
+  return call$(
+    exchange,
+    () => {
+      const check = new ArgumentCheck('createPartitions$');
+      check.name('topic', topic);
+      check.u32('newPartitionCount', newPartitionCount);
+      check.array('assignments', assignments).forEach((brokers, i) =>
+        check.array(`assignments[${i}]`, brokers).forEach((b, j) => check.string(`assignments[${i}][${j}]`, b)),
+      );
+      return { type: 'CreatePartitions', topic, newPartitionCount, assignments };
+    },
+    'PartitionsCreated',
+    (r) => r.newPartitionCount,
+  );
+}
+
+export function deleteRecords$(
+  exchange: BrokerExchange,
+  topic: string,
+  partitionOffsets: readonly (readonly [partition: number, beforeOffset: bigint])[],
+): Observable<DeleteRecordsResult[]> {
+  return call$(
+    exchange,
+    () => {
+      const check = new ArgumentCheck('deleteRecords$');
+      check.name('topic', topic);
+      check.array('partitionOffsets', partitionOffsets).forEach((entry, i) => {
+        if (!Array.isArray(entry) || entry.length !== 2) check.fail(`partitionOffsets[${i}]`, 'a [partition, beforeOffset] pair', entry);
+        check.partition(`partitionOffsets[${i}][0]`, entry[0]);
+        check.u64(`partitionOffsets[${i}][1]`, entry[1], 'an offset (a bigint)');
+      });
+      return { type: 'DeleteRecords', topic, partitionOffsets };
+    },
+    'RecordsDeleted',
+    (r) => r.results,
+  );
+}
+
+export function describeQuotas$(exchange: BrokerExchange, entities: readonly (readonly [entityType: string, entityName?: string])[]): Observable<QuotaEntry[]> {
+  return call$(
+    exchange,
+    () => {
+      const check = new ArgumentCheck('describeQuotas$');
+      check.array('entities', entities).forEach((entity, i) => {
+        if (!Array.isArray(entity) || entity.length < 1 || entity.length > 2) check.fail(`entities[${i}]`, 'an [entityType, entityName?] pair', entity);
+        check.string(`entities[${i}][0]`, entity[0]);
+        check.optionalString(`entities[${i}][1]`, entity[1]);
+      });
+      return { type: 'DescribeQuotas', entities: entities.map(([t, n]) => [t, n] as const) };
+    },
+    'QuotasDescribed',
+    (r) => r.entries,
+  );
+}
+
+export function alterQuotas$(exchange: BrokerExchange, alterations: readonly QuotaAlterationInput[]): Observable<number> {
+  return call$(
+    exchange,
+    () => {
+      const check = new ArgumentCheck('alterQuotas$');
+      check.array('alterations', alterations).forEach((a, i) => {
+        check.object(`alterations[${i}]`, a);
+        check.string(`alterations[${i}].entityType`, a.entityType);
+        check.optionalString(`alterations[${i}].entityName`, a.entityName);
+        check.string(`alterations[${i}].quotaKey`, a.quotaKey);
+        check.optionalU64(`alterations[${i}].quotaValue`, a.quotaValue);
+      });
+      return { type: 'AlterQuotas', alterations };
+    },
+    'QuotasAltered',
+    (r) => r.alteredCount,
+  );
 }

@@ -1,5 +1,5 @@
 /** Typed results and arguments of Client operations (the API's vocabulary, not the wire's). */
-import type { ValueFraming } from '../protocol/value-decoder.js';
+import type { ValueFraming } from '../protocol/value-framing.js';
 import type { BrokerInfo, DeleteRecordsResult, QuotaEntry, TopicConfigDescription, TopicMetadata } from '../protocol/response-schema.js';
 
 /** Keys and values: bytes, or strings (encoded as UTF-8). */

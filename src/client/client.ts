@@ -3,21 +3,22 @@
  * connection. Broker `Error` replies become typed errors (ServerError with the broker's code and
  * retriability); `Throttled` becomes ThrottledError carrying the wait.
  */
-import { BehaviorSubject, Observable, type Subscription, asyncScheduler, catchError, finalize, map, retry, throttleTime, throwError, timer, type SchedulerLike } from 'rxjs';
-import { backoffOf, type ResolvedRetryPolicy } from '../connection-settings.js';
+import { BehaviorSubject, Observable, type Subscription, asyncScheduler, catchError, finalize, map, throttleTime, throwError, type SchedulerLike } from 'rxjs';
+import type { ResolvedRetryPolicy } from '../connection-settings.js';
 import { AllServersUnavailableError, RivvenError } from '../errors.js';
 import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response } from '../protocol/response-schema.js';
-import type { BrokerAddress } from '../transport/address.js';
+import type { BrokerAddress } from '../broker-address.js';
 import { connectArguments, resolveConnectionSettings, type ConnectionSettingsWithKnobs } from '../transport/connection-options.js';
-import { Connection, type ConnectionOptions, type ConnectionState, type ConnectionStats, type RequestOptions } from '../transport/connection.js';
+import { Connection } from '../transport/connection.js';
+import type { ConnectionOptions, ConnectionState, ConnectionStats, RequestOptions } from '../transport/connection-types.js';
 import { durationMs } from '../settings-validation.js';
-import { backoffDelay } from './backoff.js';
+import { Retrier } from './retrier.js';
 import type { SchemaType } from './client-types.js';
-import { BrokerOperations } from './operations.js';
+import { BrokerOperations } from './broker-operations.js';
 import { registerSchema$, type SchemaRegistryOptions } from './schema-registry.js';
 import { ServerRotation, connectToAny } from './server-rotation.js';
-export { errorFromResponse } from './response-errors.js';
+import { RETRY_DEFAULTS } from './retrier.js';
 
 /**
  * The shared settings (`bootstrapServers`, `clientId`, `tls`, `auth`, `connectionTimeoutMs`,
@@ -43,7 +44,7 @@ export interface ClientHealth extends ConnectionStats {
  * One connect$ is one round over the servers; more rounds (with backoff between them) only when
  * `retry.maxAttempts` asks for them, so a dead cluster is reported at once by default.
  */
-const CLIENT_RETRY: ResolvedRetryPolicy = { maxAttempts: 1, initialDelayMs: 100, maxDelayMs: 5_000, multiplier: 2, jitter: 0.25 };
+const CLIENT_RETRY = RETRY_DEFAULTS.Client;
 
 /** Never seen by anyone: it ends connectToAny's walk when the caller unsubscribed (not retriable, so no other server is tried). */
 class AttemptAbandoned extends RivvenError {
@@ -87,12 +88,7 @@ export function connectToAny$(rotation: ServerRotation, options: ConnectionOptio
 
 /** Rounds of `connect$` as `policy` allows: retriable failures only, with its jittered backoff between them. */
 export function retryRounds<T>(policy: ResolvedRetryPolicy, scheduler: SchedulerLike): (source: Observable<T>) => Observable<T> {
-  const backoff = backoffOf(policy);
-  return retry({
-    count: policy.maxAttempts - 1,
-    delay: (error: unknown, round: number) =>
-      error instanceof RivvenError && error.retriable ? timer(backoffDelay(round - 1, backoff), scheduler) : throwError(() => error),
-  });
+  return new Retrier(policy, scheduler).retry$<T>();
 }
 
 /** The deprecated address form fails as it always did: with its one server's own error (ConnectionError, TimeoutError, …). */
@@ -115,7 +111,7 @@ export class Client extends BrokerOperations {
     healthIntervalMs: number,
     scheduler: SchedulerLike,
   ) {
-    super();
+    super({ send$: (request, options) => connection.request$(request, options) });
     this.state$ = connection.state$;
     this.healthSubject = new BehaviorSubject(this.snapshot());
     this.health$ = this.healthSubject.asObservable();
@@ -189,10 +185,6 @@ export class Client extends BrokerOperations {
 
   /** Any protocol request, raw reply (escape hatch; prefer the typed operations). */
   request$(request: RequestInput, options?: RequestOptions): Observable<Response> {
-    return this.connection.request$(request, options);
-  }
-
-  protected send$(request: RequestInput, options?: RequestOptions): Observable<Response> {
     return this.connection.request$(request, options);
   }
 

@@ -15,7 +15,7 @@
  */
 import { Observable, Subject, type SchedulerLike, type Subscription } from 'rxjs';
 import { ConnectionError, type RivvenError } from '../errors.js';
-import { formatAddress, type BrokerAddress } from '../transport/address.js';
+import { formatAddress, type BrokerAddress } from '../broker-address.js';
 import type { PoolableConnection } from './resilient-config.js';
 import { releaseThenForward } from './release-then-forward.js';
 

@@ -38,16 +38,16 @@ import {
   timer,
   type SchedulerLike,
 } from 'rxjs';
-import { backoffOf } from '../connection-settings.js';
 import { ConnectionError, RivvenError, TimeoutError } from '../errors.js';
 import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response } from '../protocol/response-schema.js';
-import { formatAddress, type BrokerAddress } from '../transport/address.js';
+import { formatAddress, type BrokerAddress } from '../broker-address.js';
 import { requestArgumentsError } from '../transport/connection-options.js';
-import type { Connection, ConnectionOptions, ConnectionState, RequestOptions } from '../transport/connection.js';
-import { backoffDelay, type BackoffPolicy } from './backoff.js';
+import type { Connection } from '../transport/connection.js';
+import type { ConnectionOptions, ConnectionState, RequestOptions } from '../transport/connection-types.js';
+import { Retrier } from './retrier.js';
 import { connectToAny$, failWithTheServersOwnError } from './client.js';
-import { BrokerOperations } from './operations.js';
+import { BrokerOperations } from './broker-operations.js';
 import { pipelinedHealth, type PipelineCounters, type PipelinedClientHealth, type RetiredTotals } from './pipelined-health.js';
 import { InFlightLimiter } from './in-flight-limiter.js';
 import {
@@ -57,9 +57,6 @@ import {
   type ResolvedPipelinedClientOptions,
 } from './pipelined-options.js';
 import { ServerRotation } from './server-rotation.js';
-
-export { PipelinedClientPresets, type PipelinedClientConnectionOptions, type PipelinedClientOptions, type PipelinedClientPreset, type ResolvedPipelinedClientOptions } from './pipelined-options.js';
-export type { PipelinedClientHealth } from './pipelined-health.js';
 
 export class PipelinedClient extends BrokerOperations {
   private readonly limiter: InFlightLimiter;
@@ -71,7 +68,7 @@ export class PipelinedClient extends BrokerOperations {
   private readonly countersChanged = new Subject<void>();
   /** Fires once, on close(): requests still waiting for a connection fail, a reconnection stops. */
   private readonly closing = new Subject<void>();
-  private readonly backoff: BackoffPolicy;
+  private readonly retrier: Retrier;
   /** The one reconnection in progress, shared by every request that waits for it. */
   private readonly reconnection$: Observable<Connection>;
   private connection: Connection;
@@ -98,9 +95,10 @@ export class PipelinedClient extends BrokerOperations {
     private readonly rotation: ServerRotation,
     private readonly scheduler: SchedulerLike,
   ) {
-    super();
+    // The typed operations go the way request$ goes: through the in-flight limit.
+    super({ send$: (request, options) => this.request$(request, options) });
     this.connection = connection;
-    this.backoff = backoffOf(config.retry);
+    this.retrier = new Retrier(config.retry, scheduler);
     this.limiter = new InFlightLimiter(config.maxInFlight, scheduler);
     this.stateSubject = new BehaviorSubject<ConnectionState>(connection.state);
     this.state$ = this.stateSubject.asObservable();
@@ -111,7 +109,8 @@ export class PipelinedClient extends BrokerOperations {
       // requests at once.
       retry({
         delay: (error: unknown) =>
-          error instanceof RivvenError && error.retriable && this.closePromise === undefined && this.failures < config.retry.maxAttempts ? of(0) : throwError(() => error),
+          // attemptConnection$ waits what scheduleNextAttempt owes; the retrier decides whether to go on.
+          this.retrier.next(error, this.failures, { stopped: () => this.closePromise !== undefined }) !== undefined ? of(0) : throwError(() => error),
       }),
       finalize(() => {
         // The round ended without a connection (every waiting request timed out or left, or a
@@ -278,10 +277,6 @@ export class PipelinedClient extends BrokerOperations {
     return this.closePromise;
   }
 
-  protected send$(request: RequestInput, options?: RequestOptions): Observable<Response> {
-    return this.request$(request, options);
-  }
-
   // -------------------------------------------------------------------------------------------
   // Reconnection
   // -------------------------------------------------------------------------------------------
@@ -314,7 +309,7 @@ export class PipelinedClient extends BrokerOperations {
   }
 
   private scheduleNextAttempt(): void {
-    this.nextAttemptAt = this.scheduler.now() + backoffDelay(this.failures, this.backoff);
+    this.nextAttemptAt = this.scheduler.now() + this.retrier.delay(this.failures);
     this.failures++;
   }
 

@@ -2,7 +2,7 @@
  * What `PipelinedClient.health()` and `health$` report: the pipeline's counters, the in-flight
  * limiter's waits, and the connections' traffic (the ones replaced included).
  */
-import type { ConnectionState, ConnectionStats } from '../transport/connection.js';
+import type { ConnectionState, ConnectionStats } from '../transport/connection-types.js';
 import type { LimiterStats } from './in-flight-limiter.js';
 
 export interface PipelinedClientHealth {

@@ -5,7 +5,8 @@
 import type { ResolvedRetryPolicy } from '../connection-settings.js';
 import { durationMs, integerIn } from '../settings-validation.js';
 import { connectArguments, resolveConnectionSettings, type ConnectionSettingsWithKnobs } from '../transport/connection-options.js';
-import type { ConnectionOptions } from '../transport/connection.js';
+import type { ConnectionOptions } from '../transport/connection-types.js';
+import { RETRY_DEFAULTS } from './retrier.js';
 
 /**
  * The shared settings (`bootstrapServers`, `clientId`, `tls`, `auth`, `retry`, …) and the
@@ -57,7 +58,7 @@ export const PipelinedClientPresets: Readonly<{ highThroughput: PipelinedClientP
 const DEFAULTS = { maxInFlight: 100, batchLingerUs: 1000, maxBatchSize: 64, requestTimeoutMs: 30_000, closeTimeoutMs: 5_000, healthIntervalMs: 1_000 };
 
 /** Reconnecting on demand goes on for as long as requests wait (each bounds its own wait). */
-const PIPELINED_RETRY: ResolvedRetryPolicy = { maxAttempts: Number.POSITIVE_INFINITY, initialDelayMs: 100, maxDelayMs: 5_000, multiplier: 2, jitter: 0.25 };
+const PIPELINED_RETRY = RETRY_DEFAULTS.PipelinedClient;
 
 const OWN_KEYS = ['maxInFlight', 'batchLingerUs', 'maxBatchSize', 'healthIntervalMs'] as const satisfies readonly (keyof PipelinedClientOptions)[];
 

@@ -4,14 +4,14 @@
  * decides whether a request that is not idempotent may be tried again.
  */
 import { Observable, catchError, defer, finalize, map, throwError, type SchedulerLike } from 'rxjs';
-import { AllServersUnavailableError, RivvenError, TimeoutError } from '../errors.js';
+import { AllServersUnavailableError, TimeoutError, isRetriable } from '../errors.js';
 import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response } from '../protocol/response-schema.js';
-import type { RequestOptions } from '../transport/connection.js';
+import type { RequestOptions } from '../transport/connection-types.js';
 import type { CircuitPermit } from './circuit-breaker.js';
 import type { PoolableConnection } from './resilient-config.js';
 import type { ResilientServer } from './resilient-server.js';
-import { errorFromResponse } from './response-errors.js';
+import { errorFromResponse } from './broker-exchange.js';
 
 /** Where an attempt got to before it failed: decides whether a non-idempotent retry is safe. */
 export type Phase = 'acquiring' | 'not-sent' | 'unsendable' | 'sent';
@@ -45,7 +45,7 @@ export interface AttemptRequest {
  * request that is idempotent or certainly never reached the broker.
  */
 export function mayRetry(error: unknown, phase: Phase, idempotent: boolean): boolean {
-  if (!(error instanceof RivvenError) || !error.retriable) return false;
+  if (!isRetriable(error)) return false;
   if (error instanceof AllServersUnavailableError || phase === 'unsendable') return false;
   const neverSent = phase === 'acquiring' || phase === 'not-sent';
   return idempotent || neverSent;

@@ -43,16 +43,16 @@ import {
   throwError,
   timer,
 } from 'rxjs';
-import { backoffOf } from '../connection-settings.js';
-import { ConnectionError, RivvenError, ThrottledError } from '../errors.js';
+import { ConnectionError, RivvenError, ThrottledError, isRetriable } from '../errors.js';
 import { createLog, type Log } from '../observability/log.js';
 import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response } from '../protocol/response-schema.js';
-import { Connection, type RequestOptions } from '../transport/connection.js';
-import { backoffDelay, type BackoffPolicy } from './backoff.js';
+import { Connection } from '../transport/connection.js';
+import type { RequestOptions } from '../transport/connection-types.js';
+import { Retrier } from './retrier.js';
 import type { CircuitPermit, CircuitState } from './circuit-breaker.js';
 import type { PoolEvent } from './connection-pool.js';
-import { BrokerOperations } from './operations.js';
+import { BrokerOperations } from './broker-operations.js';
 import { allServersUnavailable, attempt$, mayRetry, type Attempt, type AttemptContext } from './resilient-attempt.js';
 import { resolveResilientConfig, type ConnectionFactory, type ResilientClientOptions, type ResolvedResilientConfig } from './resilient-config.js';
 import { buildHealth, type CallTotals, type ResilientHealth } from './resilient-health.js';
@@ -60,13 +60,11 @@ import { callableRetryClass, isHeavy, throttleBudget, type ExecuteOptions } from
 import { ResilientServer } from './resilient-server.js';
 import { ServerRotation } from './server-rotation.js';
 
-export { REQUEST_RETRY_CLASS, MAX_THROTTLE_WAIT_WITHOUT_DEADLINE_MS, type ExecuteOptions, type RetryClass } from './resilient-retry-class.js';
-
 const defaultFactory: ConnectionFactory = (address, options) => Connection.connect$(address, options);
 
 export class ResilientClient extends BrokerOperations {
   private readonly config: ResolvedResilientConfig;
-  private readonly backoff: BackoffPolicy;
+  private readonly retrier: Retrier;
   private readonly rotation: ServerRotation;
   private readonly serverList: ResilientServer[];
   private readonly attemptContext: AttemptContext;
@@ -94,10 +92,11 @@ export class ResilientClient extends BrokerOperations {
 
   /** Validates the options (ConfigError naming the first bad one) and starts health checks. Opens nothing yet. */
   constructor(options: ResilientClientOptions) {
-    super();
+    // The typed operations go the way execute$ goes: pooled, with failover, retries and breakers.
+    super({ send$: (request, options) => this.execute$(request, options) });
     this.config = resolveResilientConfig(options);
     const c = this.config;
-    this.backoff = backoffOf(c.retry);
+    this.retrier = new Retrier(c.retry, c.scheduler, c.random);
     this.rotation = new ServerRotation(c.bootstrapServers, {
       failureThreshold: c.circuitBreakerFailureThreshold,
       recoveryTimeout: c.circuitBreakerRecoveryTimeoutMs,
@@ -180,7 +179,8 @@ export class ResilientClient extends BrokerOperations {
             catchError((error: unknown) => {
               const errorCode = error instanceof RivvenError ? ((error as { serverCode?: string }).serverCode ?? error.code) : 'UNKNOWN';
               if (this.closed || !mayRetry(error, attempt.phase, idempotent)) return throwError(() => error);
-              if (retry + 1 >= this.config.retry.maxAttempts) {
+              const backoff = this.retrier.next(error, retry + 1, { retriable: (e) => mayRetry(e, attempt.phase, idempotent) });
+              if (backoff === undefined) {
                 this.log.warn('giving up', { requestType: request.type, broker: server.label, attempt: retry + 1, errorCode, error: errorMessage(error) });
                 return throwError(() => error);
               }
@@ -194,7 +194,7 @@ export class ResilientClient extends BrokerOperations {
               }
               this.totals.retries++;
               this.counterChange.next();
-              const wait = Math.max(backoffDelay(retry, this.backoff, this.config.random), throttle);
+              const wait = Math.max(backoff, throttle);
               if (throttle > 0) this.log.info('throttled by the broker', { requestType: request.type, broker: server.label, delayMs: wait });
               else this.log.debug('retrying', { requestType: request.type, broker: server.label, attempt: retry + 1, delayMs: wait, errorCode });
               return this.wait$(wait).pipe(mergeMap(() => attemptFrom(retry + 1, server.index, error)));
@@ -261,10 +261,6 @@ export class ResilientClient extends BrokerOperations {
     return this.closePromise;
   }
 
-  protected send$(request: RequestInput, options?: RequestOptions): Observable<Response> {
-    return this.execute$(request, options);
-  }
-
   // -------------------------------------------------------------------------------------------
 
   /** The next server (after `previous`, else round-robin) whose breaker lets a request through, with its permit. */
@@ -308,7 +304,7 @@ export class ResilientClient extends BrokerOperations {
     const now = this.config.scheduler.now();
     if (event.type === 'connect-failed') {
       // A refused TLS certificate or bad credentials say nothing about the server's health.
-      if (event.error instanceof RivvenError && event.error.retriable) {
+      if (isRetriable(event.error)) {
         server.failed(event.error, now);
         server.breaker.recordFailure();
       } else {

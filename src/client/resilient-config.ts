@@ -10,10 +10,11 @@ import { ConfigError } from '../errors.js';
 import { describeValue, durationMs, integerIn, optionsObject, rejectUnknownKeys } from '../settings-validation.js';
 import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response } from '../protocol/response-schema.js';
-import { parseAddress, type BrokerAddress } from '../transport/address.js';
+import { parseAddress, type BrokerAddress } from '../broker-address.js';
 import { validateConnectionOptions } from '../transport/connection-options.js';
-import type { ConnectionOptions, ConnectionState, RequestOptions } from '../transport/connection.js';
-import type { RandomSource } from './backoff.js';
+import type { ConnectionOptions, ConnectionState, RequestOptions } from '../transport/connection-types.js';
+import type { RandomSource } from './retrier.js';
+import { RETRY_DEFAULTS } from './retrier.js';
 
 /** What the pool needs from a connection. `Connection` is one; tests plug in fakes. */
 export interface PoolableConnection {
@@ -112,7 +113,7 @@ export const RESILIENT_DEFAULTS = Object.freeze({
   poolSizePerServer: 10,
   connectionTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
-  retry: Object.freeze({ maxAttempts: 4, initialDelayMs: 100, maxDelayMs: 5_000, multiplier: 2.0, jitter: 0.25 }),
+  retry: RETRY_DEFAULTS.ResilientClient,
   circuitBreakerFailureThreshold: 5,
   circuitBreakerRecoveryTimeoutMs: 30_000,
   circuitBreakerInitialRecoveryTimeoutMs: 1_000,

@@ -4,7 +4,7 @@
  */
 import { ConfigError } from '../errors.js';
 import type { RequestInput, RequestType } from '../protocol/request-schema.js';
-import type { RequestOptions } from '../transport/connection.js';
+import type { RequestOptions } from '../transport/connection-types.js';
 
 /**
  * How a request may be retried after a failure that may have reached the broker.

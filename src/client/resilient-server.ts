@@ -3,7 +3,7 @@
  * connection pool, and the counters its health is built from.
  */
 import { RivvenError } from '../errors.js';
-import { formatAddress, type BrokerAddress } from '../transport/address.js';
+import { formatAddress, type BrokerAddress } from '../broker-address.js';
 import { LatencyTracker } from '../transport/latency-tracker.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import { ConnectionPool } from './connection-pool.js';

@@ -3,17 +3,15 @@
  * plus the few options a reactive consumer needs on top (fetch wait, assignor, scheduler).
  */
 import { MAX_TIMER_MS, durationMs, integerIn, oneOf, rejectUnknownKeys } from '../settings-validation.js';
-import { resolveBootstrapServers, resolveRetryPolicy, type ResolvedRetryPolicy, type RetryPolicy } from '../connection-settings.js';
+import { resolveBootstrapServers, resolveRetryPolicy, type AuthOptions, type ResolvedRetryPolicy, type RetryPolicy, type SocketFactory, type TlsOptions } from '../connection-settings.js';
 import { connectionOptionsOf, validateConnectionOptions } from '../transport/connection-options.js';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { IsolationLevel } from '../client/client-types.js';
 import { ConfigError } from '../errors.js';
-import type { AuthOptions } from '../transport/authenticator.js';
-import type { SocketFactory } from '../transport/socket-factory.js';
-import type { TlsOptions } from '../transport/tls.js';
 import { rangeAssignor, type PartitionAssignor } from './assignors.js';
-import type { ValueFraming } from '../protocol/value-decoder.js';
+import type { ValueFraming } from '../protocol/value-framing.js';
 import type { Logger, LogLevel } from '../observability/log.js';
+import { RETRY_DEFAULTS } from '../client/retrier.js';
 
 export interface ConsumerConfig {
   /** `host:port` of the brokers (one, or a list); failover walks the list. Default `'127.0.0.1:9092'`. */
@@ -163,7 +161,7 @@ export const CONSUMER_DEFAULTS = {
   isolationLevel: 'read_uncommitted' as IsolationLevel,
   metadataRefreshIntervalMs: 300_000,
   lagIntervalMs: 5_000,
-  retry: { maxAttempts: 10, initialDelayMs: 100, maxDelayMs: 10_000, multiplier: 2, jitter: 0.25 } as ResolvedRetryPolicy,
+  retry: RETRY_DEFAULTS.Consumer,
   sessionTimeoutMs: 10_000,
   rebalanceTimeoutMs: 30_000,
   heartbeatIntervalMs: 3_000,

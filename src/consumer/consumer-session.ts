@@ -5,12 +5,13 @@
  * commit, leave the group.
  */
 import { Observable, ReplaySubject, firstValueFrom, map, share, takeUntil, timer, type SchedulerLike, type Subscriber } from 'rxjs';
-import { ConfigError, RivvenError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import type { ResolvedConsumerConfig } from './consumer-config.js';
 import type { ConsumerRecord, RevokeReason, TopicPartition } from './consumer-record.js';
 import type { AssignmentMeta } from './group-host.js';
 import type { PartitionState } from './partition-state.js';
 import { startSessionTimers, type SessionTimersHost } from './session-timers.js';
+import type { Retrier } from '../client/retrier.js';
 
 export class Session {
   stopped = false;
@@ -46,8 +47,8 @@ export interface SessionRunnerHost {
   /** close() or kill() was called: no new session. */
   closed(): boolean;
   noteError(error: unknown): void;
-  /** The wait before attempt `failures + 1` (the retry policy's jittered backoff). */
-  backoff(failures: number): number;
+  /** The consumer's retrier (retry): whether a failed start is tried again, and when. */
+  readonly retrier: Retrier;
   /** A session stopped and gave everything up. */
   ended(): void;
 }
@@ -104,18 +105,17 @@ export class SessionRunner {
    */
   private async assignStatic(session: Session, tps: TopicPartition[]): Promise<void> {
     const { config } = this.host;
-    for (let failures = 0; ; ) {
-      try {
-        await this.host.starter.assignPartitions(session, tps, { generationId: -1, memberId: '', isLeader: false });
-        return;
-      } catch (error) {
-        const retriable = error instanceof RivvenError && error.retriable;
-        if (!retriable || ++failures >= config.retry.maxAttempts || session.stopped) throw error;
-        this.host.noteError(error);
-        await sessionSleep(session, this.host.backoff(failures), config.scheduler);
+    await this.host.retrier.run(
+      async () => {
         if (session.stopped) return;
-      }
-    }
+        await this.host.starter.assignPartitions(session, tps, { generationId: -1, memberId: '', isLeader: false });
+      },
+      {
+        stopped: () => session.stopped,
+        onRetry: (error) => this.host.noteError(error),
+        sleep: (ms) => sessionSleep(session, ms, config.scheduler),
+      },
+    );
   }
 
   private async run(session: Session): Promise<void> {

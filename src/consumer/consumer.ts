@@ -32,8 +32,7 @@ import type { Client } from '../client/client.js';
 import { ConnectionError } from '../errors.js';
 import { resolveConsumerConfig, type ConsumerConfig, type ResolvedConsumerConfig } from './consumer-config.js';
 import { ServerLanes, type ConnectionSeam } from '../client/server-lanes.js';
-import { backoffDelay } from '../client/backoff.js';
-import { backoffOf } from '../connection-settings.js';
+import { Retrier } from '../client/retrier.js';
 import type { ConsumerHealth, HiddenRecordsEvent, TruncationEvent } from './consumer-health.js';
 import { DecodedBudget } from './decoded-budget.js';
 import { OffsetStore } from './offset-store.js';
@@ -131,14 +130,15 @@ export class Consumer {
     );
     this.health$ = this.tracker.health$;
     this.budget = new DecodedBudget(config.maxInFlightDecodedBytes);
+    // Every wait before trying again, and every decision to give up, is this retrier's (retry).
+    const retrier = new Retrier(config.retry, config.scheduler);
     this.offsets = new OffsetStore({
       groupId: config.groupId,
       autoOffsetReset: config.autoOffsetReset,
       scheduler: config.scheduler,
       coordinator: () => this.client('coordinator'),
       dropCoordinator: () => this.connections.drop('coordinator'),
-      backoff: (failures) => this.backoff(failures),
-      maxAttempts: config.retry.maxAttempts,
+      retrier,
       onError: (error) => this.tracker.error(error),
       closed: () => this.closed,
       log: this.log,
@@ -169,7 +169,7 @@ export class Consumer {
       log: this.log,
       dropClient: (kind) => this.connections.drop(kind),
       sleep: (session, ms) => this.sleep(session, ms),
-      backoff: (failures) => this.backoff(failures),
+      retrier,
       record: (r, value, state, epoch) => this.acks.record(r, value, state, epoch),
       waitingChanged: () => this.stalls.update(),
       truncated: (event) => this.noteTruncation(event),
@@ -197,7 +197,7 @@ export class Consumer {
       noteError: (error) => this.tracker.error(error),
       ackCount: () => this.acks.count,
       sleep: (session, ms) => this.sleep(session, ms),
-      backoff: (failures) => this.backoff(failures),
+      retrier,
     });
     this.sessions = new SessionRunner({
       config,
@@ -206,7 +206,7 @@ export class Consumer {
       starter: this.starter,
       closed: () => this.closed,
       noteError: (error) => this.tracker.error(error),
-      backoff: (failures) => this.backoff(failures),
+      retrier,
       ended: () => {
         this.stalls.update();
         this.tracker.update({ state: 'idle', lag: undefined });
@@ -402,10 +402,6 @@ export class Consumer {
     return this.connections.get(kind);
   }
 
-  /** The wait before attempt `failures + 1`: jittered, so consumers that failed together do not retry together. */
-  private backoff(failures: number): number {
-    return backoffDelay(Math.max(0, failures - 1), backoffOf(this.config.retry));
-  }
 
   private sleep(session: Session, ms: number): Promise<void> {
     return sessionSleep(session, ms, this.config.scheduler);

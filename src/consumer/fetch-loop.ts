@@ -25,8 +25,8 @@
 import { firstValueFrom } from 'rxjs';
 import type { Client } from '../client/client.js';
 import type { IsolationLevel } from '../client/client-types.js';
-import { errorFromResponse } from '../client/response-errors.js';
-import { ConfigError, ConnectionError, ProtocolError, RivvenError, ServerError, ThrottledError, TimeoutError } from '../errors.js';
+import { errorFromResponse } from '../client/broker-exchange.js';
+import { ConfigError, ConnectionError, ProtocolError, ServerError, ThrottledError, TimeoutError } from '../errors.js';
 import type { MessageData } from '../protocol/response-schema.js';
 import type { ResolvedConsumerConfig } from './consumer-config.js';
 import type { HiddenRecordsEvent, TruncationEvent } from './consumer-health.js';
@@ -35,6 +35,7 @@ import { resetPosition } from './offset-store.js';
 import type { ClientKind, PartitionState } from './partition-state.js';
 import { decodeValues } from '../protocol/value-decoder.js';
 import { Trace, fetchChannel, isTraced, type FetchTraceMessage } from '../observability/channels.js';
+import type { Retrier } from '../client/retrier.js';
 
 /** Protocol violations in a row (each on a fresh connection) before the stream fails. */
 export const MAX_PROTOCOL_VIOLATIONS = 3;
@@ -53,8 +54,8 @@ export interface FetchHost {
   dropClient(kind: ClientKind): void;
   /** Resolves after `ms` on the scheduler, or at once when the session stops. */
   sleep(ms: number): Promise<void>;
-  /** Jittered reconnect delay after `failures` failures in a row. */
-  backoff(failures: number): number;
+  /** The consumer's retrier (retry): whether a failed fetch is tried again, and when. */
+  readonly retrier: Retrier;
   now(): number;
   /** Emit these fetched records (epoch-checked again at emission). */
   emit(state: PartitionState, epoch: number, records: readonly MessageData[], values: readonly Buffer[]): void;
@@ -291,7 +292,7 @@ export class FetchLoop {
         bounds = await firstValueFrom(client.getOffsetBounds$(state.topic, state.partition));
       } catch (boundsError) {
         host.error(boundsError);
-        await host.sleep(host.backoff(++this.failures));
+        await host.sleep(host.retrier.delay(this.failures++));
         return;
       }
       if (state.epoch !== epoch || state.position !== from) return;
@@ -307,16 +308,16 @@ export class FetchLoop {
           cause: error,
         });
       }
-      await host.sleep(host.backoff(this.violations));
+      await host.sleep(host.retrier.delay(this.violations - 1));
       return;
     }
-    const retriable = error instanceof RivvenError && error.retriable;
-    if (!retriable || ++this.failures >= config.retry.maxAttempts) throw error;
+    const wait = host.retrier.next(error, ++this.failures);
+    if (wait === undefined) throw error;
     // A connection error or a timeout leaves the connection in doubt: the next fetch opens a new one.
     if (error instanceof ConnectionError || error instanceof TimeoutError) host.dropClient(state.lane);
     // Throttled: wait what the broker asks, but never longer than a request may take.
     const throttleMs = error instanceof ThrottledError ? Number(error.throttleTimeMs < BigInt(config.requestTimeoutMs) ? error.throttleTimeMs : BigInt(config.requestTimeoutMs)) : 0;
-    await host.sleep(Math.max(throttleMs, host.backoff(this.failures)));
+    await host.sleep(Math.max(throttleMs, wait));
   }
 
   private async stalled(what: string): Promise<void> {
@@ -324,7 +325,7 @@ export class FetchLoop {
     if (++this.noProgress >= MAX_NO_PROGRESS) {
       throw new NoProgressError(`broker ${what} (${this.noProgress} fetches in a row); the broker is not serving the partition correctly`);
     }
-    await host.sleep(host.backoff(this.noProgress));
+    await host.sleep(host.retrier.delay(this.noProgress - 1));
   }
 
   /**
@@ -361,7 +362,7 @@ export class FetchLoop {
         // for an offset or two after a crash). Back off; after MAX_NO_PROGRESS tries step over the
         // gap once — and if that does not help either, the broker is not serving the partition.
         if (++this.noProgress < MAX_NO_PROGRESS) {
-          await host.sleep(host.backoff(this.noProgress));
+          await host.sleep(host.retrier.delay(this.noProgress - 1));
           return;
         }
         if (this.noProgress > MAX_NO_PROGRESS) {

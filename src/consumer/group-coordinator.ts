@@ -10,15 +10,13 @@
 import { concatMap, defer, firstValueFrom, merge, take, takeUntil } from 'rxjs';
 import type { Client } from '../client/client.js';
 import type { JoinGroupResult } from '../client/client-types.js';
-import { ConnectionError, RivvenError, ServerError } from '../errors.js';
+import { ConnectionError } from '../errors.js';
 import type { RevokeReason, TopicPartition } from './consumer-record.js';
 import type { GroupHost, GroupPartition, GroupSession } from './group-host.js';
 import { GroupJoin } from './group-join.js';
 import { heartbeatLoop$, keptMembership, rejoinReasonOf, type KeptRequest, type RejoinReason } from './group-membership.js';
 import { GroupRevoke } from './group-revoke.js';
 import { partitionCountWatch$, pollWatchdog$, type WatchReason } from './group-watch.js';
-
-export type { AssignmentMeta, GroupHost, GroupPartition, GroupSession } from './group-host.js';
 
 /** First heartbeat of a generation: soon, to catch members that joined just after it was formed. */
 const EARLY_HEARTBEAT_MS = 250;
@@ -128,12 +126,11 @@ export class GroupCoordinator<S extends GroupSession, P extends GroupPartition> 
         if (session.stopped) break;
         reason = rejoinReasonOf(error);
         if (reason === undefined) {
-          const code = error instanceof ServerError ? error.serverCode : undefined;
-          const retriable = code === 'REBALANCE_TIMEOUT' || code === 'INCONSISTENT_GROUP_PROTOCOL' || (error instanceof RivvenError && error.retriable);
-          if (!retriable || ++failures >= config.retry.maxAttempts) throw error;
+          const wait = host.retrier.next(error, ++failures);
+          if (wait === undefined) throw error;
           failedWith = error instanceof Error ? error.message : String(error);
           if (error instanceof ConnectionError) host.dropCoordinator();
-          await host.sleep(session, host.backoff(failures));
+          await host.sleep(session, wait);
         }
       }
       if (reason === 'STOPPED' || session.stopped) break;
@@ -184,8 +181,7 @@ export class GroupCoordinator<S extends GroupSession, P extends GroupPartition> 
       {
         coordinator: () => host.coordinator(),
         dropCoordinator: () => host.dropCoordinator(),
-        backoff: (failures) => host.backoff(failures),
-        scheduler: config.scheduler,
+        retrier: host.retrier,
         sessionTimeoutMs: config.sessionTimeoutMs,
         stopped: () => session.stopped,
         unreachable: (error, failures) => {

@@ -10,6 +10,7 @@ import type { ResolvedConsumerConfig } from './consumer-config.js';
 import type { ConsumerHealth } from './consumer-health.js';
 import type { CommittedOffsets, RebalanceEvent, TopicPartition } from './consumer-record.js';
 import type { PollProbe } from './group-watch.js';
+import type { Retrier } from '../client/retrier.js';
 
 /** What the coordinator reads of a subscription (consumer-session.ts's Session). */
 export interface GroupSession {
@@ -68,8 +69,8 @@ export interface GroupHost<S extends GroupSession, P extends GroupPartition> {
   ackCount(): number;
   /** Resolves after `ms` on the scheduler, or at once when the session stops. */
   sleep(session: S, ms: number): Promise<void>;
-  /** Reconnect delay after `failures` failures in a row. */
-  backoff(failures: number): number;
+  /** Whether to try again after a failure, and how long to wait first (the consumer's `retry`). */
+  readonly retrier: Retrier;
   /** Group life cycle lines (join, sync, rebalance, leave: info). */
   readonly log: Log;
 }

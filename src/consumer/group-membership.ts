@@ -7,11 +7,9 @@
 import { EMPTY, type Observable, catchError, concatMap, defer, exhaustMap, filter, from, map, merge, of, retry, take, tap, throwError, timer, type SchedulerLike } from 'rxjs';
 import type { Client } from '../client/client.js';
 import type { HeartbeatResult } from '../client/client-types.js';
-import { REBALANCE_IN_PROGRESS_CODE } from '../client/operations.js';
+import { REBALANCE_IN_PROGRESS_CODE } from '../client/group-operations.js';
 import { ConnectionError, ServerError, TimeoutError, isUnreachable } from '../errors.js';
-
-// The code is defined once, where heartbeat replies are decoded.
-export { REBALANCE_IN_PROGRESS_CODE };
+import type { Retrier } from '../client/retrier.js';
 
 export type RejoinReason = 'REBALANCE_IN_PROGRESS' | 'ILLEGAL_GENERATION' | 'UNKNOWN_MEMBER_ID' | 'UNKNOWN_GROUP';
 
@@ -62,9 +60,8 @@ export interface KeptMembershipHost {
   coordinator(): Promise<Client>;
   /** Forget the coordination connection (a timeout left it in doubt). */
   dropCoordinator(): void;
-  /** The wait before attempt `failures + 1` (the consumer's `retry` backoff). */
-  backoff(failures: number): number;
-  readonly scheduler: SchedulerLike;
+  /** The consumer's retrier: its waits, and its clock. */
+  readonly retrier: Retrier;
   /** The coordinator expires a member after this long without a heartbeat (rivvend `check_timeouts`). */
   readonly sessionTimeoutMs: number;
   /** No retries once the session is stopping. */
@@ -108,7 +105,8 @@ export function keptMembership(
   joinedOver?: Client,
 ): KeptRequest {
   let previous: Client | undefined = joinedOver;
-  let answeredAt = host.scheduler.now();
+  const { retrier } = host;
+  let answeredAt = retrier.scheduler.now();
   return <T>(request: (client: Client) => Observable<T>): Observable<T> => {
     let failures = 0;
     let downSince: number | undefined;
@@ -116,7 +114,7 @@ export function keptMembership(
       concatMap((client) =>
         request(client).pipe(
           tap(() => {
-            const now = host.scheduler.now();
+            const now = retrier.scheduler.now();
             if (previous !== undefined && client !== previous) host.reconnected(downSince === undefined ? 0 : now - downSince);
             previous = client;
             answeredAt = now;
@@ -126,10 +124,13 @@ export function keptMembership(
       retry({
         delay: (error: unknown) => {
           if (!isUnreachable(error) || host.stopped()) return throwError(() => error);
-          const now = host.scheduler.now();
+          const now = retrier.scheduler.now();
           downSince ??= now;
           const silentMs = now - answeredAt;
-          if (silentMs >= host.sessionTimeoutMs) {
+          // Bounded by the session, not by a count: past it a live coordinator has expired us.
+          failures++;
+          const wait = retrier.next(error, failures, { retriable: isUnreachable, maxAttempts: Number.POSITIVE_INFINITY, deadline: answeredAt + host.sessionTimeoutMs });
+          if (wait === undefined) {
             return throwError(
               () =>
                 new ConnectionError(
@@ -139,11 +140,10 @@ export function keptMembership(
                 ),
             );
           }
-          failures++;
           host.unreachable(error, failures);
           // A timed-out request leaves its connection in doubt; a broken one is already forgotten by the lanes.
           if (error instanceof TimeoutError || error instanceof ConnectionError) host.dropCoordinator();
-          return timer(Math.min(host.backoff(failures), host.sessionTimeoutMs - silentMs), host.scheduler);
+          return timer(wait, retrier.scheduler);
         },
       }),
     );

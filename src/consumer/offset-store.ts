@@ -4,7 +4,7 @@
  * rewindToCommitted$, and after OFFSET_OUT_OF_RANGE — and the one that commits acknowledged
  * offsets.
  */
-import { type Observable, catchError, concatMap, defer, firstValueFrom, forkJoin, from, map, of, retry, tap, throwError, timer, type SchedulerLike } from 'rxjs';
+import { type Observable, catchError, concatMap, defer, firstValueFrom, forkJoin, from, map, of, tap, throwError, type SchedulerLike } from 'rxjs';
 import { Trace, commitChannel, isTraced, type CommitTraceMessage } from '../observability/channels.js';
 import { Log } from '../observability/log.js';
 import type { Client } from '../client/client.js';
@@ -12,6 +12,7 @@ import type { OffsetBounds } from '../client/client-types.js';
 import { AllServersUnavailableError, ConnectionError, RivvenError, TimeoutError, isUnreachable } from '../errors.js';
 import type { CommittedOffsets } from './consumer-record.js';
 import type { PartitionState } from './partition-state.js';
+import type { Retrier } from '../client/retrier.js';
 
 /** Where a partition without a usable committed offset starts. */
 export function resetPosition(bounds: OffsetBounds, autoOffsetReset: 'earliest' | 'latest'): bigint {
@@ -32,10 +33,8 @@ export interface OffsetStoreOptions {
   scheduler: SchedulerLike;
   coordinator(): Promise<Client>;
   dropCoordinator(): void;
-  /** Reconnect delay after `failures` failures in a row. */
-  backoff(failures: number): number;
-  /** The consumer's `retry.maxAttempts`: a commit gives up no earlier than after this many attempts (and COMMIT_RETRY_MIN_MS). */
-  maxAttempts: number;
+  /** The consumer's retrier: a commit gives up no earlier than after its `retry.maxAttempts` attempts (and COMMIT_RETRY_MIN_MS). */
+  retrier: Retrier;
   /** A commit attempt failed (also one that is retried). */
   onError(error: unknown): void;
   /** No retries once the consumer is closing for good. */
@@ -83,21 +82,20 @@ export class OffsetStore {
       const startedAt = this.options.scheduler.now();
       let attempts = 1;
       return commit$.pipe(
+        tap({ error: (error: unknown) => this.options.onError(error) }),
         // The coordinator unreachable (a dropped connection, the broker restarting: every attempt
         // opens a fresh connection, a failed one is never handed out again) is retried with the
         // retry policy's backoff until both `retry.maxAttempts` attempts were made and
         // COMMIT_RETRY_MIN_MS passed — long enough for a clean broker restart, so that a
         // commitOffsets() pipeline is not ended by one. The broker refusing the commit is not retried.
-        retry({
-          delay: (error: unknown, retryCount: number) => {
-            this.options.onError(error);
-            const elapsedMs = this.options.scheduler.now() - startedAt;
-            if (!isUnreachable(error) || this.options.closed()) return throwError(() => error);
-            if (retryCount >= this.options.maxAttempts && elapsedMs >= COMMIT_RETRY_MIN_MS) return throwError(() => error);
-            if (retryCount === 1) this.logRetrying(due, error);
+        this.options.retrier.retry$({
+          retriable: isUnreachable,
+          minElapsedMs: COMMIT_RETRY_MIN_MS,
+          stopped: () => this.options.closed(),
+          onRetry: (error, failures) => {
+            if (failures === 1) this.logRetrying(due, error);
             if (error instanceof TimeoutError) this.options.dropCoordinator();
-            attempts = retryCount + 1;
-            return timer(this.options.backoff(retryCount), this.options.scheduler);
+            attempts = failures + 1;
           },
         }),
         catchError((error: unknown) => {
@@ -121,7 +119,7 @@ export class OffsetStore {
   private logRetrying(due: readonly Due[], error: unknown): void {
     const log = this.options.log ?? Log.silent;
     if (!log.enabled('warn')) return;
-    log.warn(`commit could not reach the group coordinator (broker down or restarting?): retrying with backoff for at least ${COMMIT_RETRY_MIN_MS} ms and ${this.options.maxAttempts} attempts`, {
+    log.warn(`commit could not reach the group coordinator (broker down or restarting?): retrying with backoff for at least ${COMMIT_RETRY_MIN_MS} ms and ${this.options.retrier.policy.maxAttempts} attempts`, {
       groupId: this.options.groupId,
       offsets: describe(due),
       errorCode: error instanceof RivvenError ? error.code : 'UNKNOWN',

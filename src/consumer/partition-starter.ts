@@ -19,6 +19,7 @@ import type { HealthTracker } from './health-tracker.js';
 import type { OffsetStore } from './offset-store.js';
 import type { OwnedPartitions } from './owned-partitions.js';
 import { PartitionState, type ClientKind } from './partition-state.js';
+import type { Retrier } from '../client/retrier.js';
 
 export interface PartitionStarterHost {
   readonly config: ResolvedConsumerConfig;
@@ -30,7 +31,8 @@ export interface PartitionStarterHost {
   client(kind: ClientKind): Promise<Client>;
   dropClient(kind: ClientKind): void;
   sleep(session: Session, ms: number): Promise<void>;
-  backoff(failures: number): number;
+  /** The consumer's retrier (retry): when a fetch that failed is tried again. */
+  readonly retrier: Retrier;
   /** The downstream record of a fetched message (acknowledgements.ts). */
   record(r: MessageData, value: Buffer, state: PartitionState, epoch: number): ConsumerRecord;
   /** A partition started or stopped waiting for acknowledgements (stall-monitor.ts). */
@@ -126,7 +128,7 @@ export class PartitionStarter {
         client: (kind) => host.client(kind),
         dropClient: (kind) => host.dropClient(kind),
         sleep: (ms) => host.sleep(session, ms),
-        backoff: (failures) => host.backoff(failures),
+        retrier: host.retrier,
         now: () => host.config.scheduler.now(),
         emit: (s, epoch, records, values) => {
           session.subscriber.next({ state: s, epoch, records: records.map((r, i) => host.record(r, values[i]!, s, epoch)) });

@@ -3,7 +3,8 @@
  * each result (with the record's correlation value) — in order within each partition.
  */
 import type { OperatorFunction } from 'rxjs';
-import type { Producer, ProducerRecord, ProducerResult } from '../producer/producer.js';
+import type { Producer } from '../producer/producer.js';
+import type { ProducerRecord, ProducerResult } from '../producer/producer-record.js';
 
 export function produceTo<C>(producer: Producer): OperatorFunction<ProducerRecord<C>, ProducerResult<C>> {
   return (records$) => producer.sendAll$(records$);

@@ -29,7 +29,8 @@
 import { EMPTY, Observable, Subscription, concat, ignoreElements, interval, lastValueFrom, asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import type { ConsumerRecord, RebalanceEvent, TopicPartition, TopicPartitionOffset } from '../consumer/consumer-record.js';
 import { ConfigError, RivvenError, TransactionInterruptedError } from '../errors.js';
-import type { TransactionalProducer, TransactionalRecord, TransactionalResult } from '../producer/transactional-producer.js';
+import type { TransactionalProducer, TransactionalResult } from '../producer/transactional-producer.js';
+import type { TransactionalRecord } from '../producer/transaction-state.js';
 
 /** An output record; `source` is the input it came from (required with `offsetsFrom: 'source'`). */
 export interface TransactionalOutput extends TransactionalRecord {

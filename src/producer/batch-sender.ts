@@ -14,17 +14,16 @@
  * from the offset the broker named (batch-locator.ts), and a duplicate answer is believed for the
  * records found there only.
  */
-import { firstValueFrom, timer, type SchedulerLike } from 'rxjs';
-import { ConnectionError, NotInLogError, RivvenError, ServerError, TimeoutError } from '../errors.js';
+import { firstValueFrom, timer } from 'rxjs';
+import { ConnectionError, NotInLogError, RivvenError, ServerError, TimeoutError, isRetriable } from '../errors.js';
 import type { Client } from '../client/client.js';
 import { locateRecords } from './batch-locator.js';
 import type { LaneHandle } from '../client/server-lanes.js';
-import { formatAddress } from '../transport/address.js';
+import { formatAddress } from '../broker-address.js';
 import { Trace, isTraced, produceChannel, type ProduceTraceMessage } from '../observability/channels.js';
 import { createLog, type Log } from '../observability/log.js';
 import { isFencingCode, isLostProducerState, type Idempotence, type IdempotentSession } from './idempotence.js';
-import type { ResolvedRetryPolicy } from '../connection-settings.js';
-import { retryDelay } from './retry-delay.js';
+import type { Retrier } from '../client/retrier.js';
 import type { PartitionSequences } from './partition-sequences.js';
 import type { ProducerIdentity } from '../client/client-types.js';
 
@@ -48,9 +47,8 @@ export interface WireRecord {
 export type BatchOutcome = { acknowledged: true; offsets: bigint[] } | { acknowledged: false; error: unknown };
 
 export interface BatchSenderOptions {
-  /** Pacing of the attempts, and how many (the first included) are made at most. */
-  retry: ResolvedRetryPolicy;
-  scheduler: SchedulerLike;
+  /** Whether a failed attempt is made again, and after how long (the producer's `retry`). */
+  retrier: Retrier;
   /** The idempotent producer's sessions (disabled for a sender that writes transactions only). */
   idempotence: Idempotence;
   /** An attempt failed and will be repeated (for health figures). */
@@ -124,7 +122,7 @@ export class BatchSender {
   }
 
   private async deliver(target: BatchTarget, trace: Trace<ProduceTraceMessage> | undefined): Promise<BatchOutcome | undefined> {
-    const { idempotence, scheduler } = this.options;
+    const { idempotence, retrier } = this.options;
     /** Offsets found in the log, per record of the batch; the records not yet found go out again. */
     const offsets = new Array<bigint | undefined>(target.records.length).fill(undefined);
     let pending = target.records.map((_, i) => i);
@@ -132,7 +130,7 @@ export class BatchSender {
     let unknownOutcome: IdempotentSession | undefined;
     /** The session of an attempt that may have stored the batch, until the batch is looked for under a new one. */
     let maybeStoredBy: IdempotentSession | undefined;
-    let backoffs = 0;
+    let failures = 0;
     let resentAfterReset = false;
     try {
       for (let attempt = 0; ; attempt++) {
@@ -176,27 +174,30 @@ export class BatchSender {
         } catch (error) {
           const lostState = session !== undefined && (isLostProducerState(error) || isFencedByStranger(error));
           if (lostState) idempotence.reset(session!, error);
-          const retriable = lostState || (error instanceof RivvenError && error.retriable);
+          // A lost producer id is retried whatever its class: the batch goes out under the new one.
+          const retriable = lostState || isRetriable(error);
           // A retriable failure leaves the batch's fate open (the broker may have stored it) until
           // an answer settles it; a lost session was replaced already.
           if (lostState) unknownOutcome = undefined;
           else if (retriable && session !== undefined) unknownOutcome = maybeStoredBy = session;
-          if (!retriable || attempt + 1 >= this.options.retry.maxAttempts) {
+          failures = attempt + 1;
+          const wait = retrier.next(error, failures, { retriable: () => retriable });
+          if (wait === undefined) {
             if (unknownOutcome !== undefined) idempotence.reset(unknownOutcome);
-            this.giveUp(target, error, attempt + 1, retriable);
+            this.giveUp(target, error, failures, retriable);
             return { acknowledged: false, error };
           }
           this.options.onRetry(error);
           if (error instanceof ConnectionError || error instanceof TimeoutError) target.lane.reset();
           // The first resend under a new producer id goes at once; everything else backs off.
-          const delay = lostState && !resentAfterReset ? 0 : retryDelay(backoffs++, this.options.retry);
+          const delay = lostState && !resentAfterReset ? 0 : wait;
           if (lostState) resentAfterReset = true;
-          await firstValueFrom(timer(delay, scheduler));
+          await firstValueFrom(timer(delay, retrier.scheduler));
         }
       }
     } catch (error) {
       if (unknownOutcome !== undefined) idempotence.reset(unknownOutcome);
-      this.giveUp(target, error, backoffs + 1, false);
+      this.giveUp(target, error, failures + 1, false);
       return { acknowledged: false, error };
     }
   }
@@ -235,7 +236,7 @@ export class BatchSender {
     // tail now would race it — rivvend validates a sequence before the append and records it after,
     // so both would be stored. Read again until the log stops growing, then send what is missing.
     for (let unchanged = 0; head.length > 0 && head.length < records.length && unchanged < SETTLED_READS; ) {
-      await firstValueFrom(timer(SETTLE_WAIT_MS, this.options.scheduler));
+      await firstValueFrom(timer(SETTLE_WAIT_MS, this.options.retrier.scheduler));
       const again = await find();
       unchanged = again.length === head.length ? unchanged + 1 : 0;
       head = again;
@@ -320,17 +321,19 @@ export class BatchSender {
    * read again (on a fresh connection) rather than the batch sent again, which would store it twice.
    */
   private async locate(target: BatchTarget, records: readonly WireRecord[], firstOffset: bigint): Promise<bigint[]> {
-    for (let attempt = 0; ; attempt++) {
-      try {
+    return this.options.retrier.run(
+      async () => {
         const client = await target.lane.client();
-        return await locateRecords(client, { topic: target.topic, partition: target.partition, records, firstOffset });
-      } catch (error) {
-        if (!(error instanceof RivvenError && error.retriable) || attempt + 1 >= this.options.retry.maxAttempts || target.abandoned()) throw error;
-        if (error instanceof ConnectionError || error instanceof TimeoutError) target.lane.reset();
-        this.options.onRetry(error);
-        await firstValueFrom(timer(retryDelay(attempt, this.options.retry), this.options.scheduler));
-      }
-    }
+        return locateRecords(client, { topic: target.topic, partition: target.partition, records, firstOffset });
+      },
+      {
+        stopped: () => target.abandoned(),
+        onRetry: (error) => {
+          if (error instanceof ConnectionError || error instanceof TimeoutError) target.lane.reset();
+          this.options.onRetry(error);
+        },
+      },
+    );
   }
 
   private giveUp(target: BatchTarget, error: unknown, attempts: number, retriesExhausted: boolean): void {

@@ -11,6 +11,7 @@ import { murmur2Partition } from '../protocol/murmur2.js';
 import { Partitioner } from './partitioner.js';
 import { DEFAULT_PRODUCER_CONFIG } from './producer-config.js';
 import type { HeldRecord } from './transaction-state.js';
+import { Retrier } from '../client/retrier.js';
 import { TopicMetadataCache } from './topic-metadata.js';
 
 /** A commit's record with its partition. */
@@ -45,9 +46,8 @@ export class CommitPlacement {
 
   constructor(options: CommitPlacementOptions) {
     this.metadata = new TopicMetadataCache<Routing>({
-      scheduler: asyncScheduler,
       metadataMaxAgeMs: DEFAULT_PRODUCER_CONFIG.metadataMaxAgeMs,
-      retry: options.retry,
+      retrier: new Retrier(options.retry, asyncScheduler),
       requestMetadata: options.requestMetadata,
       retriesStopped: options.retriesStopped,
       onUnreachable: () => undefined,

@@ -13,9 +13,10 @@ import {
   type SchedulerOption,
 } from '../connection-settings.js';
 import { ConfigError } from '../errors.js';
-import type { CompressionAlgorithm } from '../protocol/compression.js';
+import type { CompressionAlgorithm } from '../protocol/value-framing.js';
 import { durationMs, integerIn, oneOf, optionsObject, rejectUnknownKeys } from '../settings-validation.js';
 import { connectionOptionsOf, validateConnectionOptions } from '../transport/connection-options.js';
+import { RETRY_DEFAULTS } from '../client/retrier.js';
 
 /** The producer's own options, beside the shared connection settings. */
 export interface ProducerTuning {
@@ -75,14 +76,7 @@ export interface ProducerConfig extends ProducerTuning, SchedulerOption, Pick<Co
 }
 
 /** The producer's retry defaults: attempts without limit (deliveryTimeoutMs bounds them, KIP-91). */
-export const DEFAULT_PRODUCER_RETRY: Readonly<ResolvedRetryPolicy> = Object.freeze({
-  maxAttempts: Number.POSITIVE_INFINITY,
-  initialDelayMs: 100,
-  maxDelayMs: 1_000,
-  multiplier: 2,
-  // ±20 %, as Kafka's producer, so producers that failed together do not retry in step.
-  jitter: 0.2,
-});
+export const DEFAULT_PRODUCER_RETRY: Readonly<ResolvedRetryPolicy> = RETRY_DEFAULTS.Producer;
 
 export const DEFAULT_PRODUCER_CONFIG: Readonly<Omit<ProducerConfig, 'bootstrapServers'>> = Object.freeze({
   batchSize: 16_384,

@@ -18,6 +18,7 @@ import { MAX_LIST_LEN } from '../protocol/request-schema.js';
 import { ConnectionLanes } from './connection-lanes.js';
 import type { ConnectionSeam, LaneHandle } from '../client/server-lanes.js';
 import { BatchSender } from './batch-sender.js';
+import { Retrier } from '../client/retrier.js';
 import { BatchDispatcher } from './batch-dispatch.js';
 import { FlushWaiters } from './flush-waiters.js';
 import { Idempotence } from './idempotence.js';
@@ -30,9 +31,6 @@ import { ProducerHealthFeed, type ProducerHealth } from './producer-health.js';
 import { createPendingRecord, type DeliverySink, type PendingRecord, type ProducerRecord, type ProducerResult } from './producer-record.js';
 import { TopicMetadataCache } from './topic-metadata.js';
 import { connectionOptionsOf } from '../transport/connection-options.js';
-
-export type { ProducerHealth } from './producer-health.js';
-export type { ProducerRecord, ProducerResult } from './producer-record.js';
 
 const noop = (): void => undefined;
 
@@ -73,10 +71,10 @@ export class Producer {
       (reason) => (this.healthFeed.lastError = reason),
       log,
     );
+    const retrier = new Retrier(config.retry, this.scheduler);
     const sender = new BatchSender({
       log,
-      retry: config.retry,
-      scheduler: this.scheduler,
+      retrier,
       idempotence: this.idempotence,
       onRetry: (error) => {
         this.healthFeed.counters.retries++;
@@ -84,9 +82,8 @@ export class Producer {
       },
     });
     this.metadata = new TopicMetadataCache<PendingRecord>({
-      scheduler: this.scheduler,
       metadataMaxAgeMs: config.metadataMaxAgeMs,
-      retry: config.retry,
+      retrier,
       requestMetadata: (topic) => this.onLane(this.lanes.primary(), (client) => firstValueFrom(client.getMetadata$(topic))),
       retriesStopped: () => this.closedForGood(),
       onUnreachable: (error) => this.healthFeed.attemptFailed(error),

@@ -3,10 +3,8 @@
  * records of the topic wait behind it, in arrival order); a count older than metadataMaxAgeMs is
  * re-read in the background; while the broker cannot be reached, the fetch is tried again.
  */
-import type { SchedulerLike } from 'rxjs';
-import type { ResolvedRetryPolicy } from '../connection-settings.js';
 import { ConfigError, isUnreachable } from '../errors.js';
-import { retryDelay } from './retry-delay.js';
+import type { Retrier } from '../client/retrier.js';
 
 /** What the cache needs to know of a record. */
 export interface Routable {
@@ -17,9 +15,9 @@ export interface Routable {
 }
 
 export interface TopicMetadataOptions<R> {
-  scheduler: SchedulerLike;
   metadataMaxAgeMs: number;
-  retry: ResolvedRetryPolicy;
+  /** Whether a fetch the broker did not answer is made again, and when (its scheduler is the cache's clock). */
+  retrier: Retrier;
   /** Ask the broker for the topic's metadata. */
   requestMetadata(topic: string): Promise<{ partitions: number }>;
   /** True once the producer is closed and nothing is left to deliver: retries stop. */
@@ -51,7 +49,7 @@ export class TopicMetadataCache<R extends Routable> {
     const known = this.known.get(record.topic);
     const waiting = this.waiters.get(record.topic);
     if (known !== undefined && waiting === undefined && (!record.explicitPartition || record.partition < known.partitionCount)) {
-      if (this.options.scheduler.now() - known.fetchedAt > this.options.metadataMaxAgeMs) void this.refresh(record.topic).catch(() => undefined);
+      if (this.options.retrier.scheduler.now() - known.fetchedAt > this.options.metadataMaxAgeMs) void this.refresh(record.topic).catch(() => undefined);
       this.options.assign(record, known.partitionCount);
       return;
     }
@@ -68,7 +66,7 @@ export class TopicMetadataCache<R extends Routable> {
   async refresh(topic: string): Promise<number> {
     const info = await this.options.requestMetadata(topic);
     if (info.partitions < 1) throw new ConfigError('topic', `'${topic}' has no partitions`);
-    this.known.set(topic, { partitionCount: info.partitions, fetchedAt: this.options.scheduler.now() });
+    this.known.set(topic, { partitionCount: info.partitions, fetchedAt: this.options.retrier.scheduler.now() });
     return info.partitions;
   }
 
@@ -77,7 +75,7 @@ export class TopicMetadataCache<R extends Routable> {
    * reached, try again (with backoff) until the waiting records' deliveryTimeoutMs (or
    * `retry.maxAttempts` attempts); a broker answer (such as an unknown topic) fails them at once.
    */
-  private awaitMetadata(topic: string, attempt: number): void {
+  private awaitMetadata(topic: string, failures: number): void {
     const { options } = this;
     this.refresh(topic).then(
       (count) => {
@@ -87,10 +85,12 @@ export class TopicMetadataCache<R extends Routable> {
       },
       (error: unknown) => {
         const queued = (this.waiters.get(topic) ?? []).filter((waiter) => !waiter.settled);
-        if (queued.length > 0 && isUnreachable(error) && attempt + 1 < options.retry.maxAttempts && !options.retriesStopped()) {
+        // Only "no answer" is tried again: a broker's answer (an unknown topic) is final.
+        const wait = queued.length > 0 ? options.retrier.next(error, failures + 1, { retriable: isUnreachable, stopped: options.retriesStopped }) : undefined;
+        if (wait !== undefined) {
           this.waiters.set(topic, queued);
           options.onUnreachable(error);
-          options.scheduler.schedule(() => this.awaitMetadata(topic, attempt + 1), retryDelay(attempt, options.retry));
+          options.retrier.scheduler.schedule(() => this.awaitMetadata(topic, failures + 1), wait);
           return;
         }
         this.waiters.delete(topic);

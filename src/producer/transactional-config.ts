@@ -12,6 +12,7 @@ import {
 import { MAX_TIMER_MS, describeValue, integerIn, optionsObject, rejectUnknownKeys } from '../settings-validation.js';
 import { ConfigError } from '../errors.js';
 import { connectionOptionsOf, validateConnectionOptions } from '../transport/connection-options.js';
+import { RETRY_DEFAULTS } from '../client/retrier.js';
 
 /**
  * The shared connection settings (connection-settings.ts) plus the transaction's own options.
@@ -48,13 +49,7 @@ const FORMER_NAMES: Readonly<Record<string, string>> = {
 };
 
 /** One pass over the bootstrap list unless `retry` asks for more. */
-const DEFAULT_TRANSACTIONAL_RETRY: Readonly<ResolvedRetryPolicy> = Object.freeze({
-  maxAttempts: 1,
-  initialDelayMs: 100,
-  maxDelayMs: 1_000,
-  multiplier: 2,
-  jitter: 0.25,
-});
+const DEFAULT_TRANSACTIONAL_RETRY: Readonly<ResolvedRetryPolicy> = RETRY_DEFAULTS.TransactionalProducer;
 
 export interface ResolvedTransactionalConfig {
   servers: string[];

@@ -54,15 +54,13 @@ import { ConfigError, ServerError, TransactionInterruptedError, isUnreachable } 
 import { Trace, isTraced, transactionChannel, type TransactionTraceMessage } from '../observability/channels.js';
 import { Log, createLog } from '../observability/log.js';
 import { BatchSender, type TransactionWrite } from './batch-sender.js';
+import { Retrier } from '../client/retrier.js';
 import { Idempotence, isFencingCode, isLostProducerState } from './idempotence.js';
 import { PartitionSequences } from './partition-sequences.js';
 import { firstClient, openTransactionConnection, type TransactionConnection } from './transaction-connection.js';
 import { TransactionState, type HeldRecord, type OffsetsToCommit, type TransactionalRecord } from './transaction-state.js';
 import { CommitPlacement, byPartition } from './commit-placement.js';
 import { resolveTransactionalConfig, type TransactionalProducerConfig } from './transactional-config.js';
-
-export type { TransactionalProducerConfig } from './transactional-config.js';
-export type { TransactionalRecord } from './transaction-state.js';
 
 export interface TransactionalResult {
   topic: string;
@@ -100,8 +98,7 @@ export class TransactionalProducer {
     // Written once per commit, never retried: a transactional write repeated under the same
     // producer id would be answered like a fresh one, so a failure fails (and aborts) the commit.
     this.sender = new BatchSender({
-      retry: { ...retry, maxAttempts: 1 },
-      scheduler: asyncScheduler,
+      retrier: new Retrier({ ...retry, maxAttempts: 1 }, asyncScheduler),
       idempotence: new Idempotence(false, () => Promise.reject(new Error('not idempotent')), () => undefined),
       onRetry: () => undefined,
       log,

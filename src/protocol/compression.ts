@@ -34,8 +34,6 @@ import {
   type ValuePlan,
 } from './value-framing.js';
 
-export { MAX_DECOMPRESSED_SIZE, type CompressionAlgorithm } from './value-framing.js';
-
 export interface CompressionOptions {
   /** Algorithm to use; `none` frames the value without compressing. */
   algorithm: CompressionAlgorithm;

@@ -47,15 +47,13 @@ export {
   DEFAULT_MIN_SIZE,
   DEFAULT_RATIO_THRESHOLD,
   DEFAULT_ZSTD_LEVEL,
-  MAX_DECOMPRESSED_SIZE,
   compressValue,
   compressValueSync,
   decompressValue,
   tryDecompressValue,
   tryDecompressValueSync,
-  type CompressionAlgorithm,
   type CompressionOptions,
 } from './compression.js';
-export { DETECTED_FLAGS, planValue, type ValueFraming, type ValuePlan } from './value-framing.js';
+export { DETECTED_FLAGS, MAX_DECOMPRESSED_SIZE, planValue, type CompressionAlgorithm, type ValueFraming, type ValuePlan } from './value-framing.js';
 export { decodeValues, type DecodeValuesOptions, type DecodedValues } from './value-decoder.js';
 export { murmur2, murmur2Partition } from './murmur2.js';

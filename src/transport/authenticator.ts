@@ -1,30 +1,13 @@
 /**
  * Authenticating a connection: SCRAM-SHA-256 (preferred) or PLAIN (only over TLS unless the user
- * says otherwise, loudly). The same options serve every connection kind, since they live here in
- * the transport layer.
+ * says otherwise, loudly), as the `auth` setting (connection-settings.ts) asks. Every connection
+ * kind authenticates here, in the transport layer.
  */
+import type { AuthOptions } from '../connection-settings.js';
 import { AuthenticationError, ConfigError, errorFromServerMessage } from '../errors.js';
 import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response } from '../protocol/response-schema.js';
 import { clientFinal, clientFirst, parseServerFirst, saltedPassword, verifyServerFinal } from './scram.js';
-
-export type AuthOptions =
-  | {
-      mechanism: 'scram-sha-256';
-      username: string;
-      password: string;
-    }
-  | {
-      mechanism: 'plain';
-      username: string;
-      password: string;
-      /**
-       * PLAIN sends the password as is. Without TLS anyone on the path can read it, so the
-       * client refuses unless this is set — and then it also stops asking the broker to insist
-       * on TLS (`require_tls`).
-       */
-      dangerouslyAllowPlainWithoutTls?: boolean;
-    };
 
 export interface AuthSession {
   sessionId: string;

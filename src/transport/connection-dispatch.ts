@@ -9,7 +9,7 @@ import type { Subject } from 'rxjs';
 import { ConnectionError, ProtocolError, type RivvenError } from '../errors.js';
 import { responseViolation } from '../protocol/response-expectations.js';
 import type { Response } from '../protocol/response-schema.js';
-import { formatAddress, type BrokerAddress } from './address.js';
+import { formatAddress, type BrokerAddress } from '../broker-address.js';
 import type { PendingRequests } from './connection-pending.js';
 import type { RequestCounters } from './connection-stats.js';
 import type { ConnectionState, ResponseFrame } from './connection-types.js';

@@ -6,14 +6,13 @@
  */
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { ConfigError } from '../errors.js';
-import { resolveBootstrapServers, resolveRetryPolicy, type ConnectionSettings, type ResolvedRetryPolicy } from '../connection-settings.js';
+import { resolveBootstrapServers, resolveRetryPolicy, type AuthOptions, type ConnectionSettings, type ResolvedRetryPolicy, type SocketFactory } from '../connection-settings.js';
 import { LOG_LEVELS } from '../observability/log.js';
 import { MAX_TIMER_MS, describeValue, durationMs, oneOf, optionsObject, rejectUnknownKeys } from '../settings-validation.js';
 import { resolveResponseLimits } from '../protocol/decode-limits.js';
-import { formatAddress, parseAddress, type BrokerAddress } from './address.js';
-import type { AuthOptions } from './authenticator.js';
+import { formatAddress, parseAddress, type BrokerAddress } from '../broker-address.js';
 import type { ConnectionOptions } from './connection-types.js';
-import { tcpSocketFactory, type SocketFactory } from './socket-factory.js';
+import { tcpSocketFactory } from './socket-factory.js';
 import { tlsSocketFactory } from './tls.js';
 
 export const CONNECTION_OPTION_KEYS = [
@@ -33,8 +32,6 @@ export const CONNECTION_OPTION_KEYS = [
   'logger',
   'logLevel',
 ] as const;
-
-export { describeValue };
 
 /** The Connection's own knobs, next to the shared settings of a component that opens connections itself (Client, PipelinedClient). */
 export type ConnectionKnobs = Pick<

@@ -13,8 +13,8 @@ import type { FrameBody } from '../protocol/frame.js';
 import { decodeResponse } from '../protocol/message-codec.js';
 import type { Response } from '../protocol/response-schema.js';
 import { SlicedMessagesDecoder, messagesRecordCount } from '../protocol/sliced-messages.js';
-import { formatAddress, type BrokerAddress } from './address.js';
-import type { SocketFactory } from './socket-factory.js';
+import { formatAddress, type BrokerAddress } from '../broker-address.js';
+import type { SocketFactory } from '../connection-settings.js';
 
 /** Replies with more records than this are decoded this many records per macrotask. */
 const RECORDS_PER_SLICE = 10_000;

@@ -8,10 +8,10 @@ import { ConnectionError, IncompatibleBrokerError, ProtocolError, RivvenError } 
 import { PROTOCOL_VERSION } from '../protocol/frame.js';
 import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response } from '../protocol/response-schema.js';
-import { authenticate, type AuthOptions, type AuthSession } from './authenticator.js';
+import { authenticate, type AuthSession } from './authenticator.js';
 import type { RequestSubscriber } from './connection-pending.js';
 import type { ConnectionState, ConnectionStats } from './connection-types.js';
-import type { SocketFactory } from './socket-factory.js';
+import type { AuthOptions, SocketFactory } from '../connection-settings.js';
 
 export interface SessionSettings {
   clientId: string;

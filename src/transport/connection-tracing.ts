@@ -4,7 +4,7 @@
  * one `isTraced` check when nobody listens, and a trace's whole lifecycle is in one place.
  */
 import { Trace, isTraced, requestChannel, type RequestTraceMessage } from '../observability/channels.js';
-import { formatAddress, type BrokerAddress } from './address.js';
+import { formatAddress, type BrokerAddress } from '../broker-address.js';
 import type { RequestSubscriber } from './connection-pending.js';
 
 /** A trace for a request about to be sent, or undefined when nobody listens on the channel. */

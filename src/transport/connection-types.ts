@@ -8,9 +8,7 @@ import type { SchedulerLike } from 'rxjs';
 import type { ResponseLimits } from '../protocol/decode-limits.js';
 import type { Response } from '../protocol/response-schema.js';
 import type { Logger, LogLevel } from '../observability/log.js';
-import type { AuthOptions } from './authenticator.js';
-import type { SocketFactory } from './socket-factory.js';
-import type { TlsOptions } from './tls.js';
+import type { AuthOptions, SocketFactory, TlsOptions } from '../connection-settings.js';
 
 export type ConnectionState = 'connecting' | 'ready' | 'closing' | 'closed' | 'failed';
 

@@ -26,7 +26,7 @@ import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response } from '../protocol/response-schema.js';
 import { publishConnectionEvent } from '../observability/channels.js';
 import { createLog, type Log } from '../observability/log.js';
-import { formatAddress, type BrokerAddress } from './address.js';
+import { formatAddress, type BrokerAddress } from '../broker-address.js';
 import { validateAuthOptions } from './authenticator.js';
 import { ReplyDispatcher } from './connection-dispatch.js';
 import { requestArgumentsError, validateAddress, validateConnectionOptions, withConnectionDefaults, type ResolvedConnectionOptions } from './connection-options.js';

@@ -5,32 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { connect, type ConnectionOptions as NodeTlsOptions, type SecureVersion } from 'node:tls';
 import { isIP, type Socket } from 'node:net';
+import type { PemSource, SocketFactory, TlsOptions } from '../connection-settings.js';
 import { ConfigError, type RivvenError, TlsError } from '../errors.js';
-import { formatAddress, type BrokerAddress } from './address.js';
-import type { SocketFactory } from './socket-factory.js';
-
-/** PEM text, or a path to a PEM file. */
-export type PemSource = string | Buffer | { path: string };
-
-export interface TlsOptions {
-  /** CA certificate(s) that sign the broker's certificate. Default: the system's trust store. */
-  ca?: PemSource | PemSource[];
-  /** Client certificate for mTLS. */
-  cert?: PemSource;
-  /** Client private key for mTLS. */
-  key?: PemSource;
-  /** Passphrase of an encrypted client key. */
-  passphrase?: string;
-  /** Name to verify the broker's certificate against (and send as SNI). Default: the host. */
-  serverName?: string;
-  /** Lowest TLS version to accept. Default TLSv1.2. */
-  minVersion?: SecureVersion;
-  /**
-   * Accept any certificate from any host. Only for throwaway local setups: it makes TLS useless
-   * against an active attacker.
-   */
-  dangerouslyDisableCertificateVerification?: boolean;
-}
+import { formatAddress, type BrokerAddress } from '../broker-address.js';
 
 function loadPem(source: PemSource, option: string): string | Buffer {
   if (typeof source === 'object' && !Buffer.isBuffer(source)) {

@@ -1,12 +1,13 @@
 /**
- * Checks of the arguments of the typed operations, before anything is encoded or sent. A user's
- * type mistake (`offset: 0` for `0n`, a fractional partition, a number where bytes go) is a
- * `ConfigError` (not retriable) naming the argument, what was given and what is expected —
- * not a retriable `ProtocolError` from the encoder.
+ * `ArgumentCheck`: how every typed operation checks what a caller passed, before anything is
+ * encoded or sent. A user's type mistake (`offset: 0` for `0n`, a fractional partition, a number
+ * where bytes go) is a `ConfigError` (not retriable) naming the operation and the argument, what
+ * was given and what is expected — not a retriable `ProtocolError` from the encoder.
  *
  * Only what the wire format itself demands (types, integer ranges, the protocol's name and list
  * limits) is checked here; what the broker decides (topic name characters, partition counts,
- * partitions that exist) is left to the broker and its typed answer.
+ * partitions that exist) is left to the broker and its typed answer. The checks of one subject's
+ * arguments (a record, a consume, a group member, a producer) live with that subject's operations.
  */
 import { ConfigError } from '../errors.js';
 import { closestName } from '../settings-validation.js';
@@ -19,10 +20,10 @@ const I64_MIN = -(1n << 63n);
 const I64_MAX = (1n << 63n) - 1n;
 /** rivven-protocol MAX_NAME_LEN (bytes of UTF-8) and MAX_LIST_LEN. */
 const MAX_NAME_BYTES = 256;
-export const MAX_LIST_ITEMS = 10_000;
+const MAX_LIST_ITEMS = 10_000;
 
 /** How a given value is shown in an error: its value and type, short. */
-export function describeValue(value: unknown): string {
+function shown(value: unknown): string {
   if (value === undefined) return 'undefined';
   if (value === null) return 'null';
   if (typeof value === 'bigint') return `${value}n (a bigint)`;
@@ -41,7 +42,7 @@ export class ArgumentCheck {
   constructor(private readonly operation: string) {}
 
   fail(argument: string, expected: string, value: unknown, advice = ''): never {
-    throw new ConfigError(argument, `${this.operation} expects ${expected}, got ${describeValue(value)}${advice}; nothing was sent`);
+    throw new ConfigError(argument, `${this.operation} expects ${expected}, got ${shown(value)}${advice}; nothing was sent`);
   }
 
   object<T>(argument: string, value: T): T {
@@ -64,6 +65,12 @@ export class ArgumentCheck {
     if (!options.allowEmpty && value.length === 0) this.fail(argument, 'a non-empty string', value);
     if (Buffer.byteLength(value, 'utf8') > MAX_NAME_BYTES) this.fail(argument, `a string of at most ${MAX_NAME_BYTES} bytes (UTF-8)`, value);
     return value;
+  }
+
+  /** A list of topic names, each checked as a name. */
+  names(argument: string, values: readonly string[]): readonly string[] {
+    this.array(argument, values).forEach((value, i) => this.name(`${argument}[${i}]`, value));
+    return values;
   }
 
   string(argument: string, value: string): string {

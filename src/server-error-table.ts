@@ -21,7 +21,8 @@
  * rivvend has no metadata propagation delay that a retry would wait out (Publish auto-creates
  * topics; every other request sees the topic at once or never).
  *
- * Pure data and functions: no imports, so `errors.ts` can use it without a cycle.
+ * Pure data and functions, beside `errors.ts` in the base layer: no imports, so `errors.ts` can use it
+ * without a cycle.
  */
 
 /** Which error class a broker answer becomes. */

@@ -1,24 +1,29 @@
 /**
- * Every typed operation checks its arguments before anything is sent: a user's type mistake is a
- * ConfigError (not retriable) naming the argument, what was given and what is expected. The
- * operations are written over an abstract `send$`, so a recording stand-in is all they need.
+ * The typed operations: every one checks its arguments before anything is sent (a user's type
+ * mistake is a ConfigError, not retriable, naming the argument, what was given and what is
+ * expected), and a reply other than the expected one becomes a typed error. The operations are
+ * given a `BrokerExchange`, so a recording stand-in is all they need.
  */
-import { EMPTY, type Observable, firstValueFrom } from 'rxjs';
-import { BrokerOperations } from '../../src/client/operations';
-import { ConfigError, ProtocolError } from '../../src/errors';
+import { EMPTY, type Observable, firstValueFrom, of } from 'rxjs';
+import { BrokerOperations } from '../../src/client/broker-operations';
+import { ConfigError, ProtocolError, ServerError, ThrottledError } from '../../src/errors';
 import { encodeRequestFrame } from '../../src/protocol/frame';
 import type { RequestInput } from '../../src/protocol/request-schema';
 import type { Response } from '../../src/protocol/response-schema';
 import type { RequestOptions } from '../../src/transport/connection';
 
-class Recording extends BrokerOperations {
-  readonly sent: RequestInput[] = [];
-  readonly options: (RequestOptions | undefined)[] = [];
-  protected send$(request: RequestInput, options?: RequestOptions): Observable<Response> {
-    this.sent.push(request);
-    this.options.push(options);
-    return EMPTY;
-  }
+/** Operations over an exchange that records what it is asked to send and answers with `replies` (nothing by default). */
+function recording(...replies: Response[]) {
+  const sent: RequestInput[] = [];
+  const options: (RequestOptions | undefined)[] = [];
+  const ops = new BrokerOperations({
+    send$: (request, requestOptions) => {
+      sent.push(request);
+      options.push(requestOptions);
+      return replies.length === 0 ? EMPTY : of(...replies);
+    },
+  });
+  return { ops, sent, options };
 }
 
 const producer = { producerId: 1n, producerEpoch: 0 };
@@ -110,9 +115,9 @@ const invalid: [operation: string, argument: string, call: Call, given: RegExp][
 
 describe('typed operations check their arguments before sending', () => {
   it.each(invalid)('%s: bad %s → ConfigError, nothing sent', async (operation, argument, call, given) => {
-    const ops = new Recording();
+    const { ops, sent } = recording();
     const observable = call(ops);
-    expect(ops.sent).toHaveLength(0); // cold: nothing happens before subscription either
+    expect(sent).toHaveLength(0); // cold: nothing happens before subscription either
     const error = await firstValueFrom(observable).then(
       () => undefined,
       (e: unknown) => e,
@@ -124,7 +129,7 @@ describe('typed operations check their arguments before sending', () => {
     expect(config.message).toContain(operation);
     expect(config.message).toMatch(given);
     expect(config.message).toContain('nothing was sent');
-    expect(ops.sent).toHaveLength(0);
+    expect(sent).toHaveLength(0);
   });
 
   const valid: [string, Call][] = [
@@ -167,19 +172,14 @@ describe('typed operations check their arguments before sending', () => {
   ];
 
   it.each(valid)('%s: valid arguments send exactly one request', async (_name, call) => {
-    const ops = new Recording();
+    const { ops, sent } = recording();
     await firstValueFrom(call(ops), { defaultValue: undefined });
-    expect(ops.sent).toHaveLength(1);
+    expect(sent).toHaveLength(1);
   });
 
   it('covers every operation of BrokerOperations', () => {
-    // The operations are spread over a chain of classes (data, admin, transactions, groups): walk it.
-    const names: string[] = [];
-    for (let proto: object | null = BrokerOperations.prototype; proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
-      names.push(...Object.getOwnPropertyNames(proto));
-    }
-    const operations = names.filter((n) => n.endsWith('$') && !['send$', 'call$', 'checked$'].includes(n));
-    // Every area of the chain is there (a walk that stopped early would check nothing).
+    const operations = Object.getOwnPropertyNames(BrokerOperations.prototype).filter((n) => n.endsWith('$'));
+    // Every subject is there (data, admin, transactions, groups): a list that came out empty would check nothing.
     expect(operations).toEqual(expect.arrayContaining(['publish$', 'alterQuotas$', 'commitTransaction$', 'joinGroup$']));
     const covered = new Set(valid.map(([name]) => name.split(' ')[0]!));
     expect(operations.filter((n) => !covered.has(n))).toEqual([]);
@@ -203,8 +203,32 @@ describe('consume$ request timeout', () => {
     ['requestTimeoutMs without a long poll', { requestTimeoutMs: 750 }, 750],
     ['requestTimeoutMs 0: no timeout', { maxWaitMs: 500, requestTimeoutMs: 0 }, 0],
   ])('%s', async (_name, extra, timeoutMs) => {
-    const ops = new Recording();
+    const { ops, options } = recording();
     await firstValueFrom(ops.consume$('t', { partition: 0, offset: 0n, maxMessages: 1, ...extra }), { defaultValue: undefined });
-    expect(ops.options).toEqual([{ timeoutMs }]);
+    expect(options).toEqual([{ timeoutMs }]);
+  });
+});
+
+describe('replies', () => {
+  it('the expected reply is projected to the typed result', async () => {
+    const { ops } = recording({ type: 'Published', offset: 7n, partition: 2 } as Response);
+    await expect(firstValueFrom(ops.publish$('t', { value: 'v' }))).resolves.toEqual({ topic: 't', partition: 2, offset: 7n });
+  });
+
+  it('an Error reply is the typed server error, a Throttled reply a ThrottledError, any other reply a ProtocolError', async () => {
+    const error = await firstValueFrom(recording({ type: 'Error', message: 'UNKNOWN_TOPIC_OR_PARTITION: t' } as Response).ops.getMetadata$('t')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ServerError);
+    expect((error as ServerError).serverCode).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+    const throttled = await firstValueFrom(recording({ type: 'Throttled', throttleTimeMs: 250n, quotaType: 'request_rate', entity: 'u' } as Response).ops.listTopics$()).catch((e: unknown) => e);
+    expect(throttled).toBeInstanceOf(ThrottledError);
+    expect((throttled as ThrottledError).throttleTimeMs).toBe(250n);
+    const unexpected = await firstValueFrom(recording({ type: 'Pong' } as Response).ops.listTopics$()).catch((e: unknown) => e);
+    expect(unexpected).toBeInstanceOf(ProtocolError);
+    expect((unexpected as ProtocolError).message).toBe('broker answered ListTopics with an unexpected Pong');
+  });
+
+  it('heartbeat$ reports REBALANCE_IN_PROGRESS (error code 27) as rebalanceInProgress', async () => {
+    await expect(firstValueFrom(recording({ type: 'HeartbeatResult', errorCode: 27 } as Response).ops.heartbeat$('g', 1, 'm'))).resolves.toEqual({ errorCode: 27, rebalanceInProgress: true });
+    await expect(firstValueFrom(recording({ type: 'HeartbeatResult', errorCode: 0 } as Response).ops.heartbeat$('g', 1, 'm'))).resolves.toEqual({ errorCode: 0, rebalanceInProgress: false });
   });
 });

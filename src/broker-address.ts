@@ -1,5 +1,5 @@
 /** `host:port` parsing for broker addresses (IPv6 as `[::1]:9092`). */
-import { ConfigError } from '../errors.js';
+import { ConfigError } from './errors.js';
 
 export interface BrokerAddress {
   readonly host: string;

@@ -12,18 +12,19 @@
  * component's options is a ConfigError (one place to set it, one place to look).
  */
 import { type Observable, defer, firstValueFrom, from } from 'rxjs';
-import { CONNECTION_SETTING_KEYS, resolveBootstrapServers, resolveRetryPolicy, type ConnectionSettingKey, type ConnectionSettings } from '../connection-settings.js';
-import { ConfigError } from '../errors.js';
-import { Consumer } from '../consumer/consumer.js';
-import type { ConsumerConfig } from '../consumer/consumer-config.js';
-import { Producer } from '../producer/producer.js';
-import type { ProducerConfigInput } from '../producer/producer-config.js';
-import { TransactionalProducer, type TransactionalProducerConfig } from '../producer/transactional-producer.js';
-import { MAX_TIMER_MS, optionsObject, rejectUnknownKeys } from '../settings-validation.js';
-import { validateConnectionOptions } from '../transport/connection-options.js';
-import { Client } from './client.js';
-import { ResilientClient } from './resilient-client.js';
-import type { ResilientClientOptions } from './resilient-config.js';
+import { CONNECTION_SETTING_KEYS, resolveBootstrapServers, resolveRetryPolicy, type ConnectionSettingKey, type ConnectionSettings } from './connection-settings.js';
+import { ConfigError } from './errors.js';
+import { Consumer } from './consumer/consumer.js';
+import type { ConsumerConfig } from './consumer/consumer-config.js';
+import { Producer } from './producer/producer.js';
+import type { ProducerConfigInput } from './producer/producer-config.js';
+import { TransactionalProducer } from './producer/transactional-producer.js';
+import type { TransactionalProducerConfig } from './producer/transactional-config.js';
+import { MAX_TIMER_MS, optionsObject, rejectUnknownKeys } from './settings-validation.js';
+import { validateConnectionOptions } from './transport/connection-options.js';
+import { Client } from './client/client.js';
+import { ResilientClient } from './client/resilient-client.js';
+import type { ResilientClientOptions } from './client/resilient-config.js';
 
 /** The settings every component shares (connection-settings.ts); `bootstrapServers` is required. */
 export type RivvenSettings = ConnectionSettings;
