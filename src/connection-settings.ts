@@ -1,7 +1,13 @@
 /**
- * The connection settings every component takes under the same names — Producer, Consumer,
- * TransactionalProducer, ResilientClient, PipelinedClient, Client and the `Rivven` root — and the
- * one retry policy. A component's own options add to these, never rename them.
+ * The settings every component takes under the same names — Producer, Consumer,
+ * TransactionalProducer, ResilientClient, PipelinedClient, Client and the `Rivven` root — the one
+ * retry policy, and their resolution: the one place where the shared settings are checked and
+ * their defaults filled in (`resolveConnectionSettings`). A component's own options add to these,
+ * never rename them; the component checks only its own keys.
+ *
+ * The config pattern of every component: `XxxConfig` is what the user passes (it extends
+ * `ConnectionSettings`; everything optional but `bootstrapServers` and what the component cannot do
+ * without), `ResolvedXxxConfig` what it becomes (it extends `ResolvedConnectionSettings`).
  *
  * Durations end in `Ms` everywhere and are capped at setTimeout's limit (settings-validation.ts).
  */
@@ -10,8 +16,8 @@ import type { SecureVersion } from 'node:tls';
 import type { SchedulerLike } from 'rxjs';
 import { parseAddress, type BrokerAddress } from './broker-address.js';
 import { ConfigError, type RivvenError } from './errors.js';
-import type { Logger, LogLevel } from './observability/log.js';
-import { describeValue, durationMs, integerIn, optionsObject, rejectUnknownKeys } from './settings-validation.js';
+import { LOG_LEVELS, type Logger, type LogLevel } from './observability/log.js';
+import { describeValue, durationMs, integerIn, oneOf, optionsObject, rejectUnknownKeys } from './settings-validation.js';
 
 /**
  * Exponential backoff with jitter between attempts, and how many attempts in a row are made: the
@@ -63,7 +69,7 @@ export type PemSource = string | Buffer | { path: string };
 
 /**
  * The `tls` setting: TLS and mTLS. Certificate and hostname verification are on unless an option
- * whose name says it is dangerous turns them off. `TlsConfig` (transport/tls.ts) builds and checks one.
+ * whose name says it is dangerous turns them off. `TlsConfig` (transport/sockets.ts) builds and checks one.
  */
 export interface TlsOptions {
   /** CA certificate(s) that sign the broker's certificate. Default: the system's trust store. */
@@ -87,7 +93,7 @@ export interface TlsOptions {
 
 /**
  * The `auth` setting: SCRAM-SHA-256 (preferred) or PLAIN (only over TLS unless the user says
- * otherwise, loudly). Every connection kind authenticates with it (transport/authenticator.ts).
+ * otherwise, loudly). Every connection kind authenticates with it (transport/session.ts).
  */
 export type AuthOptions =
   | {
@@ -109,7 +115,7 @@ export type AuthOptions =
 
 /**
  * The `socketFactory` setting: how a connection gets its socket. Plain TCP by default, TLS when
- * `tls` is set (transport/socket-factory.ts, transport/tls.ts); the connection never knows which.
+ * `tls` is set (transport/sockets.ts); the connection never knows which.
  */
 export interface SocketFactory {
   /** A human-readable name for errors and health (`tcp`, `tls`). */
@@ -164,9 +170,8 @@ export function resolveBootstrapServers(value: unknown, option = 'bootstrapServe
  * The `retry` setting merged over a component's defaults, each field checked: an unknown field is
  * refused with the closest name, as everywhere.
  */
-export function resolveRetryPolicy(value: RetryPolicy | undefined, defaults: ResolvedRetryPolicy, option = 'retry'): ResolvedRetryPolicy {
-  const input = optionsObject<RetryPolicy>(option, value);
-  rejectUnknownKeys(option, input, RETRY_POLICY_KEYS);
+export function resolveRetryPolicy(value: RetryPolicy | undefined, defaults: Readonly<ResolvedRetryPolicy>, option = 'retry'): ResolvedRetryPolicy {
+  const input = retryInput(value, option);
   const policy: ResolvedRetryPolicy = {
     maxAttempts: input.maxAttempts ?? defaults.maxAttempts,
     initialDelayMs: input.initialDelayMs ?? defaults.initialDelayMs,
@@ -174,18 +179,161 @@ export function resolveRetryPolicy(value: RetryPolicy | undefined, defaults: Res
     multiplier: input.multiplier ?? defaults.multiplier,
     jitter: input.jitter ?? defaults.jitter,
   };
-  if (policy.maxAttempts !== Number.POSITIVE_INFINITY) integerIn(`${option}.maxAttempts`, policy.maxAttempts, 1);
-  durationMs(`${option}.initialDelayMs`, policy.initialDelayMs, 0);
-  durationMs(`${option}.maxDelayMs`, policy.maxDelayMs, 0);
-  if (policy.maxDelayMs < policy.initialDelayMs) {
-    throw new ConfigError(`${option}.maxDelayMs`, `must be ≥ initialDelayMs (${policy.initialDelayMs}), got ${policy.maxDelayMs}`);
-  }
-  if (typeof policy.multiplier !== 'number' || !Number.isFinite(policy.multiplier) || policy.multiplier < 1 || policy.multiplier > 100) {
-    throw new ConfigError(`${option}.multiplier`, `expected a number in 1..100, got ${describeValue(policy.multiplier)}`);
-  }
-  if (typeof policy.jitter !== 'number' || !(policy.jitter >= 0 && policy.jitter <= 1)) {
-    throw new ConfigError(`${option}.jitter`, `expected a fraction in 0..1, got ${describeValue(policy.jitter)}`);
-  }
+  checkRetryFields(policy, option);
   return policy;
 }
 
+/** The `retry` setting checked as given, before any component's defaults are merged (the Rivven root's check). */
+export function checkRetryPolicy(value: RetryPolicy | undefined, option = 'retry'): void {
+  checkRetryFields(retryInput(value, option), option);
+}
+
+function retryInput(value: RetryPolicy | undefined, option: string): RetryPolicy {
+  const input = optionsObject<RetryPolicy>(option, value);
+  rejectUnknownKeys(option, input, RETRY_POLICY_KEYS);
+  return input;
+}
+
+/** Each field that is set, in range; maxDelayMs ≥ initialDelayMs when both are. */
+function checkRetryFields(policy: RetryPolicy, option: string): void {
+  const { maxAttempts, initialDelayMs, maxDelayMs, multiplier, jitter } = policy;
+  if (maxAttempts !== undefined && maxAttempts !== Number.POSITIVE_INFINITY) integerIn(`${option}.maxAttempts`, maxAttempts, 1);
+  if (initialDelayMs !== undefined) durationMs(`${option}.initialDelayMs`, initialDelayMs, 0);
+  if (maxDelayMs !== undefined) durationMs(`${option}.maxDelayMs`, maxDelayMs, 0);
+  if (initialDelayMs !== undefined && maxDelayMs !== undefined && maxDelayMs < initialDelayMs) {
+    throw new ConfigError(`${option}.maxDelayMs`, `must be ≥ initialDelayMs (${initialDelayMs}), got ${maxDelayMs}`);
+  }
+  if (multiplier !== undefined && (typeof multiplier !== 'number' || !Number.isFinite(multiplier) || multiplier < 1 || multiplier > 100)) {
+    throw new ConfigError(`${option}.multiplier`, `expected a number in 1..100, got ${describeValue(multiplier)}`);
+  }
+  if (jitter !== undefined && (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1))) {
+    throw new ConfigError(`${option}.jitter`, `expected a fraction in 0..1, got ${describeValue(jitter)}`);
+  }
+}
+
+/** The defaults of the shared settings, the same for every component (each names its own `clientId` default). */
+export const CONNECTION_SETTING_DEFAULTS = Object.freeze({
+  clientId: 'rivven-rx',
+  connectionTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+});
+
+/** The shared settings resolved: checked, the server list as a list, the defaults filled in. */
+export interface ResolvedConnectionSettings {
+  /** The servers, in order of preference. */
+  bootstrapServers: string[];
+  clientId: string;
+  tls: TlsOptions | undefined;
+  auth: AuthOptions | undefined;
+  socketFactory: SocketFactory | undefined;
+  /** Default 10,000 ms. */
+  connectionTimeoutMs: number;
+  /** Default 30,000 ms (0: none). */
+  requestTimeoutMs: number;
+  /** The `retry` given, merged over the component's defaults (RETRY_DEFAULTS in client/retrier.ts). */
+  retry: ResolvedRetryPolicy;
+  logger: Logger | null | undefined;
+  logLevel: LogLevel | undefined;
+}
+
+/** What a component tells the resolver about itself. */
+export interface ComponentSettings {
+  /** The component's own option names; with the shared ones, every key it accepts (any other is refused). */
+  ownKeys: readonly string[];
+  /** Its `retry` defaults. */
+  retry: Readonly<ResolvedRetryPolicy>;
+  /** Its `clientId` when none is given. Default `'rivven-rx'`. */
+  clientId?: string;
+}
+
+/**
+ * The shared settings of a component's options, resolved — the one place where they are checked
+ * and their defaults filled in, for every component. Keys that are neither shared nor the
+ * component's own are refused with the closest name; the component checks the values of its own.
+ */
+export function resolveConnectionSettings(component: string, options: object | undefined, { ownKeys, retry, clientId }: ComponentSettings): ResolvedConnectionSettings {
+  const o = sharedInput(component, options, ownKeys);
+  const bootstrapServers = resolveBootstrapServers(o.bootstrapServers);
+  checkConnectionSettingValues(o);
+  return {
+    bootstrapServers,
+    clientId: o.clientId ?? clientId ?? CONNECTION_SETTING_DEFAULTS.clientId,
+    tls: o.tls,
+    auth: o.auth,
+    socketFactory: o.socketFactory,
+    connectionTimeoutMs: o.connectionTimeoutMs ?? CONNECTION_SETTING_DEFAULTS.connectionTimeoutMs,
+    requestTimeoutMs: o.requestTimeoutMs ?? CONNECTION_SETTING_DEFAULTS.requestTimeoutMs,
+    retry: resolveRetryPolicy(o.retry, retry),
+    logger: o.logger,
+    logLevel: o.logLevel,
+  };
+}
+
+/**
+ * The shared settings checked as `resolveConnectionSettings` checks them, without filling defaults:
+ * for the Rivven root, whose components fill in their own.
+ */
+export function checkConnectionSettings(component: string, options: object | undefined, ownKeys: readonly string[] = []): void {
+  const o = sharedInput(component, options, ownKeys);
+  resolveBootstrapServers(o.bootstrapServers);
+  checkConnectionSettingValues(o);
+  checkRetryPolicy(o.retry);
+}
+
+function sharedInput(component: string, options: object | undefined, ownKeys: readonly string[]): Partial<ConnectionSettings> {
+  const o = optionsObject<Partial<ConnectionSettings>>(component, options as Partial<ConnectionSettings> | undefined);
+  rejectUnknownKeys(component, o, [...CONNECTION_SETTING_KEYS, ...ownKeys]);
+  return o;
+}
+
+/**
+ * The value of each shared setting a connection takes (`clientId`, the two timeouts, `tls`,
+ * `auth`, `socketFactory`, `logger`, `logLevel`), where set. Also what a Connection's own options
+ * check is made of (transport/connection-options.ts).
+ */
+export function checkConnectionSettingValues(options: object): void {
+  const o = options as Readonly<Record<string, unknown>>;
+  if (o.clientId !== undefined && (typeof o.clientId !== 'string' || o.clientId.length === 0 || Buffer.byteLength(o.clientId) > 256)) {
+    throw new ConfigError('clientId', `expected a non-empty string of at most 256 bytes, got ${describeValue(o.clientId)}`);
+  }
+  if (o.connectionTimeoutMs !== undefined) durationMs('connectionTimeoutMs', o.connectionTimeoutMs, 0);
+  if (o.connectionTimeoutMs === 0) throw new ConfigError('connectionTimeoutMs', 'must be > 0 (a connection attempt needs a deadline)');
+  if (o.requestTimeoutMs !== undefined) durationMs('requestTimeoutMs', o.requestTimeoutMs, 0);
+  plainObject('auth', o.auth);
+  plainObject('tls', o.tls);
+  if (o.socketFactory !== undefined) {
+    const factory = o.socketFactory as { open?: unknown; kind?: unknown } | null;
+    if (typeof factory !== 'object' || factory === null || typeof factory.open !== 'function' || typeof factory.kind !== 'string') {
+      throw new ConfigError('socketFactory', `expected { kind: string, open(address, onReady): Socket }, got ${describeValue(o.socketFactory)}`);
+    }
+  }
+  if (o.logger !== undefined && o.logger !== null) {
+    const logger = o.logger as Record<string, unknown>;
+    const missing = ['debug', 'info', 'warn', 'error'].filter((m) => typeof logger[m] !== 'function');
+    if (typeof o.logger !== 'object' || missing.length > 0) {
+      throw new ConfigError(
+        'logger',
+        `expected an object with debug/info/warn/error(fields, message) (pino, console, …) or null, got ${describeValue(o.logger)}` +
+          `${missing.length > 0 && typeof o.logger === 'object' ? ` without ${missing.join(', ')}` : ''}`,
+      );
+    }
+  }
+  if (o.logLevel !== undefined) oneOf('logLevel', o.logLevel, LOG_LEVELS);
+}
+
+/** The `scheduler` option (SchedulerOption): an RxJS SchedulerLike, or undefined. */
+export function checkScheduler(value: unknown): SchedulerLike | undefined {
+  if (value === undefined) return undefined;
+  const scheduler = value as { now?: unknown; schedule?: unknown } | null;
+  if (typeof scheduler !== 'object' || scheduler === null || typeof scheduler.now !== 'function' || typeof scheduler.schedule !== 'function') {
+    throw new ConfigError('scheduler', `expected an RxJS SchedulerLike, got ${describeValue(value)}`);
+  }
+  return value as SchedulerLike;
+}
+
+function plainObject(option: string, value: unknown): void {
+  if (value === undefined) return;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(option, `expected an object, got ${describeValue(value)}`);
+  }
+}

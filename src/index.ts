@@ -47,7 +47,7 @@ export type { CompressionAlgorithm, ValueFraming } from './protocol/value-framin
 // Transport settings
 export type { ConnectionOptions, ConnectionState, ConnectionStats, RequestOptions } from './transport/connection-types.js';
 export type { BrokerAddress } from './broker-address.js';
-export { TlsConfig } from './transport/tls.js';
+export { TlsConfig } from './transport/sockets.js';
 export { clearScramCache } from './transport/scram.js';
 
 // The root object: shared settings once, components made from them
@@ -61,10 +61,10 @@ export {
 } from './rivven.js';
 
 // The settings every component takes under the same names
-export type { AuthOptions, ConnectionSettings, PemSource, RetryPolicy, SocketFactory, TlsOptions } from './connection-settings.js';
+export type { AuthOptions, ConnectionSettings, PemSource, ResolvedConnectionSettings, ResolvedRetryPolicy, RetryPolicy, SocketFactory, TlsOptions } from './connection-settings.js';
 
 // Client: every broker operation as an Observable
-export { Client, type ClientConnectionOptions, type ClientHealth, type ClientOptions } from './client/client.js';
+export { Client, type ClientConfig, type ClientConnectionOptions, type ClientHealth } from './client/client.js';
 export type * from './client/client-types.js';
 export { DEFAULT_MAX_DECODED_BYTES } from './client/data-operations.js';
 export { classifyServerError, type ServerErrorClass, type ServerErrorKind } from './server-error-table.js';
@@ -74,10 +74,10 @@ export { registerSchema$, type SchemaRegistryOptions } from './client/schema-reg
 export { PipelinedClient } from './client/pipelined-client.js';
 export {
   PipelinedClientPresets,
-  type PipelinedClientOptions,
+  type PipelinedClientConfig,
   type PipelinedClientConnectionOptions,
   type PipelinedClientPreset,
-  type ResolvedPipelinedClientOptions,
+  type ResolvedPipelinedClientConfig,
 } from './client/pipelined-options.js';
 export type { PipelinedClientHealth } from './client/pipelined-health.js';
 export { ResilientClient } from './client/resilient-client.js';
@@ -86,8 +86,8 @@ export {
   RESILIENT_DEFAULTS,
   type ConnectionFactory,
   type PoolableConnection,
-  type ResilientClientOptions,
-  type ResolvedResilientConfig,
+  type ResilientClientConfig,
+  type ResolvedResilientClientConfig,
 } from './client/resilient-config.js';
 export { formatHealth, type HealthError, type ResilientHealth, type ServerHealth } from './client/resilient-health.js';
 export type { PoolSnapshot } from './client/connection-pool.js';
@@ -97,8 +97,8 @@ export type { CircuitSnapshot, CircuitState } from './client/circuit-breaker.js'
 export { Producer } from './producer/producer.js';
 export type { ProducerHealth } from './producer/producer-health.js';
 export type { ProducerRecord, ProducerResult } from './producer/producer-record.js';
-export { DEFAULT_PRODUCER_CONFIG, ProducerPresets, type ProducerConfig, type ProducerConfigInput, type ProducerPreset } from './producer/producer-config.js';
-export { produceTo } from './operators/produce-to.js';
+export { DEFAULT_PRODUCER_CONFIG, ProducerPresets, type ProducerConfig, type ProducerPreset, type ResolvedProducerConfig } from './producer/producer-config.js';
+export { produceTo } from './operators/at-least-once.js';
 export { TransactionalProducer, type TransactionalResult } from './producer/transactional-producer.js';
 export type { TransactionalProducerConfig } from './producer/transactional-config.js';
 export type { TransactionalRecord } from './producer/transaction-state.js';
@@ -110,7 +110,7 @@ export { rangeAssignor, roundRobinAssignor, type GroupMember, type PartitionAssi
 export type { CommittedOffsets, ConsumerRecord, RebalanceEvent, ReceiverOffset, RevokeReason, TopicPartition, TopicPartitionOffset } from './consumer/consumer-record.js';
 export type { ConsumerHealth, ConsumerState, HiddenRecordsEvent, StalledPartition, TruncationEvent } from './consumer/consumer-health.js';
 export type { PartitionLag } from './consumer/lag-monitor.js';
-export { commitOffsets, type CommitBatch, type CommitOffsetsOptions } from './operators/commit-offsets.js';
+export { commitOffsets, type CommitBatch, type CommitOffsetsOptions } from './operators/at-least-once.js';
 export {
   transactional,
   TransactionAbortedError,

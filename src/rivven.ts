@@ -12,30 +12,27 @@
  * component's options is a ConfigError (one place to set it, one place to look).
  */
 import { type Observable, defer, firstValueFrom, from } from 'rxjs';
-import { CONNECTION_SETTING_KEYS, resolveBootstrapServers, resolveRetryPolicy, type ConnectionSettingKey, type ConnectionSettings } from './connection-settings.js';
+import { CONNECTION_SETTING_KEYS, checkConnectionSettings, resolveBootstrapServers, type ConnectionSettingKey, type ConnectionSettings } from './connection-settings.js';
 import { ConfigError } from './errors.js';
 import { Consumer } from './consumer/consumer.js';
 import type { ConsumerConfig } from './consumer/consumer-config.js';
 import { Producer } from './producer/producer.js';
-import type { ProducerConfigInput } from './producer/producer-config.js';
+import type { ProducerConfig } from './producer/producer-config.js';
 import { TransactionalProducer } from './producer/transactional-producer.js';
 import type { TransactionalProducerConfig } from './producer/transactional-config.js';
-import { MAX_TIMER_MS, optionsObject, rejectUnknownKeys } from './settings-validation.js';
-import { validateConnectionOptions } from './transport/connection-options.js';
+import { optionsObject } from './settings-validation.js';
 import { Client } from './client/client.js';
 import { ResilientClient } from './client/resilient-client.js';
-import type { ResilientClientOptions } from './client/resilient-config.js';
+import type { ResilientClientConfig } from './client/resilient-config.js';
 
 /** The settings every component shares (connection-settings.ts); `bootstrapServers` is required. */
 export type RivvenSettings = ConnectionSettings;
 
-/** Old spellings of the shared settings, refused in a component's options too (they would be typos there). */
-const REPEATS: readonly string[] = [...CONNECTION_SETTING_KEYS, 'bootstrapServer', 'servers', 'connectionTimeout', 'requestTimeout', 'client'];
-
-export type RivvenProducerOptions = Omit<ProducerConfigInput, ConnectionSettingKey>;
+/** A component's own options: its config without the shared settings, which the Rivven object holds. */
+export type RivvenProducerOptions = Omit<ProducerConfig, ConnectionSettingKey>;
 export type RivvenConsumerOptions = Omit<ConsumerConfig, ConnectionSettingKey>;
 export type RivvenTransactionalOptions = Omit<TransactionalProducerConfig, ConnectionSettingKey>;
-export type RivvenResilientOptions = Omit<ResilientClientOptions, ConnectionSettingKey>;
+export type RivvenResilientOptions = Omit<ResilientClientConfig, ConnectionSettingKey>;
 
 interface Closable {
   close(): Promise<void>;
@@ -48,13 +45,9 @@ export class Rivven {
 
   constructor(settings: RivvenSettings) {
     const s = optionsObject('Rivven', settings);
-    rejectUnknownKeys('Rivven', s, CONNECTION_SETTING_KEYS);
-    const bootstrapServers = resolveBootstrapServers(s.bootstrapServers);
-    const { bootstrapServers: _servers, retry, ...connection } = s;
-    validateConnectionOptions(connection, 'Rivven');
-    // Checked now (each component merges it over its own defaults later).
-    if (retry !== undefined) resolveRetryPolicy(retry, { maxAttempts: 1, initialDelayMs: 0, maxDelayMs: MAX_TIMER_MS, multiplier: 2, jitter: 0 });
-    this.settings = { ...s, bootstrapServers };
+    // Checked now, as every component checks them; each component fills in its own defaults later.
+    checkConnectionSettings('Rivven', s);
+    this.settings = { ...s, bootstrapServers: resolveBootstrapServers(s.bootstrapServers) };
   }
 
   /** The broker list every component uses. */
@@ -123,7 +116,7 @@ export class Rivven {
     this.assertOpen(component);
     const o = optionsObject(`rivven.${component}()`, options);
     for (const key of Object.keys(o)) {
-      if (REPEATS.includes(key)) {
+      if ((CONNECTION_SETTING_KEYS as readonly string[]).includes(key)) {
         throw new ConfigError(key, `is a shared setting: set it once on the Rivven object (new Rivven({ ${key}: … })), not in rivven.${component}() options`);
       }
     }

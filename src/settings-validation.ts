@@ -60,15 +60,13 @@ export function describeValue(value: unknown): string {
 }
 
 /**
- * Refuse keys `options` has that `known` does not list. `component` names where the options go
- * (for the message). Keys whose value is `undefined` are refused too: a typo with an undefined
- * value is still a typo. `formerNames` maps names of earlier versions to what replaced them
- * (`servers` → `'bootstrapServers'`), for names too far from their successor for a guess.
+ * Refuse keys `options` has that `known` does not list, naming the closest known one when one is
+ * close enough. `component` names where the options go (for the message). Keys whose value is
+ * `undefined` are refused too: a typo with an undefined value is still a typo.
  */
-export function rejectUnknownKeys(component: string, options: object, known: readonly string[], formerNames: Readonly<Record<string, string>> = {}): void {
+export function rejectUnknownKeys(component: string, options: object, known: readonly string[]): void {
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
-    if (Object.hasOwn(formerNames, key)) throw new ConfigError(key, `${component} has no option '${key}'; use ${formerNames[key]}`);
     const guess = closestName(key, known);
     throw new ConfigError(
       key,

@@ -14,7 +14,7 @@
  */
 import { concatMap, of } from 'rxjs';
 import { Consumer } from '../../src/consumer/consumer.js';
-import { commitOffsets } from '../../src/operators/commit-offsets.js';
+import { commitOffsets } from '../../src/operators/at-least-once.js';
 import { commands, config, die, report } from './chaos-io.js';
 
 export interface ChaosGroupWorkerConfig {

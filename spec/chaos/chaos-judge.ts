@@ -4,8 +4,10 @@
  * producer's acknowledgements go through the shared consistency checker
  * (spec/support/consistency.ts); the group and the exactly-once stage through chaos-check.ts.
  */
-import type { ChaosStats } from '../support/fault-proxy.js';
-import { checkConsistency, describeValue, formatReport, makeValue, type PartitionLog, type WrittenRecord } from '../support/consistency.js';
+import type { ChaosStats } from '../support/chaos-proxy.js';
+import { checkConsistency, formatReport } from '../support/consistency.js';
+import { describeValue, makeValue, type WrittenRecord } from '../support/ledger.js';
+import { type PartitionLog } from '../support/log-reader.js';
 import { checkEos, checkGroup, slope, taintedBy, type LogRecord, type ProcessedRecord, type RestartRecord } from './chaos-check.js';
 import { chaosKey, chaosTopicOf } from './chaos-io.js';
 

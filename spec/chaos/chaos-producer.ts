@@ -13,7 +13,7 @@
  * knows every record from its number alone.
  */
 import { Producer } from '../../src/producer/producer.js';
-import { makeValue } from '../support/consistency.js';
+import { makeValue } from '../support/ledger.js';
 import { chaosKey, chaosTopicOf, commands, config, describe, die, report } from './chaos-io.js';
 
 export interface ChaosProducerConfig {

@@ -22,21 +22,20 @@
  * (DESIGN §8). Each restart is classified clean or unclean from the broker's own log and its WAL
  * directory; what an unclean restart can explain is counted apart (issue §2 (d)), never hidden.
  *
- * Files: chaos-producer.ts, chaos-group-worker.ts, chaos-eos-worker.ts (the worker processes),
+ * Files: chaos-options.ts (the command line), chaos-restarts.ts (what a restart left), chaos-workers.ts (the worker processes' lives), chaos-producer.ts, chaos-group-worker.ts,
+ * chaos-eos-worker.ts (the worker processes),
  * chaos-io.ts (their line protocol), chaos-check.ts and chaos-judge.ts (the verdict); the proxy is
- * spec/support/fault-proxy.ts's ChaosProxy. Run through scripts/chaos.mjs, which transpiles them.
+ * spec/support/chaos-proxy.ts's ChaosProxy. Run through scripts/chaos.mjs, which transpiles them.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { firstValueFrom } from 'rxjs';
 import { Client } from '../../src/client/client.js';
 import { startBroker, type BrokerProcess } from '../support/broker-process.js';
-import { clientLogReader, readLog } from '../support/consistency.js';
-import { ChaosProxy } from '../support/fault-proxy.js';
+import { clientLogReader, readLog } from '../support/log-reader.js';
+import { ChaosProxy } from '../support/chaos-proxy.js';
 import { ProgressGaps, type ProcessedRecord, type RestartRecord } from './chaos-check.js';
 import { chaosTopicOf } from './chaos-io.js';
 import {
@@ -58,96 +57,9 @@ import type { ChaosEosWorkerConfig } from './chaos-eos-worker.js';
 import type { ChaosGroupWorkerConfig } from './chaos-group-worker.js';
 import type { ChaosProducerConfig } from './chaos-producer.js';
 import { seededRandom as random } from '../support/random.js';
-
-// ---------------------------------------------------------------------------------------------
-// Options
-// ---------------------------------------------------------------------------------------------
-
-const USAGE = `usage: npm run chaos -- [--minutes N] [--seed S] [--rate R] [--group-workers N] [--eos-workers N]
-       [--restart-every S] [--member-kill-every S] [--eos-kill-every S] [--lifetime MIN-MAX] [--episodes] [--keep]`;
-
-interface Options {
-  minutes: number;
-  seed: number;
-  rate: number;
-  groupWorkers: number;
-  eosWorkers: number;
-  restartEveryS: number;
-  memberKillEveryS: number;
-  eosKillEveryS: number;
-  lifetime: { minMs: number; maxMs: number };
-  episodes: boolean;
-  keep: boolean;
-}
-
-function parseOptions(argv: string[]): Options {
-  const o: Options = {
-    minutes: 2,
-    seed: Date.now() % 1_000_000,
-    rate: 300,
-    groupWorkers: 3,
-    eosWorkers: 2,
-    restartEveryS: 60,
-    memberKillEveryS: 45,
-    eosKillEveryS: 60,
-    lifetime: { minMs: 1_000, maxMs: 4_000 },
-    episodes: false,
-    keep: false,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const name = argv[i]!;
-    const value = (): number => {
-      const v = Number(argv[++i]);
-      if (!(v > 0)) throw new Error(`${name} needs a positive number\n${USAGE}`);
-      return v;
-    };
-    switch (name) {
-      case '--minutes':
-        o.minutes = value();
-        break;
-      case '--seed':
-        o.seed = value();
-        break;
-      case '--rate':
-        o.rate = value();
-        break;
-      case '--group-workers':
-        o.groupWorkers = Math.max(3, Math.floor(value()));
-        break;
-      case '--eos-workers':
-        o.eosWorkers = Math.max(2, Math.floor(value()));
-        break;
-      case '--restart-every':
-        o.restartEveryS = value();
-        break;
-      case '--member-kill-every':
-        o.memberKillEveryS = value();
-        break;
-      case '--eos-kill-every':
-        o.eosKillEveryS = value();
-        break;
-      case '--lifetime': {
-        const m = /^(\d+)-(\d+)$/.exec(argv[++i] ?? '');
-        if (!m || Number(m[1]) > Number(m[2])) throw new Error(`--lifetime needs MIN-MAX in ms, e.g. 1000-4000\n${USAGE}`);
-        o.lifetime = { minMs: Number(m[1]), maxMs: Number(m[2]) };
-        break;
-      }
-      case '--episodes':
-        o.episodes = true;
-        break;
-      case '--keep':
-        o.keep = true;
-        break;
-      case '--help':
-        process.stdout.write(`${USAGE}\n`);
-        process.exit(0);
-      // eslint-disable-next-line no-fallthrough
-      default:
-        throw new Error(`unknown option ${name}\n${USAGE}`);
-    }
-  }
-  return o;
-}
+import { parseOptions, type Options } from './chaos-options.js';
+import { OutputScanner, classifyStop, readBrokerLog, walBytes } from './chaos-restarts.js';
+import { WorkerProcesses, type Worker } from './chaos-workers.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fixed parameters of the run
@@ -168,35 +80,13 @@ function say(text: string): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Worker processes
-// ---------------------------------------------------------------------------------------------
-
-type WorkerKind = 'producer' | 'group' | 'eos';
-
-interface Worker {
-  kind: WorkerKind;
-  name: string;
-  child: ChildProcess;
-  pid: number;
-  /** Set before we SIGKILL it or ask it to close: its end is ours, not its own. */
-  endedByUs: 'kill' | 'close' | undefined;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  done: boolean;
-  isLeader: boolean;
-  lastFailure: string | undefined;
-  /** Extra state (EOS slot index). */
-  slot: number;
-}
-
-
-// ---------------------------------------------------------------------------------------------
 // The run
 // ---------------------------------------------------------------------------------------------
 
 class ChaosRun {
   private broker!: BrokerProcess;
   private proxy!: ChaosProxy;
-  private readonly workers = new Set<Worker>();
+  private readonly workers: WorkerProcesses;
   private readonly rand: () => number;
   private readonly runDir: string;
   private stopping = false;
@@ -215,12 +105,8 @@ class ChaosRun {
    * rivvend's shutdown drain.
    */
   private readonly drainWindows: Array<{ partition: number; from: bigint; to: bigint }> = [];
-  /** Output positions (`p@offset`) read_committed hid right before a restart. */
-  private readonly hiddenBeforeRestart = new Set<string>();
-  /** Output positions visible right before a restart that no transaction had reported committed. */
-  private readonly unreportedBeforeRestart = new Set<string>();
-  /** Per output partition, where the next pre-restart scan starts. */
-  private readonly scannedFrom = new Map<number, bigint>();
+  /** What the exactly-once output showed right before each restart (chaos-restarts.ts). */
+  private readonly outputScan = new OutputScanner();
   private lastEosKillAt = 0;
   private progress!: ProgressGaps;
 
@@ -252,6 +138,10 @@ class ChaosRun {
   constructor(private readonly o: Options) {
     this.rand = random(o.seed);
     this.runDir = mkdtempSync(join(tmpdir(), 'rivven-rx-chaos-'));
+    this.workers = new WorkerProcesses(this.runDir, here, {
+      line: (worker, line) => this.onLine(worker, line),
+      exited: (worker, code, signal) => this.onExit(worker, code, signal),
+    });
   }
 
   private get proxyAddress(): string {
@@ -260,38 +150,7 @@ class ChaosRun {
 
   // ------------------------------------------------------------------ processes
 
-  private spawnWorker(kind: WorkerKind, name: string, script: string, config: unknown, slot = 0): Worker {
-    const errFd = openSync(join(this.runDir, `${name}.stderr.log`), 'a');
-    const child = spawn(process.execPath, [join(here, script), JSON.stringify(config)], { stdio: ['pipe', 'pipe', errFd] });
-    closeSync(errFd);
-    if (child.pid === undefined) throw new Error(`could not start ${name}`);
-    const worker: Worker = {
-      kind,
-      name,
-      child,
-      pid: child.pid,
-      endedByUs: undefined,
-      exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))),
-      done: false,
-      isLeader: false,
-      lastFailure: undefined,
-      slot,
-    };
-    child.stdin?.on('error', () => undefined);
-    this.workers.add(worker);
-    // Every report but the high-volume ones (A, P, C) goes to <name>.events.log, for diagnosis.
-    const events = join(this.runDir, `${name}.events.log`);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (!/^[APC] /.test(line)) appendFileSync(events, `${new Date().toISOString().slice(11, 23)} ${line}\n`);
-      this.onLine(worker, line);
-    });
-    void worker.exited.then(({ code, signal }) => this.onExit(worker, code, signal));
-    return worker;
-  }
-
   private onExit(worker: Worker, code: number | null, signal: NodeJS.Signals | null): void {
-    worker.done = true;
-    this.workers.delete(worker);
     const ours = worker.endedByUs === 'kill' || (worker.endedByUs === 'close' && code === 0);
     if (ours) return;
     this.died.push({ name: worker.name, at: Date.now(), code, signal, failure: worker.lastFailure });
@@ -300,17 +159,6 @@ class ChaosRun {
     // Keep the run going as a supervisor would: replace it (the death is counted).
     if (worker.kind === 'group') this.startGroupWorker();
     else if (worker.kind === 'eos') this.startEosWorker(worker.slot);
-  }
-
-  private send(worker: Worker, command: string): void {
-    if (!worker.done) worker.child.stdin?.write(`${command}\n`);
-  }
-
-  private async kill(worker: Worker): Promise<void> {
-    if (worker.done) return;
-    worker.endedByUs = 'kill';
-    worker.child.kill('SIGKILL');
-    await worker.exited;
   }
 
   // ------------------------------------------------------------------ reports
@@ -415,7 +263,7 @@ class ChaosRun {
       valueSize: VALUE_SIZE,
       flushTimeoutMs: 60_000,
     };
-    return this.spawnWorker('producer', 'producer', 'chaos-producer.js', config);
+    return this.workers.spawn('producer', 'producer', 'chaos-producer.js', config);
   }
 
   private startGroupWorker(): Worker {
@@ -427,7 +275,7 @@ class ChaosRun {
       commitBatch: 200,
       commitIntervalMs: 1_000,
     };
-    return this.spawnWorker('group', `member-${++this.memberSerial}`, 'chaos-group-worker.js', config);
+    return this.workers.spawn('group', `member-${++this.memberSerial}`, 'chaos-group-worker.js', config);
   }
 
   private eosSerial = 0;
@@ -444,12 +292,9 @@ class ChaosRun {
       transactionTimeoutMs: EOS_TRANSACTION_TIMEOUT_MS,
       giveUpAfterMs: 60_000,
     };
-    return this.spawnWorker('eos', `eos-${slot}.${++this.eosSerial}`, 'chaos-eos-worker.js', config, slot);
+    return this.workers.spawn('eos', `eos-${slot}.${++this.eosSerial}`, 'chaos-eos-worker.js', config, slot);
   }
 
-  private live(kind: WorkerKind): Worker[] {
-    return [...this.workers].filter((w) => w.kind === kind && !w.done && w.endedByUs === undefined);
-  }
 
   // ------------------------------------------------------------------ broker
 
@@ -468,11 +313,11 @@ class ChaosRun {
     // in memory: (c)) or if it was written while the broker drained (a commit the restart cut off: (b)).
     let endsBefore = new Map<number, bigint>();
     try {
-      endsBefore = await this.admin((client) => this.scanOutput(client));
+      endsBefore = await this.admin((client) => this.outputScan.scan(client, this.o.eosWorkers, this.eosReported));
     } catch (error) {
       say(`could not scan the output before the restart: ${String(error)}`);
     }
-    const logBefore = this.brokerLog().length;
+    const logBefore = readBrokerLog(this.broker).length;
     const sigtermAt = Date.now();
     const window = { from: sigtermAt, to: Number.POSITIVE_INFINITY };
     this.down.push(window);
@@ -480,12 +325,7 @@ class ChaosRun {
     await this.broker.stop({ keepData: true, graceMs: 40_000 });
     if (this.aborted) throw new Error('the run was stopped during a broker restart');
     const exitedAt = Date.now();
-    const tail = this.brokerLog().slice(logBefore);
-    const walBytes = this.walBytes();
-    const drainTimeout = /Connection drain timeout|did not stop within|rivvend shutdown:|second SIG/.test(tail);
-    const complete = /Server shutdown complete/.test(tail);
-    const clean = !drainTimeout && complete && walBytes === 0;
-    const detail = `${clean ? 'clean' : 'UNCLEAN'}: stopped in ${seconds(exitedAt - sigtermAt)}; ${drainTimeout ? 'drain timed out' : 'drained'}; ${complete ? 'shutdown complete' : 'no "shutdown complete"'}; WAL left ${walBytes} bytes`;
+    const { clean, detail } = classifyStop(readBrokerLog(this.broker).slice(logBefore), walBytes(this.broker.dataDir), exitedAt - sigtermAt);
     // Clients are refused until the output's log end after the restart is read (a few ms after
     // READY): what a restart cut off must not be mistaken for what clients wrote after it.
     await this.proxy.proxy.refuse();
@@ -519,75 +359,6 @@ class ChaosRun {
     say(`broker restart ${this.restarts.length}: ${detail}; down ${seconds(readyAt - sigtermAt)}`);
   }
 
-  /** Reads the output topic's new part both ways, notes the hidden positions; returns the log ends. */
-  private async scanOutput(client: Client): Promise<Map<number, bigint>> {
-    const ends = new Map<number, bigint>();
-    const reader = clientLogReader(client);
-    const reported = new Set(this.eosReported.map(([p, o]) => `${p}@${o}`));
-    for (let p = 0; p < this.o.eosWorkers; p++) {
-      const end = await reader.logEnd(TOPIC_OUT, p);
-      ends.set(p, end);
-      const from = this.scannedFrom.get(p) ?? 0n;
-      const uncommitted: bigint[] = [];
-      for (let offset = from; offset < end; ) {
-        const page = await reader.fetch(TOPIC_OUT, p, offset, 'read_uncommitted', true);
-        if (page.length === 0) {
-          offset += 1n;
-          continue;
-        }
-        for (const r of page) if (r.offset >= offset) uncommitted.push(r.offset);
-        offset = page[page.length - 1]!.offset + 1n;
-      }
-      const visible = new Set<bigint>();
-      for (let offset = from; offset < end; ) {
-        const page = await reader.fetch(TOPIC_OUT, p, offset, 'read_committed', true);
-        if (page.length === 0) {
-          const next = uncommitted.find((o) => o > offset);
-          if (next === undefined) break;
-          offset = next;
-          continue;
-        }
-        for (const r of page) visible.add(r.offset);
-        offset = page[page.length - 1]!.offset + 1n;
-      }
-      let next = end;
-      for (const o of uncommitted) {
-        if (!visible.has(o)) this.hiddenBeforeRestart.add(`${p}@${o}`);
-        // Visible but not (yet) reported committed: it may still be aborted; scan it again next time.
-        else if (!reported.has(`${p}@${o}`)) {
-          this.unreportedBeforeRestart.add(`${p}@${o}`);
-          if (o < next) next = o;
-        }
-      }
-      this.scannedFrom.set(p, next);
-    }
-    return ends;
-  }
-
-  private brokerLog(): string {
-    try {
-      return readFileSync(this.broker.logFile, 'utf8');
-    } catch {
-      return '';
-    }
-  }
-
-  /** Bytes in rivvend's WAL files (a clean stop checkpoints them away). */
-  private walBytes(): number {
-    const walDir = join(this.broker.dataDir, 'wal');
-    if (!existsSync(walDir)) return 0;
-    let bytes = 0;
-    const walk = (dir: string) => {
-      for (const entry of readdirSync(dir, { withFileTypes: true })) {
-        const path = join(dir, entry.name);
-        if (entry.isDirectory()) walk(path);
-        else bytes += statSync(path).size;
-      }
-    };
-    walk(walDir);
-    return bytes;
-  }
-
   // ------------------------------------------------------------------ schedules
 
   private async every(firstAtMs: number, everyMs: () => number, act: () => Promise<void>): Promise<void> {
@@ -616,7 +387,7 @@ class ChaosRun {
       Math.min(20_000, every / 2),
       () => every * (0.8 + 0.4 * this.rand()),
       async () => {
-        const members = this.live('group');
+        const members = this.workers.live('group');
         const leaders = members.filter((w) => w.isLeader);
         const followers = members.filter((w) => !w.isLeader);
         const pool = (leaderTurn ? leaders : followers).length > 0 ? (leaderTurn ? leaders : followers) : members;
@@ -625,7 +396,7 @@ class ChaosRun {
         if (victim === undefined) return;
         say(`SIGKILL ${victim.name} (${victim.isLeader ? 'leader' : 'follower'}); a new member joins`);
         this.groupKills++;
-        await this.kill(victim);
+        await this.workers.kill(victim);
         this.startGroupWorker();
       },
     );
@@ -637,13 +408,13 @@ class ChaosRun {
       Math.min(35_000, every * 0.6),
       () => every * (0.8 + 0.4 * this.rand()),
       async () => {
-        const stage = this.live('eos');
+        const stage = this.workers.live('eos');
         const victim = stage[Math.floor(this.rand() * stage.length)];
         if (victim === undefined) return;
         say(`SIGKILL ${victim.name}; restarted with the same transactional id`);
         this.eosKills++;
         this.lastEosKillAt = Date.now();
-        await this.kill(victim);
+        await this.workers.kill(victim);
         await sleep(500 + 1_000 * this.rand());
         if (!this.stopping) this.startEosWorker(victim.slot);
       },
@@ -699,7 +470,7 @@ class ChaosRun {
       const acked = this.ledger.filter((e) => e?.ack).length;
       say(
         `t=${seconds(Date.now() - this.t0)}: acked ${acked}, failed ${this.ledger.filter((e) => e?.failed).length}, group processed ${this.processed.length}, ` +
-          `eos transactions ${this.eosTransactions} (retries ${this.eosRetries}), members ${this.live('group').length}, generations ${this.generations.size}, ` +
+          `eos transactions ${this.eosTransactions} (retries ${this.eosRetries}), members ${this.workers.live('group').length}, generations ${this.generations.size}, ` +
           `connections killed ${s.connectionsKilled}, died ${this.died.length}`,
       );
     }, 15_000);
@@ -710,11 +481,11 @@ class ChaosRun {
 
     // Stop producing; every send gets its outcome (bounded by the producer's flush timeout).
     producer.endedByUs = 'close';
-    this.send(producer, 'stop');
+    this.workers.send(producer, 'stop');
     const ended = await Promise.race([producer.exited.then(() => true), sleep(90_000).then(() => false)]);
     if (!ended) {
       say('the producer did not stop within 90 s: SIGKILL');
-      await this.kill(producer);
+      await this.workers.kill(producer);
     }
 
     // Drain: the group and the exactly-once stage catch up with the logs.
@@ -734,13 +505,13 @@ class ChaosRun {
     say('closing every worker');
     this.closingWorkers = true;
     this.stopping = true;
-    const closing = [...this.workers].map(async (w) => {
+    const closing = [...this.workers.all].map(async (w) => {
       w.endedByUs = 'close';
-      this.send(w, 'close');
+      this.workers.send(w, 'close');
       const closed = await Promise.race([w.exited.then(() => true), sleep(CLOSE_LIMIT_MS).then(() => false)]);
       if (!closed) {
         this.notClosed.push(w.name);
-        await this.kill(w);
+        await this.workers.kill(w);
       }
     });
     await Promise.all(closing);
@@ -777,9 +548,9 @@ class ChaosRun {
         eosTransactions: this.eosTransactions,
         eosRetries: this.eosRetries,
         eosRetryKinds: this.eosRetryKinds,
-        hiddenBeforeRestart: this.hiddenBeforeRestart,
+        hiddenBeforeRestart: this.outputScan.hidden,
         drainWindows: this.drainWindows,
-        unreportedBeforeRestart: this.unreportedBeforeRestart,
+        unreportedBeforeRestart: this.outputScan.unreported,
         died: this.died,
         gaps: this.progress.finish(this.drainEnd, (name) => {
           // A pipeline that got through everything acknowledged to the producer was idle, not stalled, after its last progress.
@@ -822,7 +593,7 @@ class ChaosRun {
   async cleanup(emergency: boolean): Promise<void> {
     this.stopping = true;
     if (emergency) this.aborted = true;
-    for (const w of [...this.workers]) {
+    for (const w of [...this.workers.all]) {
       w.endedByUs ??= 'kill';
       w.child.kill('SIGKILL');
     }

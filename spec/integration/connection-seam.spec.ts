@@ -1,13 +1,13 @@
 /**
  * The fake seam of the one connection layer: `Producer.create(options, { connect })` and
  * `Consumer.create(options, { connect })` get every lane connection from the injected connector
- * (server-lanes.ts). Through it: the producer opens at most `connections` lanes and pins each
+ * (pinned-lanes.ts). Through it: the producer opens at most `connections` lanes and pins each
  * partition to one; the consumer opens its coordinator and fetch lanes by name and, when a lane's
  * first connection attempt fails, reconnects through the same seam and still delivers every record.
  */
 import { Observable, firstValueFrom, take, toArray } from 'rxjs';
 import { Client } from '../../src/client/client';
-import type { LaneConnector } from '../../src/client/server-lanes';
+import type { LaneConnector } from '../../src/client/pinned-lanes';
 import { Consumer } from '../../src/consumer/consumer';
 import { ConnectionError } from '../../src/errors';
 import { Producer } from '../../src/producer/producer';

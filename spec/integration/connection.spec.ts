@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import { Client } from '../../src/client/client';
 import { Connection } from '../../src/transport/connection';
 import type { SocketFactory } from '../../src/connection-settings';
-import { tcpSocketFactory } from '../../src/transport/socket-factory';
+import { tcpSocketFactory } from '../../src/transport/sockets';
 import { unique } from '../support/names';
 import { testBroker } from '../support/test-broker';
 

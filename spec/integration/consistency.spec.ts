@@ -11,20 +11,13 @@
 import { concat, firstValueFrom, lastValueFrom, tap, throwError } from 'rxjs';
 import { Client } from '../../src/client/client';
 import { Producer } from '../../src/producer/producer';
-import type { ProducerConfigInput } from '../../src/producer/producer-config';
+import type { ProducerConfig } from '../../src/producer/producer-config';
 import { TransactionalProducer, type TransactionalResult } from '../../src/producer/transactional-producer';
 import type { TransactionalRecord } from '../../src/producer/transaction-state';
 import { startBroker, type BrokerProcess } from '../support/broker-process';
-import {
-  Ledger,
-  checkConsistency,
-  clientLogReader,
-  formatReport,
-  nonZeroHardCounters,
-  readLog,
-  type ConsistencyReport,
-  type WrittenRecord,
-} from '../support/consistency';
+import { Ledger, type WrittenRecord } from '../support/ledger';
+import { checkConsistency, formatReport, nonZeroHardCounters, type ConsistencyReport } from '../support/consistency';
+import { clientLogReader, readLog } from '../support/log-reader';
 import { unique } from '../support/names';
 
 /**
@@ -57,7 +50,7 @@ async function createTopics(prefix: string, count: number, partitions: number): 
   return topics;
 }
 
-function producer(config: Omit<ProducerConfigInput, 'bootstrapServers'>): Producer {
+function producer(config: Omit<ProducerConfig, 'bootstrapServers'>): Producer {
   const created = Producer.create({ bootstrapServers: [broker.address], ...config });
   opened.push(created);
   return created;

@@ -7,7 +7,7 @@ import { Client } from '../../src/client/client';
 import { Consumer } from '../../src/consumer/consumer';
 import { ConsumerPresets } from '../../src/consumer/consumer-config';
 import type { ConsumerRecord } from '../../src/consumer/consumer-record';
-import { commitOffsets } from '../../src/operators/commit-offsets';
+import { commitOffsets } from '../../src/operators/at-least-once';
 import { compressValue } from '../../src/protocol/compression';
 import { unique } from '../support/names';
 import { testBroker } from '../support/test-broker';

@@ -13,7 +13,7 @@
 import { concatMap, delay, firstValueFrom, of, type Subscription } from 'rxjs';
 import { Client } from '../../src/client/client';
 import { Consumer } from '../../src/consumer/consumer';
-import { commitOffsets } from '../../src/operators/commit-offsets';
+import { commitOffsets } from '../../src/operators/at-least-once';
 import { startBroker, type BrokerProcess } from '../support/broker-process';
 import { FaultProxy } from '../support/fault-proxy';
 import { unique } from '../support/names';

@@ -69,6 +69,6 @@ it('lag$ rises while the consumer is behind and falls to 0 when it catches up; h
 }, 20_000);
 
 it('lagIntervalMs must be a positive integer', () => {
-  expect(() => Consumer.create({ assign: { t: [0] }, lagIntervalMs: 0 })).toThrow(ConfigError);
-  expect(() => Consumer.create({ assign: { t: [0] }, lagIntervalMs: 1.5 })).toThrow(/lagIntervalMs/);
+  expect(() => Consumer.create({ bootstrapServers: '127.0.0.1:9092', assign: { t: [0] }, lagIntervalMs: 0 })).toThrow(ConfigError);
+  expect(() => Consumer.create({ bootstrapServers: '127.0.0.1:9092', assign: { t: [0] }, lagIntervalMs: 1.5 })).toThrow(/lagIntervalMs/);
 });

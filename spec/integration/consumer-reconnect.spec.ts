@@ -8,7 +8,7 @@
 import { firstValueFrom, retry, type Subscription } from 'rxjs';
 import { Client } from '../../src/client/client';
 import { Consumer } from '../../src/consumer/consumer';
-import { commitOffsets } from '../../src/operators/commit-offsets';
+import { commitOffsets } from '../../src/operators/at-least-once';
 import { FaultProxy } from '../support/fault-proxy';
 import { unique } from '../support/names';
 import { testBroker } from '../support/test-broker';
@@ -47,7 +47,7 @@ function keepProducing(topic: string, partitions: number): { stop(): Promise<voi
   };
 }
 
-async function dropOnceAndWatchCommits(config: Parameters<typeof Consumer.create>[0], topic: string, partitions: number): Promise<void> {
+async function dropOnceAndWatchCommits(config: Omit<Parameters<typeof Consumer.create>[0], 'bootstrapServers'>, topic: string, partitions: number): Promise<void> {
   const proxy = await FaultProxy.start(testBroker().address);
   const producer = keepProducing(topic, partitions);
   const consumer = Consumer.create({ ...config, bootstrapServers: [proxy.address] });

@@ -7,7 +7,7 @@ import { Client } from '../../src/client/client';
 import { ResilientClient } from '../../src/client/resilient-client';
 import { AuthenticationError } from '../../src/errors';
 import type { LogFields, Logger } from '../../src/observability/log';
-import { TlsConfig } from '../../src/transport/tls';
+import { TlsConfig } from '../../src/transport/sockets';
 import { freePort, startBroker, type BrokerProcess } from '../support/broker-process';
 import { generateTestCerts, type TestCerts } from '../support/test-certs';
 import { testBroker } from '../support/test-broker';

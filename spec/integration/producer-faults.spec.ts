@@ -17,7 +17,7 @@ import { firstValueFrom, interval, take } from 'rxjs';
 import { Client } from '../../src/client/client';
 import { NotInLogError, RivvenError } from '../../src/errors';
 import { Producer } from '../../src/producer/producer';
-import type { ProducerConfigInput } from '../../src/producer/producer-config';
+import type { ProducerConfig } from '../../src/producer/producer-config';
 import { startBroker, type BrokerProcess } from '../support/broker-process';
 import { crashAndRestart } from '../support/broker-restart';
 import { readTopic } from '../support/eos-read';
@@ -120,7 +120,7 @@ describe.each([
     const topic = unique(`faults-${label}`);
     const run = `r${Date.now()}`;
     await createTopic(broker.address, topic);
-    const config: ProducerConfigInput = { bootstrapServers: [broker.address], enableIdempotence };
+    const config: ProducerConfig = { bootstrapServers: [broker.address], enableIdempotence };
     const producer = Producer.create(config);
     const outcomes = new Outcomes();
     try {

@@ -7,7 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Client } from '../../src/client/client';
 import { ConfigError, RivvenError } from '../../src/errors';
-import { produceTo } from '../../src/operators/produce-to';
+import { produceTo } from '../../src/operators/at-least-once';
 import { tryDecompressValue } from '../../src/protocol/compression';
 import { murmur2Partition } from '../../src/protocol/murmur2';
 import { Producer } from '../../src/producer/producer';

@@ -8,11 +8,11 @@ import { rmSync } from 'node:fs';
 import { distinctUntilChanged, filter, firstValueFrom, map, timeout, type Observable } from 'rxjs';
 import { Client } from '../../src/client/client';
 import { ResilientClient } from '../../src/client/resilient-client';
-import type { ResilientClientOptions } from '../../src/client/resilient-config';
+import type { ResilientClientConfig } from '../../src/client/resilient-config';
 import type { ResilientHealth } from '../../src/client/resilient-health';
 import { AllServersUnavailableError, ConnectionError } from '../../src/errors';
 import type { SocketFactory } from '../../src/connection-settings';
-import { tcpSocketFactory } from '../../src/transport/socket-factory';
+import { tcpSocketFactory } from '../../src/transport/sockets';
 import { startBroker, type BrokerProcess } from '../support/broker-process';
 import { FaultProxy, type Fault } from '../support/fault-proxy';
 import { unique } from '../support/names';
@@ -56,7 +56,7 @@ afterEach(async () => {
   await pB.close();
 });
 
-function resilient(options: Partial<ResilientClientOptions> = {}): ResilientClient {
+function resilient(options: Partial<ResilientClientConfig> = {}): ResilientClient {
   const client = new ResilientClient({
     bootstrapServers: [pA.address, pB.address],
     retry: { initialDelayMs: 10, maxDelayMs: 100 },

@@ -9,7 +9,7 @@ import { AuthenticationError, AuthorizationError, ConfigError, RivvenError, TlsE
 import { Connection } from '../../src/transport/connection';
 import type { ConnectionOptions } from '../../src/transport/connection-types';
 import { scramPbkdf2Runs } from '../../src/transport/scram';
-import { TlsConfig } from '../../src/transport/tls';
+import { TlsConfig } from '../../src/transport/sockets';
 import { startBroker, type BrokerProcess } from '../support/broker-process';
 import { unique } from '../support/names';
 import { rejectionOf } from '../support/rejection';

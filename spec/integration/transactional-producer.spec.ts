@@ -8,7 +8,7 @@ import { concat, concatMap, defer, firstValueFrom, from, ignoreElements, lastVal
 import { Client } from '../../src/client/client';
 import { AllServersUnavailableError, ConfigError } from '../../src/errors';
 import type { SocketFactory } from '../../src/connection-settings';
-import { tcpSocketFactory } from '../../src/transport/socket-factory';
+import { tcpSocketFactory } from '../../src/transport/sockets';
 import { TransactionalProducer } from '../../src/producer/transactional-producer';
 import { unique } from '../support/names';
 import { configError, rejection } from '../support/rejection';
@@ -201,7 +201,7 @@ describe('TransactionalProducer settings', () => {
   it('refuses unknown keys with the closest name: the nested client, bootstrapServer, requestTimeout, retry typos', async () => {
     const base = { bootstrapServers: ['127.0.0.1:1'] };
     const cases: [object, string, string][] = [
-      [{ ...base, client: { requestTimeoutMs: 1 } }, 'client', 'use the connection settings themselves at the top level'],
+      [{ ...base, client: { requestTimeoutMs: 1 } }, 'client', "TransactionalProducer has no option 'client'"],
       [{ bootstrapServer: '127.0.0.1:1' }, 'bootstrapServer', "did you mean 'bootstrapServers'?"],
       [{ ...base, requestTimeout: 3_000 }, 'requestTimeout', "did you mean 'requestTimeoutMs'?"],
       [{ ...base, retry: { maxAtempts: 3 } }, 'maxAtempts', "did you mean 'maxAttempts'?"],

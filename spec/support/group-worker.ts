@@ -18,7 +18,7 @@
 import { concatMap, map, timer } from 'rxjs';
 import { Consumer } from '../../src/consumer/consumer.js';
 import type { ConsumerConfig } from '../../src/consumer/consumer-config.js';
-import { commitOffsets } from '../../src/operators/commit-offsets.js';
+import { commitOffsets } from '../../src/operators/at-least-once.js';
 
 export interface GroupWorkerConfig {
   bootstrap: string;

@@ -10,7 +10,7 @@ import { ConfigError, ProtocolError, ServerError, ThrottledError } from '../../s
 import { encodeRequestFrame } from '../../src/protocol/frame';
 import type { RequestInput } from '../../src/protocol/request-schema';
 import type { Response } from '../../src/protocol/response-schema';
-import type { RequestOptions } from '../../src/transport/connection';
+import type { RequestOptions } from '../../src/transport/connection-types';
 
 /** Operations over an exchange that records what it is asked to send and answers with `replies` (nothing by default). */
 function recording(...replies: Response[]) {

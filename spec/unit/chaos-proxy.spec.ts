@@ -4,7 +4,8 @@
  * flows while they live, pause() lets them live, and episodes come and go.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { ChaosProxy, FaultProxy } from '../support/fault-proxy';
+import { ChaosProxy } from '../support/chaos-proxy';
+import { FaultProxy } from '../support/fault-proxy';
 
 let echo: Server;
 let echoAddress: string;

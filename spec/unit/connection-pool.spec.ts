@@ -8,7 +8,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { ConnectionPool, type PoolEvent } from '../../src/client/connection-pool';
 import { ConnectionError } from '../../src/errors';
 import type { RequestInput } from '../../src/protocol/request-schema';
-import { VirtualBroker, type VirtualConnection } from '../support/fault-proxy';
+import { VirtualBroker, type VirtualConnection } from '../support/virtual-broker';
 
 function scheduler(): TestScheduler {
   return new TestScheduler((actual, expected) => expect(actual).toEqual(expected));

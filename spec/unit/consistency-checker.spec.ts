@@ -3,22 +3,9 @@
  * a clean log counts nothing, and each way of breaking a promise makes its own counter count —
  * so a suite that reports 0 has been shown able to report more.
  */
-import {
-  HARD_COUNTER_NAMES,
-  Ledger,
-  assertConsistent,
-  checkConsistency,
-  describeValue,
-  formatReport,
-  makeValue,
-  nonZeroHardCounters,
-  readLog,
-  type Counters,
-  type LogReader,
-  type PartitionLog,
-  type ReadRecord,
-  type WrittenRecord,
-} from '../support/consistency';
+import { HARD_COUNTER_NAMES, assertConsistent, checkConsistency, formatReport, nonZeroHardCounters, type Counters } from '../support/consistency';
+import { Ledger, describeValue, makeValue, type WrittenRecord } from '../support/ledger';
+import { readLog, type LogReader, type PartitionLog, type ReadRecord } from '../support/log-reader';
 
 const at = (offset: number, record: WrittenRecord | Buffer, key?: Buffer): ReadRecord =>
   Buffer.isBuffer(record) ? { offset: BigInt(offset), key, value: record } : { offset: BigInt(offset), key: key ?? record.key, value: record.value };

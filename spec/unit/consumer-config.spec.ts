@@ -5,9 +5,11 @@ import { configError } from '../support/rejection';
 
 describe('consumer config', () => {
   it('fills the rivven-client defaults', () => {
-    const c = resolveConsumerConfig({ topics: ['t'] });
+    const c = resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', topics: ['t'] });
     expect(c).toMatchObject({
       bootstrapServers: ['127.0.0.1:9092'],
+      clientId: 'rivven-rx-consumer',
+      connectionTimeoutMs: 10_000,
       groupId: 'default-group',
       maxPollRecords: 500,
       maxPollIntervalMs: 5_000,
@@ -28,11 +30,11 @@ describe('consumer config', () => {
   });
 
   it('clamps the heartbeat to a third of the session timeout', () => {
-    expect(resolveConsumerConfig({ topics: ['t'], sessionTimeoutMs: 6_000, heartbeatIntervalMs: 5_000 }).heartbeatIntervalMs).toBe(2_000);
+    expect(resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', topics: ['t'], sessionTimeoutMs: 6_000, heartbeatIntervalMs: 5_000 }).heartbeatIntervalMs).toBe(2_000);
   });
 
   it('has the read_committed preset', () => {
-    expect(resolveConsumerConfig({ topics: ['t'], ...ConsumerPresets.readCommitted }).isolationLevel).toBe('read_committed');
+    expect(resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', topics: ['t'], ...ConsumerPresets.readCommitted }).isolationLevel).toBe('read_committed');
   });
 
   it.each([
@@ -51,6 +53,8 @@ describe('consumer config', () => {
     [{ topics: ['t'], retry: { maxAttempts: 0 } }, 'retry.maxAttempts'],
     [{ topics: ['t'], retry: { maxAtempts: 3 } }, 'maxAtempts'],
     [{ topics: ['t'], reconnectBackoffMs: 100 }, 'reconnectBackoffMs'],
+    [{ topics: ['t'], scheduler: {} }, 'scheduler'],
+    [{ topics: ['t'], requestTimeoutMs: 1.5 }, 'requestTimeoutMs'],
     [{ topics: ['t'], bootstrapServers: ['nonsense'] }, 'bootstrapServers[0]'],
     [{ topics: ['t'], requestTimeoutMs: 2 ** 31 }, 'requestTimeoutMs'],
     [{ topics: ['t'], clientId: 42 }, 'clientId'],
@@ -64,16 +68,22 @@ describe('consumer config', () => {
     [{ topics: ['t'], metadataRefreshIntervalMs: -5 }, 'metadataRefreshIntervalMs'],
     [{ topics: ['t'], assignor: {} }, 'assignor'],
   ])('rejects %j naming %s', (config, option) => {
-    expect(configError(() => Consumer.create(config as never)).option).toBe(option);
+    expect(configError(() => Consumer.create({ bootstrapServers: '127.0.0.1:9092', ...config } as never)).option).toBe(option);
+  });
+
+  it('has no default server: bootstrapServers is required, as for every component', () => {
+    expect(configError(() => Consumer.create({ topics: ['t'] } as never))).toMatchObject({ option: 'bootstrapServers' });
   });
 
   it('names the retry field a typo meant', () => {
-    expect(() => resolveConsumerConfig({ topics: ['t'], retry: { maxAtempts: 3 } as never })).toThrow(/did you mean 'maxAttempts'/);
+    expect(() => resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', topics: ['t'], retry: { maxAtempts: 3 } as never })).toThrow(/did you mean 'maxAttempts'/);
   });
 
-  it('names what replaced an option of earlier versions', () => {
-    expect(() => resolveConsumerConfig({ topics: ['t'], maxReconnectAttempts: 3 } as never)).toThrow(/has no option 'maxReconnectAttempts'; use 'retry: \{ maxAttempts \}'/);
-    expect(() => resolveConsumerConfig({ topics: ['t'], reconnectBackoffMaxMs: 3 } as never)).toThrow(/use 'retry: \{ maxDelayMs \}'/);
+  it('refuses a key no name is close to by naming it and listing the options there are', () => {
+    const error = configError(() => resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', topics: ['t'], maxReconnectAttempts: 3 } as never));
+    expect(error.option).toBe('maxReconnectAttempts');
+    expect(error.message).toContain("Consumer has no option 'maxReconnectAttempts'");
+    expect(error.message).toMatch(/its options: .*\bretry\b/);
   });
 
   it('takes one server as a string', () => {
@@ -81,7 +91,7 @@ describe('consumer config', () => {
   });
 
   it('accepts a static assignment and normalises it', () => {
-    const c = resolveConsumerConfig({ assign: { t: [2, 0, 2] } });
+    const c = resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', assign: { t: [2, 0, 2] } });
     expect([...c.assign!]).toEqual([['t', [0, 2]]]);
   });
 });
@@ -141,14 +151,14 @@ describe('assignors', () => {
 
 describe('consumer config: acknowledgement, timeouts, value framing and decoding budgets', () => {
   it('defaults to manual acks, a 30 s request timeout, detected framing, 64 MiB per fetch and 256 MiB in flight', () => {
-    expect(resolveConsumerConfig({ topics: ['t'] })).toMatchObject({
+    expect(resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', topics: ['t'] })).toMatchObject({
       ackMode: 'manual',
       requestTimeoutMs: 30_000,
       valueFraming: 'detect',
       maxFetchDecodedBytes: 64 * 1024 * 1024,
       maxInFlightDecodedBytes: 256 * 1024 * 1024,
     });
-    expect(resolveConsumerConfig({ topics: ['t'], ackMode: 'onEmit', valueFraming: 'rivven-core', requestTimeoutMs: 500 })).toMatchObject({
+    expect(resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', topics: ['t'], ackMode: 'onEmit', valueFraming: 'rivven-core', requestTimeoutMs: 500 })).toMatchObject({
       ackMode: 'onEmit',
       valueFraming: 'rivven-core',
       requestTimeoutMs: 500,
@@ -163,7 +173,7 @@ describe('consumer config: acknowledgement, timeouts, value framing and decoding
     [{ maxFetchDecodedBytes: -1 }, 'maxFetchDecodedBytes'],
     [{ maxFetchDecodedBytes: 1024, maxInFlightDecodedBytes: 512 }, 'maxInFlightDecodedBytes'],
   ])('refuses %p naming %s', (bad, option) => {
-    expect(configError(() => resolveConsumerConfig({ topics: ['t'], ...(bad as object) })).option).toBe(option);
+    expect(configError(() => resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', topics: ['t'], ...(bad as object) })).option).toBe(option);
   });
 });
 

@@ -3,10 +3,10 @@ import { Observable, of, throwError } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import type { HeartbeatResult } from '../../src/client/client-types';
 import { REBALANCE_IN_PROGRESS_CODE } from '../../src/client/group-operations';
-import { awaitStable$, heartbeatLoop$, isReadyFor, joinSubscriptions, parseSubscriptions } from '../../src/consumer/group-membership';
+import { awaitStable$, isReadyFor, joinSubscriptions, parseSubscriptions } from '../../src/consumer/group-join';
 import { resolveConsumerConfig } from '../../src/consumer/consumer-config';
 import { ConfigError } from '../../src/errors';
-import { drainWait$, partitionCountWatch$, pollCheckPeriod, pollWatchdog$, sameCounts, type PartitionCounts } from '../../src/consumer/group-watch';
+import { drainWait$, heartbeatLoop$, partitionCountWatch$, pollCheckPeriod, pollWatchdog$, sameCounts, type PartitionCounts } from '../../src/consumer/group-watch';
 
 function scheduler() {
   return new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
@@ -160,9 +160,9 @@ describe('readiness markers in JoinGroup subscriptions', () => {
 
 describe('maxDelayRebalanceMs', () => {
   it('defaults to 10 s, is clamped to leave the leader a heartbeat within rebalanceTimeoutMs, and refuses negatives', () => {
-    expect(resolveConsumerConfig({ topics: ['t'] }).maxDelayRebalanceMs).toBe(10_000);
-    expect(resolveConsumerConfig({ topics: ['t'], maxDelayRebalanceMs: 0 }).maxDelayRebalanceMs).toBe(0);
-    expect(resolveConsumerConfig({ topics: ['t'], rebalanceTimeoutMs: 5_000, heartbeatIntervalMs: 1_000 }).maxDelayRebalanceMs).toBe(4_000);
-    expect(() => resolveConsumerConfig({ topics: ['t'], maxDelayRebalanceMs: -1 })).toThrow(ConfigError);
+    expect(resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', topics: ['t'] }).maxDelayRebalanceMs).toBe(10_000);
+    expect(resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', topics: ['t'], maxDelayRebalanceMs: 0 }).maxDelayRebalanceMs).toBe(0);
+    expect(resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', topics: ['t'], rebalanceTimeoutMs: 5_000, heartbeatIntervalMs: 1_000 }).maxDelayRebalanceMs).toBe(4_000);
+    expect(() => resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', topics: ['t'], maxDelayRebalanceMs: -1 })).toThrow(ConfigError);
   });
 });

@@ -8,7 +8,8 @@ import { type Observable, VirtualTimeScheduler, firstValueFrom, of, throwError, 
 import type { Client } from '../../src/client/client';
 import type { HeartbeatResult } from '../../src/client/client-types';
 import { Retrier } from '../../src/client/retrier';
-import { heartbeatLoop$, keptMembership, type KeptMembershipHost } from '../../src/consumer/group-membership';
+import { heartbeatLoop$ } from '../../src/consumer/group-watch';
+import { keptMembership, type KeptMembershipHost } from '../../src/consumer/kept-membership';
 import { AllServersUnavailableError, ConnectionError, ServerError } from '../../src/errors';
 
 const OK: HeartbeatResult = { errorCode: 0, rebalanceInProgress: false };

@@ -3,10 +3,11 @@ import { Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import type { HeartbeatResult } from '../../src/client/client-types';
 import type { CommittedOffsets, ReceiverOffset } from '../../src/consumer/consumer-record';
-import { awaitStable$, heartbeatLoop$, rejoinReasonOf } from '../../src/consumer/group-membership';
+import { awaitStable$ } from '../../src/consumer/group-join';
+import { heartbeatLoop$, rejoinReasonOf } from '../../src/consumer/group-watch';
 import { ServerError } from '../../src/errors';
 import { StallMonitor } from '../../src/consumer/stall-monitor';
-import { commitOffsets } from '../../src/operators/commit-offsets';
+import { commitOffsets } from '../../src/operators/at-least-once';
 
 const ok: HeartbeatResult = { errorCode: 0, rebalanceInProgress: false };
 const rebalancing: HeartbeatResult = { errorCode: 27, rebalanceInProgress: true };

@@ -8,22 +8,29 @@ import { TestScheduler } from 'rxjs/testing';
 import { PipelinedClient } from '../../src/client/pipelined-client';
 import { PipelinedClientPresets } from '../../src/client/pipelined-options';
 import { InFlightLimiter } from '../../src/client/in-flight-limiter';
-import { resolvePipelinedClientOptions } from '../../src/client/pipelined-options';
+import { resolvePipelinedClientConfig } from '../../src/client/pipelined-options';
 import { AllServersUnavailableError, ConfigError, ConnectionError, TimeoutError } from '../../src/errors';
 import { FakeBroker, politeHandler } from '../support/fake-broker';
 import { pingLatency } from '../support/ping';
-import { rejection } from '../support/rejection';
+import { configError, rejection } from '../support/rejection';
 
 function scheduler(): TestScheduler {
   return new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 }
 
-const resolved = (options: object) => resolvePipelinedClientOptions({ bootstrapServers: '127.0.0.1:1', ...options }).config;
+const resolved = (options: object) => resolvePipelinedClientConfig({ bootstrapServers: '127.0.0.1:1', ...options }).config;
 
 describe('PipelinedClient options and presets', () => {
   it('match rivven-client’s PipelineConfig presets; the defaults are its defaults', () => {
     expect(resolved({})).toEqual({
       bootstrapServers: ['127.0.0.1:1'],
+      clientId: 'rivven-rx',
+      connectionTimeoutMs: 10_000,
+      tls: undefined,
+      auth: undefined,
+      socketFactory: undefined,
+      logger: undefined,
+      logLevel: undefined,
       maxInFlight: 100,
       batchLingerUs: 1000,
       maxBatchSize: 64,
@@ -56,7 +63,7 @@ describe('PipelinedClient options and presets', () => {
   });
 
   it('the batching options become the connection’s write batching; retry is the shared policy', () => {
-    const { connection, config } = resolvePipelinedClientOptions({
+    const { connection, config } = resolvePipelinedClientConfig({
       bootstrapServers: ['127.0.0.1:1', '127.0.0.1:2'],
       batchLingerUs: 250,
       maxBatchSize: 8,
@@ -95,25 +102,23 @@ describe('PipelinedClient options and presets', () => {
   it.each([
     ['requestTimeout', 'requestTimeoutMs'],
     ['closeTimeout', 'closeTimeoutMs'],
-    ['statsInterval', 'healthIntervalMs'],
-    ['reconnectInitialDelay', 'retry.initialDelayMs'],
-    ['reconnectMaxDelay', 'retry.maxDelayMs'],
-  ])('an option of the old name %s is a ConfigError naming %s', async (old, renamed) => {
-    const error = await rejection(firstValueFrom(PipelinedClient.connect$({ bootstrapServers: '127.0.0.1:1', [old]: 3000 } as never)));
+    ['healthInterval', 'healthIntervalMs'],
+  ])('the duration without Ms (%s) is a ConfigError naming %s', async (typo, meant) => {
+    const error = await rejection(firstValueFrom(PipelinedClient.connect$({ bootstrapServers: '127.0.0.1:1', [typo]: 3000 } as never)));
     expect(error).toBeInstanceOf(ConfigError);
-    expect(error).toMatchObject({ option: old });
-    expect(error.message).toContain(`'${renamed}'`);
+    expect(error).toMatchObject({ option: typo });
+    expect(error.message).toContain(`did you mean '${meant}'?`);
   });
 
-  it('refuses the old nested `connection` and the Connection’s own batching names (the pipeline has its own)', () => {
-    expect(() => resolved({ connection: { quickAck: false } })).toThrow(/'connection'.*top level/);
+  it('refuses a nested `connection` (the options sit at the top level) and names its own batching options for the Connection’s', () => {
+    expect(configError(() => resolved({ connection: { quickAck: false } }))).toMatchObject({ option: 'connection' });
     expect(() => resolved({ writeLingerUs: 5 })).toThrow(/no option 'writeLingerUs'; use 'batchLingerUs'/);
     expect(() => resolved({ maxWriteBatch: 5 })).toThrow(/no option 'maxWriteBatch'; use 'maxBatchSize'/);
   });
 
   it('the deprecated address form takes the same options, but not a second server list', async () => {
-    expect(resolvePipelinedClientOptions('127.0.0.1:1', { maxInFlight: 3 })).toMatchObject({ addressForm: true, config: { bootstrapServers: ['127.0.0.1:1'], maxInFlight: 3 } });
-    expect(resolvePipelinedClientOptions({ host: '::1', port: 9 }).config.bootstrapServers).toEqual(['[::1]:9']);
+    expect(resolvePipelinedClientConfig('127.0.0.1:1', { maxInFlight: 3 })).toMatchObject({ addressForm: true, config: { bootstrapServers: ['127.0.0.1:1'], maxInFlight: 3 } });
+    expect(resolvePipelinedClientConfig({ host: '::1', port: 9 }).config.bootstrapServers).toEqual(['[::1]:9']);
     const error = await rejection(firstValueFrom(PipelinedClient.connect$('127.0.0.1:1', { bootstrapServers: ['127.0.0.1:2'] } as never)));
     expect(error).toMatchObject({ option: 'bootstrapServers' });
   });

@@ -6,7 +6,7 @@ import { firstValueFrom, lastValueFrom, from, toArray } from 'rxjs';
 import type { Request } from '../../src/protocol/request-schema';
 import { Producer } from '../../src/producer/producer';
 import { TimeoutError } from '../../src/errors';
-import { produceTo } from '../../src/operators/produce-to';
+import { produceTo } from '../../src/operators/at-least-once';
 import { FakeBroker, politeHandler, type FakePeer } from '../support/fake-broker';
 
 type Batch = Extract<Request, { type: 'PublishBatch' }>;

@@ -4,9 +4,9 @@
  */
 import { firstValueFrom } from 'rxjs';
 import { ConfigError, ConnectionError, TlsError } from '../../src/errors';
-import { Connection, closedBeforeHandshakeMessage } from '../../src/transport/connection';
+import { Connection } from '../../src/transport/connection';
 import type { ConnectionOptions } from '../../src/transport/connection-types';
-import { TlsConfig } from '../../src/transport/tls';
+import { TlsConfig, closedBeforeHandshakeMessage } from '../../src/transport/sockets';
 import { FakeBroker } from '../support/fake-broker';
 import { generateTestCerts, type TestCerts } from '../support/test-certs';
 

@@ -6,7 +6,8 @@
 import type { Observable } from 'rxjs';
 import { ArgumentCheck } from './argument-checks.js';
 import { type BrokerExchange, call$ } from './broker-exchange.js';
-import type { ClusterMetadata, DeleteRecordsResult, QuotaAlterationInput, QuotaEntry, TopicConfigDescription, TopicInfo } from './client-types.js';
+import type { DeleteRecordsResult, QuotaEntry, TopicConfigDescription } from '../protocol/response-schema.js';
+import type { ClusterMetadata, QuotaAlterationInput, TopicInfo } from './client-types.js';
 
 // ---- topics and metadata ----------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import { type Observable, defer, map } from 'rxjs';
 import { ProtocolError, ThrottledError, errorFromServerMessage } from '../errors.js';
 import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response, ResponseOf, ResponseType } from '../protocol/response-schema.js';
-import type { RequestOptions } from '../transport/connection.js';
+import type { RequestOptions } from '../transport/connection-types.js';
 
 /**
  * How requests reach a broker; each client routes them its own way (one connection, an in-flight

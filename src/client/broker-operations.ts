@@ -11,6 +11,7 @@
  * and turns broker `Error` and `Throttled` replies into typed errors (broker-exchange.ts).
  */
 import type { Observable } from 'rxjs';
+import type { DeleteRecordsResult, QuotaEntry, TopicConfigDescription } from '../protocol/response-schema.js';
 import * as admin from './admin-operations.js';
 import type { BrokerExchange } from './broker-exchange.js';
 import type {
@@ -19,7 +20,6 @@ import type {
   ClusterMetadata,
   ConsumeOptions,
   ConsumedRecord,
-  DeleteRecordsResult,
   GroupAssignments,
   GroupDescription,
   HeartbeatResult,
@@ -31,9 +31,7 @@ import type {
   ProducerIdentity,
   PublishRecord,
   QuotaAlterationInput,
-  QuotaEntry,
   RecordMetadata,
-  TopicConfigDescription,
   TopicInfo,
   TransactionalRecordMetadata,
 } from './client-types.js';

@@ -1,6 +1,6 @@
 /** Typed results and arguments of Client operations (the API's vocabulary, not the wire's). */
 import type { ValueFraming } from '../protocol/value-framing.js';
-import type { BrokerInfo, DeleteRecordsResult, QuotaEntry, TopicConfigDescription, TopicMetadata } from '../protocol/response-schema.js';
+import type { BrokerInfo, TopicMetadata } from '../protocol/response-schema.js';
 
 /** Keys and values: bytes, or strings (encoded as UTF-8). */
 export type Bytes = Uint8Array | string;
@@ -93,9 +93,6 @@ export interface GroupDescription {
   /** topic → partition → committed offset */
   offsets: Map<string, Map<number, bigint>>;
 }
-
-export type { ValueFraming };
-export type { BrokerInfo, DeleteRecordsResult, QuotaEntry, TopicConfigDescription, TopicMetadata };
 
 export interface QuotaAlterationInput {
   entityType: 'user' | 'client-id' | 'consumer-group' | 'default' | (string & {});

@@ -4,15 +4,15 @@
  * retriability); `Throttled` becomes ThrottledError carrying the wait.
  */
 import { BehaviorSubject, Observable, type Subscription, asyncScheduler, catchError, finalize, map, throttleTime, throwError, type SchedulerLike } from 'rxjs';
-import type { ResolvedRetryPolicy } from '../connection-settings.js';
-import { AllServersUnavailableError, RivvenError } from '../errors.js';
+import { resolveConnectionSettings, type ConnectionSettings, type ResolvedConnectionSettings, type ResolvedRetryPolicy } from '../connection-settings.js';
+import { AllServersUnavailableError, ConfigError, RivvenError } from '../errors.js';
 import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response } from '../protocol/response-schema.js';
-import type { BrokerAddress } from '../broker-address.js';
-import { connectArguments, resolveConnectionSettings, type ConnectionSettingsWithKnobs } from '../transport/connection-options.js';
+import { formatAddress, type BrokerAddress } from '../broker-address.js';
+import { CONNECTION_KNOB_KEYS, connectionKnobsOf, connectionOptionsOf, validateAddress, type ConnectionKnobs } from '../transport/connection-options.js';
 import { Connection } from '../transport/connection.js';
 import type { ConnectionOptions, ConnectionState, ConnectionStats, RequestOptions } from '../transport/connection-types.js';
-import { durationMs } from '../settings-validation.js';
+import { durationMs, optionsObject } from '../settings-validation.js';
 import { Retrier } from './retrier.js';
 import type { SchemaType } from './client-types.js';
 import { BrokerOperations } from './broker-operations.js';
@@ -21,30 +21,68 @@ import { ServerRotation, connectToAny } from './server-rotation.js';
 import { RETRY_DEFAULTS } from './retrier.js';
 
 /**
- * The shared settings (`bootstrapServers`, `clientId`, `tls`, `auth`, `connectionTimeoutMs`,
- * `requestTimeoutMs`, …), the Connection's knobs (`closeTimeoutMs`, `quickAck`, `responseLimits`,
- * …), and `healthIntervalMs`. `retry.maxAttempts` is how many rounds over the servers `connect$`
- * makes (default 1: each server once), waiting the policy's backoff between rounds.
+ * One connect$ is one round over the servers; more rounds (with backoff between them) only when
+ * `retry.maxAttempts` asks for them, so a dead cluster is reported at once by default.
  */
-export interface ClientOptions extends ConnectionSettingsWithKnobs {
+const CLIENT_RETRY = RETRY_DEFAULTS.Client;
+
+/**
+ * What `Client.connect$` takes: the shared settings (`bootstrapServers`, `clientId`, `tls`, `auth`,
+ * `connectionTimeoutMs`, `requestTimeoutMs`, …), the Connection's knobs (`closeTimeoutMs`,
+ * `quickAck`, `responseLimits`, …), and `healthIntervalMs`. `retry.maxAttempts` is how many rounds
+ * over the servers `connect$` makes (default 1: each server once), waiting the policy's backoff
+ * between rounds.
+ */
+export interface ClientConfig extends ConnectionSettings, ConnectionKnobs {
   /** health$ emits on change, at most once per this interval. Default 1,000 ms. */
   healthIntervalMs?: number;
 }
 
-/** What the deprecated `Client.connect$(address, options)` takes: ClientOptions without the server list. */
-export type ClientConnectionOptions = Omit<ClientOptions, 'bootstrapServers'>;
+/** What the deprecated `Client.connect$(address, options)` takes: ClientConfig without the server list. */
+export type ClientConnectionOptions = Omit<ClientConfig, 'bootstrapServers'>;
+
+/** The resolved configuration: every default filled in, and what the connection is opened with. */
+export interface ResolvedClientConfig extends ResolvedConnectionSettings {
+  healthIntervalMs: number;
+  scheduler: SchedulerLike;
+  connection: ConnectionOptions;
+}
+
+/** Check every option of `Client.connect$` and fill in the defaults (ConfigError naming the first bad one). */
+export function resolveClientConfig(options: unknown): ResolvedClientConfig {
+  const o = optionsObject<Partial<ClientConfig>>('Client', options as Partial<ClientConfig> | undefined);
+  const shared = resolveConnectionSettings('Client', o, { ownKeys: ['healthIntervalMs', ...CONNECTION_KNOB_KEYS], retry: CLIENT_RETRY });
+  const knobs = connectionKnobsOf(o);
+  return {
+    ...shared,
+    healthIntervalMs: durationMs('healthIntervalMs', o.healthIntervalMs ?? 1_000, 0),
+    scheduler: knobs.scheduler ?? asyncScheduler,
+    connection: { ...connectionOptionsOf(shared), ...knobs },
+  };
+}
+
+/**
+ * The settings of `connect$(options)` or of the deprecated `connect$(address, options?)` (Client,
+ * PipelinedClient): the address becomes `bootstrapServers`. Anything but a string or `{ host,
+ * port }` first, or a second argument, is read as the address form, so `connect$(9092)` is told
+ * how to write an address.
+ */
+export function connectArguments(component: string, first: unknown, options: unknown): { settings: Record<string, unknown>; addressForm: boolean } {
+  const addressForm = options !== undefined || typeof first !== 'object' || first === null || 'host' in first || 'port' in first;
+  if (!addressForm) return { settings: optionsObject<Record<string, unknown>>(component, first as Record<string, unknown>), addressForm };
+  const address = formatAddress(validateAddress(first));
+  const rest = optionsObject<Record<string, unknown>>(component, options as Record<string, unknown> | undefined);
+  if ('bootstrapServers' in rest) {
+    throw new ConfigError('bootstrapServers', `${component}.connect$ was given an address and bootstrapServers; pass only the options object`);
+  }
+  return { settings: { ...rest, bootstrapServers: address }, addressForm };
+}
 
 export interface ClientHealth extends ConnectionStats {
   /** The server this client is connected to. */
   address: string;
   clientId: string;
 }
-
-/**
- * One connect$ is one round over the servers; more rounds (with backoff between them) only when
- * `retry.maxAttempts` asks for them, so a dead cluster is reported at once by default.
- */
-const CLIENT_RETRY = RETRY_DEFAULTS.Client;
 
 /** Never seen by anyone: it ends connectToAny's walk when the caller unsubscribed (not retriable, so no other server is tried). */
 class AttemptAbandoned extends RivvenError {
@@ -129,33 +167,31 @@ export class Client extends BrokerOperations {
    *
    * `Client.connect$({ bootstrapServers: ['10.0.0.1:9092', '10.0.0.2:9092'], clientId: 'admin' })`
    */
-  static connect$(options: ClientOptions): Observable<Client>;
+  static connect$(options: ClientConfig): Observable<Client>;
   /**
    * @deprecated Use `Client.connect$({ bootstrapServers: address, ...options })`. One server,
    * failing with that server's own error (ConnectionError, TimeoutError, …).
    */
   static connect$(address: string | BrokerAddress, options?: ClientConnectionOptions): Observable<Client>;
-  static connect$(first: ClientOptions | string | BrokerAddress, options?: ClientConnectionOptions): Observable<Client> {
+  static connect$(first: ClientConfig | string | BrokerAddress, options?: ClientConnectionOptions): Observable<Client> {
     return new Observable<Client>((subscriber) => {
-      let healthIntervalMs: number;
-      let resolved: ReturnType<typeof resolveConnectionSettings>;
+      let resolved: ResolvedClientConfig;
       let addressForm: boolean;
       try {
         const given = connectArguments('Client', first, options);
         addressForm = given.addressForm;
-        resolved = resolveConnectionSettings(given.settings, 'Client', { ownKeys: ['healthIntervalMs'], retryDefaults: CLIENT_RETRY });
-        healthIntervalMs = durationMs('healthIntervalMs', given.settings.healthIntervalMs ?? 1_000, 0);
+        resolved = resolveClientConfig(given.settings);
       } catch (error) {
         subscriber.error(error);
         return;
       }
-      const scheduler = resolved.connection.scheduler ?? asyncScheduler;
+      const { scheduler } = resolved;
       const rotation = new ServerRotation(resolved.bootstrapServers);
       return connectToAny$(rotation, resolved.connection)
         .pipe(
           retryRounds(resolved.retry, scheduler),
           addressForm ? failWithTheServersOwnError() : (source) => source,
-          map(({ connection }) => new Client(connection, resolved.connection.clientId ?? 'rivven-rx', healthIntervalMs, scheduler)),
+          map(({ connection }) => new Client(connection, resolved.clientId, resolved.healthIntervalMs, scheduler)),
           finalize(() => rotation.dispose()),
         )
         .subscribe(subscriber);

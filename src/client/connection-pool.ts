@@ -1,5 +1,9 @@
 /**
- * A bounded pool of pipelined connections to one server.
+ * A bounded pool of pipelined connections to one server: the ResilientClient's connections (one
+ * pool per server, held by resilient-server.ts). Its connections are interchangeable — any request
+ * may go on any of them — which is what sets it apart from pinned-lanes.ts, where each connection
+ * belongs to one kind of work (a partition group, the coordinator, a fetch lane) and keeps its
+ * order. Which server is tried is server-rotation.ts's rule, not the pool's.
  *
  * - Lazy: nothing opens until a request needs it; a request takes an idle connection, else opens a
  *   new one while the pool is below `maxSize`, else shares the least-loaded open connection (every

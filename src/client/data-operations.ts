@@ -7,7 +7,8 @@
 import { Observable, defer, mergeMap } from 'rxjs';
 import { ConfigError } from '../errors.js';
 import type { RequestInput } from '../protocol/request-schema.js';
-import { decodeValues, type ValueFraming } from '../protocol/value-decoder.js';
+import { decodeValues } from '../protocol/value-decoder.js';
+import type { ValueFraming } from '../protocol/value-framing.js';
 import { MAX_TIMER_MS } from '../settings-validation.js';
 import { ArgumentCheck } from './argument-checks.js';
 import { type BrokerExchange, call$ } from './broker-exchange.js';

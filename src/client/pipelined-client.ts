@@ -51,10 +51,10 @@ import { BrokerOperations } from './broker-operations.js';
 import { pipelinedHealth, type PipelineCounters, type PipelinedClientHealth, type RetiredTotals } from './pipelined-health.js';
 import { InFlightLimiter } from './in-flight-limiter.js';
 import {
-  resolvePipelinedClientOptions,
+  resolvePipelinedClientConfig,
   type PipelinedClientConnectionOptions,
-  type PipelinedClientOptions,
-  type ResolvedPipelinedClientOptions,
+  type PipelinedClientConfig,
+  type ResolvedPipelinedClientConfig,
 } from './pipelined-options.js';
 import { ServerRotation } from './server-rotation.js';
 
@@ -89,7 +89,7 @@ export class PipelinedClient extends BrokerOperations {
 
   private constructor(
     connection: Connection,
-    readonly config: Readonly<ResolvedPipelinedClientOptions>,
+    readonly config: Readonly<ResolvedPipelinedClientConfig>,
     private readonly connectionOptions: ConnectionOptions,
     /** The servers, and which one answered last: shared by the first connection and every replacement. */
     private readonly rotation: ServerRotation,
@@ -138,17 +138,17 @@ export class PipelinedClient extends BrokerOperations {
    *
    * `PipelinedClient.connect$({ ...PipelinedClientPresets.highThroughput, bootstrapServers: ['a:9092', 'b:9092'] })`
    */
-  static connect$(options: PipelinedClientOptions): Observable<PipelinedClient>;
+  static connect$(options: PipelinedClientConfig): Observable<PipelinedClient>;
   /**
    * @deprecated Use `PipelinedClient.connect$({ bootstrapServers: address, ...options })`. One
    * server; the first connection fails with that server's own error (ConnectionError, …).
    */
   static connect$(address: string | BrokerAddress, options?: PipelinedClientConnectionOptions): Observable<PipelinedClient>;
-  static connect$(first: PipelinedClientOptions | string | BrokerAddress, options?: PipelinedClientConnectionOptions): Observable<PipelinedClient> {
+  static connect$(first: PipelinedClientConfig | string | BrokerAddress, options?: PipelinedClientConnectionOptions): Observable<PipelinedClient> {
     return new Observable<PipelinedClient>((subscriber) => {
-      let resolved: ReturnType<typeof resolvePipelinedClientOptions>;
+      let resolved: ReturnType<typeof resolvePipelinedClientConfig>;
       try {
-        resolved = resolvePipelinedClientOptions(first, options);
+        resolved = resolvePipelinedClientConfig(first, options);
       } catch (error) {
         subscriber.error(error);
         return;

@@ -1,6 +1,8 @@
 /**
  * What `PipelinedClient.health()` and `health$` report: the pipeline's counters, the in-flight
- * limiter's waits, and the connections' traffic (the ones replaced included).
+ * limiter's waits, and the connections' traffic (the ones replaced included). One such file per
+ * component (resilient-health.ts, producer/producer-health.ts, consumer/consumer-health.ts);
+ * `Client`'s smaller health is in client.ts.
  */
 import type { ConnectionState, ConnectionStats } from '../transport/connection-types.js';
 import type { LimiterStats } from './in-flight-limiter.js';

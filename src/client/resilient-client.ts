@@ -53,17 +53,16 @@ import { Retrier } from './retrier.js';
 import type { CircuitPermit, CircuitState } from './circuit-breaker.js';
 import type { PoolEvent } from './connection-pool.js';
 import { BrokerOperations } from './broker-operations.js';
-import { allServersUnavailable, attempt$, mayRetry, type Attempt, type AttemptContext } from './resilient-attempt.js';
-import { resolveResilientConfig, type ConnectionFactory, type ResilientClientOptions, type ResolvedResilientConfig } from './resilient-config.js';
+import { resolveResilientConfig, type ConnectionFactory, type ResilientClientConfig, type ResolvedResilientClientConfig } from './resilient-config.js';
 import { buildHealth, type CallTotals, type ResilientHealth } from './resilient-health.js';
 import { callableRetryClass, isHeavy, throttleBudget, type ExecuteOptions } from './resilient-retry-class.js';
-import { ResilientServer } from './resilient-server.js';
+import { ResilientServer, allServersUnavailable, attempt$, mayRetry, type Attempt, type AttemptContext } from './resilient-server.js';
 import { ServerRotation } from './server-rotation.js';
 
 const defaultFactory: ConnectionFactory = (address, options) => Connection.connect$(address, options);
 
 export class ResilientClient extends BrokerOperations {
-  private readonly config: ResolvedResilientConfig;
+  private readonly config: ResolvedResilientClientConfig;
   private readonly retrier: Retrier;
   private readonly rotation: ServerRotation;
   private readonly serverList: ResilientServer[];
@@ -91,7 +90,7 @@ export class ResilientClient extends BrokerOperations {
   readonly health$: Observable<ResilientHealth>;
 
   /** Validates the options (ConfigError naming the first bad one) and starts health checks. Opens nothing yet. */
-  constructor(options: ResilientClientOptions) {
+  constructor(options: ResilientClientConfig) {
     // The typed operations go the way execute$ goes: pooled, with failover, retries and breakers.
     super({ send$: (request, options) => this.execute$(request, options) });
     this.config = resolveResilientConfig(options);

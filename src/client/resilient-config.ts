@@ -1,17 +1,17 @@
 /**
- * ResilientClient configuration: the shared connection settings (connection-settings.ts) under
- * the names every component uses, plus the client's own options — rivven-client's
- * `ResilientClientConfig` in camelCase, same defaults, durations ending in `Ms` — validated once,
- * at creation, by the one validator (settings-validation.ts), with errors naming the option.
+ * ResilientClient configuration: the shared connection settings (resolved in
+ * connection-settings.ts) under the names every component uses, plus the client's own options —
+ * rivven-client's `ResilientClientConfig` in camelCase, same defaults, durations ending in `Ms` —
+ * validated once, at creation, with errors naming the option.
  */
 import { asyncScheduler, type Observable, type SchedulerLike } from 'rxjs';
-import { CONNECTION_SETTING_KEYS, resolveBootstrapServers, resolveRetryPolicy, type ConnectionSettings, type ResolvedRetryPolicy, type SchedulerOption } from '../connection-settings.js';
+import { CONNECTION_SETTING_DEFAULTS, CONNECTION_SETTING_KEYS, checkScheduler, resolveConnectionSettings, type ConnectionSettings, type ResolvedConnectionSettings, type SchedulerOption } from '../connection-settings.js';
 import { ConfigError } from '../errors.js';
 import { describeValue, durationMs, integerIn, optionsObject, rejectUnknownKeys } from '../settings-validation.js';
 import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response } from '../protocol/response-schema.js';
 import { parseAddress, type BrokerAddress } from '../broker-address.js';
-import { validateConnectionOptions } from '../transport/connection-options.js';
+import { connectionKnobsOf, connectionOptionsOf } from '../transport/connection-options.js';
 import type { ConnectionOptions, ConnectionState, RequestOptions } from '../transport/connection-types.js';
 import type { RandomSource } from './retrier.js';
 import { RETRY_DEFAULTS } from './retrier.js';
@@ -42,7 +42,7 @@ export type ResilientConnectionOptions = Pick<ConnectionOptions, (typeof RESILIE
  * attempts in all (default 4: the first and 3 retries), each on the next server, after
  * `initialDelayMs` (100) growing by `multiplier` (2) up to `maxDelayMs` (5,000), ±`jitter` (0.25).
  */
-export interface ResilientClientOptions extends ConnectionSettings, SchedulerOption {
+export interface ResilientClientConfig extends ConnectionSettings, SchedulerOption {
   /** Most connections kept open to each server. Default 10. */
   poolSizePerServer?: number;
   /** Consecutive failures that open a server's circuit. Default 5. */
@@ -85,14 +85,11 @@ export interface ResilientClientOptions extends ConnectionSettings, SchedulerOpt
   connectionFactory?: ConnectionFactory;
 }
 
-export interface ResolvedResilientConfig {
-  /** As given, one string per server. */
-  bootstrapServers: string[];
+/** The resolved configuration: every default filled in. */
+export interface ResolvedResilientClientConfig extends ResolvedConnectionSettings {
+  /** `bootstrapServers` parsed, in the same order. */
   servers: BrokerAddress[];
   poolSizePerServer: number;
-  connectionTimeoutMs: number;
-  requestTimeoutMs: number;
-  retry: ResolvedRetryPolicy;
   circuitBreakerFailureThreshold: number;
   circuitBreakerRecoveryTimeoutMs: number;
   circuitBreakerInitialRecoveryTimeoutMs: number;
@@ -111,8 +108,8 @@ export interface ResolvedResilientConfig {
 
 export const RESILIENT_DEFAULTS = Object.freeze({
   poolSizePerServer: 10,
-  connectionTimeoutMs: 10_000,
-  requestTimeoutMs: 30_000,
+  connectionTimeoutMs: CONNECTION_SETTING_DEFAULTS.connectionTimeoutMs,
+  requestTimeoutMs: CONNECTION_SETTING_DEFAULTS.requestTimeoutMs,
   retry: RETRY_DEFAULTS.ResilientClient,
   circuitBreakerFailureThreshold: 5,
   circuitBreakerRecoveryTimeoutMs: 30_000,
@@ -139,23 +136,7 @@ const RESILIENT_OWN_KEYS = [
   'connection',
   'random',
   'connectionFactory',
-] as const satisfies readonly (keyof ResilientClientOptions)[];
-
-/** Every option a ResilientClient takes: anything else is a typo, refused with the closest name. */
-export const RESILIENT_OPTION_KEYS: readonly string[] = [...CONNECTION_SETTING_KEYS, 'scheduler', ...RESILIENT_OWN_KEYS];
-
-/**
- * Former names the closest-name guess cannot reach (too far from the new one): refused with the
- * new name, so code written for the old options gets one precise error per rename.
- */
-const FORMER_NAMES: Readonly<Record<string, string>> = {
-  servers: "'bootstrapServers' (the name every component uses)",
-  maxRetries: "'retry: { maxAttempts }' (attempts in all: maxRetries + 1)",
-  retryInitialDelay: "'retry: { initialDelayMs }'",
-  retryMaxDelay: "'retry: { maxDelayMs }'",
-  retryMultiplier: "'retry: { multiplier }'",
-  retryJitter: "'retry: { jitter }'",
-};
+] as const satisfies readonly (keyof ResilientClientConfig)[];
 
 /** Settings a pooled connection takes that are set once, at top level (shared, or the client's own). */
 const TOP_LEVEL_IN_CONNECTION: readonly string[] = [...CONNECTION_SETTING_KEYS, 'scheduler'];
@@ -174,7 +155,7 @@ function resolveConnectionKnobs(value: ResilientConnectionOptions | undefined): 
     }
   }
   rejectUnknownKeys('ResilientClient connection', knobs, RESILIENT_CONNECTION_KEYS);
-  return knobs;
+  return connectionKnobsOf(knobs, RESILIENT_CONNECTION_KEYS);
 }
 
 function booleanOption(option: string, value: unknown): boolean {
@@ -182,16 +163,11 @@ function booleanOption(option: string, value: unknown): boolean {
   return value;
 }
 
-/** Drop keys whose value is undefined, so defaults further down are not overwritten by them. */
-function defined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
-}
-
 /** Apply defaults and validate. Throws ConfigError naming the first bad option. */
-export function resolveResilientConfig(input: ResilientClientOptions): ResolvedResilientConfig {
-  const o = optionsObject<ResilientClientOptions>('ResilientClient', input);
-  rejectUnknownKeys('ResilientClient', o, RESILIENT_OPTION_KEYS, FORMER_NAMES);
-  const bootstrapServers = resolveBootstrapServers(o.bootstrapServers);
+export function resolveResilientConfig(input: ResilientClientConfig): ResolvedResilientClientConfig {
+  const o = optionsObject<ResilientClientConfig>('ResilientClient', input);
+  const shared = resolveConnectionSettings('ResilientClient', o, { ownKeys: ['scheduler', ...RESILIENT_OWN_KEYS], retry: RESILIENT_DEFAULTS.retry });
+  const { bootstrapServers } = shared;
   const servers = bootstrapServers.map((s, i) => parseAddress(s, `bootstrapServers[${i}]`));
   const seen = new Set<string>();
   servers.forEach((s, i) => {
@@ -199,36 +175,20 @@ export function resolveResilientConfig(input: ResilientClientOptions): ResolvedR
     if (seen.has(key)) throw new ConfigError(`bootstrapServers[${i}]`, `duplicate address ${bootstrapServers[i]}`);
     seen.add(key);
   });
-  const retry = resolveRetryPolicy(o.retry, RESILIENT_DEFAULTS.retry);
   const knobs = resolveConnectionKnobs(o.connection);
-
-  const d = RESILIENT_DEFAULTS;
-  const connectionTimeoutMs = durationMs('connectionTimeoutMs', o.connectionTimeoutMs ?? d.connectionTimeoutMs, 1);
-  const requestTimeoutMs = durationMs('requestTimeoutMs', o.requestTimeoutMs ?? d.requestTimeoutMs, 0);
-  const scheduler = o.scheduler ?? asyncScheduler;
-  const connection: ConnectionOptions = {
-    ...defined({ clientId: o.clientId, tls: o.tls, auth: o.auth, socketFactory: o.socketFactory, logger: o.logger, logLevel: o.logLevel }),
-    ...knobs,
-    connectionTimeoutMs,
-    requestTimeoutMs,
-    scheduler,
-  };
-  // clientId, tls, auth, socketFactory, logger, logLevel, the knobs and the scheduler are checked
-  // as every connection checks them, here rather than at the first connect.
-  validateConnectionOptions(connection, 'ResilientClient');
+  const scheduler = checkScheduler(o.scheduler) ?? asyncScheduler;
+  const connection: ConnectionOptions = { ...connectionOptionsOf(shared), ...knobs, scheduler };
 
   if (o.random !== undefined && typeof o.random !== 'function') throw new ConfigError('random', 'expected a function returning [0, 1)');
   if (o.connectionFactory !== undefined && typeof o.connectionFactory !== 'function') {
     throw new ConfigError('connectionFactory', 'expected a function (address, options) => Observable of a connection');
   }
 
+  const d = RESILIENT_DEFAULTS;
   return {
-    bootstrapServers,
+    ...shared,
     servers,
     poolSizePerServer: integerIn('poolSizePerServer', o.poolSizePerServer ?? d.poolSizePerServer, 1, 10_000),
-    connectionTimeoutMs,
-    requestTimeoutMs,
-    retry,
     circuitBreakerFailureThreshold: integerIn('circuitBreakerFailureThreshold', o.circuitBreakerFailureThreshold ?? d.circuitBreakerFailureThreshold, 1),
     circuitBreakerRecoveryTimeoutMs: durationMs('circuitBreakerRecoveryTimeoutMs', o.circuitBreakerRecoveryTimeoutMs ?? d.circuitBreakerRecoveryTimeoutMs, 0),
     circuitBreakerInitialRecoveryTimeoutMs: durationMs(

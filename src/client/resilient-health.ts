@@ -1,6 +1,8 @@
 /**
  * What `ResilientClient.health$` emits: the whole picture, per server and in total, how it is
- * built from the servers and the call counters, and a one-line formatter for dashboards and logs.
+ * built from the servers (resilient-server.ts keeps their counters) and the call counters, and a
+ * one-line formatter for dashboards and logs. One such file per component (pipelined-health.ts,
+ * producer/producer-health.ts, consumer/consumer-health.ts).
  */
 import type { CircuitState } from './circuit-breaker.js';
 import type { PoolSnapshot } from './connection-pool.js';

@@ -1,5 +1,9 @@
 /**
- * Which bootstrap server to use next: the one failover rule of every component.
+ * Which bootstrap server to use next: the one failover rule of every component. It holds the
+ * bootstrap list with a circuit breaker per server and picks servers; it keeps no connection.
+ * Connections are kept by their users: pinned-lanes.ts (the producer's and the consumer's lanes),
+ * connection-pool.ts (the ResilientClient's pool per server; its per-server record is
+ * resilient-server.ts), Client and PipelinedClient (their one connection).
  *
  * Each server has a circuit breaker (circuit-breaker.ts). A server whose breaker is open is passed
  * over while another one admits a request, so a dead first server costs one attempt per breaker

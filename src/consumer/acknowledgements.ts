@@ -8,7 +8,7 @@ import { defer, type Observable } from 'rxjs';
 import type { MessageData } from '../protocol/response-schema.js';
 import type { CommittedOffsets, ConsumerRecord, TopicPartitionOffset } from './consumer-record.js';
 import type { PollProbe } from './group-watch.js';
-import type { HealthTracker } from './health-tracker.js';
+import type { HealthTracker } from './consumer-health.js';
 import type { OwnedPartitions } from './owned-partitions.js';
 import type { PartitionState } from './partition-state.js';
 

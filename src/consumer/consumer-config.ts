@@ -1,21 +1,31 @@
 /**
- * Consumer configuration: the names and defaults of rivven-client's `ConsumerConfig`, in camelCase,
- * plus the few options a reactive consumer needs on top (fetch wait, assignor, scheduler).
+ * Consumer configuration: the shared connection settings (resolved in connection-settings.ts) plus
+ * the names and defaults of rivven-client's `ConsumerConfig`, in camelCase, and the few options a
+ * reactive consumer needs on top (fetch wait, assignor, acknowledgement mode, value framing).
  */
-import { MAX_TIMER_MS, durationMs, integerIn, oneOf, rejectUnknownKeys } from '../settings-validation.js';
-import { resolveBootstrapServers, resolveRetryPolicy, type AuthOptions, type ResolvedRetryPolicy, type RetryPolicy, type SocketFactory, type TlsOptions } from '../connection-settings.js';
-import { connectionOptionsOf, validateConnectionOptions } from '../transport/connection-options.js';
+import { MAX_TIMER_MS, durationMs, integerIn, oneOf, optionsObject } from '../settings-validation.js';
+import { checkScheduler, resolveConnectionSettings, type ConnectionSettings, type ResolvedConnectionSettings, type SchedulerOption } from '../connection-settings.js';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { IsolationLevel } from '../client/client-types.js';
 import { ConfigError } from '../errors.js';
 import { rangeAssignor, type PartitionAssignor } from './assignors.js';
 import type { ValueFraming } from '../protocol/value-framing.js';
-import type { Logger, LogLevel } from '../observability/log.js';
 import { RETRY_DEFAULTS } from '../client/retrier.js';
 
-export interface ConsumerConfig {
-  /** `host:port` of the brokers (one, or a list); failover walks the list. Default `'127.0.0.1:9092'`. */
-  bootstrapServers?: string | readonly string[];
+/**
+ * What `Consumer.create` takes: `bootstrapServers`, the other shared settings (`clientId`, default
+ * `'rivven-rx-consumer'`; `tls`, `auth`, `socketFactory`, `connectionTimeoutMs`, `logger`,
+ * `logLevel`), `scheduler` (heartbeats, auto-commit, backoff), and the consumer's own options.
+ *
+ * - `requestTimeoutMs` is the time a request may take beyond its own wait (a fetch:
+ *   fetchMaxWaitMs + this); whole ms ≥ 1 here. Default 30,000.
+ * - `retry` paces reconnecting after a connection or request failure: jittered exponential
+ *   backoff, and how many attempts in a row before `records$` errors. Default `{ maxAttempts: 10,
+ *   initialDelayMs: 100, maxDelayMs: 10_000, multiplier: 2, jitter: 0.25 }`.
+ * - `logger` receives health warnings (stalls, no broker answering, no topic) and the group's life
+ *   cycle; the consumer's connections log through it too.
+ */
+export interface ConsumerConfig extends ConnectionSettings, SchedulerOption {
   /** Consumer group: committed offsets are stored under it (and, with `topics`, membership). Default `default-group`. */
   groupId?: string;
   /** Group-managed subscription: partitions are assigned by the group (JoinGroup/SyncGroup). */
@@ -41,12 +51,6 @@ export interface ConsumerConfig {
   metadataRefreshIntervalMs?: number;
   /** Read the owned partitions' log ends (lag$, health$.lag) this often. Default 5,000 ms. */
   lagIntervalMs?: number;
-  /**
-   * Reconnecting after a connection or request failure: jittered exponential backoff, and how many
-   * attempts in a row before `records$` errors. Default `{ maxAttempts: 10, initialDelayMs: 100,
-   * maxDelayMs: 10_000, multiplier: 2, jitter: 0.25 }`.
-   */
-  retry?: RetryPolicy;
   /** The coordinator drops a member that sent no heartbeat for this long. Default 10,000 ms. */
   sessionTimeoutMs?: number;
   /** How long the coordinator waits for members during a rebalance. Default 30,000 ms. */
@@ -76,14 +80,6 @@ export interface ConsumerConfig {
   autoOffsetReset?: 'earliest' | 'latest';
   /** How the group leader splits partitions. Default the range assignor. */
   assignor?: PartitionAssignor;
-  /** Shown in broker logs. Default `rivven-rx-consumer`. */
-  clientId?: string;
-  auth?: AuthOptions;
-  tls?: TlsOptions;
-  /** For tests and proxies. */
-  socketFactory?: SocketFactory;
-  /** Scheduler for heartbeats, auto-commit and backoff (tests use virtual time). */
-  scheduler?: SchedulerLike;
   /**
    * When a record counts as acknowledged. `'manual'` (default): when you call `record.ack()` (or an
    * operator such as `commitOffsets()` does) — at-least-once. `'onEmit'`: as soon as the
@@ -91,14 +87,6 @@ export interface ConsumerConfig {
    * after `next` returns (async handlers) may be committed before it is done: at-most-once for it.
    */
   ackMode?: AckMode;
-  /** Time a request may take beyond its own wait (a fetch: fetchMaxWaitMs + this). Default 30,000 ms. */
-  requestTimeoutMs?: number;
-  /** Time allowed to open a connection (TCP, TLS, handshake, authentication). Default 10,000 ms. */
-  connectionTimeoutMs?: number;
-  /** Where the consumer logs (health warnings: stalls, no broker answering, no topic). Default: warnings to stderr; `null`: off. */
-  logger?: Logger | null;
-  /** Default `'warn'`. */
-  logLevel?: LogLevel;
   /**
    * How fetched values are recognised as Rivven-framed (compressed) — see value-decoder.ts:
    * `'detect'` (default) alters a value only when it is beyond reasonable doubt framed;
@@ -115,8 +103,8 @@ export interface ConsumerConfig {
 /** See `ConsumerConfig.ackMode`. */
 export type AckMode = 'manual' | 'onEmit';
 
-export interface ResolvedConsumerConfig {
-  bootstrapServers: string[];
+/** The resolved configuration: every default filled in. */
+export interface ResolvedConsumerConfig extends ResolvedConnectionSettings {
   groupId: string;
   topics: string[];
   assign: Map<string, number[]> | undefined;
@@ -127,7 +115,6 @@ export interface ResolvedConsumerConfig {
   isolationLevel: IsolationLevel;
   metadataRefreshIntervalMs: number;
   lagIntervalMs: number;
-  retry: ResolvedRetryPolicy;
   sessionTimeoutMs: number;
   rebalanceTimeoutMs: number;
   heartbeatIntervalMs: number;
@@ -136,23 +123,14 @@ export interface ResolvedConsumerConfig {
   fetchConnections: number;
   autoOffsetReset: 'earliest' | 'latest';
   assignor: PartitionAssignor;
-  clientId: string;
-  auth: AuthOptions | undefined;
-  tls: TlsOptions | undefined;
-  socketFactory: SocketFactory | undefined;
   scheduler: SchedulerLike;
   ackMode: AckMode;
-  requestTimeoutMs: number;
-  connectionTimeoutMs: number;
-  logger: Logger | null | undefined;
-  logLevel: LogLevel | undefined;
   valueFraming: ValueFraming;
   maxFetchDecodedBytes: number;
   maxInFlightDecodedBytes: number;
 }
 
 export const CONSUMER_DEFAULTS = {
-  bootstrapServers: ['127.0.0.1:9092'],
   groupId: 'default-group',
   maxPollRecords: 500,
   maxPollIntervalMs: 5_000,
@@ -195,17 +173,13 @@ function msOption(option: string, value: number | undefined, fallback: number, m
   return integerIn(option, durationMs(option, value, min), min, max);
 }
 
-/** Every option a Consumer takes: anything else is a typo, refused with the closest name. */
-export const CONSUMER_OPTION_KEYS = [
+/** The consumer's own option names (the shared ones are connection-settings.ts's). */
+const CONSUMER_OWN_KEYS = [
   'ackMode',
   'assign',
   'assignor',
-  'auth',
   'autoCommitIntervalMs',
   'autoOffsetReset',
-  'bootstrapServers',
-  'clientId',
-  'connectionTimeoutMs',
   'enableAutoCommit',
   'fetchConnections',
   'fetchMaxWaitMs',
@@ -213,8 +187,6 @@ export const CONSUMER_OPTION_KEYS = [
   'heartbeatIntervalMs',
   'isolationLevel',
   'lagIntervalMs',
-  'logLevel',
-  'logger',
   'maxDelayRebalanceMs',
   'maxFetchDecodedBytes',
   'maxInFlightDecodedBytes',
@@ -222,27 +194,19 @@ export const CONSUMER_OPTION_KEYS = [
   'maxPollRecords',
   'metadataRefreshIntervalMs',
   'rebalanceTimeoutMs',
-  'requestTimeoutMs',
-  'retry',
   'scheduler',
   'sessionTimeoutMs',
-  'socketFactory',
-  'tls',
   'topics',
   'valueFraming',
 ] as const satisfies readonly (keyof ConsumerConfig)[];
 
-/** Names of earlier versions, refused with what replaced them. */
-const FORMER_NAMES: Readonly<Record<string, string>> = {
-  maxReconnectAttempts: "'retry: { maxAttempts }', which counts the first attempt too (maxReconnectAttempts: n is maxAttempts: n + 1)",
-  reconnectBackoffMs: "'retry: { initialDelayMs }'",
-  reconnectBackoffMaxMs: "'retry: { maxDelayMs }'",
-};
-
-export function resolveConsumerConfig(config: ConsumerConfig): ResolvedConsumerConfig {
-  if (config === null || typeof config !== 'object') throw new ConfigError('config', 'expected a ConsumerConfig object');
-  rejectUnknownKeys('Consumer', config, CONSUMER_OPTION_KEYS, FORMER_NAMES);
-  const bootstrapServers = resolveBootstrapServers(config.bootstrapServers ?? CONSUMER_DEFAULTS.bootstrapServers);
+export function resolveConsumerConfig(input: ConsumerConfig): ResolvedConsumerConfig {
+  const config = optionsObject<ConsumerConfig>('Consumer', input);
+  const shared = resolveConnectionSettings('Consumer', config, {
+    ownKeys: CONSUMER_OWN_KEYS,
+    retry: CONSUMER_DEFAULTS.retry,
+    clientId: CONSUMER_DEFAULTS.clientId,
+  });
   const groupId = config.groupId ?? CONSUMER_DEFAULTS.groupId;
   if (typeof groupId !== 'string' || groupId.length === 0) throw new ConfigError('groupId', 'expected a non-empty string');
 
@@ -272,13 +236,13 @@ export function resolveConsumerConfig(config: ConsumerConfig): ResolvedConsumerC
   const heartbeatRequested = msOption('heartbeatIntervalMs', config.heartbeatIntervalMs, CONSUMER_DEFAULTS.heartbeatIntervalMs, 1);
   // As rivven-client: the heartbeat must fit three times in the session timeout.
   const heartbeatIntervalMs = Math.max(1, Math.min(heartbeatRequested, Math.floor(sessionTimeoutMs / 3)));
-  const retry = resolveRetryPolicy(config.retry, CONSUMER_DEFAULTS.retry);
   const assignor = config.assignor ?? rangeAssignor;
   if (typeof assignor?.assign !== 'function' || typeof assignor.name !== 'string') {
     throw new ConfigError('assignor', 'expected a PartitionAssignor ({ name, assign(members, partitionsPerTopic) })');
   }
-  // The shared settings a connection takes, checked as every component checks them (at creation).
-  validateConnectionOptions(connectionOptionsOf(config), 'Consumer');
+  // A fetch waits fetchMaxWaitMs plus this, and a throttle is capped at it (as a bigint): whole ms,
+  // and no 0 (which elsewhere means no timeout).
+  const requestTimeoutMs = msOption('requestTimeoutMs', config.requestTimeoutMs, shared.requestTimeoutMs, 1);
   const ackMode = oneOf('ackMode', config.ackMode ?? CONSUMER_DEFAULTS.ackMode, ['manual', 'onEmit'] as const);
   const valueFraming = oneOf('valueFraming', config.valueFraming ?? CONSUMER_DEFAULTS.valueFraming, ['detect', 'rivven-core', 'raw'] as const);
   const maxFetchDecodedBytes = intOption('maxFetchDecodedBytes', config.maxFetchDecodedBytes, CONSUMER_DEFAULTS.maxFetchDecodedBytes, 1);
@@ -288,7 +252,8 @@ export function resolveConsumerConfig(config: ConsumerConfig): ResolvedConsumerC
   if (typeof enableAutoCommit !== 'boolean') throw new ConfigError('enableAutoCommit', 'expected true or false');
 
   return {
-    bootstrapServers,
+    ...shared,
+    requestTimeoutMs,
     groupId,
     topics: [...new Set(topics)],
     assign,
@@ -300,7 +265,6 @@ export function resolveConsumerConfig(config: ConsumerConfig): ResolvedConsumerC
     isolationLevel,
     metadataRefreshIntervalMs: msOption('metadataRefreshIntervalMs', config.metadataRefreshIntervalMs, CONSUMER_DEFAULTS.metadataRefreshIntervalMs, 1),
     lagIntervalMs: msOption('lagIntervalMs', config.lagIntervalMs, CONSUMER_DEFAULTS.lagIntervalMs, 1),
-    retry,
     sessionTimeoutMs,
     rebalanceTimeoutMs,
     heartbeatIntervalMs,
@@ -313,16 +277,8 @@ export function resolveConsumerConfig(config: ConsumerConfig): ResolvedConsumerC
     fetchConnections: intOption('fetchConnections', config.fetchConnections, CONSUMER_DEFAULTS.fetchConnections, 1, 256),
     autoOffsetReset,
     assignor,
-    clientId: config.clientId ?? CONSUMER_DEFAULTS.clientId,
-    auth: config.auth,
-    tls: config.tls,
-    socketFactory: config.socketFactory,
-    scheduler: config.scheduler ?? asyncScheduler,
+    scheduler: checkScheduler(config.scheduler) ?? asyncScheduler,
     ackMode,
-    requestTimeoutMs: msOption('requestTimeoutMs', config.requestTimeoutMs, CONSUMER_DEFAULTS.requestTimeoutMs, 1),
-    connectionTimeoutMs: msOption('connectionTimeoutMs', config.connectionTimeoutMs, CONSUMER_DEFAULTS.connectionTimeoutMs, 1),
-    logger: config.logger,
-    logLevel: config.logLevel,
     valueFraming,
     maxFetchDecodedBytes,
     maxInFlightDecodedBytes,

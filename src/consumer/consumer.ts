@@ -22,23 +22,24 @@
  * (one partition's fetches, checked against a hostile broker), record-streams.ts (batches$,
  * records$), acknowledgements.ts (records' ack(), acknowledgeDelivered), owned-partitions.ts
  * (owned states, seek, pause), offset-seeks.ts (rewind, seek to beginning/end/timestamp),
- * partition-state.ts (epochs, credit, held bytes), server-lanes.ts (lanes; failed connections are
- * never reused), offset-store.ts (start offsets, commits), stall-monitor.ts (health$.stalled),
- * group-coordinator.ts (the group protocol). This file is the facade: it wires them and starts
- * and stops sessions.
+ * partition-state.ts (epochs, credit, held bytes), client/pinned-lanes.ts (lanes; failed
+ * connections are never reused), offset-store.ts (start offsets, commits), consumer-health.ts
+ * (health$), stall-monitor.ts (health$.stalled), consumer-events.ts (assignments$, rebalances$,
+ * truncations$, hidden$, lag$), group-coordinator.ts (the group protocol). This file is the
+ * facade: it wires them and starts and stops sessions.
  */
-import { BehaviorSubject, type Observable, ReplaySubject, Subject, concatMap, defer, from } from 'rxjs';
+import { type Observable, concatMap, defer, from } from 'rxjs';
 import type { Client } from '../client/client.js';
 import { ConnectionError } from '../errors.js';
 import { resolveConsumerConfig, type ConsumerConfig, type ResolvedConsumerConfig } from './consumer-config.js';
-import { ServerLanes, type ConnectionSeam } from '../client/server-lanes.js';
+import { PinnedLanes, type ConnectionSeam } from '../client/pinned-lanes.js';
 import { Retrier } from '../client/retrier.js';
-import type { ConsumerHealth, HiddenRecordsEvent, TruncationEvent } from './consumer-health.js';
+import { ConsumerEvents } from './consumer-events.js';
+import { HealthTracker, type ConsumerHealth, type HiddenRecordsEvent, type TruncationEvent } from './consumer-health.js';
 import { DecodedBudget } from './decoded-budget.js';
 import { OffsetStore } from './offset-store.js';
 import { createLog, type Log } from '../observability/log.js';
 import type { PartitionLag } from './lag-monitor.js';
-import { HealthTracker } from './health-tracker.js';
 import type { ClientKind, PartitionState } from './partition-state.js';
 import { StallMonitor } from './stall-monitor.js';
 import type { CommittedOffsets, ConsumerRecord, RebalanceEvent, TopicPartition, TopicPartitionOffset } from './consumer-record.js';
@@ -49,23 +50,20 @@ import { OwnedPartitions } from './owned-partitions.js';
 import { PartitionStarter } from './partition-starter.js';
 import { batches$, records$ } from './record-streams.js';
 import { SessionRunner, sessionSleep, type Session } from './consumer-session.js';
-import { announceRebalance } from './rebalance-announcement.js';
 import { connectionOptionsOf } from '../transport/connection-options.js';
 
 export class Consumer {
   private readonly config: ResolvedConsumerConfig;
-  private readonly assignmentsSubject = new BehaviorSubject<TopicPartition[]>([]);
-  private readonly rebalanceSubject = new Subject<RebalanceEvent>();
-  private readonly truncationSubject = new Subject<TruncationEvent>();
-  private readonly hiddenSubject = new Subject<HiddenRecordsEvent>();
-  private readonly connections: ServerLanes<ClientKind>;
+  /** The subjects behind assignments$, rebalances$, truncations$, hidden$ and lag$ (consumer-events.ts). */
+  private readonly events: ConsumerEvents;
+  private readonly connections: PinnedLanes<ClientKind>;
   /** Decoded value bytes emitted and not acknowledged, over all partitions (maxInFlightDecodedBytes). */
   private readonly budget: DecodedBudget;
   /** Start offsets and commits (offset-store.ts). */
   private readonly offsets: OffsetStore;
   /** Partitions waiting for acknowledgements past maxPollIntervalMs → health$.stalled. */
   private readonly stalls: StallMonitor;
-  /** health$: state, counts, warnings, last error (health-tracker.ts). */
+  /** health$: state, counts, warnings, last error (consumer-health.ts). */
   private readonly tracker: HealthTracker;
   /** Owned partitions, and seeks and pauses waiting for their assignment (owned-partitions.ts). */
   private readonly partitions = new OwnedPartitions();
@@ -81,8 +79,6 @@ export class Consumer {
   /** Join, assign, heartbeat, rebalance, leave (group-coordinator.ts). */
   private readonly group: GroupCoordinator<Session, PartitionState>;
   private readonly log: Log;
-  /** The latest lag reading of the session (lag$ replays it). */
-  private readonly lagSubject = new ReplaySubject<PartitionLag[]>(1);
 
   /** The partitions this consumer owns right now. */
   readonly assignments$: Observable<TopicPartition[]>;
@@ -117,16 +113,17 @@ export class Consumer {
 
   private constructor(config: ResolvedConsumerConfig, seam: ConnectionSeam) {
     this.config = config;
-    this.assignments$ = this.assignmentsSubject.asObservable();
-    this.rebalances$ = this.rebalanceSubject.asObservable();
-    this.truncations$ = this.truncationSubject.asObservable();
-    this.hidden$ = this.hiddenSubject.asObservable();
-    this.lag$ = this.lagSubject.asObservable();
     this.log = createLog('consumer', config.logger, config.logLevel, { groupId: config.groupId, clientId: config.clientId });
+    this.events = new ConsumerEvents(config.groupId, () => this.group.memberId, this.log);
+    this.assignments$ = this.events.assignments.asObservable();
+    this.rebalances$ = this.events.rebalances.asObservable();
+    this.truncations$ = this.events.truncations.asObservable();
+    this.hidden$ = this.events.hidden.asObservable();
+    this.lag$ = this.events.lag.asObservable();
     this.tracker = new HealthTracker(
       this.log,
       () => config.scheduler.now(),
-      () => this.assignmentsSubject.value,
+      () => this.events.assignments.value,
     );
     this.health$ = this.tracker.health$;
     this.budget = new DecodedBudget(config.maxInFlightDecodedBytes);
@@ -143,7 +140,7 @@ export class Consumer {
       closed: () => this.closed,
       log: this.log,
     });
-    this.connections = new ServerLanes<ClientKind>({
+    this.connections = new PinnedLanes<ClientKind>({
       bootstrapServers: config.bootstrapServers,
       // The clientId is each lane's own (clientIdOf).
       client: { ...connectionOptionsOf({ ...config, clientId: undefined }), healthIntervalMs: 60_000 },
@@ -175,10 +172,10 @@ export class Consumer {
       truncated: (event) => this.noteTruncation(event),
       hidden: (event) => {
         this.tracker.hidden(event);
-        this.hiddenSubject.next(event);
+        this.events.hidden.next(event);
       },
-      assignmentsChanged: (tps) => this.assignmentsSubject.next(tps),
-      rebalance: (event) => this.announce(event),
+      assignmentsChanged: (tps) => this.events.assignments.next(tps),
+      rebalance: (event) => this.events.rebalance(event),
     });
     this.group = new GroupCoordinator<Session, PartitionState>({
       config,
@@ -189,8 +186,8 @@ export class Consumer {
       release: (state) => this.partitions.release(state),
       commit$: (states) => this.offsets.commit$(states),
       assignPartitions: (session, tps, meta) => this.starter.assignPartitions(session, tps, meta),
-      assignmentsChanged: (tps) => this.assignmentsSubject.next(tps),
-      rebalance: (event) => this.announce(event),
+      assignmentsChanged: (tps) => this.events.assignments.next(tps),
+      rebalance: (event) => this.events.rebalance(event),
       log: this.log,
       health: () => this.tracker.value,
       updateHealth: (change) => this.tracker.update(change),
@@ -201,7 +198,7 @@ export class Consumer {
     });
     this.sessions = new SessionRunner({
       config,
-      timers: { ...common, lagReadings: this.lagSubject, commit$: () => this.commit$() },
+      timers: { ...common, lagReadings: this.events.lag, commit$: () => this.commit$() },
       group: this.group,
       starter: this.starter,
       closed: () => this.closed,
@@ -241,15 +238,9 @@ export class Consumer {
     return this.tracker.current();
   }
 
-  /** A revoke or an assignment: rebalances$, the `rivven-rx:rebalance` channel and an info line. */
-  private announce(event: RebalanceEvent): void {
-    announceRebalance(event, this.config.groupId, this.group.memberId, this.log);
-    this.rebalanceSubject.next(event);
-  }
-
   private noteTruncation(event: TruncationEvent): void {
     this.tracker.truncated(event);
-    this.truncationSubject.next(event);
+    this.events.truncations.next(event);
   }
 
   // ---- positions ----------------------------------------------------------------------------
@@ -366,11 +357,7 @@ export class Consumer {
   /** The last health (closed), then every stream of the consumer completes. */
   private completeStreams(): void {
     this.tracker.update({ state: 'closed', assignedPartitions: 0, partitions: [] });
-    this.assignmentsSubject.complete();
-    this.rebalanceSubject.complete();
-    this.truncationSubject.complete();
-    this.hiddenSubject.complete();
-    this.lagSubject.complete();
+    this.events.complete();
     this.stalls.stop();
     this.tracker.complete();
   }
@@ -395,7 +382,7 @@ export class Consumer {
 
   // ---- connections and timing -----------------------------------------------------------------
 
-  /** The lane's connection; a failed or closed one is never handed out (see server-lanes.ts). */
+  /** The lane's connection; a failed or closed one is never handed out (see client/pinned-lanes.ts). */
   private client(kind: ClientKind): Promise<Client> {
     // close() still commits, drains and leaves the group over its connections (until its session ends).
     if (this.closed && this.sessions.current === undefined) return Promise.reject(new ConnectionError('the consumer is closed'));

@@ -3,6 +3,10 @@
  * acknowledged, over all partitions (`maxInFlightDecodedBytes`). What the broker claims does not
  * matter: a fetch decodes only what fits what is left (see fetch-loop.ts), and a partition whose
  * next value does not fit waits here until acknowledgements give bytes back.
+ *
+ * A file of its own although small: it is one budget shared by every partition (the consumer makes
+ * it, each PartitionState takes and releases its bytes, each fetch loop asks what is left and
+ * waits on it), so it belongs to none of them — as producer/memory-budget.ts is the producer's.
  */
 export class DecodedBudget {
   private used = 0;

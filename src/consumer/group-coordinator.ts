@@ -4,8 +4,10 @@
  * the coordinator connection, its partition states, assignPartitions, health and rebalance events,
  * the scheduler and config. Fetching and acknowledgement stay with the consumer.
  *
- * This file runs the rounds and the stable phase (heartbeats and watches) and leaves; a round's
- * JoinGroup/SyncGroup exchange is group-join.ts, giving partitions up is group-revoke.ts.
+ * This file runs the rounds and the stable phase and leaves; a round's JoinGroup/SyncGroup
+ * exchange is group-join.ts, what ends a stable generation (heartbeats, our watches) is
+ * group-watch.ts, giving partitions up is group-revoke.ts, and how each request survives a dropped
+ * coordinator connection is kept-membership.ts.
  */
 import { concatMap, defer, firstValueFrom, merge, take, takeUntil } from 'rxjs';
 import type { Client } from '../client/client.js';
@@ -14,9 +16,9 @@ import { ConnectionError } from '../errors.js';
 import type { RevokeReason, TopicPartition } from './consumer-record.js';
 import type { GroupHost, GroupPartition, GroupSession } from './group-host.js';
 import { GroupJoin } from './group-join.js';
-import { heartbeatLoop$, keptMembership, rejoinReasonOf, type KeptRequest, type RejoinReason } from './group-membership.js';
 import { GroupRevoke } from './group-revoke.js';
-import { partitionCountWatch$, pollWatchdog$, type WatchReason } from './group-watch.js';
+import { heartbeatLoop$, partitionCountWatch$, pollWatchdog$, rejoinReasonOf, type RejoinReason, type WatchReason } from './group-watch.js';
+import { keptMembership, type KeptRequest } from './kept-membership.js';
 
 /** First heartbeat of a generation: soon, to catch members that joined just after it was formed. */
 const EARLY_HEARTBEAT_MS = 250;

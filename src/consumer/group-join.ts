@@ -1,14 +1,18 @@
 /**
  * The join/sync part of a group round: JoinGroup (our member id and generation, the readiness
- * marker), the leader's wait for ready members and its assignment, the follower's wait for a
- * stable group, SyncGroup. group-coordinator.ts runs the rounds; this holds who we are in the group.
+ * marker members put in their subscriptions), the leader's wait for ready members and its
+ * assignment, the follower's wait for a stable group (`awaitStable$`), SyncGroup.
+ * group-coordinator.ts runs the rounds; this holds who we are in the group. Its neighbours:
+ * group-watch.ts ends a stable generation (heartbeats, our watches), group-revoke.ts gives
+ * partitions up, kept-membership.ts carries each request through a dropped connection.
  */
-import { catchError, concatMap, firstValueFrom, of, takeUntil, throwError, type Observable } from 'rxjs';
+import { EMPTY, catchError, concatMap, exhaustMap, filter, firstValueFrom, map, merge, of, take, takeUntil, throwError, timer, type Observable, type SchedulerLike } from 'rxjs';
 import type { GroupAssignments, HeartbeatResult, JoinGroupResult } from '../client/client-types.js';
 import { ServerError } from '../errors.js';
 import { toGroupAssignments } from './assignors.js';
 import type { GroupHost, GroupPartition, GroupSession } from './group-host.js';
-import { awaitStable$, isReadyFor, joinSubscriptions, parseSubscriptions, rejoinReasonOf, type KeptRequest, type RejoinReason } from './group-membership.js';
+import { rejoinReasonOf, type RejoinReason } from './group-watch.js';
+import type { KeptRequest } from './kept-membership.js';
 
 /** How often a follower asks whether the leader has assigned yet. */
 const FOLLOWER_POLL_MS = 100;
@@ -72,7 +76,7 @@ export class GroupJoin<S extends GroupSession, P extends GroupPartition> {
 
   /**
    * JoinGroup through `send`: group-coordinator.ts sends every request of a round as the same
-   * member over whatever coordinator connection is current (keptMembership in group-membership.ts),
+   * member over whatever coordinator connection is current (kept-membership.ts),
    * so a dropped connection repeats the request that was cut instead of starting the round over.
    */
   async join(send: KeptRequest, readyFor: number | undefined): Promise<JoinGroupResult>;
@@ -223,4 +227,86 @@ export class GroupJoin<S extends GroupSession, P extends GroupPartition> {
     );
     return toGroupAssignments(plan);
   }
+}
+
+// ---- the follower's wait ---------------------------------------------------------------------------
+
+/**
+ * A follower's wait for the leader's assignment. rivvend's SyncGroup barrier is replaced whenever a
+ * member (re)joins, which can strand a follower blocked in SyncGroup until its session expires; so
+ * followers poll with heartbeats (which also keep the session alive) until the group is stable,
+ * then SyncGroup answers at once. Emits 'STABLE' or a rejoin reason (also on `timeoutMs`).
+ *
+ * With `recheckMs`, emits 'RECHECK' once that long passed without the group becoming stable: when
+ * the leader dies mid-rebalance, rivvend names a new leader (any member) when its session expires
+ * and tells no one — heartbeats keep answering REBALANCE_IN_PROGRESS — so a waiting follower must
+ * join again now and then to learn whether it leads now.
+ */
+export function awaitStable$(
+  heartbeat$: () => Observable<HeartbeatResult>,
+  pollMs: number,
+  timeoutMs: number,
+  scheduler: SchedulerLike,
+  recheckMs?: number,
+): Observable<RejoinReason | 'STABLE' | 'RECHECK'> {
+  return merge(
+    timer(0, pollMs, scheduler).pipe(
+      exhaustMap(() =>
+        heartbeat$().pipe(
+          map((result): RejoinReason | 'STABLE' | undefined => (result.errorCode === 0 ? 'STABLE' : undefined)),
+          catchError((error: unknown) => {
+            const reason = rejoinReasonOf(error);
+            return reason === undefined ? throwError(() => error) : of(reason);
+          }),
+        ),
+      ),
+      filter((outcome): outcome is RejoinReason | 'STABLE' => outcome !== undefined),
+    ),
+    timer(timeoutMs, scheduler).pipe(map((): RejoinReason => 'REBALANCE_IN_PROGRESS')),
+    recheckMs !== undefined && recheckMs < timeoutMs ? timer(recheckMs, scheduler).pipe(map(() => 'RECHECK' as const)) : EMPTY,
+  ).pipe(take(1));
+}
+
+// ---- readiness markers -----------------------------------------------------------------------------
+
+/**
+ * Readiness, carried in JoinGroup subscriptions. rivvend answers JoinGroup at once instead of
+ * holding it until every member has rejoined (Kafka's barrier), so the leader cannot tell from the
+ * member list who is still finishing the records of its revoked partitions. Each rivvend-rx
+ * member therefore adds one entry to its subscriptions: `rivven-rx:revoking` while it still holds
+ * partitions of the last generation, `rivven-rx:ready-for-generation:<n>` once it has committed
+ * and given them up; the leader assigns when every member says it is ready for the current
+ * generation. The ':' makes the entries invalid topic names, so they never match a topic (a leader
+ * of another client asks for their metadata, fails, and skips them). Members without an entry
+ * (other clients) are not waited for.
+ */
+const MARKER_PREFIX = 'rivven-rx:';
+const READY_PREFIX = `${MARKER_PREFIX}ready-for-generation:`;
+const REVOKING_MARKER = `${MARKER_PREFIX}revoking`;
+
+/** Subscriptions for JoinGroup: the topics and our readiness (`readyFor` undefined: still revoking). */
+export function joinSubscriptions(topics: readonly string[], readyFor: number | undefined): string[] {
+  return [...topics, readyFor === undefined ? REVOKING_MARKER : `${READY_PREFIX}${readyFor}`];
+}
+
+export type MemberReadiness = { kind: 'ready'; generationId: number } | { kind: 'revoking' } | { kind: 'foreign' };
+
+/** A member's topics (markers removed) and readiness, from its JoinGroup subscriptions. */
+export function parseSubscriptions(subscriptions: readonly string[]): { topics: string[]; readiness: MemberReadiness } {
+  let readiness: MemberReadiness = { kind: 'foreign' };
+  const topics: string[] = [];
+  for (const entry of subscriptions) {
+    if (!entry.startsWith(MARKER_PREFIX)) topics.push(entry);
+    else if (entry === REVOKING_MARKER) readiness = { kind: 'revoking' };
+    else if (entry.startsWith(READY_PREFIX)) {
+      const generationId = Number(entry.slice(READY_PREFIX.length));
+      readiness = Number.isSafeInteger(generationId) ? { kind: 'ready', generationId } : { kind: 'revoking' };
+    }
+  }
+  return { topics, readiness };
+}
+
+/** Has this member finished revoking for `generationId` (other clients' members always count as ready)? */
+export function isReadyFor(readiness: MemberReadiness, generationId: number): boolean {
+  return readiness.kind === 'foreign' || (readiness.kind === 'ready' && readiness.generationId === generationId);
 }

@@ -1,15 +1,73 @@
 /**
- * Watches that end a member's generation from our side, written against a scheduler (tests use
- * virtual time). Each emits its reason once and completes:
+ * What ends a member's generation while it is stable, written against a scheduler (tests use
+ * virtual time). Each watch emits its reason once and completes:
  *
- * - `pollWatchdog$`: Kafka's max.poll.interval. A reactive consumer has no poll(); the equivalent
- *   is downstream taking records, which it shows by acknowledging them (that is what frees fetch
- *   credit). When records have been waiting for credit with no acknowledgement for longer than the
- *   interval, the subscriber is stuck and the member should give its partitions to live members.
- * - `partitionCountWatch$`: subscribed topics' partition counts, re-read every interval; a change
- *   (partitions added, a topic created) needs a rebalance so the new partitions get owners.
+ * - the coordinator's: `heartbeatLoop$` heartbeats until the coordinator answers with a reason to
+ *   rejoin (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, UNKNOWN_GROUP:
+ *   `rejoinReasonOf`);
+ * - ours: `pollWatchdog$`, Kafka's max.poll.interval. A reactive consumer has no poll(); the
+ *   equivalent is downstream taking records, which it shows by acknowledging them (that is what
+ *   frees fetch credit). When records have been waiting for credit with no acknowledgement for
+ *   longer than the interval, the subscriber is stuck and the member should give its partitions to
+ *   live members. And `partitionCountWatch$`: subscribed topics' partition counts, re-read every
+ *   interval; a change (partitions added, a topic created) needs a rebalance so the new partitions
+ *   get owners.
+ *
+ * Also the revoke's bounded wait for downstream (`drainWait$`, used by group-revoke.ts). How the
+ * heartbeats reach the coordinator through a dropped connection is kept-membership.ts; the waits
+ * of a round (the leader's, the follower's) are group-join.ts.
  */
-import { type Observable, catchError, defer, exhaustMap, filter, map, merge, of, take, timer, type SchedulerLike } from 'rxjs';
+import { type Observable, catchError, defer, exhaustMap, filter, map, merge, of, take, throwError, timer, type SchedulerLike } from 'rxjs';
+import type { HeartbeatResult } from '../client/client-types.js';
+import { REBALANCE_IN_PROGRESS_CODE } from '../client/group-operations.js';
+import { ServerError } from '../errors.js';
+
+// ---- the coordinator's: heartbeats ---------------------------------------------------------------
+
+export type RejoinReason = 'REBALANCE_IN_PROGRESS' | 'ILLEGAL_GENERATION' | 'UNKNOWN_MEMBER_ID' | 'UNKNOWN_GROUP';
+
+const REJOIN_CODES = new Set<string>(['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'UNKNOWN_GROUP', 'REBALANCE_IN_PROGRESS']);
+
+/**
+ * Is this error (from JoinGroup/SyncGroup/Heartbeat) the coordinator asking us to rejoin? rivvend
+ * nests the reason (`HEARTBEAT_FAILED: ILLEGAL_GENERATION: expected 1, got 0`), so every code in
+ * the message counts, not only the first.
+ */
+export function rejoinReasonOf(error: unknown): RejoinReason | undefined {
+  if (!(error instanceof ServerError)) return undefined;
+  const codes = error.serverMessage.match(/\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b/g) ?? [];
+  return codes.find((code) => REJOIN_CODES.has(code)) as RejoinReason | undefined;
+}
+
+/**
+ * Heartbeat every `intervalMs` (first one after one interval) until the coordinator asks for a
+ * rejoin; emit that reason and complete. Other errors (connection loss) error the stream.
+ */
+export function heartbeatLoop$(
+  heartbeat$: () => Observable<HeartbeatResult>,
+  intervalMs: number,
+  scheduler: SchedulerLike,
+  /** Delay of the first heartbeat (default `intervalMs`). */
+  firstMs = intervalMs,
+): Observable<RejoinReason> {
+  return timer(firstMs, intervalMs, scheduler).pipe(
+    exhaustMap(() =>
+      heartbeat$().pipe(
+        map((result): RejoinReason | undefined =>
+          result.rebalanceInProgress || result.errorCode === REBALANCE_IN_PROGRESS_CODE ? 'REBALANCE_IN_PROGRESS' : undefined,
+        ),
+        catchError((error: unknown) => {
+          const reason = rejoinReasonOf(error);
+          return reason === undefined ? throwError(() => error) : of(reason);
+        }),
+      ),
+    ),
+    filter((reason): reason is RejoinReason => reason !== undefined),
+    take(1),
+  );
+}
+
+// ---- ours: the poll watchdog and partition counts ------------------------------------------------
 
 export type WatchReason = 'MAX_POLL_INTERVAL_EXCEEDED' | 'METADATA_CHANGED';
 

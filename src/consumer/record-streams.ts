@@ -9,7 +9,7 @@
 import { Observable } from 'rxjs';
 import type { ConsumerRecord } from './consumer-record.js';
 import type { FetchedBatch } from './consumer-session.js';
-import type { HealthTracker } from './health-tracker.js';
+import type { HealthTracker } from './consumer-health.js';
 import { isLive } from './partition-state.js';
 
 type EmittedCount = Pick<HealthTracker, 'recordsEmitted'>;

@@ -6,7 +6,7 @@
 import { EMPTY, catchError, concatMap, defer, exhaustMap, from, interval, map, takeUntil, type Observable, type Subscription } from 'rxjs';
 import type { Client } from '../client/client.js';
 import type { ResolvedConsumerConfig } from './consumer-config.js';
-import type { HealthTracker } from './health-tracker.js';
+import type { HealthTracker } from './consumer-health.js';
 import { lagMonitor$, totalLag, type LagSource, type PartitionLag } from './lag-monitor.js';
 import type { OwnedPartitions } from './owned-partitions.js';
 import type { ClientKind } from './partition-state.js';

@@ -7,15 +7,15 @@ import { defer, lastValueFrom } from 'rxjs';
 import { InFlightLimiter } from '../client/in-flight-limiter.js';
 import { compressValue, compressValueSync } from '../protocol/compression.js';
 import type { BatchSender } from './batch-sender.js';
-import type { ConnectionLanes } from './connection-lanes.js';
-import type { ProducerConfig } from './producer-config.js';
+import type { PartitionLanes } from './partition-lanes.js';
+import type { ResolvedProducerConfig } from './producer-config.js';
 import type { ProducerHealthFeed } from './producer-health.js';
 import type { PendingRecord, ProducerResult } from './producer-record.js';
 import type { ReadyBatch } from './record-accumulator.js';
 
 export interface BatchDispatchOptions {
-  config: Pick<ProducerConfig, 'maxInFlightRequests' | 'compressionType'>;
-  lanes: ConnectionLanes;
+  config: Pick<ResolvedProducerConfig, 'maxInFlightRequests' | 'compressionType'>;
+  lanes: PartitionLanes;
   sender: BatchSender;
   health: ProducerHealthFeed;
   /** Give `entry` its outcome: `result` when acknowledged, else `error`. */

@@ -1,6 +1,6 @@
 /**
  * Delivery of one partition's batch (the producer's "sink"): send it, and on a retriable failure
- * send it again — with jittered exponential backoff (retry-delay.ts) and a fresh connection after
+ * send it again — with jittered exponential backoff (the retrier, client/retrier.ts) and a fresh connection after
  * a connection failure — until it is acknowledged, the broker refuses it for good, `retry.maxAttempts`
  * attempts were made, or nobody waits for it any more (its records reached their
  * deliveryTimeoutMs: KIP-91).
@@ -18,7 +18,7 @@ import { firstValueFrom, timer } from 'rxjs';
 import { ConnectionError, NotInLogError, RivvenError, ServerError, TimeoutError, isRetriable } from '../errors.js';
 import type { Client } from '../client/client.js';
 import { locateRecords } from './batch-locator.js';
-import type { LaneHandle } from '../client/server-lanes.js';
+import type { LaneHandle } from '../client/pinned-lanes.js';
 import { formatAddress } from '../broker-address.js';
 import { Trace, isTraced, produceChannel, type ProduceTraceMessage } from '../observability/channels.js';
 import { createLog, type Log } from '../observability/log.js';

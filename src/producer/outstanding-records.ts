@@ -1,6 +1,9 @@
 /**
- * The records accepted and still without an outcome, in acceptance order, and the one
- * deliveryTimeoutMs timer that fails the overdue ones.
+ * The producer's records accepted and still without an outcome: in acceptance order, with the one
+ * deliveryTimeoutMs timer that fails the overdue ones (`OutstandingRecords`), and the `flush()`
+ * calls waiting for them (`FlushWaiters`: each resolves once every record outstanding at its call
+ * has an outcome). Where a waiting record is (memory, its partition's queue, a batch in flight) is
+ * record-accumulator.ts and batch-dispatch.ts; this file only knows that it has no outcome yet.
  */
 import type { SchedulerLike, Subscription } from 'rxjs';
 
@@ -57,5 +60,35 @@ export class OutstandingRecords<R extends { readonly deadline: number }> {
       this.onOverdue(record);
     }
     this.armDeliveryTimer();
+  }
+}
+
+/**
+ * The pending `flush()` calls: each resolves once every record outstanding at its call has an
+ * outcome. While one waits, queued records leave at once instead of lingering.
+ */
+export class FlushWaiters<R> {
+  private readonly waiters: { remaining: Set<R>; resolve: () => void }[] = [];
+
+  /** Whether a flush is waiting (the accumulator's `urgent`). */
+  get waiting(): boolean {
+    return this.waiters.length > 0;
+  }
+
+  /** Resolves once each of `records` went through `settled`. */
+  wait(records: Set<R>): Promise<void> {
+    return new Promise<void>((resolve) => this.waiters.push({ remaining: records, resolve }));
+  }
+
+  /** `record` has its outcome (or was withdrawn): the flushes that only waited for it resolve. */
+  settled(record: R): void {
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const waiter = this.waiters[i]!;
+      waiter.remaining.delete(record);
+      if (waiter.remaining.size === 0) {
+        this.waiters.splice(i, 1);
+        waiter.resolve();
+      }
+    }
   }
 }

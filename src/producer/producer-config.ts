@@ -1,21 +1,21 @@
 /**
- * Producer configuration: the shared connection settings (connection-settings.ts) under the names
- * every component uses, plus the producer's own options — rivven-client 0.0.22's `ProducerConfig`
- * in camelCase, durations ending in `Ms` — and its presets. Validated once, at creation, by the one
- * validator (settings-validation.ts), with errors naming the option.
+ * Producer configuration: the shared connection settings (connection-settings.ts, resolved there)
+ * plus the producer's own options — rivven-client 0.0.22's `ProducerConfig` in camelCase,
+ * durations ending in `Ms` — and its presets. Validated once, at creation, with errors naming the
+ * option.
  */
 import {
-  CONNECTION_SETTING_KEYS,
-  resolveBootstrapServers,
-  resolveRetryPolicy,
+  CONNECTION_SETTING_DEFAULTS,
+  checkScheduler,
+  resolveConnectionSettings,
   type ConnectionSettings,
+  type ResolvedConnectionSettings,
   type ResolvedRetryPolicy,
   type SchedulerOption,
 } from '../connection-settings.js';
 import { ConfigError } from '../errors.js';
 import type { CompressionAlgorithm } from '../protocol/value-framing.js';
-import { durationMs, integerIn, oneOf, optionsObject, rejectUnknownKeys } from '../settings-validation.js';
-import { connectionOptionsOf, validateConnectionOptions } from '../transport/connection-options.js';
+import { durationMs, integerIn, oneOf, optionsObject } from '../settings-validation.js';
 import { RETRY_DEFAULTS } from '../client/retrier.js';
 
 /** The producer's own options, beside the shared connection settings. */
@@ -59,41 +59,35 @@ export interface ProducerTuning {
  * `retry` paces the repeated attempts of a batch and of a metadata request: delays from
  * `initialDelayMs` (default 100) growing by `multiplier` (default 2) up to `maxDelayMs` (default
  * 1,000 — jitter included, so a broker that is back is noticed within a second), ±`jitter`
- * (default 0.2); `maxAttempts` (first included) defaults to no limit, `deliveryTimeoutMs` bounding
+ * (default 0.25); `maxAttempts` (first included) defaults to no limit, `deliveryTimeoutMs` bounding
  * delivery instead.
  */
-export interface ProducerConfigInput extends ConnectionSettings, SchedulerOption, Partial<ProducerTuning> {}
+export interface ProducerConfig extends ConnectionSettings, SchedulerOption, Partial<ProducerTuning> {}
 
 /** The resolved configuration (`producer.config`): every default filled in. */
-export interface ProducerConfig extends ProducerTuning, SchedulerOption, Pick<ConnectionSettings, 'tls' | 'auth' | 'socketFactory' | 'logger' | 'logLevel'> {
-  bootstrapServers: string[];
-  clientId: string;
-  /** Time allowed to connect. Default 10,000 ms. */
-  connectionTimeoutMs: number;
-  /** Per-request timeout. Default 30,000 ms. */
-  requestTimeoutMs: number;
-  retry: ResolvedRetryPolicy;
-}
+export interface ResolvedProducerConfig extends ResolvedConnectionSettings, ProducerTuning, SchedulerOption {}
 
 /** The producer's retry defaults: attempts without limit (deliveryTimeoutMs bounds them, KIP-91). */
 export const DEFAULT_PRODUCER_RETRY: Readonly<ResolvedRetryPolicy> = RETRY_DEFAULTS.Producer;
 
-export const DEFAULT_PRODUCER_CONFIG: Readonly<Omit<ProducerConfig, 'bootstrapServers'>> = Object.freeze({
-  batchSize: 16_384,
-  lingerMs: 0,
-  bufferMemory: 32 * 1024 * 1024,
-  maxBlockMs: 60_000,
-  maxInFlightRequests: 5,
-  connections: 4,
-  enableIdempotence: false,
-  requestTimeoutMs: 30_000,
-  deliveryTimeoutMs: 120_000,
-  retry: DEFAULT_PRODUCER_RETRY,
-  metadataMaxAgeMs: 300_000,
-  compressionType: 'none',
-  connectionTimeoutMs: 10_000,
-  clientId: 'rivven-rx-producer',
-});
+/** The producer's defaults: its own options', and the shared settings' as the producer has them. */
+export const DEFAULT_PRODUCER_CONFIG: Readonly<ProducerTuning & Pick<ResolvedProducerConfig, 'clientId' | 'connectionTimeoutMs' | 'requestTimeoutMs' | 'retry'>> =
+  Object.freeze({
+    batchSize: 16_384,
+    lingerMs: 0,
+    bufferMemory: 32 * 1024 * 1024,
+    maxBlockMs: 60_000,
+    maxInFlightRequests: 5,
+    connections: 4,
+    enableIdempotence: false,
+    requestTimeoutMs: CONNECTION_SETTING_DEFAULTS.requestTimeoutMs,
+    deliveryTimeoutMs: 120_000,
+    retry: DEFAULT_PRODUCER_RETRY,
+    metadataMaxAgeMs: 300_000,
+    compressionType: 'none',
+    connectionTimeoutMs: CONNECTION_SETTING_DEFAULTS.connectionTimeoutMs,
+    clientId: 'rivven-rx-producer',
+  });
 
 /** A preset: some of the producer's own options, spread into the options given to `Producer.create`. */
 export type ProducerPreset = Readonly<Partial<ProducerTuning>>;
@@ -128,38 +122,32 @@ const PRODUCER_TUNING_KEYS: readonly (keyof ProducerTuning)[] = [
   'compressionType',
 ];
 
-/** Every option a Producer takes: anything else is a typo, refused with the closest name. */
-export const PRODUCER_OPTION_KEYS: readonly string[] = [...CONNECTION_SETTING_KEYS, 'scheduler', ...PRODUCER_TUNING_KEYS];
+/** The producer's own option names (the shared ones are connection-settings.ts's). */
+const PRODUCER_OWN_KEYS: readonly string[] = ['scheduler', ...PRODUCER_TUNING_KEYS];
 
 const COMPRESSION_TYPES: readonly CompressionAlgorithm[] = ['none', 'lz4', 'snappy', 'zstd'];
 
 /**
- * `acks` was accepted and then ignored: rivvend 0.0.22 acknowledges a write once it is durable,
- * whatever is asked. An option without effect is refused rather than kept as a false promise.
+ * `acks` is Kafka's producer option every Kafka user brings along, and it has no effect here:
+ * rivvend 0.0.22 acknowledges a write once it is durable, whatever is asked. It is refused saying
+ * so, rather than with "no option 'acks'", which would leave a reader wondering what durability
+ * they get without it. (It is not a name of an earlier version: those get the closest-name guess
+ * only, as every unknown key does.)
  */
-const ACKS_REMOVED =
-  'this option was removed: rivvend 0.0.22 acknowledges every write after its durable write whatever acks asks, so acks had no effect; remove it';
+const ACKS_HAS_NO_EFFECT =
+  'rivvend 0.0.22 acknowledges every write after its durable write whatever acks asks, so acks would have no effect; remove it';
 
-/**
- * Options that became fields of `retry`: no name is close enough for a guess, so the message says
- * where each went.
- */
-const FORMER_NAMES: Readonly<Record<string, string>> = {
-  retries: "retry: { maxAttempts }, which counts the first attempt too (retries: n is maxAttempts: n + 1; unset, attempts are bounded by deliveryTimeoutMs only)",
-  retryBackoffMs: 'retry: { initialDelayMs }',
-  retryBackoffMaxMs: 'retry: { maxDelayMs }',
-};
-
-export function resolveProducerConfig(input: ProducerConfigInput): ProducerConfig {
-  const options = optionsObject<ProducerConfigInput>('Producer', input);
-  if (Object.prototype.hasOwnProperty.call(options, 'acks')) throw new ConfigError('acks', ACKS_REMOVED);
-  rejectUnknownKeys('Producer', options, PRODUCER_OPTION_KEYS, FORMER_NAMES);
-  const given = dropUndefined(options);
-  const config: ProducerConfig = {
+export function resolveProducerConfig(input: ProducerConfig): ResolvedProducerConfig {
+  const options = optionsObject<ProducerConfig>('Producer', input);
+  if (Object.prototype.hasOwnProperty.call(options, 'acks')) throw new ConfigError('acks', ACKS_HAS_NO_EFFECT);
+  const shared = resolveConnectionSettings('Producer', options, { ownKeys: PRODUCER_OWN_KEYS, retry: DEFAULT_PRODUCER_RETRY, clientId: DEFAULT_PRODUCER_CONFIG.clientId });
+  const tuning = Object.fromEntries(PRODUCER_TUNING_KEYS.filter((key) => options[key] !== undefined).map((key) => [key, options[key]])) as Partial<ProducerTuning>;
+  const scheduler = checkScheduler(options.scheduler);
+  const config: ResolvedProducerConfig = {
     ...DEFAULT_PRODUCER_CONFIG,
-    ...given,
-    bootstrapServers: resolveBootstrapServers(options.bootstrapServers),
-    retry: resolveRetryPolicy(options.retry, DEFAULT_PRODUCER_RETRY),
+    ...tuning,
+    ...shared,
+    ...(scheduler === undefined ? {} : { scheduler }),
   };
   integerIn('batchSize', config.batchSize, 1);
   durationMs('lingerMs', config.lingerMs, 0);
@@ -170,21 +158,11 @@ export function resolveProducerConfig(input: ProducerConfigInput): ProducerConfi
   if (typeof config.enableIdempotence !== 'boolean') {
     throw new ConfigError('enableIdempotence', `expected true or false, got ${String(config.enableIdempotence)}`);
   }
-  durationMs('requestTimeoutMs', config.requestTimeoutMs, 1);
   durationMs('deliveryTimeoutMs', config.deliveryTimeoutMs, 1);
   durationMs('metadataMaxAgeMs', config.metadataMaxAgeMs, 0);
-  durationMs('connectionTimeoutMs', config.connectionTimeoutMs, 1);
   oneOf('compressionType', config.compressionType, COMPRESSION_TYPES);
   if (config.batchSize > config.bufferMemory) {
     throw new ConfigError('batchSize', `(${config.batchSize}) cannot exceed bufferMemory (${config.bufferMemory})`);
   }
-  // clientId, tls, auth, socketFactory, logger, logLevel and scheduler are checked as every
-  // connection checks them, here rather than at the first connect.
-  validateConnectionOptions({ ...connectionOptionsOf(config), ...(config.scheduler === undefined ? {} : { scheduler: config.scheduler }) }, 'Producer');
   return config;
-}
-
-
-function dropUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

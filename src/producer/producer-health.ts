@@ -1,9 +1,10 @@
 /**
  * The producer's health figures: the counters its parts update, the snapshot `health()` returns,
- * and the `health$` stream of snapshots (on change, at most every 250 ms).
+ * and the `health$` stream of snapshots (on change, at most every 250 ms). One such file per
+ * component (client/pipelined-health.ts, client/resilient-health.ts, consumer/consumer-health.ts).
  */
 import { BehaviorSubject, Subject, throttleTime, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
-import type { ConnectionLanes } from './connection-lanes.js';
+import type { PartitionLanes } from './partition-lanes.js';
 import type { Idempotence } from './idempotence.js';
 import type { MemoryBudget } from './memory-budget.js';
 
@@ -35,7 +36,7 @@ export interface ProducerHealth {
 
 /** The producer's parts a snapshot reads, besides the counters. */
 export interface HealthSources {
-  readonly lanes: ConnectionLanes;
+  readonly lanes: PartitionLanes;
   readonly idempotence: Idempotence;
   readonly budget: MemoryBudget;
   /** Records accepted and still without an outcome. */

@@ -5,7 +5,7 @@
 import type { SchedulerLike } from 'rxjs';
 import type { Bytes } from '../client/client-types.js';
 import { ConfigError } from '../errors.js';
-import type { ProducerConfig } from './producer-config.js';
+import type { ResolvedProducerConfig } from './producer-config.js';
 
 export interface ProducerRecord<C = unknown> {
   topic: string;
@@ -76,7 +76,7 @@ export class PendingRecord {
 export function createPendingRecord<C>(
   record: ProducerRecord<C>,
   sink: DeliverySink<C>,
-  limits: Pick<ProducerConfig, 'bufferMemory' | 'deliveryTimeoutMs'>,
+  limits: Pick<ResolvedProducerConfig, 'bufferMemory' | 'deliveryTimeoutMs'>,
   scheduler: SchedulerLike,
 ): PendingRecord {
   if (typeof record?.topic !== 'string' || record.topic.length === 0) throw new ConfigError('record.topic', 'must be a non-empty string');

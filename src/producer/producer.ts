@@ -4,7 +4,7 @@
  * leave as one `PublishBatch` (or `IdempotentPublishBatch`) when `batchSize` bytes are queued or
  * `lingerMs` has passed, one batch in flight per partition (order is kept), at most
  * `maxInFlightRequests` in flight overall (record-accumulator.ts, batch-dispatch.ts). Partitions
- * are spread over `connections` connections (connection-lanes.ts), so batches of different
+ * are spread over `connections` connections (partition-lanes.ts), so batches of different
  * partitions are written in parallel. Memory is bounded by `bufferMemory`. A batch is retried
  * until its records' `deliveryTimeoutMs` (batch-sender.ts, outstanding-records.ts); the idempotent
  * producer's id and sequences, and their re-initialisation after the broker lost them, are in
@@ -15,18 +15,17 @@ import { ConfigError, ConnectionError, TimeoutError } from '../errors.js';
 import type { Client } from '../client/client.js';
 import { createLog } from '../observability/log.js';
 import { MAX_LIST_LEN } from '../protocol/request-schema.js';
-import { ConnectionLanes } from './connection-lanes.js';
-import type { ConnectionSeam, LaneHandle } from '../client/server-lanes.js';
+import { PartitionLanes } from './partition-lanes.js';
+import type { ConnectionSeam, LaneHandle } from '../client/pinned-lanes.js';
 import { BatchSender } from './batch-sender.js';
 import { Retrier } from '../client/retrier.js';
 import { BatchDispatcher } from './batch-dispatch.js';
-import { FlushWaiters } from './flush-waiters.js';
 import { Idempotence } from './idempotence.js';
-import { OutstandingRecords } from './outstanding-records.js';
+import { FlushWaiters, OutstandingRecords } from './outstanding-records.js';
 import { RecordAccumulator, type ReadyBatch } from './record-accumulator.js';
 import { MemoryBudget } from './memory-budget.js';
 import { Partitioner } from './partitioner.js';
-import { resolveProducerConfig, type ProducerConfig, type ProducerConfigInput } from './producer-config.js';
+import { resolveProducerConfig, type ResolvedProducerConfig, type ProducerConfig } from './producer-config.js';
 import { ProducerHealthFeed, type ProducerHealth } from './producer-health.js';
 import { createPendingRecord, type DeliverySink, type PendingRecord, type ProducerRecord, type ProducerResult } from './producer-record.js';
 import { TopicMetadataCache } from './topic-metadata.js';
@@ -35,9 +34,9 @@ import { connectionOptionsOf } from '../transport/connection-options.js';
 const noop = (): void => undefined;
 
 export class Producer {
-  readonly config: Readonly<ProducerConfig>;
+  readonly config: Readonly<ResolvedProducerConfig>;
   private readonly scheduler: SchedulerLike;
-  private readonly lanes: ConnectionLanes;
+  private readonly lanes: PartitionLanes;
   private readonly budget: MemoryBudget;
   private readonly partitioner: Partitioner;
   private readonly accumulator: RecordAccumulator<PendingRecord>;
@@ -53,14 +52,14 @@ export class Producer {
   /** Live producer stats: emitted on change, at most every 250 ms; completes on close(). */
   readonly health$: Observable<ProducerHealth>;
 
-  private constructor(config: ProducerConfig, seam: ConnectionSeam) {
+  private constructor(config: ResolvedProducerConfig, seam: ConnectionSeam) {
     this.config = config;
     this.scheduler = config.scheduler ?? asyncScheduler;
     // lingerMs 0: send at the end of the current tick, so records sent together leave together.
     const lingerScheduler = config.scheduler ?? (config.lingerMs === 0 ? asapScheduler : asyncScheduler);
     this.budget = new MemoryBudget(config.bufferMemory);
     this.partitioner = new Partitioner(config.batchSize);
-    this.lanes = new ConnectionLanes(config.bootstrapServers, connectionOptionsOf(config), config.connections, seam.connect);
+    this.lanes = new PartitionLanes(config.bootstrapServers, connectionOptionsOf(config), config.connections, seam.connect);
     this.outstanding = new OutstandingRecords<PendingRecord>(this.scheduler, (entry) =>
       this.settle(entry, new TimeoutError(`record for ${entry.topic} not acknowledged within deliveryTimeoutMs (${config.deliveryTimeoutMs} ms)`)),
     );
@@ -119,7 +118,7 @@ export class Producer {
    * Validate the configuration and create a producer. It connects on the first send.
    * `seam` is for tests: where the lane connections come from (default `Client.connect$`).
    */
-  static create(config: ProducerConfigInput, seam: ConnectionSeam = {}): Producer {
+  static create(config: ProducerConfig, seam: ConnectionSeam = {}): Producer {
     return new Producer(resolveProducerConfig(config), seam);
   }
 

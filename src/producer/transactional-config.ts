@@ -1,25 +1,22 @@
 /**
- * The TransactionalProducer's options: the shared connection settings plus the transaction's own,
- * checked once at `create$` (unknown keys refused with the closest name) before any socket exists.
+ * The TransactionalProducer's configuration: the shared connection settings (resolved in
+ * connection-settings.ts) plus the transaction's own, checked once at `create$` (unknown keys
+ * refused with the closest name) before any socket exists.
  */
-import {
-  CONNECTION_SETTING_KEYS,
-  resolveBootstrapServers,
-  resolveRetryPolicy,
-  type ConnectionSettings,
-  type ResolvedRetryPolicy,
-} from '../connection-settings.js';
-import { MAX_TIMER_MS, describeValue, integerIn, optionsObject, rejectUnknownKeys } from '../settings-validation.js';
+import { resolveConnectionSettings, type ConnectionSettings, type ResolvedConnectionSettings } from '../connection-settings.js';
+import { MAX_TIMER_MS, describeValue, integerIn, optionsObject } from '../settings-validation.js';
 import { ConfigError } from '../errors.js';
-import { connectionOptionsOf, validateConnectionOptions } from '../transport/connection-options.js';
+import { connectionOptionsOf } from '../transport/connection-options.js';
+import type { ConnectionOptions } from '../transport/connection-types.js';
 import { RETRY_DEFAULTS } from '../client/retrier.js';
 
 /**
- * The shared connection settings (connection-settings.ts) plus the transaction's own options.
- * `clientId` defaults to the `transactionalId`. `retry` paces the attempts to reach a broker in
- * `create$` (each attempt walks the whole `bootstrapServers` list); by default one attempt is made.
- * Requests of a transaction are never repeated behind the caller's back: a failed transaction
- * fails typed (retriable ones as `TransactionInterruptedError`) for the caller to run again.
+ * What `TransactionalProducer.create$` takes: the shared connection settings (connection-settings.ts)
+ * plus the transaction's own options. `clientId` defaults to the `transactionalId`. `retry` paces
+ * the attempts to reach a broker in `create$` (each attempt walks the whole `bootstrapServers`
+ * list); by default one attempt is made. Requests of a transaction are never repeated behind the
+ * caller's back: a failed transaction fails typed (retriable ones as `TransactionInterruptedError`)
+ * for the caller to run again.
  */
 export interface TransactionalProducerConfig extends ConnectionSettings {
   /** Names this producer's transactions; keep it the same across restarts of one logical producer. */
@@ -38,40 +35,38 @@ export interface TransactionalProducerConfig extends ConnectionSettings {
   bufferMemory?: number;
 }
 
-const CONFIG_KEYS: readonly string[] = [...CONNECTION_SETTING_KEYS, 'transactionalId', 'transactionTimeoutMs', 'bufferMemory'];
-
-/** The nested connection options of earlier versions: their keys are top-level settings now. */
-const FORMER_NAMES: Readonly<Record<string, string>> = {
-  client: 'the connection settings themselves at the top level (clientId, tls, auth, socketFactory, connectionTimeoutMs, requestTimeoutMs, retry, logger, logLevel)',
-  previousProducerId:
-    'nothing: each commit writes under a producer id of its own, so there is no id to resume, and resuming a stored id would fence ' +
-    "whichever producer rivvend gave it to after a restart (see the README's Transactions section)",
-};
-
-/** One pass over the bootstrap list unless `retry` asks for more. */
-const DEFAULT_TRANSACTIONAL_RETRY: Readonly<ResolvedRetryPolicy> = RETRY_DEFAULTS.TransactionalProducer;
-
-export interface ResolvedTransactionalConfig {
-  servers: string[];
+/** The resolved configuration: every default filled in, and what each connection is opened with. */
+export interface ResolvedTransactionalProducerConfig extends ResolvedConnectionSettings {
   transactionalId: string;
   transactionTimeoutMs: number;
   bufferMemory: number;
-  retry: ResolvedRetryPolicy;
-  connection: ReturnType<typeof connectionOptionsOf>;
+  /** The connection options made of the shared settings. */
+  connection: ConnectionOptions;
 }
 
+const OWN_KEYS: readonly string[] = ['transactionalId', 'transactionTimeoutMs', 'bufferMemory'];
+
+/**
+ * `previousProducerId` was removed in this release (CHANGELOG, Unreleased 0.3.0: TransactionalProducer):
+ * code written against the version before it would otherwise be told only that the option does not
+ * exist, not why there is nothing to put in its place.
+ */
+const PREVIOUS_PRODUCER_ID_REMOVED =
+  'TransactionalProducer has no option previousProducerId any more: each commit writes under a producer id of its own, so there is ' +
+  "no id to resume, and resuming a stored id would fence whichever producer rivvend gave it to after a restart (see the README's " +
+  'Transactions section); remove it';
+
 /** Check every option, refusing unknown keys with the closest name (before any socket exists). */
-export function resolveTransactionalConfig(input: TransactionalProducerConfig): ResolvedTransactionalConfig {
+export function resolveTransactionalConfig(input: TransactionalProducerConfig): ResolvedTransactionalProducerConfig {
   const config = optionsObject<TransactionalProducerConfig>('TransactionalProducer', input);
-  rejectUnknownKeys('TransactionalProducer', config, CONFIG_KEYS, FORMER_NAMES);
-  const servers = resolveBootstrapServers(config.bootstrapServers);
+  if (Object.prototype.hasOwnProperty.call(config, 'previousProducerId')) throw new ConfigError('previousProducerId', PREVIOUS_PRODUCER_ID_REMOVED);
+  const shared = resolveConnectionSettings('TransactionalProducer', config, { ownKeys: OWN_KEYS, retry: RETRY_DEFAULTS.TransactionalProducer });
   if (typeof config.transactionalId !== 'string' || config.transactionalId.length === 0) {
     throw new ConfigError('transactionalId', `must be a non-empty string, got ${describeValue(config.transactionalId)}`);
   }
+  // The clientId defaults to the transactionalId.
+  const settings = { ...shared, clientId: config.clientId ?? config.transactionalId };
   const transactionTimeoutMs = integerIn('transactionTimeoutMs', config.transactionTimeoutMs ?? 60_000, 1, MAX_TIMER_MS);
   const bufferMemory = integerIn('bufferMemory', config.bufferMemory ?? 32 * 1024 * 1024, 1);
-  const retry = resolveRetryPolicy(config.retry, DEFAULT_TRANSACTIONAL_RETRY);
-  const connection = connectionOptionsOf({ ...config, clientId: config.clientId ?? config.transactionalId });
-  validateConnectionOptions(connection, 'TransactionalProducer');
-  return { servers, transactionalId: config.transactionalId, transactionTimeoutMs, bufferMemory, retry, connection };
+  return { ...settings, transactionalId: config.transactionalId, transactionTimeoutMs, bufferMemory, connection: connectionOptionsOf(settings) };
 }

@@ -44,20 +44,20 @@
  * is the accumulator: a commit's records are all known at once.
  *
  * Connections: one at a time, opened on demand along `bootstrapServers` (failover walks the list)
- * and re-opened after it failed (transaction-connection.ts).
+ * and re-opened after it failed (client/pinned-lanes.ts's `singleLane`); `create$` connects at once.
  */
 import { Observable, asyncScheduler, defer, firstValueFrom, from, lastValueFrom, type ObservableInput } from 'rxjs';
 import type { Client } from '../client/client.js';
 import type { ProducerIdentity } from '../client/client-types.js';
 import type { ResolvedRetryPolicy } from '../connection-settings.js';
-import { ConfigError, ServerError, TransactionInterruptedError, isUnreachable } from '../errors.js';
+import { AllServersUnavailableError, ConfigError, ServerError, TransactionInterruptedError, isUnreachable } from '../errors.js';
 import { Trace, isTraced, transactionChannel, type TransactionTraceMessage } from '../observability/channels.js';
 import { Log, createLog } from '../observability/log.js';
 import { BatchSender, type TransactionWrite } from './batch-sender.js';
 import { Retrier } from '../client/retrier.js';
+import { singleLane, type SingleLane } from '../client/pinned-lanes.js';
 import { Idempotence, isFencingCode, isLostProducerState } from './idempotence.js';
 import { PartitionSequences } from './partition-sequences.js';
-import { firstClient, openTransactionConnection, type TransactionConnection } from './transaction-connection.js';
 import { TransactionState, type HeldRecord, type OffsetsToCommit, type TransactionalRecord } from './transaction-state.js';
 import { CommitPlacement, byPartition } from './commit-placement.js';
 import { resolveTransactionalConfig, type TransactionalProducerConfig } from './transactional-config.js';
@@ -85,7 +85,7 @@ export class TransactionalProducer {
   commits = 0;
 
   private constructor(
-    private readonly connection: TransactionConnection,
+    private readonly connection: SingleLane,
     readonly config: Readonly<{ transactionalId: string; transactionTimeoutMs: number; bufferMemory: number }>,
     retry: ResolvedRetryPolicy,
     private readonly log: Log = Log.silent,
@@ -114,9 +114,10 @@ export class TransactionalProducer {
   static create$(config: TransactionalProducerConfig): Observable<TransactionalProducer> {
     return defer(async () => {
       const resolved = resolveTransactionalConfig(config);
-      const connection = openTransactionConnection(resolved);
+      const connection = singleLane({ bootstrapServers: resolved.bootstrapServers, client: resolved.connection, closedMessage: 'the producer is closed' });
       try {
-        await firstClient(connection, resolved.retry);
+        // Whole rounds over the list, with backoff: only "no server answered" is worth another; a refusal (credentials, TLS) is final.
+        await new Retrier(resolved.retry).run(() => connection.client(), { retriable: (error) => error instanceof AllServersUnavailableError });
         const log = createLog('transactional-producer', config.logger, config.logLevel, { transactionalId: resolved.transactionalId });
         const settings = { transactionalId: resolved.transactionalId, transactionTimeoutMs: resolved.transactionTimeoutMs, bufferMemory: resolved.bufferMemory };
         return new TransactionalProducer(connection, settings, resolved.retry, log);

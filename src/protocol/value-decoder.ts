@@ -38,8 +38,6 @@ import { CompressionError, ConfigError } from '../errors.js';
 import { checksumProblem, inflateAsync, inflateSync, sizeProblem } from './compression.js';
 import { planValue, type ValueFraming, type ValuePlan } from './value-framing.js';
 
-export type { ValueFraming } from './value-framing.js';
-
 export interface DecodeValuesOptions {
   framing: ValueFraming;
   /** Most decoded bytes this call may produce (see the contract above). */

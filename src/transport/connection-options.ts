@@ -1,83 +1,44 @@
 /**
- * Up-front checks of what `Connection.connect$` is given: an address that is not `host:port`, an
- * option of the wrong type or a key that does not exist is a `ConfigError` (not retriable) before
- * any timer or socket exists — so a bad call fails once, typed, and leaves nothing behind. And
- * the defaults of the options that pass, so what a Connection is given is read in one place.
+ * A Connection's options: the up-front check of what `Connection.connect$` is given (an address
+ * that is not `host:port`, an option of the wrong type or a key that does not exist is a
+ * `ConfigError`, not retriable, before any timer or socket exists — so a bad call fails once,
+ * typed, and leaves nothing behind), their defaults, and the options of a component's connections
+ * made from its resolved settings. The shared settings themselves are checked and resolved in one
+ * place above this layer (connection-settings.ts); this file adds the Connection's own knobs.
  */
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { ConfigError } from '../errors.js';
-import { resolveBootstrapServers, resolveRetryPolicy, type AuthOptions, type ConnectionSettings, type ResolvedRetryPolicy, type SocketFactory } from '../connection-settings.js';
-import { LOG_LEVELS } from '../observability/log.js';
-import { MAX_TIMER_MS, describeValue, durationMs, oneOf, optionsObject, rejectUnknownKeys } from '../settings-validation.js';
+import {
+  CONNECTION_SETTING_DEFAULTS,
+  checkConnectionSettingValues,
+  checkScheduler,
+  type AuthOptions,
+  type ConnectionSettings,
+  type SocketFactory,
+} from '../connection-settings.js';
+import { MAX_TIMER_MS, describeValue, durationMs, rejectUnknownKeys } from '../settings-validation.js';
 import { resolveResponseLimits } from '../protocol/decode-limits.js';
-import { formatAddress, parseAddress, type BrokerAddress } from '../broker-address.js';
+import { parseAddress, type BrokerAddress } from '../broker-address.js';
 import type { ConnectionOptions } from './connection-types.js';
-import { tcpSocketFactory } from './socket-factory.js';
-import { tlsSocketFactory } from './tls.js';
+import { tcpSocketFactory, tlsSocketFactory } from './sockets.js';
 
+/** The Connection's own knobs: options of one connection that are not shared settings. */
+export const CONNECTION_KNOB_KEYS = ['closeTimeoutMs', 'reauthenticateAt', 'scheduler', 'writeLingerUs', 'maxWriteBatch', 'quickAck', 'responseLimits'] as const;
+
+export type ConnectionKnobs = Pick<ConnectionOptions, (typeof CONNECTION_KNOB_KEYS)[number]>;
+
+/** Every option a Connection takes: the shared settings a connection uses, and its knobs. */
 export const CONNECTION_OPTION_KEYS = [
   'clientId',
   'connectionTimeoutMs',
   'requestTimeoutMs',
-  'closeTimeoutMs',
   'auth',
   'tls',
   'socketFactory',
-  'reauthenticateAt',
-  'scheduler',
-  'writeLingerUs',
-  'maxWriteBatch',
-  'quickAck',
-  'responseLimits',
   'logger',
   'logLevel',
+  ...CONNECTION_KNOB_KEYS,
 ] as const;
-
-/** The Connection's own knobs, next to the shared settings of a component that opens connections itself (Client, PipelinedClient). */
-export type ConnectionKnobs = Pick<
-  ConnectionOptions,
-  'closeTimeoutMs' | 'reauthenticateAt' | 'scheduler' | 'writeLingerUs' | 'maxWriteBatch' | 'quickAck' | 'responseLimits'
->;
-
-/** The shared settings (connection-settings.ts) and the Connection's knobs: what Client and PipelinedClient take. */
-export interface ConnectionSettingsWithKnobs extends ConnectionSettings, ConnectionKnobs {}
-
-export interface ResolvedConnectionSettings {
-  /** The servers to connect to, in order of preference. */
-  bootstrapServers: string[];
-  retry: ResolvedRetryPolicy;
-  /** What each Connection is opened with (no bootstrapServers, retry or component option). */
-  connection: ConnectionOptions;
-}
-
-/**
- * Check the settings of a component that opens connections itself: every key (the shared ones,
- * the Connection's knobs except `excludedKeys`, and the component's `ownKeys`), the server list
- * and the retry policy. The component checks the values of its own keys.
- */
-export function resolveConnectionSettings(
-  options: unknown,
-  component: string,
-  {
-    ownKeys,
-    excludedKeys = [],
-    formerNames = {},
-    retryDefaults,
-  }: { ownKeys: readonly string[]; excludedKeys?: readonly string[]; formerNames?: Readonly<Record<string, string>>; retryDefaults: ResolvedRetryPolicy },
-): ResolvedConnectionSettings {
-  const input = optionsObject<Record<string, unknown>>(component, options as Record<string, unknown> | undefined);
-  const knobs = CONNECTION_OPTION_KEYS.filter((key) => !excludedKeys.includes(key));
-  rejectUnknownKeys(component, input, [...knobs, 'bootstrapServers', 'retry', ...ownKeys], formerNames);
-  const { bootstrapServers, retry, ...rest } = input;
-  const connection: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(rest)) if (!ownKeys.includes(key)) connection[key] = value;
-  validateConnectionOptions(connection, component);
-  return {
-    bootstrapServers: resolveBootstrapServers(bootstrapServers),
-    retry: resolveRetryPolicy(retry as ConnectionSettings['retry'], retryDefaults),
-    connection: connection as ConnectionOptions,
-  };
-}
 
 /**
  * The options of one connection opened with a component's settings: the shared keys a connection
@@ -88,6 +49,18 @@ export function connectionOptionsOf(settings: Omit<ConnectionSettings, 'bootstra
   const { clientId, connectionTimeoutMs, requestTimeoutMs, auth, tls, socketFactory, logger, logLevel } = settings;
   const all = { clientId, connectionTimeoutMs, requestTimeoutMs, auth, tls, socketFactory, logger, logLevel };
   return Object.fromEntries(Object.entries(all).filter(([, value]) => value !== undefined)) as ConnectionOptions;
+}
+
+/**
+ * The knobs among `options` (the keys listed in `keys`, those set), each checked: what a component
+ * that takes them (Client, PipelinedClient, ResilientClient's `connection`) adds to its
+ * connections' options.
+ */
+export function connectionKnobsOf(options: object, keys: readonly string[] = CONNECTION_KNOB_KEYS): ConnectionKnobs {
+  const o = options as Readonly<Record<string, unknown>>;
+  const knobs = Object.fromEntries(keys.filter((key) => o[key] !== undefined).map((key) => [key, o[key]]));
+  checkConnectionKnobs(knobs);
+  return knobs as ConnectionKnobs;
 }
 
 /** A broker address: `'host:port'` (IPv6 as `'[addr]:port'`) or `{ host, port }`. */
@@ -107,56 +80,25 @@ export function validateAddress(address: unknown, option = 'address'): BrokerAdd
   throw new ConfigError(option, `expected 'host:port' or { host, port }, got ${describeValue(address)}${hint}`);
 }
 
-function nonNegativeMs(option: string, value: unknown): void {
-  if (value !== undefined) durationMs(option, value, 0);
-}
-
-function plainObject(option: string, value: unknown): void {
-  if (value === undefined) return;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ConfigError(option, `expected an object, got ${describeValue(value)}`);
-  }
-}
-
-/** Refuse keys that `known` does not list, naming the closest known one (the one validator's rule). */
-export const rejectUnknownOptionKeys = rejectUnknownKeys;
-
-/**
- * Check every connection option's type and range. `extraKeys` are keys a wrapper (Client,
- * PipelinedClient) accepts and strips before they reach the connection.
- */
-export function validateConnectionOptions(options: unknown, component = 'Connection', extraKeys: readonly string[] = []): void {
+/** Check every connection option's type and range (`Connection.connect$`'s options). */
+export function validateConnectionOptions(options: unknown, component = 'Connection'): void {
   if (options === undefined) return;
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new ConfigError('options', `${component} expects an options object, got ${describeValue(options)}`);
   }
-  rejectUnknownOptionKeys(component, options, [...CONNECTION_OPTION_KEYS, ...extraKeys]);
-  const o = options as Record<string, unknown>;
-  if (o.clientId !== undefined && (typeof o.clientId !== 'string' || o.clientId.length === 0 || Buffer.byteLength(o.clientId) > 256)) {
-    throw new ConfigError('clientId', `expected a non-empty string of at most 256 bytes, got ${describeValue(o.clientId)}`);
-  }
-  nonNegativeMs('connectionTimeoutMs', o.connectionTimeoutMs);
-  if (o.connectionTimeoutMs === 0) throw new ConfigError('connectionTimeoutMs', 'must be > 0 (a connection attempt needs a deadline)');
-  nonNegativeMs('requestTimeoutMs', o.requestTimeoutMs);
-  nonNegativeMs('closeTimeoutMs', o.closeTimeoutMs);
-  plainObject('auth', o.auth);
-  plainObject('tls', o.tls);
-  if (o.socketFactory !== undefined) {
-    const factory = o.socketFactory as { open?: unknown; kind?: unknown } | null;
-    if (typeof factory !== 'object' || factory === null || typeof factory.open !== 'function' || typeof factory.kind !== 'string') {
-      throw new ConfigError('socketFactory', `expected { kind: string, open(address, onReady): Socket }, got ${describeValue(o.socketFactory)}`);
-    }
-  }
+  rejectUnknownKeys(component, options, CONNECTION_OPTION_KEYS);
+  checkConnectionSettingValues(options);
+  checkConnectionKnobs(options as Readonly<Record<string, unknown>>);
+}
+
+/** The knobs' values, where set. */
+function checkConnectionKnobs(o: Readonly<Record<string, unknown>>): void {
+  if (o.closeTimeoutMs !== undefined) durationMs('closeTimeoutMs', o.closeTimeoutMs, 0);
+  checkScheduler(o.scheduler);
   if (o.reauthenticateAt !== undefined) {
     const at = o.reauthenticateAt;
     if (typeof at !== 'number' || !(at > 0 && at < 1)) {
       throw new ConfigError('reauthenticateAt', `expected a fraction of the session lifetime in (0, 1), got ${describeValue(at)}`);
-    }
-  }
-  if (o.scheduler !== undefined) {
-    const scheduler = o.scheduler as { now?: unknown; schedule?: unknown } | null;
-    if (typeof scheduler !== 'object' || scheduler === null || typeof scheduler.now !== 'function' || typeof scheduler.schedule !== 'function') {
-      throw new ConfigError('scheduler', `expected an RxJS SchedulerLike, got ${describeValue(o.scheduler)}`);
     }
   }
   if (o.writeLingerUs !== undefined) {
@@ -175,36 +117,6 @@ export function validateConnectionOptions(options: unknown, component = 'Connect
     throw new ConfigError('quickAck', `expected true or false, got ${describeValue(o.quickAck)}`);
   }
   resolveResponseLimits(o.responseLimits as never);
-  validateLoggerOptions(o.logger, o.logLevel);
-}
-
-/** `logger`: null, or an object with debug/info/warn/error functions; `logLevel`: one of the levels. */
-export function validateLoggerOptions(logger: unknown, logLevel: unknown): void {
-  if (logger !== undefined && logger !== null) {
-    const l = logger as Record<string, unknown>;
-    const missing = ['debug', 'info', 'warn', 'error'].filter((m) => typeof l[m] !== 'function');
-    if (typeof logger !== 'object' || missing.length > 0) {
-      throw new ConfigError('logger', `expected an object with debug/info/warn/error(fields, message) (pino, console, …) or null, got ${describeValue(logger)}${missing.length > 0 && typeof logger === 'object' ? ` without ${missing.join(', ')}` : ''}`);
-    }
-  }
-  if (logLevel !== undefined) oneOf('logLevel', logLevel, LOG_LEVELS);
-}
-
-/**
- * The settings of `connect$(options)` or of the deprecated `connect$(address, options?)` (Client,
- * PipelinedClient): the address becomes `bootstrapServers`. Anything but a string or `{ host,
- * port }` first, or a second argument, is read as the address form, so `connect$(9092)` is told
- * how to write an address.
- */
-export function connectArguments(component: string, first: unknown, options: unknown): { settings: Record<string, unknown>; addressForm: boolean } {
-  const addressForm = options !== undefined || typeof first !== 'object' || first === null || 'host' in first || 'port' in first;
-  if (!addressForm) return { settings: first as Record<string, unknown>, addressForm };
-  const address = formatAddress(validateAddress(first));
-  const rest = optionsObject<Record<string, unknown>>(component, options as Record<string, unknown> | undefined);
-  if ('bootstrapServers' in rest) {
-    throw new ConfigError('bootstrapServers', `${component}.connect$ was given an address and bootstrapServers; pass only the options object`);
-  }
-  return { settings: { ...rest, bootstrapServers: address }, addressForm };
 }
 
 /**
@@ -236,12 +148,7 @@ export type ResolvedConnectionOptions = Required<
   socketFactory: SocketFactory;
 };
 
-const CONNECTION_DEFAULTS = {
-  clientId: 'rivven-rx',
-  connectionTimeoutMs: 10_000,
-  requestTimeoutMs: 30_000,
-  closeTimeoutMs: 5_000,
-} as const;
+const CONNECTION_DEFAULTS = { ...CONNECTION_SETTING_DEFAULTS, closeTimeoutMs: 5_000 } as const;
 
 /** Options already checked by validateConnectionOptions, with every default filled in. */
 export function withConnectionDefaults(options: ConnectionOptions): ResolvedConnectionOptions {

@@ -1,8 +1,11 @@
 /**
  * The shapes a Connection is configured with and reports: its options, states, per-request
- * options, decoded frames and stats. Kept apart from the Connection class so the modules that
- * implement its parts (and connection-options.ts, which checks the options) can name these types
- * without importing the class they serve. connection.ts re-exports all of them.
+ * options, decoded frames, where a request's outcome goes, and its stats (the public types
+ * `ConnectionOptions`, `ConnectionState`, `ConnectionStats` and `RequestOptions` among them). Kept
+ * apart from the Connection class so the rooms that implement its parts, connection-options.ts
+ * (which checks the options) and the client layer can name these types without importing the
+ * class they serve; everyone imports them from here, and nothing re-exports them but the public
+ * barrel.
  */
 import type { SchedulerLike } from 'rxjs';
 import type { ResponseLimits } from '../protocol/decode-limits.js';
@@ -73,6 +76,13 @@ export interface ConnectionOptions {
 export interface RequestOptions {
   /** Overrides the connection's request timeout for this request (0 = none). */
   timeoutMs?: number;
+}
+
+/** Where a request's outcome goes: its reply (then completion), or its error. */
+export interface RequestSubscriber {
+  next(response: Response): void;
+  complete(): void;
+  error(error: unknown): void;
 }
 
 export interface ResponseFrame {

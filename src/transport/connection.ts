@@ -1,21 +1,16 @@
 /**
- * One connection to a broker: a socket, a frame decoder, and a table of requests in flight matched
- * to replies by correlation id. Requests are pipelined (many in flight at once); requests issued in
- * the same tick leave in one corked socket write.
- *
- * Every operation is a cold Observable: subscribing sends, the reply completes it, unsubscribing
- * before the reply frees the slot and the late reply is dropped silently.
- *
- * Facing a broken or hostile peer: arguments are checked before anything opens (ConfigError);
- * replies are decoded against `responseLimits`; a reply of the wrong type or with an impossible
- * value (response-expectations.ts), an undecodable one, or a request that times out with half a
- * reply received closes the connection (a pool replaces it). Replies with many records are
- * decoded in slices so the event loop keeps turning.
- *
- * This class owns the lifecycle (open, close, fail) and the request path, and ties its parts
- * together: connection-pending (requests in flight by id), -reader (bytes to replies), -dispatch
- * (what a reply means), -write-batcher, -quick-ack, -session (handshake, (re-)authentication),
- * -tracing, -stats.
+ * One connection to a broker: a socket, and requests matched to replies by correlation id.
+ * Requests are pipelined (many in flight at once); requests issued in the same tick leave in one
+ * corked socket write. Every operation is a cold Observable: subscribing sends, the reply completes
+ * it, unsubscribing before the reply frees the slot and the late reply is dropped silently. Facing
+ * a broken or hostile peer: arguments are checked before anything opens (ConfigError); replies are
+ * decoded against `responseLimits`; a reply of the wrong type or with an impossible value
+ * (response-expectations.ts), an undecodable one, or a request that times out with half a reply
+ * received closes the connection (a pool replaces it). This class owns the lifecycle (open, close,
+ * fail) and the request path, and ties the rooms of transport/ together: sockets (TCP/TLS and
+ * what their failures mean), session (handshake, (re-)authentication), correlation (requests in
+ * flight, what a reply means), reply-reader (bytes to replies), request-writer (write coalescing,
+ * quick-ACK pings), request-telemetry (counters, latencies, traces).
  */
 import { BehaviorSubject, Observable, Subject, throwError, timeout } from 'rxjs';
 import type { Socket } from 'node:net';
@@ -27,54 +22,14 @@ import type { Response } from '../protocol/response-schema.js';
 import { publishConnectionEvent } from '../observability/channels.js';
 import { createLog, type Log } from '../observability/log.js';
 import { formatAddress, type BrokerAddress } from '../broker-address.js';
-import { validateAuthOptions } from './authenticator.js';
-import { ReplyDispatcher } from './connection-dispatch.js';
 import { requestArgumentsError, validateAddress, validateConnectionOptions, withConnectionDefaults, type ResolvedConnectionOptions } from './connection-options.js';
-import { PendingRequests, type RequestSubscriber } from './connection-pending.js';
-import { QuickAckPinger } from './connection-quick-ack.js';
-import { ReplyReader } from './connection-reader.js';
-import { ConnectionSession } from './connection-session.js';
-import { RequestCounters } from './connection-stats.js';
-import { startRequestTrace, tracedSubscriber } from './connection-tracing.js';
-import type { ConnectionOptions, ConnectionState, ConnectionStats, RequestOptions, ResponseFrame } from './connection-types.js';
-import { WriteBatcher } from './connection-write-batcher.js';
-
-/**
- * Evidence for the "(if this port expects TLS …)" hint on a connection closed before the handshake
- * completed. A TLS server that gets our plaintext Handshake frame either answers with a TLS alert
- * (caught as a TlsError by the reply reader: its bytes look like a TLS record) or hangs up at once,
- * having sent nothing (node:tls does). A broker that is merely restarting or shedding load looks
- * alike on the wire — rivvend drops its listener at SIGTERM, and a connection accepted just then or
- * a proxy whose upstream refuses closes with nothing sent — so the hint is added only when nothing
- * contradicts TLS: no byte received, the close within TLS_HANGUP_WINDOW_MS of connecting, and no
- * plaintext handshake with that address completed earlier in this process (a port that spoke
- * plaintext does not start to expect TLS; it is restarting).
- */
-const TLS_HANGUP_WINDOW_MS = 1_000;
-/** Addresses (host:port) a plaintext handshake completed with; bounded (oldest forgotten first). */
-const plaintextPeers = new Set<string>();
-const MAX_PLAINTEXT_PEERS = 1_024;
-
-function notePlaintextPeer(address: string): void {
-  plaintextPeers.delete(address);
-  plaintextPeers.add(address);
-  if (plaintextPeers.size > MAX_PLAINTEXT_PEERS) plaintextPeers.delete(plaintextPeers.values().next().value as string);
-}
-
-/** Why a connection closed before its handshake completed, from what was seen (see TLS_HANGUP_WINDOW_MS). */
-export function closedBeforeHandshakeMessage(
-  address: string,
-  seen: { encrypted: boolean; bytesIn: number; msSinceConnect: number | undefined; spokePlaintextBefore: boolean },
-): string {
-  const what = `broker ${address} closed the connection before the handshake completed`;
-  if (seen.encrypted) return what;
-  if (seen.spokePlaintextBefore) return `${what} (it completed a plaintext handshake earlier: it is probably restarting or refusing connections for now)`;
-  if (seen.bytesIn > 0) return `${what}, after sending ${seen.bytesIn} bytes that are not a complete reply`;
-  if (seen.msSinceConnect === undefined || seen.msSinceConnect > TLS_HANGUP_WINDOW_MS) return `${what}, without answering`;
-  return `${what}, at once and without a byte (if this port expects TLS, set the \`tls\` option; otherwise the broker may be restarting)`;
-}
-
-export type { ConnectionOptions, ConnectionState, ConnectionStats, RequestOptions, ResponseFrame } from './connection-types.js';
+import type { ConnectionOptions, ConnectionState, ConnectionStats, RequestOptions, RequestSubscriber, ResponseFrame } from './connection-types.js';
+import { PendingRequests, ReplyDispatcher } from './correlation.js';
+import { ReplyReader } from './reply-reader.js';
+import { QuickAckPinger, WriteBatcher } from './request-writer.js';
+import { RequestCounters, startRequestTrace, tracedSubscriber } from './request-telemetry.js';
+import { ConnectionSession, validateAuthOptions } from './session.js';
+import { closedBeforeHandshakeMessage, endSocket, notePlaintextPeer, openSocket, socketError, spokePlaintextBefore } from './sockets.js';
 
 export class Connection {
   readonly address: BrokerAddress;
@@ -260,7 +215,7 @@ export class Connection {
     this.closePromise = (async () => {
       await this.pending.waitForDrain(this.options.closeTimeoutMs);
       this.failPending(new ConnectionError(`connection to ${formatAddress(this.address)} closed before the reply arrived`));
-      await this.endSocket();
+      await endSocket(this.socket);
       this.setState('closed');
       this.log.debug('closed');
       publishConnectionEvent(() => ({ event: 'close', broker: formatAddress(this.address), clientId: this.options.clientId }));
@@ -300,7 +255,7 @@ export class Connection {
     /** When the TCP connection was established (Date.now()), for closedBeforeHandshakeMessage. */
     let connectedAt: number | undefined;
     try {
-      socket = this.options.socketFactory.open(this.address, () => {
+      socket = openSocket(this.options.socketFactory, this.address, () => {
         connectedAt = Date.now();
         this.session.handshakeAndAuthenticate().then(
           () => {
@@ -317,21 +272,13 @@ export class Connection {
       });
     } catch (error) {
       // A factory (or node:net, on arguments it refuses) that throws: one typed failure, no timer left.
-      finish(
-        error instanceof RivvenError
-          ? error
-          : new ConnectionError(`could not open a socket to ${formatAddress(this.address)}: ${(error as Error)?.message ?? String(error)}`, { cause: error }),
-      );
+      finish(error as RivvenError);
       return () => undefined;
     }
     this.socket = socket;
     socket.on('data', (chunk: Buffer) => this.reader.onData(chunk));
     socket.on('error', (error: NodeJS.ErrnoException) => {
-      const classified = this.options.socketFactory.classifyError?.(error, socket, this.address);
-      const wrapped = classified ?? new ConnectionError(
-        `connection to ${formatAddress(this.address)} failed: ${error.code ?? ''} ${error.message}`.replace(/\s+/g, ' '),
-        { cause: error },
-      );
+      const wrapped = socketError(this.options.socketFactory, error, socket, this.address);
       if (!finished) finish(wrapped);
       else this.fail(wrapped);
     });
@@ -345,7 +292,7 @@ export class Connection {
               encrypted: this.options.socketFactory.encrypted === true,
               bytesIn: this.reader.bytesIn,
               msSinceConnect: connectedAt === undefined ? undefined : Date.now() - connectedAt,
-              spokePlaintextBefore: plaintextPeers.has(address),
+              spokePlaintextBefore: spokePlaintextBefore(address),
             }),
       );
       if (!finished) finish(error);
@@ -438,18 +385,4 @@ export class Connection {
     if (this.stateSubject.value !== state) this.stateSubject.next(state);
     this.statsChanged.next();
   }
-
-  private endSocket(): Promise<void> {
-    const socket = this.socket;
-    if (!socket || socket.destroyed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => socket.destroy(), 1_000);
-      socket.once('close', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      socket.end();
-    });
-  }
 }
-

@@ -1,8 +1,11 @@
 /**
- * SCRAM-SHA-256 (RFC 5802 / RFC 7677) client side, over node:crypto. The message functions are
- * pure; PBKDF2 runs on libuv's thread pool (never on the event loop) and its result is cached per
- * (user, password, salt, iterations), so a pool of connections pays for the 600,000 iterations once.
- *
+ * The client side of SCRAM-SHA-256 (RFC 5802 / RFC 7677) over node:crypto: the username's
+ * SASLprep, the client-first and client-final messages, the checks of what the server sends
+ * (nonce, salt, iteration count, its signature), and PBKDF2, which runs on libuv's thread pool
+ * (never on the event loop) with its result cached per (user, password, salt, iterations) so a
+ * pool of connections pays for the 600,000 iterations once (`clearScramCache` forgets them).
+ * Apart from the session (session.ts, which holds the conversation) because this is the
+ * mechanism's cryptography: pure functions but for the cache, tested against the RFC's vectors.
  * Nothing here ever puts a password, salted password, key or proof into an error message.
  */
 import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';

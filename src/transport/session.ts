@@ -1,17 +1,98 @@
 /**
- * Who a Connection talks as: the Handshake, authentication, and re-authentication before the
- * broker's session expires, with the gate that holds new requests back while re-authentication
- * has the connection to itself. Apart from the Connection because it is a protocol conversation
- * of its own, with its own timer and state, riding on the connection's request path.
+ * Who a Connection talks as: its session with the broker. The Handshake when it opens; then, when
+ * the `auth` setting asks, authentication — SCRAM-SHA-256 (preferred; the RFC 5802 messages and
+ * their proofs are scram.ts's) or PLAIN (only over TLS unless the user says otherwise, loudly) —
+ * and re-authentication before the broker's session expires, with the gate that holds new
+ * requests back while re-authentication has the connection to itself. One file because it is one
+ * protocol conversation riding on the connection's request path, with its own timer and state:
+ * what is exchanged and when it is exchanged read best together.
  */
-import { ConnectionError, IncompatibleBrokerError, ProtocolError, RivvenError } from '../errors.js';
+import { AuthenticationError, ConfigError, ConnectionError, IncompatibleBrokerError, ProtocolError, RivvenError, errorFromServerMessage } from '../errors.js';
 import { PROTOCOL_VERSION } from '../protocol/frame.js';
 import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response } from '../protocol/response-schema.js';
-import { authenticate, type AuthSession } from './authenticator.js';
-import type { RequestSubscriber } from './connection-pending.js';
-import type { ConnectionState, ConnectionStats } from './connection-types.js';
 import type { AuthOptions, SocketFactory } from '../connection-settings.js';
+import type { ConnectionState, ConnectionStats, RequestSubscriber } from './connection-types.js';
+import { clientFinal, clientFirst, parseServerFirst, saltedPassword, verifyServerFinal } from './scram.js';
+
+// ---- Authentication: SCRAM-SHA-256 or PLAIN ---------------------------------------------------
+
+export interface AuthSession {
+  sessionId: string;
+  /** Seconds until the broker forgets the session. */
+  expiresInSeconds: number;
+  mechanism: AuthOptions['mechanism'];
+  username: string;
+}
+
+export type Exchange = (request: RequestInput) => Promise<Response>;
+
+export function validateAuthOptions(auth: AuthOptions): void {
+  if (auth.mechanism !== 'scram-sha-256' && auth.mechanism !== 'plain') {
+    throw new ConfigError('auth.mechanism', `expected 'scram-sha-256' or 'plain', got '${String((auth as { mechanism: unknown }).mechanism)}'`);
+  }
+  if (typeof auth.username !== 'string' || auth.username.length === 0) throw new ConfigError('auth.username', 'must be a non-empty string');
+  if (typeof auth.password !== 'string') throw new ConfigError('auth.password', 'must be a string');
+}
+
+function unexpected(response: Response, step: string): Error {
+  if (response.type === 'Error') {
+    const error = errorFromServerMessage(response.message, step);
+    return error instanceof AuthenticationError ? error : new AuthenticationError(`${step} failed: ${response.message}`);
+  }
+  return new AuthenticationError(`${step}: the broker answered ${response.type}; is this a Rivven broker with authentication enabled?`);
+}
+
+export async function authenticate(exchange: Exchange, auth: AuthOptions, encrypted: boolean): Promise<AuthSession> {
+  validateAuthOptions(auth);
+  return auth.mechanism === 'plain' ? authenticatePlain(exchange, auth, encrypted) : authenticateScram(exchange, auth);
+}
+
+async function authenticateScram(exchange: Exchange, auth: Extract<AuthOptions, { mechanism: 'scram-sha-256' }>): Promise<AuthSession> {
+  const first = clientFirst(auth.username);
+  const serverFirstReply = await exchange({ type: 'ScramClientFirst', message: first.message });
+  if (serverFirstReply.type !== 'ScramServerFirst') throw unexpected(serverFirstReply, 'SCRAM client-first');
+  const serverFirst = parseServerFirst(serverFirstReply.message.toString('utf8'), first.nonce);
+  const salted = await saltedPassword(auth.username, auth.password, serverFirst.salt, serverFirst.iterations);
+  const final = clientFinal(first, serverFirst, salted);
+  const serverFinalReply = await exchange({ type: 'ScramClientFinal', message: final.message });
+  if (serverFinalReply.type !== 'ScramServerFinal') throw unexpected(serverFinalReply, 'SCRAM client-final');
+  verifyServerFinal(serverFinalReply.message.toString('utf8'), final.expectedServerSignature);
+  if (serverFinalReply.sessionId === undefined || serverFinalReply.expiresIn === undefined) {
+    throw new AuthenticationError('SCRAM succeeded but the broker sent no session; cannot continue');
+  }
+  return {
+    sessionId: serverFinalReply.sessionId,
+    expiresInSeconds: Number(serverFinalReply.expiresIn),
+    mechanism: 'scram-sha-256',
+    username: auth.username,
+  };
+}
+
+async function authenticatePlain(
+  exchange: Exchange,
+  auth: Extract<AuthOptions, { mechanism: 'plain' }>,
+  encrypted: boolean,
+): Promise<AuthSession> {
+  const insecureAllowed = auth.dangerouslyAllowPlainWithoutTls === true;
+  if (!encrypted && !insecureAllowed) {
+    throw new ConfigError(
+      'auth',
+      "PLAIN would send the password unencrypted: connect with the `tls` option, use mechanism 'scram-sha-256', " +
+        'or (for local testing only) set auth.dangerouslyAllowPlainWithoutTls',
+    );
+  }
+  const reply = await exchange({
+    type: 'Authenticate',
+    username: auth.username,
+    password: auth.password,
+    requireTls: !insecureAllowed,
+  });
+  if (reply.type !== 'Authenticated') throw unexpected(reply, 'PLAIN authentication');
+  return { sessionId: reply.sessionId, expiresInSeconds: Number(reply.expiresIn), mechanism: 'plain', username: auth.username };
+}
+
+// ---- The session: handshake, authentication, re-authentication --------------------------------
 
 export interface SessionSettings {
   clientId: string;

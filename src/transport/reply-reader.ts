@@ -1,9 +1,11 @@
 /**
  * The inbound side of one Connection: bytes from the socket become frames, frames become decoded
- * replies, handed over in order. Replies with many records are decoded a slice per macrotask (the
- * socket paused meanwhile) so the event loop keeps turning; a TLS answer on a plaintext
- * connection is recognised. Apart from the Connection because turning a byte stream into replies
- * is a job of its own; what a reply means for its request is connection-dispatch.ts's.
+ * replies, handed over in order (the frame decoder and codecs are protocol/'s; this is where they
+ * meet the socket). Replies with many records are decoded a slice per macrotask, the socket paused
+ * meanwhile, so the event loop keeps turning; a TLS answer on a plaintext connection is recognised
+ * and reported as such. A room of its own because turning a byte stream into replies is a job with
+ * its own state (partial frames, the slicing inbox); what a reply means for its request is
+ * correlation.ts's.
  */
 import type { Socket } from 'node:net';
 import { TlsError, type RivvenError } from '../errors.js';

@@ -1,13 +1,31 @@
 /**
- * `commitOffsets()`: acknowledge each processed record and commit in batches — when `maxBatchSize`
- * records have passed, or every `maxIntervalMs`, whichever comes first (as Alpakka's
- * `Committer.flow`). Emits one result per commit, after the broker has accepted it.
+ * The operators of an at-least-once pipeline: records are committed only after they were
+ * processed, so a crash before a commit processes them again on restart. transactional.ts is the
+ * exactly-once counterpart (outputs and the inputs' offsets committed in one transaction).
  *
- *   consumer.records$.pipe(concatMap(process), commitOffsets({ maxBatchSize: 500, maxIntervalMs: 1000 }))
+ * - `produceTo(producer)`: send every record of a stream through a Producer and emit each result
+ *   (with the record's correlation value) — in order within each partition.
+ *
+ *     records$.pipe(produceTo(producer))
+ *
+ * - `commitOffsets()`: acknowledge each processed record and commit in batches — when
+ *   `maxBatchSize` records have passed, or every `maxIntervalMs`, whichever comes first (as
+ *   Alpakka's `Committer.flow`). Emits one result per commit, after the broker has accepted it.
+ *
+ *     consumer.records$.pipe(concatMap(process), commitOffsets({ maxBatchSize: 500, maxIntervalMs: 1000 }))
  */
 import { bufferTime, concatMap, filter, map, tap, asyncScheduler, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import type { CommittedOffsets, ReceiverOffset } from '../consumer/consumer-record.js';
 import { ConfigError } from '../errors.js';
+import type { Producer } from '../producer/producer.js';
+import type { ProducerRecord, ProducerResult } from '../producer/producer-record.js';
+
+/** Every record of the stream sent through `producer`; each result emitted, in order per partition. */
+export function produceTo<C>(producer: Producer): OperatorFunction<ProducerRecord<C>, ProducerResult<C>> {
+  return (records$) => producer.sendAll$(records$);
+}
+
+// ---- commitOffsets ---------------------------------------------------------------------------------
 
 export interface CommitOffsetsOptions {
   /** Commit after this many records. Default 1,000. */

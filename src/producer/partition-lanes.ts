@@ -1,24 +1,26 @@
 /**
- * The producer's connections ("lanes"). rivvend answers one connection's requests strictly in
- * order and makes each appended record durable before the next, so a single connection carries
- * at most one partition's write at a time; writes on different connections overlap (the broker's
- * WAL commits them as a group). Each partition is pinned to one lane, so its batches still arrive
- * in order, while batches of different partitions travel side by side.
+ * Partition lanes: which of the producer's `connections` lanes a partition's batches use. rivvend
+ * answers one connection's requests strictly in order and makes each appended record durable
+ * before the next, so a single connection carries at most one partition's write at a time; writes
+ * on different connections overlap (the broker's WAL commits them as a group). Each partition is
+ * pinned to one lane (murmur2 of the topic, plus the partition), so its batches still arrive in
+ * order, while batches of different partitions travel side by side. Lane 0 also carries metadata
+ * and producer-id requests.
  *
- * Lane 0 also carries metadata and producer-id requests. The lanes are those of the one
- * connection layer (client/server-lanes.ts): opened on first use, with failover along the list.
+ * This file only maps partitions to lanes; the lanes themselves (opened on first use, with
+ * failover along the list, a failed connection never reused) are client/pinned-lanes.ts.
  */
 import type { ClientConnectionOptions } from '../client/client.js';
-import { ServerLanes, type LaneConnector, type LaneHandle } from '../client/server-lanes.js';
+import { PinnedLanes, type LaneConnector, type LaneHandle } from '../client/pinned-lanes.js';
 import { murmur2 } from '../protocol/murmur2.js';
 
-export class ConnectionLanes {
-  private readonly layer: ServerLanes<number>;
+export class PartitionLanes {
+  private readonly layer: PinnedLanes<number>;
   private readonly handles: (LaneHandle | undefined)[];
   private readonly topicSeeds = new Map<string, number>();
 
   constructor(servers: readonly string[], options: ClientConnectionOptions, count: number, connect?: LaneConnector) {
-    this.layer = new ServerLanes<number>({ bootstrapServers: servers, client: options, closedMessage: 'the producer is closed', ...(connect === undefined ? {} : { connect }) });
+    this.layer = new PinnedLanes<number>({ bootstrapServers: servers, client: options, closedMessage: 'the producer is closed', ...(connect === undefined ? {} : { connect }) });
     this.handles = new Array<LaneHandle | undefined>(count).fill(undefined);
   }
 

@@ -1,22 +1,22 @@
 /**
- * The one connection layer (server-lanes.ts, server-rotation.ts) against fake brokers: a failed
+ * The one connection layer (pinned-lanes.ts, server-rotation.ts) against fake brokers: a failed
  * connection is never handed out again, reconnecting starts at the server after the one that
  * failed, a dead first server is passed over once its breaker opens, an error that every server
  * would give stops at once, and connections come from an injectable connector (the fake seam).
  */
 import { Observable, throwError } from 'rxjs';
 import { Client } from '../../src/client/client';
-import { ServerLanes, type LaneConnector } from '../../src/client/server-lanes';
+import { PinnedLanes, type LaneConnector } from '../../src/client/pinned-lanes';
 import { ServerRotation, connectToAny } from '../../src/client/server-rotation';
 import { AllServersUnavailableError, AuthenticationError, ConnectionError } from '../../src/errors';
 import { FakeBroker } from '../support/fake-broker';
 import { until } from '../support/wait';
 
-function lanes(servers: string[], extra: Partial<ConstructorParameters<typeof ServerLanes<string>>[0]> = {}): ServerLanes<string> {
-  return new ServerLanes<string>({ bootstrapServers: servers, client: { requestTimeoutMs: 1_000, clientId: 'spec' }, closedMessage: 'the spec is closed', ...extra });
+function lanes(servers: string[], extra: Partial<ConstructorParameters<typeof PinnedLanes<string>>[0]> = {}): PinnedLanes<string> {
+  return new PinnedLanes<string>({ bootstrapServers: servers, client: { requestTimeoutMs: 1_000, clientId: 'spec' }, closedMessage: 'the spec is closed', ...extra });
 }
 
-describe('ServerLanes', () => {
+describe('PinnedLanes', () => {
   let a: FakeBroker;
   let b: FakeBroker;
   beforeEach(async () => {
@@ -131,7 +131,7 @@ describe('connectToAny', () => {
   });
 });
 
-describe('ServerLanes connector seam', () => {
+describe('PinnedLanes connector seam', () => {
   it('opens lanes through the injected connector, one connection per lane, shared by its users', async () => {
     const broker = await FakeBroker.start();
     const opened: string[] = [];

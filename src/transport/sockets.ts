@@ -1,13 +1,35 @@
 /**
- * TLS and mTLS over node:tls. Certificate and hostname verification are on unless an option whose
- * name says it is dangerous turns them off. TLS failures become TlsError with what to fix.
+ * The socket under a connection, and what its failures mean. Where sockets come from: plain TCP
+ * by default, TLS (and mTLS) when the `tls` setting is given — both are `socketFactory`s (the shape
+ * is in connection-settings.ts), so the Connection never knows which it has; `TlsConfig` builds
+ * and checks a `tls` setting. What a failing socket means: a TLS error becomes a TlsError that
+ * says what to fix, any other a ConnectionError, and a plaintext connection closed before its
+ * handshake is explained (with the "does this port expect TLS?" hint only when nothing
+ * contradicts it). And how one ends: gracefully, destroyed if the peer does not close in time.
+ * One file because these are the socket-level facts a Connection builds on, and none of them
+ * knows about requests. Certificate and hostname verification are on unless an option whose name
+ * says it is dangerous turns them off.
  */
 import { readFileSync } from 'node:fs';
-import { connect, type ConnectionOptions as NodeTlsOptions, type SecureVersion } from 'node:tls';
-import { isIP, type Socket } from 'node:net';
+import { connect as tcpConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions as NodeTlsOptions, type SecureVersion } from 'node:tls';
 import type { PemSource, SocketFactory, TlsOptions } from '../connection-settings.js';
-import { ConfigError, type RivvenError, TlsError } from '../errors.js';
+import { ConfigError, ConnectionError, RivvenError, TlsError } from '../errors.js';
 import { formatAddress, type BrokerAddress } from '../broker-address.js';
+
+// ---- TCP --------------------------------------------------------------------------------------
+
+/** The default `socketFactory`: plain TCP, Nagle off. */
+export const tcpSocketFactory: SocketFactory = {
+  kind: 'tcp',
+  open(address, onReady) {
+    const socket = tcpConnect({ host: address.host, port: address.port, noDelay: true });
+    socket.once('connect', onReady);
+    return socket;
+  },
+};
+
+// ---- TLS and mTLS -----------------------------------------------------------------------------
 
 function loadPem(source: PemSource, option: string): string | Buffer {
   if (typeof source === 'object' && !Buffer.isBuffer(source)) {
@@ -123,6 +145,7 @@ function classifyTlsError(error: NodeJS.ErrnoException, address: BrokerAddress, 
   return undefined;
 }
 
+/** The `socketFactory` of the `tls` setting. */
 export function tlsSocketFactory(options: TlsOptions): SocketFactory {
   const nodeOptions = resolveTlsOptions(options);
   const handshakes = new WeakMap<Socket, boolean>();
@@ -131,7 +154,7 @@ export function tlsSocketFactory(options: TlsOptions): SocketFactory {
     encrypted: true,
     open(address, onReady) {
       const serverName = options.serverName ?? address.host;
-      const socket = connect({
+      const socket = tlsConnect({
         ...nodeOptions,
         host: address.host,
         port: address.port,
@@ -150,4 +173,78 @@ export function tlsSocketFactory(options: TlsOptions): SocketFactory {
       return classifyTlsError(error, address, handshakes.get(socket) ?? false);
     },
   };
+}
+
+// ---- Opening, failing and ending a socket -----------------------------------------------------
+
+/** `factory.open`, with a factory (or node:net, on arguments it refuses) that throws made one typed failure. */
+export function openSocket(factory: SocketFactory, address: BrokerAddress, onReady: () => void): Socket {
+  try {
+    return factory.open(address, onReady);
+  } catch (error) {
+    if (error instanceof RivvenError) throw error;
+    throw new ConnectionError(`could not open a socket to ${formatAddress(address)}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  }
+}
+
+/** A socket's error as a typed error: the factory's reading of it (a TLS problem), or a ConnectionError. */
+export function socketError(factory: SocketFactory, error: NodeJS.ErrnoException, socket: Socket, address: BrokerAddress): RivvenError {
+  return (
+    factory.classifyError?.(error, socket, address) ??
+    new ConnectionError(`connection to ${formatAddress(address)} failed: ${error.code ?? ''} ${error.message}`.replace(/\s+/g, ' '), { cause: error })
+  );
+}
+
+/** End the socket gracefully; destroyed if the peer has not closed it within a second. */
+export function endSocket(socket: Socket | undefined): Promise<void> {
+  if (!socket || socket.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => socket.destroy(), 1_000);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    socket.end();
+  });
+}
+
+/**
+ * Evidence for the "(if this port expects TLS …)" hint on a connection closed before the handshake
+ * completed. A TLS server that gets our plaintext Handshake frame either answers with a TLS alert
+ * (caught as a TlsError by the reply reader: its bytes look like a TLS record) or hangs up at once,
+ * having sent nothing (node:tls does). A broker that is merely restarting or shedding load looks
+ * alike on the wire — rivvend drops its listener at SIGTERM, and a connection accepted just then or
+ * a proxy whose upstream refuses closes with nothing sent — so the hint is added only when nothing
+ * contradicts TLS: no byte received, the close within TLS_HANGUP_WINDOW_MS of connecting, and no
+ * plaintext handshake with that address completed earlier in this process (a port that spoke
+ * plaintext does not start to expect TLS; it is restarting).
+ */
+const TLS_HANGUP_WINDOW_MS = 1_000;
+/** Addresses (host:port) a plaintext handshake completed with; bounded (oldest forgotten first). */
+const plaintextPeers = new Set<string>();
+const MAX_PLAINTEXT_PEERS = 1_024;
+
+/** A plaintext handshake with `address` (host:port) completed. */
+export function notePlaintextPeer(address: string): void {
+  plaintextPeers.delete(address);
+  plaintextPeers.add(address);
+  if (plaintextPeers.size > MAX_PLAINTEXT_PEERS) plaintextPeers.delete(plaintextPeers.values().next().value as string);
+}
+
+/** A plaintext handshake with `address` (host:port) completed earlier in this process. */
+export function spokePlaintextBefore(address: string): boolean {
+  return plaintextPeers.has(address);
+}
+
+/** Why a connection closed before its handshake completed, from what was seen (see TLS_HANGUP_WINDOW_MS). */
+export function closedBeforeHandshakeMessage(
+  address: string,
+  seen: { encrypted: boolean; bytesIn: number; msSinceConnect: number | undefined; spokePlaintextBefore: boolean },
+): string {
+  const what = `broker ${address} closed the connection before the handshake completed`;
+  if (seen.encrypted) return what;
+  if (seen.spokePlaintextBefore) return `${what} (it completed a plaintext handshake earlier: it is probably restarting or refusing connections for now)`;
+  if (seen.bytesIn > 0) return `${what}, after sending ${seen.bytesIn} bytes that are not a complete reply`;
+  if (seen.msSinceConnect === undefined || seen.msSinceConnect > TLS_HANGUP_WINDOW_MS) return `${what}, without answering`;
+  return `${what}, at once and without a byte (if this port expects TLS, set the \`tls\` option; otherwise the broker may be restarting)`;
 }

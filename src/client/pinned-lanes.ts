@@ -1,10 +1,15 @@
 /**
- * Named, pinned connections ("lanes") over the bootstrap list: the one connection layer of the
- * producer (a lane per partition group, so each partition's writes stay in order), the consumer
- * (the coordinator and each fetch lane) and the transactional producer.
+ * Pinned lanes: named connections, each kept for one kind of work, over the bootstrap list — the
+ * connection layer of the producer (a lane per group of partitions: producer/partition-lanes.ts),
+ * the consumer (the coordinator and each fetch lane) and the transactional producer (one lane,
+ * `singleLane`).
  *
- * rivvend answers one connection's requests strictly in order, so work that must not wait behind
- * other work gets its own lane, and work that must stay in order stays on one.
+ * How it differs from its neighbours: a lane is *one* connection that its work always uses (never
+ * shared by the pool's least-loaded rule), so work that must stay in order stays on one
+ * connection and work that must not wait behind other work gets its own — rivvend answers one
+ * connection's requests strictly in order. connection-pool.ts is the ResilientClient's opposite:
+ * interchangeable connections per server, any request on any of them. Which server a lane's
+ * connection goes to is server-rotation.ts's rule.
  *
  * - A lane opens on first use, with failover along the list (server-rotation.ts: from the server
  *   that answered last; those whose breaker is open last).
@@ -22,7 +27,7 @@ import { ServerRotation, connectToAny } from './server-rotation.js';
 /** Opens one ready Client to `server` (emits once) or errors. */
 export type LaneConnector = (server: string, options: ClientConnectionOptions) => Observable<Client>;
 
-export interface ServerLanesOptions<K> {
+export interface PinnedLanesOptions<K> {
   bootstrapServers: readonly string[];
   /** Options of every lane's connection (the address comes from the rotation; its `retry` is not used: callers back off between rounds). */
   client: ClientConnectionOptions;
@@ -46,7 +51,7 @@ export interface ConnectionSeam {
   connect?: LaneConnector;
 }
 
-/** One lane of a ServerLanes, as the code that uses it sees it. */
+/** One lane of a PinnedLanes, as the code that uses it sees it. */
 export interface LaneHandle {
   /** A ready connection, opening one (with failover) if there is none or the last one failed. */
   client(): Promise<Client>;
@@ -72,13 +77,13 @@ interface Lane {
  */
 const defaultConnect: LaneConnector = (server, options) => Client.connect$(server, options);
 
-export class ServerLanes<K extends string | number> {
+export class PinnedLanes<K extends string | number> {
   private readonly lanes = new Map<K, Lane>();
   private readonly rotation: ServerRotation;
   private readonly connect: LaneConnector;
   private closed = false;
 
-  constructor(private readonly options: ServerLanesOptions<K>) {
+  constructor(private readonly options: PinnedLanesOptions<K>) {
     this.rotation = new ServerRotation(options.bootstrapServers);
     this.connect = options.connect ?? defaultConnect;
   }
@@ -178,8 +183,11 @@ export class ServerLanes<K extends string | number> {
   }
 }
 
+/** A lane that closes with its connection layer: the transactional producer's one connection. */
+export type SingleLane = LaneHandle & { close(): Promise<void> };
+
 /** A connection layer of one lane, closed with it (the transactional producer's one connection). */
-export function singleLane(options: ServerLanesOptions<'main'>): LaneHandle & { close(): Promise<void> } {
-  const layer = new ServerLanes<'main'>(options);
+export function singleLane(options: PinnedLanesOptions<'main'>): SingleLane {
+  const layer = new PinnedLanes<'main'>(options);
   return { ...layer.handle('main'), close: () => layer.closeAll() };
 }
