@@ -59,7 +59,7 @@ async function failsCleanly(attempt: () => Promise<unknown>, connectionTimeoutMs
     const error = await rejection(attempt());
     expect(timers.live.size).toBe(0);
     timers.restore();
-    await new Promise((resolve) => setTimeout(resolve, connectionTimeoutMs + 200));
+    await new Promise((resolve) => setTimeout(resolve, connectionTimeoutMs + 50));
     expect(uncaught).toEqual([]);
     expect(sockets()).toBeLessThanOrEqual(socketsBefore);
     return error;

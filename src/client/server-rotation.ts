@@ -15,7 +15,7 @@
  *    are tried last rather than never, because a connection that is wanted now is worth an attempt
  *    (the caller's jittered backoff bounds how often it asks).
  */
-import { AllServersUnavailableError, RivvenError } from '../errors.js';
+import { AllServersUnavailableError, RivvenError, isRetriable } from '../errors.js';
 import { CircuitBreaker, type CircuitBreakerOptions, type CircuitPermit } from './circuit-breaker.js';
 
 /** Breaker settings of the lanes (producer, consumer, Client): open after 3 failures in a row, probe after 1 s, at most every 30 s. */
@@ -104,7 +104,8 @@ export async function connectToAny<T>(rotation: ServerRotation, open: (address: 
       rotation.answered(index);
       return { value, index };
     } catch (error) {
-      if (error instanceof RivvenError && !error.retriable) {
+      // A refusal (credentials, TLS, an incompatible broker) is final; only no answer tries the next server.
+      if (error instanceof RivvenError && !isRetriable(error)) {
         permit?.release();
         throw error;
       }

@@ -13,7 +13,7 @@
  * batch would make the broker answer "duplicate" for records it never stored.
  */
 import type { ProducerIdentity } from '../client/client-types.js';
-import { RivvenError, ServerError, serverCodeOf } from '../errors.js';
+import { ServerError, isRetriable, serverCodeOf } from '../errors.js';
 import { createLog, type Log } from '../observability/log.js';
 import { PartitionSequences } from './partition-sequences.js';
 
@@ -113,7 +113,7 @@ export class Idempotence {
       this.resolved = session;
       return session;
     } catch (error) {
-      if (error instanceof RivvenError && error.retriable) throw error;
+      if (isRetriable(error)) throw error;
       this.granted = false;
       this.onRefused(`idempotence not granted: ${(error as Error).message}`);
       return undefined;
