@@ -7,24 +7,16 @@
 import { VirtualTimeScheduler, firstValueFrom, of, throwError } from 'rxjs';
 import type { Client } from '../../src/client/client';
 import { Retrier } from '../../src/client/retrier';
+import { driveVirtualTime as driveAny } from '../support/virtual-time';
 import { COMMIT_RETRY_MIN_MS, OffsetStore } from '../../src/consumer/offset-store';
 import { PartitionState } from '../../src/consumer/partition-state';
 import { AllServersUnavailableError, ConnectionError, ServerError } from '../../src/errors';
 import { createLog, type LogFields } from '../../src/observability/log';
 
-const POLICY = { initialDelayMs: 100, maxDelayMs: 10_000, multiplier: 2, jitter: 0.25 };
+/** Commits are retried for up to minutes of virtual time: coarse steps. */
+const drive = <T>(scheduler: VirtualTimeScheduler, work: Promise<T>): Promise<T> => driveAny(scheduler, work, { maxMs: 600_000, stepMs: 50 });
 
-/** Run `work` while advancing virtual time (the clock moves only when an action runs: advance the horizon). */
-async function drive<T>(scheduler: VirtualTimeScheduler, work: Promise<T>, maxMs = 600_000): Promise<T> {
-  let done = false;
-  const result = work.finally(() => (done = true));
-  for (let horizon = 50; !done && horizon <= maxMs; horizon += 50) {
-    await new Promise((r) => setImmediate(r));
-    scheduler.maxFrames = horizon;
-    scheduler.flush();
-  }
-  return result;
-}
+const POLICY = { initialDelayMs: 100, maxDelayMs: 10_000, multiplier: 2, jitter: 0.25 };
 
 /** A coordinator that is down until `upAt` (virtual ms), or for good; `refuse` makes the broker answer the commit with an error. */
 function setup(options: { upAt?: number; refuse?: string; maxAttempts?: number; closed?: () => boolean }) {

@@ -8,6 +8,7 @@ import { type Observable, VirtualTimeScheduler, firstValueFrom, of, throwError, 
 import type { Client } from '../../src/client/client';
 import type { HeartbeatResult } from '../../src/client/client-types';
 import { Retrier } from '../../src/client/retrier';
+import { driveVirtualTime } from '../support/virtual-time';
 import { heartbeatLoop$ } from '../../src/consumer/group-watch';
 import { keptMembership, type KeptMembershipHost } from '../../src/consumer/kept-membership';
 import { AllServersUnavailableError, ConnectionError, ServerError } from '../../src/errors';
@@ -50,19 +51,6 @@ function harness(script: Array<'ok' | 'drop' | 'unreachable' | 'unknown-member'>
   return { scheduler, host, heartbeat$, sent, events, connections };
 }
 
-/** Run `work` while advancing virtual time in small steps (promises settle between steps). */
-async function drive<T>(scheduler: VirtualTimeScheduler, work: Promise<T>, maxMs = 60_000): Promise<T> {
-  let done = false;
-  const result = work.finally(() => (done = true));
-  // The virtual clock moves only when an action runs: advance the horizon, not now().
-  for (let horizon = 10; !done && horizon <= maxMs; horizon += 10) {
-    await new Promise((r) => setImmediate(r));
-    scheduler.maxFrames = horizon;
-    scheduler.flush();
-  }
-  return result;
-}
-
 /** Heartbeats as one member through keptMembership, joined over the harness's first connection. */
 function keptBeat(h: ReturnType<typeof harness>): () => Observable<HeartbeatResult> {
   const send = keptMembership(h.host, h.connections[0] as Client);
@@ -73,7 +61,7 @@ describe('keptMembership (membership through a dropped coordinator connection)',
   it('a dropped connection: the same member and generation heartbeat again over a new connection, reported as a kept reconnect', async () => {
     const h = harness(['drop', 'ok']);
     const beat = keptBeat(h);
-    await expect(drive(h.scheduler, firstValueFrom(beat()))).resolves.toEqual(OK);
+    await expect(driveVirtualTime(h.scheduler, firstValueFrom(beat()))).resolves.toEqual(OK);
     expect(h.sent.map((s) => s.connection)).toEqual([0, 1]);
     expect(h.events).toEqual(['unreachable#1', 'drop', 'reconnected after 100']);
   });
@@ -81,7 +69,7 @@ describe('keptMembership (membership through a dropped coordinator connection)',
   it('no broker for a while (a clean restart): keeps trying within sessionTimeoutMs, then heartbeats on', async () => {
     const h = harness(['drop', 'unreachable', 'unreachable', 'ok']);
     const beat = keptBeat(h);
-    await expect(drive(h.scheduler, firstValueFrom(beat()))).resolves.toEqual(OK);
+    await expect(driveVirtualTime(h.scheduler, firstValueFrom(beat()))).resolves.toEqual(OK);
     expect(h.events.filter((e) => e.startsWith('unreachable'))).toEqual(['unreachable#1', 'unreachable#2', 'unreachable#3']);
     expect(h.events[h.events.length - 1]).toBe('reconnected after 300');
   });
@@ -90,14 +78,14 @@ describe('keptMembership (membership through a dropped coordinator connection)',
     const h = harness(['drop', 'unknown-member']);
     const beat = keptBeat(h);
     const reasons = heartbeatLoop$(beat, 1_000, h.scheduler).pipe(toArray());
-    await expect(drive(h.scheduler, firstValueFrom(reasons))).resolves.toEqual(['UNKNOWN_MEMBER_ID']);
+    await expect(driveVirtualTime(h.scheduler, firstValueFrom(reasons))).resolves.toEqual(['UNKNOWN_MEMBER_ID']);
     expect(h.sent).toHaveLength(2);
   });
 
   it('after sessionTimeoutMs without an accepted heartbeat it fails, saying the member has been expired', async () => {
     const h = harness(['drop', ...Array.from({ length: 100 }, () => 'unreachable' as const)], 1_000);
     const beat = keptBeat(h);
-    const error = await drive(h.scheduler, firstValueFrom(beat()).catch((e: unknown) => e));
+    const error = await driveVirtualTime(h.scheduler, firstValueFrom(beat()).catch((e: unknown) => e));
     expect(error).toBeInstanceOf(ConnectionError);
     expect((error as Error).message).toMatch(/no request reached the group coordinator for \d+ ms \(sessionTimeoutMs 1000\).*rejoins/);
     expect(h.scheduler.now()).toBeGreaterThanOrEqual(1_000);
@@ -108,7 +96,7 @@ describe('keptMembership (membership through a dropped coordinator connection)',
     const h = harness(['ok', 'drop', 'ok', 'ok', 'unknown-member']);
     const beat = keptBeat(h);
     const reasons = heartbeatLoop$(beat, 1_000, h.scheduler).pipe(toArray());
-    await expect(drive(h.scheduler, firstValueFrom(reasons))).resolves.toEqual(['UNKNOWN_MEMBER_ID']);
+    await expect(driveVirtualTime(h.scheduler, firstValueFrom(reasons))).resolves.toEqual(['UNKNOWN_MEMBER_ID']);
     // Five heartbeats, the one after the drop on the new connection.
     expect(h.sent.map((s) => s.connection)).toEqual([0, 0, 1, 1, 1]);
     expect(h.events.filter((e) => e.startsWith('reconnected'))).toHaveLength(1);

@@ -326,7 +326,7 @@ export class ResilientClient extends BrokerOperations {
   }
 
   private snapshot(): ResilientHealth {
-    return buildHealth(this.serverList, this.totals, this.finished);
+    return buildHealth(this.serverList.map((server) => server.health()), this.totals, this.finished);
   }
 }
 

@@ -6,7 +6,6 @@
  */
 import type { CircuitState } from './circuit-breaker.js';
 import type { PoolSnapshot } from './connection-pool.js';
-import type { ResilientServer } from './resilient-server.js';
 
 export interface HealthError {
   code: string;
@@ -76,29 +75,8 @@ export interface CallTotals {
   inFlight: number;
 }
 
-function serverHealth(s: ResilientServer): ServerHealth {
-  const breaker = s.breaker.snapshot();
-  return {
-    address: s.label,
-    breaker: breaker.state,
-    consecutiveFailures: breaker.consecutiveFailures,
-    openedAt: breaker.openedAt,
-    halfOpenAt: breaker.halfOpenAt,
-    probeInFlight: breaker.probeInFlight,
-    pool: s.pool.snapshot(),
-    requests: s.requests,
-    answered: s.answered,
-    failures: s.failures,
-    lastError: s.lastError,
-    latencyP50Ms: s.latencies.quantile(0.5),
-    latencyP99Ms: s.latencies.quantile(0.99),
-    lastHealthCheck: s.lastHealthCheck,
-  };
-}
-
 /** The snapshot `health()` returns and `health$` emits. `closed`: everything is closed, this is the last. */
-export function buildHealth(serverList: readonly ResilientServer[], totals: Readonly<CallTotals>, closed: boolean): ResilientHealth {
-  const servers = serverList.map(serverHealth);
+export function buildHealth(servers: ServerHealth[], totals: Readonly<CallTotals>, closed: boolean): ResilientHealth {
   const finished = totals.successes + totals.failures;
   let connections = 0;
   let idle = 0;

@@ -61,6 +61,27 @@ export class ResilientServer {
   noteError(error: unknown, at: number): void {
     this.lastError = describeError(error, at);
   }
+
+  /** This server's part of the client's health snapshot. */
+  health(): ServerHealth {
+    const breaker = this.breaker.snapshot();
+    return {
+      address: this.label,
+      breaker: breaker.state,
+      consecutiveFailures: breaker.consecutiveFailures,
+      openedAt: breaker.openedAt,
+      halfOpenAt: breaker.halfOpenAt,
+      probeInFlight: breaker.probeInFlight,
+      pool: this.pool.snapshot(),
+      requests: this.requests,
+      answered: this.answered,
+      failures: this.failures,
+      lastError: this.lastError,
+      latencyP50Ms: this.latencies.quantile(0.5),
+      latencyP99Ms: this.latencies.quantile(0.99),
+      lastHealthCheck: this.lastHealthCheck,
+    };
+  }
 }
 
 function describeError(error: unknown, at: number): HealthError {
