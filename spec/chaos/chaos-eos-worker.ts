@@ -1,7 +1,7 @@
 /**
  * One process of the chaos run's exactly-once stage (the orchestrator SIGKILLs it now and then and
  * starts it again with the same transactional id): consumer (static assignment of its input
- * partitions) → transform → transactional() → retry, the README's recipe, copying the input topic
+ * partitions) → transform → transactional() → retry, the recipe of docs/exactly-once.md, copying the input topic
  * to one output partition of its own. A restarted instance starts a new TransactionalProducer with
  * the same transactional id (there is no producer id to resume: each commit writes under a fresh
  * one) and resumes from the group's committed offsets.

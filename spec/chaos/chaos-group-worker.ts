@@ -1,6 +1,6 @@
 /**
  * One member of the chaos run's consumer group, in its own process (the orchestrator SIGKILLs
- * members and adds new ones). The README's recipe: records$ → a handler → commitOffsets().
+ * members and adds new ones). The recipe of README.md and docs/consumer.md: records$ → a handler → commitOffsets().
  *
  *   STARTED
  *   ASSIGNED <json { generationId, isLeader, partitions }>

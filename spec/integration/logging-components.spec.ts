@@ -1,5 +1,5 @@
 /**
- * The consumer's and producers' log lines (README "Logging" table) against the real broker: group
+ * The consumer's and producers' log lines (docs/observability.md "Logging" table) against the real broker: group
  * join/sync/rebalance/leave and revokes with their reason (info), a stalled subscriber (warn), a
  * refused commit (warn), a batch given up (warn), fencing (error).
  */

@@ -8,7 +8,7 @@
  *   deliveryTimeoutMs, not by a retry count: KIP-91) and acks resume within ~2 s of the broker being
  *   back; lastError is cleared on recovery.
  *
- * rivvend 0.0.22's own crash recovery is broken (README, broker notes): acknowledged records can be
+ * rivvend 0.0.22's own crash recovery is broken (docs/broker-behaviour.md): acknowledged records can be
  * replayed at duplicate offsets or lost by later writes. So the read-back counts records by their
  * unique value and prints duplicates and missing ones; assertions are on what the client controls
  * (every send gets an outcome: acknowledged, or a typed error; none is dropped by the client).
@@ -142,7 +142,7 @@ describe.each([
         `; producerIdResets ${health.producerIdResets}, retries ${health.retries}`,
       );
       // rivvend's crash recovery can leave a partition whose reads label every record offset 0 (see
-      // the README's "Crash recovery is broken"): an acknowledgement there cannot be true, and the
+      // docs/broker-behaviour.md, "Crash recovery is broken"): an acknowledgement there cannot be true, and the
       // producer says so (NotInLogError) instead of acknowledging base + i. Nothing else may fail.
       const otherFailures = [...outcomes.failed.values()].filter((error) => !(error instanceof NotInLogError));
       expect({ line, outcomes: outcomes.acked.size + outcomes.failed.size, otherFailures }).toEqual({ line, outcomes: TOTAL, otherFailures: [] });

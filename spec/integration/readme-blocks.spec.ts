@@ -1,11 +1,14 @@
 /**
- * The README is the front door: every TypeScript block in it is a whole program that compiles
- * against the built package (imported by its name, `rivven-rx`, as a user would) and runs to
- * completion against real brokers. The addresses, paths and secrets a reader sees in the README
- * are swapped for the test's real ones, nothing else is touched, so a block cannot drift from the
- * API or from what it claims to print.
+ * The README is the front door and `docs/` the rest of the house: every TypeScript block (a
+ * ```ts fence) in README.md and in every docs/*.md page is a whole program that compiles against
+ * the built package (imported by its name, `rivven-rx`, as a user would) and runs to completion
+ * against real brokers. The addresses, paths and secrets a reader sees in the pages are swapped
+ * for the test's real ones, nothing else is touched, so a block cannot drift from the API or from
+ * what it claims to print. Blocks run one at a time against the same broker, README.md first (its
+ * Quick start creates the `orders` topic the other blocks use), then the docs pages in file-name
+ * order. Every relative link between these pages must resolve, anchors included.
  *
- * Substitutions (README literal → what the test provides):
+ * Substitutions (literal in a page → what the test provides):
  *   127.0.0.1:9092        the test broker
  *   127.0.0.1:9093        an address nothing listens on (failover examples)
  *   broker:9092           a broker with SCRAM users (alice, password in RIVVEN_PASSWORD)
@@ -14,8 +17,8 @@
  *   http://127.0.0.1:8081 the real rivven-schema registry
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, normalize } from 'node:path';
 import { freePort, startBroker, startSchemaRegistry, type BrokerProcess, type HarnessProcess } from '../support/broker-process';
 import { generateTestCerts, type TestCerts } from '../support/test-certs';
 import { testBroker } from '../support/test-broker';
@@ -25,16 +28,21 @@ const buildDir = join(root, '.readme-build');
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 const PASSWORD = 'Readme-pw-1!';
 
+/** The pages whose blocks run: README.md first, then docs/*.md by name (paths from the root). */
+const pages = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
+
 interface Block {
-  /** 1-based line of the opening fence, to find the block in the README. */
+  /** The page, relative to the repository root (`README.md`, `docs/producer.md`). */
+  file: string;
+  /** 1-based line of the opening fence, to find the block in its page. */
   line: number;
   /** The heading the block stands under. */
   section: string;
   source: string;
 }
 
-function readmeBlocks(): Block[] {
-  const lines = readFileSync(join(root, 'README.md'), 'utf8').split('\n');
+function pageBlocks(file: string): Block[] {
+  const lines = readFileSync(join(root, file), 'utf8').split('\n');
   const blocks: Block[] = [];
   let section = '';
   for (let i = 0; i < lines.length; i++) {
@@ -44,13 +52,35 @@ function readmeBlocks(): Block[] {
     const start = i;
     const body: string[] = [];
     for (i++; i < lines.length && lines[i]!.trim() !== '```'; i++) body.push(lines[i]!);
-    blocks.push({ line: start + 1, section, source: body.join('\n') });
+    blocks.push({ file, line: start + 1, section, source: body.join('\n') });
   }
   return blocks;
 }
 
-const blocks = readmeBlocks();
-const fileOf = (block: Block) => `block-line-${block.line}`;
+const blocks = pages.flatMap(pageBlocks);
+/** The generated file's name: `README-line-12`, `docs-producer-line-3`. */
+const fileOf = (block: Block) => `${block.file.replace(/\.md$/, '').replace(/\//g, '-')}-line-${block.line}`;
+const blockByFile = new Map(blocks.map((b) => [fileOf(b), b]));
+
+/** GitHub's anchor for a heading: lower case, punctuation but `-` and `_` dropped, spaces → `-`. */
+function slug(heading: string): string {
+  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+}
+
+function anchorsOf(file: string): Set<string> {
+  const seen = new Map<string, number>();
+  const anchors = new Set<string>();
+  let fenced = false;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (line.startsWith('```')) fenced = !fenced;
+    if (fenced || !/^#{1,6} /.test(line)) continue;
+    const base = slug(line.replace(/^#+ /, ''));
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    anchors.add(n === 0 ? base : `${base}-${n}`);
+  }
+  return anchors;
+}
 
 let certs: TestCerts;
 let scram: BrokerProcess;
@@ -114,9 +144,12 @@ beforeAll(async () => {
   try {
     execFileSync(process.execPath, [tsc, '-p', join(buildDir, 'tsconfig.json')], { cwd: root, stdio: 'pipe', encoding: 'utf8' });
   } catch (error) {
-    // Name the README lines, not the generated files.
-    const output = String((error as { stdout?: string }).stdout ?? error).replace(/block-line-(\d+)\.ts\((\d+)/g, (_m, line: string, at: string) => `README.md:${Number(line) + Number(at)}`);
-    throw new Error(`a README block does not compile:\n${output}`);
+    // Name the pages' lines, not the generated files.
+    const output = String((error as { stdout?: string }).stdout ?? error).replace(/([\w-]+-line-\d+)\.ts\((\d+)/g, (m, name: string, at: string) => {
+      const block = blockByFile.get(name);
+      return block ? `${block.file}:${block.line + Number(at)}` : m;
+    });
+    throw new Error(`a README or docs/ block does not compile:\n${output}`);
   }
 }, 180_000);
 
@@ -126,16 +159,35 @@ afterAll(async () => {
   rmSync(buildDir, { recursive: true, force: true });
 });
 
-describe('README code blocks', () => {
+describe('README and docs/ code blocks', () => {
   it('there are blocks for the quick start, producer, consumer, resilience, transactions and security', () => {
     const sections = new Set(blocks.map((b) => b.section));
     expect(blocks.length).toBeGreaterThanOrEqual(8);
     for (const wanted of ['Quick start', 'Producer', 'Consumer', 'Security']) expect([...sections].some((s) => s.startsWith(wanted))).toBe(true);
+    // The README shows one example per component; the docs pages keep theirs.
+    expect(blocks.filter((b) => b.file === 'README.md').length).toBeGreaterThanOrEqual(5);
+    expect(blocks.filter((b) => b.file.startsWith('docs/')).length).toBeGreaterThanOrEqual(8);
   });
 
-  it.each(blocks.map((b) => [`line ${b.line} (${b.section})`, b] as const))('%s compiles and runs to completion', async (_name, block) => {
+  it('every relative link of README.md and docs/ resolves, anchors included', () => {
+    const broken: string[] = [];
+    for (const page of pages) {
+      const text = readFileSync(join(root, page), 'utf8').replace(/```[\s\S]*?```/g, '');
+      for (const match of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        const target = match[1] ?? '';
+        if (/^[a-z]+:/.test(target)) continue; // https:, mailto:
+        const [path = '', anchor] = target.split('#');
+        const file = path === '' ? join(root, page) : normalize(join(root, dirname(page), path));
+        if (!existsSync(file)) broken.push(`${page}: ${target} (no such file)`);
+        else if (anchor !== undefined && (!file.endsWith('.md') || !anchorsOf(file).has(anchor))) broken.push(`${page}: ${target} (no such heading)`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+
+  it.each(blocks.map((b) => [`${b.file}:${b.line} (${b.section})`, b] as const))('%s compiles and runs to completion', async (_name, block) => {
     const result = await run(fileOf(block));
-    if (result.status !== 0) throw new Error(`README.md:${block.line} exited ${result.status}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+    if (result.status !== 0) throw new Error(`${block.file}:${block.line} exited ${result.status}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
     // The client's own warnings may appear (they are what a reader would see); nothing else may.
     expect(result.stderr.split('\n').filter((line) => line !== '' && !/^rivven-rx WARN /.test(line))).toEqual([]);
     // Each block prints what it claims; a block that prints nothing proves nothing.

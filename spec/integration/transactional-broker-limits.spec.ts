@@ -2,9 +2,9 @@
  * rivvend 0.0.22's own transaction semantics that bound what exactly-once can promise, each as a
  * reproducible scenario against the real broker, driven with the raw transaction requests of
  * `Client` (TransactionalProducer is built around these limits, so it cannot show them). These tests
- * pin the broker's CURRENT behaviour (the README's "Transactions" section cites them): if one fails
- * after a broker upgrade, the broker changed — update the README and the producer, do not just
- * flip the assertion.
+ * pin the broker's CURRENT behaviour (docs/exactly-once.md, "Transactions", cites them): if one
+ * fails after a broker upgrade, the broker changed — update docs/exactly-once.md and the producer,
+ * do not just flip the assertion.
  *
  * Sources: rivvend-0.0.22 src/handler/{transaction,consume}.rs, rivven-core-0.0.22 src/transaction.rs.
  */

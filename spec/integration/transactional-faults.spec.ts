@@ -7,7 +7,7 @@
  *   a restart), and running the transaction again commits it;
  * - consume → transactional() → retry() through a broker crash resumes by itself.
  *
- * rivvend 0.0.22's crash recovery is broken (README, broker notes): records stored before the crash
+ * rivvend 0.0.22's crash recovery is broken (docs/broker-behaviour.md): records stored before the crash
  * can be replayed or lost. So the read-back counts records by their unique value and prints
  * duplicates and missing ones; the assertions are on what the client controls.
  */

@@ -105,7 +105,7 @@ describe("'detect': a plain value comes back exactly as it was sent", () => {
     );
   });
 
-  it('the measured odds behind the README: random Snappy payloads whose sizes agree rarely decode (p ≈ 2^-16)', () => {
+  it('the measured odds behind docs/value-framing.md: random Snappy payloads whose sizes agree rarely decode (p ≈ 2^-16)', () => {
     // The weakest first byte, 0x13: given header size = length preamble (a 2^-32 coincidence for a
     // plain value), the rest must also be a valid Snappy stream of exactly that length.
     let x = 0x9e3779b9;

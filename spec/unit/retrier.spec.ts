@@ -1,7 +1,7 @@
 /**
  * The one retrier (src/client/retrier.ts): the delay rule (exponential, ±jitter, never above
  * maxDelayMs), when it gives up (not retriable, maxAttempts, a deadline, minElapsedMs, a stopping
- * owner), its loops in virtual time, and the README's table of each component's defaults.
+ * owner), its loops in virtual time, and the table of each component's defaults in docs/clients.md.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -184,9 +184,9 @@ describe('Retrier loops in virtual time', () => {
   });
 });
 
-describe('RETRY_DEFAULTS: one table, and the README says what it holds', () => {
-  it("README's per-component table matches the code, row by row", () => {
-    const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+describe('RETRY_DEFAULTS: one table, and docs/clients.md says what it holds', () => {
+  it("docs/clients.md's per-component table matches the code, row by row", () => {
+    const readme = readFileSync(join(__dirname, '..', '..', 'docs', 'clients.md'), 'utf8');
     const header = readme.indexOf('| component | one attempt | `maxAttempts` |');
     expect(header).toBeGreaterThan(0);
     const rows = readme

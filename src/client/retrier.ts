@@ -10,7 +10,7 @@
  * - **how long** to wait: `retryDelay`, the one delay rule;
  * - and it runs the loop, as an RxJS operator (`retry$`) or over promises (`run`).
  *
- * It also holds each component's default policy (`RETRY_DEFAULTS`), the table the README's table
+ * It also holds each component's default policy (`RETRY_DEFAULTS`), the table docs/clients.md's table
  * is checked against (spec/unit/retrier.spec.ts). KafkaJS's `createRetry` and franz-go's single
  * `retryBackoff` are the models: one policy shape, one delay function, one place to read.
  */

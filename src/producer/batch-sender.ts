@@ -342,7 +342,7 @@ export class BatchSender {
       // with offsets its log does not hold: say it once, then count (health().recordsFailed).
       this.notInLog++;
       if (this.notInLog > 1 || !this.log.enabled('warn')) return;
-      this.log.warn('acknowledgements the log does not bear out: the records fail with NotInLogError (rivvend crash recovery? see the README); later ones are counted in recordsFailed, not logged', {
+      this.log.warn('acknowledgements the log does not bear out: the records fail with NotInLogError (rivvend crash recovery? see docs/broker-behaviour.md); later ones are counted in recordsFailed, not logged', {
         topic: target.topic,
         partition: target.partition,
         records: target.records.length,

@@ -53,8 +53,8 @@ const OWN_KEYS: readonly string[] = ['transactionalId', 'transactionTimeoutMs', 
  */
 const PREVIOUS_PRODUCER_ID_REMOVED =
   'TransactionalProducer has no option previousProducerId any more: each commit writes under a producer id of its own, so there is ' +
-  "no id to resume, and resuming a stored id would fence whichever producer rivvend gave it to after a restart (see the README's " +
-  'Transactions section); remove it';
+  "no id to resume, and resuming a stored id would fence whichever producer rivvend gave it to after a restart (see docs/exactly-once.md, " +
+  'Transactions); remove it';
 
 /** Check every option, refusing unknown keys with the closest name (before any socket exists). */
 export function resolveTransactionalConfig(input: TransactionalProducerConfig): ResolvedTransactionalProducerConfig {

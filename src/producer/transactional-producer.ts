@@ -23,7 +23,7 @@
  * records pipelined on one connection, offsets, commit), which keeps the window in which its
  * records are visible before the commit (rivvend's missing last stable offset) that short.
  *
- * What follows from it (the README's "Transactions" section says it to users):
+ * What follows from it (docs/exactly-once.md, "Transactions", says it to users):
  * - `publish$`/`send$` inside a transaction complete once the records are held; their offsets
  *   exist only when the transaction commits: `commit$()` and `transaction$()` emit them.
  * - There is no zombie fencing: with a new producer id per commit there is no epoch to bump, and
