@@ -58,7 +58,7 @@ export class NotInLogError extends RivvenError { readonly code = 'NOT_IN_LOG' as
 export class ConnectionError extends RivvenError { readonly code = 'CONNECTION' as const; readonly retriable = true; }
 
 /** No answer within the time allowed (connection, request or delivery timeout). */
-export class TimeoutError extends RivvenError { readonly code = 'TIMEOUT' as const; readonly retriable = true; }
+export class RivvenTimeoutError extends RivvenError { readonly code = 'TIMEOUT' as const; readonly retriable = true; }
 
 /** The broker answered with `Response::Error`. `serverCode` and `retriable` come from the table of rivvend's error texts. */
 export class ServerError extends RivvenError {
@@ -129,8 +129,8 @@ export class AllServersUnavailableError extends RivvenError { readonly code = 'A
  * The broker could not be reached or did not answer in time — as opposed to answering with an
  * error: a new connection (along the bootstrap list) may work.
  */
-export function isUnreachable(error: unknown): error is ConnectionError | TimeoutError | AllServersUnavailableError {
-  return error instanceof ConnectionError || error instanceof TimeoutError || error instanceof AllServersUnavailableError;
+export function isUnreachable(error: unknown): error is ConnectionError | RivvenTimeoutError | AllServersUnavailableError {
+  return error instanceof ConnectionError || error instanceof RivvenTimeoutError || error instanceof AllServersUnavailableError;
 }
 
 /**

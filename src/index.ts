@@ -18,7 +18,7 @@ export {
   SchemaRegistryError,
   ServerError,
   ThrottledError,
-  TimeoutError,
+  RivvenTimeoutError,
   TlsError,
   TransactionInterruptedError,
   type RivvenErrorCode,

@@ -8,7 +8,7 @@ import { filter, firstValueFrom, forkJoin, lastValueFrom, mergeMap, range, reduc
 import { PipelinedClient } from '../../src/client/pipelined-client';
 import { PipelinedClientPresets } from '../../src/client/pipelined-options';
 import { Client } from '../../src/client/client';
-import { ConfigError, ConnectionError, ServerError, TimeoutError } from '../../src/errors';
+import { ConfigError, ConnectionError, ServerError, RivvenTimeoutError } from '../../src/errors';
 import { startBroker, type BrokerProcess } from '../support/broker-process';
 import { FaultProxy } from '../support/fault-proxy';
 import { unique } from '../support/names';
@@ -90,11 +90,11 @@ describe('PipelinedClient against the real broker', () => {
     await client.close();
   });
 
-  it('times out requests the broker never answers (blackhole) with TimeoutError, counted in health', async () => {
+  it('times out requests the broker never answers (blackhole) with RivvenTimeoutError, counted in health', async () => {
     const client = await firstValueFrom(PipelinedClient.connect$({ bootstrapServers: proxy.address, requestTimeoutMs: 200, maxInFlight: 4 }));
     await proxy.blackhole();
     const errors = await Promise.all(Array.from({ length: 6 }, () => rejection(firstValueFrom(client.ping$()))));
-    for (const error of errors) expect(error).toBeInstanceOf(TimeoutError);
+    for (const error of errors) expect(error).toBeInstanceOf(RivvenTimeoutError);
     expect(client.health()).toMatchObject({ requestsTimedOut: 6, requestsFailed: 6, peakInFlight: 4 });
     await client.close();
   });
@@ -132,14 +132,14 @@ describe('PipelinedClient against the real broker', () => {
     expect(states.at(-1)).toBe('closed');
   });
 
-  it('while the broker cannot be reached, a request waits at most its own timeout (TimeoutError, not sent) and attempts back off', async () => {
+  it('while the broker cannot be reached, a request waits at most its own timeout (RivvenTimeoutError, not sent) and attempts back off', async () => {
     const client = await firstValueFrom(PipelinedClient.connect$({ bootstrapServers: proxy.address, retry: { initialDelayMs: 50, maxDelayMs: 400 } }));
     await proxy.reset(); // every connection, this one and the next ones, is reset at once
     await firstValueFrom(client.state$.pipe(filter((s) => s === 'failed')));
     const started = performance.now();
     const error = await rejection(firstValueFrom(client.request$({ type: 'Ping' }, { timeoutMs: 1_500 })));
     const waitedMs = performance.now() - started;
-    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error).toBeInstanceOf(RivvenTimeoutError);
     expect(error.message).toMatch(/no connection to 127\.0\.0\.1:\d+ within 1500 ms for Ping \(it was not sent; \d+ reconnection attempts failed/);
     expect(waitedMs).toBeGreaterThanOrEqual(1_400);
     expect(waitedMs).toBeLessThan(5_000);

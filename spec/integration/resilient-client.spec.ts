@@ -290,7 +290,7 @@ describe('ResilientClient and a broker process that dies', () => {
 
       await broker.kill();
       const failure = await rejection(firstValueFrom(client.ping$()));
-      expect(failure.name).toMatch(/ConnectionError|AllServersUnavailableError|TimeoutError/);
+      expect(failure.name).toMatch(/ConnectionError|AllServersUnavailableError|RivvenTimeoutError/);
       await until(client, (h) => h.servers[0]!.breaker === 'open');
       expect(await rejection(firstValueFrom(client.ping$()))).toBeInstanceOf(AllServersUnavailableError);
 

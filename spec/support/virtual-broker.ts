@@ -7,7 +7,7 @@
  */
 import { BehaviorSubject, Observable, Subject, throwError, timeout, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import type { ConnectionFactory, PoolableConnection } from '../../src/client/resilient-config';
-import { ConnectionError, TimeoutError } from '../../src/errors';
+import { ConnectionError, RivvenTimeoutError } from '../../src/errors';
 import type { RequestInput } from '../../src/protocol/request-schema';
 import type { Response } from '../../src/protocol/response-schema';
 import type { ConnectionOptions, ConnectionState, RequestOptions } from '../../src/transport/connection-types';
@@ -72,7 +72,7 @@ export class VirtualConnection implements PoolableConnection {
       timeout({
         first: timeoutMs,
         scheduler: this.broker.scheduler,
-        with: () => throwError(() => new TimeoutError(`no reply to ${request.type} within ${timeoutMs} ms`)),
+        with: () => throwError(() => new RivvenTimeoutError(`no reply to ${request.type} within ${timeoutMs} ms`)),
       }),
     );
   }
@@ -169,7 +169,7 @@ export class VirtualBroker {
       const delay = fault === 'blackhole' ? connectTimeout : this.connectDelay;
       return this.scheduler.schedule(() => {
         if (fault === 'blackhole') {
-          subscriber.error(new TimeoutError(`could not connect to ${this.address} within ${connectTimeout} ms`));
+          subscriber.error(new RivvenTimeoutError(`could not connect to ${this.address} within ${connectTimeout} ms`));
         } else if (fault === 'refuse' || fault === 'reset') {
           subscriber.error(new ConnectionError(`connection to ${this.address} failed: ${fault === 'refuse' ? 'ECONNREFUSED' : 'ECONNRESET'}`));
         } else {

@@ -4,7 +4,7 @@
  * leave nothing hanging.
  */
 import { firstValueFrom } from 'rxjs';
-import { ConnectionError, IncompatibleBrokerError, ProtocolError, TimeoutError } from '../../src/errors';
+import { ConnectionError, IncompatibleBrokerError, ProtocolError, RivvenTimeoutError } from '../../src/errors';
 import { encodeResponseFrame } from '../../src/protocol/frame';
 import { Connection } from '../../src/transport/connection';
 import type { ConnectionState } from '../../src/transport/connection-types';
@@ -81,7 +81,7 @@ describe('Connection faults', () => {
     expect(await rejection(inFlight)).toBeInstanceOf(ProtocolError);
   });
 
-  it('times out a request with a typed TimeoutError and drops the late reply silently', async () => {
+  it('times out a request with a typed RivvenTimeoutError and drops the late reply silently', async () => {
     let late: { id: number } | undefined;
     fake.setHandler((request, id) => {
       if (request.type === 'ListTopics') {
@@ -92,7 +92,7 @@ describe('Connection faults', () => {
     });
     const connection = await connect();
     const error = await rejection(firstValueFrom(connection.request$({ type: 'ListTopics' }, { timeoutMs: 50 })));
-    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error).toBeInstanceOf(RivvenTimeoutError);
     expect(connection.stats().requestsTimedOut).toBe(1);
     // The reply arrives after the caller gave up: it is dropped, the connection stays healthy.
     const seen = firstValueFrom(connection.responses$);
@@ -113,7 +113,7 @@ describe('Connection faults', () => {
   it('times out a broker that accepts but never completes the handshake', async () => {
     fake.setHandler(() => undefined);
     const error = await rejection(connect({ connectionTimeoutMs: 100 }));
-    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error).toBeInstanceOf(RivvenTimeoutError);
     expect(error.message).toMatch(/within 100 ms/);
   });
 

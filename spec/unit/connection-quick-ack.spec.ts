@@ -5,7 +5,7 @@
  * makes the hold indefinite, so only the client's own nudge can release it.
  */
 import { firstValueFrom } from 'rxjs';
-import { TimeoutError } from '../../src/errors';
+import { RivvenTimeoutError } from '../../src/errors';
 import { encodeResponseFrame } from '../../src/protocol/frame';
 import { Connection } from '../../src/transport/connection';
 import { FakeBroker, politeHandler, type FakeHandler } from '../support/fake-broker';
@@ -65,7 +65,7 @@ describe('Connection quickAck', () => {
     fake = await FakeBroker.start(broker.handler);
     const connection = await firstValueFrom(Connection.connect$(fake.address, { requestTimeoutMs: 300, quickAck: false }));
     const error = await rejection(firstValueFrom(connection.request$({ type: 'GetMetadata', topic: 't' })));
-    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error).toBeInstanceOf(RivvenTimeoutError);
     expect(broker.pingsSeen()).toBe(0);
     await connection.close();
   });

@@ -8,7 +8,7 @@ import { Consumer } from '../../src/consumer/consumer';
 import type { ConsumerConfig } from '../../src/consumer/consumer-config';
 import type { ConsumerRecord } from '../../src/consumer/consumer-record';
 import { MAX_NO_PROGRESS, MAX_PROTOCOL_VIOLATIONS } from '../../src/consumer/fetch-loop';
-import { ConfigError, ProtocolError, ThrottledError, TimeoutError } from '../../src/errors';
+import { ConfigError, ProtocolError, ThrottledError, RivvenTimeoutError } from '../../src/errors';
 import { compressValue } from '../../src/protocol/compression';
 import { memoryWatch, records, startHostileConsumerBroker, zstdBombValue, type HostileConsumerBroker, type HostileConsumerBrokerOptions } from '../support/hostile-consumer-broker';
 import { until } from '../support/wait';
@@ -143,7 +143,7 @@ describe('Consumer against a hostile broker', () => {
     try {
       const started = Date.now();
       const error = await r.ended(15_000);
-      expect(error).toBeInstanceOf(TimeoutError);
+      expect(error).toBeInstanceOf(RivvenTimeoutError);
       const took = Date.now() - started;
       expect(took).toBeGreaterThanOrEqual(2 * 400 - 50);
       expect(took).toBeLessThan(5_000);

@@ -12,7 +12,7 @@ import { firstValueFrom } from 'rxjs';
 import { Client } from '../../src/client/client';
 import { PipelinedClient } from '../../src/client/pipelined-client';
 import { ResilientClient } from '../../src/client/resilient-client';
-import { AuthenticationError, ConnectionError, ProtocolError, ThrottledError, TimeoutError } from '../../src/errors';
+import { AuthenticationError, ConnectionError, ProtocolError, ThrottledError, RivvenTimeoutError } from '../../src/errors';
 import { encodeResponseFrame, MAX_MESSAGE_SIZE } from '../../src/protocol/frame';
 import { PostcardWriter } from '../../src/protocol/postcard-writer';
 import { Connection } from '../../src/transport/connection';
@@ -240,7 +240,7 @@ describe('hostile broker: nothing waits forever', () => {
 
     const connection = await firstValueFrom(Connection.connect$(broker.address, { requestTimeoutMs: 300, quickAck: false }));
     const error = await rejection(firstValueFrom(connection.request$({ type: 'Consume', topic: 't', partition: 0, offset: 0n, maxMessages: 500 })));
-    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error).toBeInstanceOf(RivvenTimeoutError);
     expect(error.message).toMatch(/stuck 500 bytes into a reply/);
     // Every later frame would have been read from the middle of this one.
     expect(connection.state).toBe('failed');

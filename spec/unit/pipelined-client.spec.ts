@@ -9,7 +9,7 @@ import { PipelinedClient } from '../../src/client/pipelined-client';
 import { PipelinedClientPresets } from '../../src/client/pipelined-options';
 import { InFlightLimiter } from '../../src/client/in-flight-limiter';
 import { resolvePipelinedClientConfig } from '../../src/client/pipelined-options';
-import { AllServersUnavailableError, ConfigError, ConnectionError, TimeoutError } from '../../src/errors';
+import { AllServersUnavailableError, ConfigError, ConnectionError, RivvenTimeoutError } from '../../src/errors';
 import { FakeBroker, politeHandler } from '../support/fake-broker';
 import { pingLatency } from '../support/ping';
 import { configError, rejection } from '../support/rejection';
@@ -279,7 +279,7 @@ describe('PipelinedClient reconnection (fake broker)', () => {
       const started = performance.now();
       const error = await rejection(firstValueFrom(client.ping$()));
       expect(error).toMatchObject({ retriable: false });
-      expect(error).not.toBeInstanceOf(TimeoutError);
+      expect(error).not.toBeInstanceOf(RivvenTimeoutError);
       expect(performance.now() - started).toBeLessThan(2_000); // not the 30 s request timeout
       expect(client.state).toBe('failed');
       expect(client.health()).toMatchObject({ reconnectFailures: 1, requestsSent: 0, requestsFailed: 1, awaitingConnection: 0 });

@@ -5,7 +5,7 @@
 import { firstValueFrom, lastValueFrom, from, toArray } from 'rxjs';
 import type { Request } from '../../src/protocol/request-schema';
 import { Producer } from '../../src/producer/producer';
-import { TimeoutError } from '../../src/errors';
+import { RivvenTimeoutError } from '../../src/errors';
 import { produceTo } from '../../src/operators/at-least-once';
 import { FakeBroker, politeHandler, type FakePeer } from '../support/fake-broker';
 
@@ -117,7 +117,7 @@ describe('producer batching', () => {
     await producer.close();
   });
 
-  it('deliveryTimeoutMs: records the broker never acknowledges fail with a TimeoutError, and flush() terminates', async () => {
+  it('deliveryTimeoutMs: records the broker never acknowledges fail with a RivvenTimeoutError, and flush() terminates', async () => {
     let answer!: () => void;
     const hold = { release: new Promise<void>((resolve) => (answer = resolve)) };
     const broker = await batchBroker(2, hold);
@@ -134,8 +134,8 @@ describe('producer batching', () => {
     );
     const elapsed = performance.now() - started;
     for (const outcome of outcomes) {
-      expect(outcome).toBeInstanceOf(TimeoutError);
-      expect((outcome as TimeoutError).message).toMatch(/deliveryTimeoutMs \(300 ms\)/);
+      expect(outcome).toBeInstanceOf(RivvenTimeoutError);
+      expect((outcome as RivvenTimeoutError).message).toMatch(/deliveryTimeoutMs \(300 ms\)/);
     }
     expect(elapsed).toBeGreaterThanOrEqual(290);
     expect(broker.batches.length).toBeGreaterThanOrEqual(1);
@@ -160,10 +160,10 @@ describe('producer batching', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(producer.health().waitingForMemory).toBe(1);
     const error = await blocked;
-    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error).toBeInstanceOf(RivvenTimeoutError);
     expect((error as Error).message).toMatch(/bufferMemory \(1000 bytes\) stayed full for maxBlockMs \(200 ms\)/);
     expect(producer.health()).toMatchObject({ waitingForMemory: 0, pendingBytes: 916 });
-    expect(await first).toBeInstanceOf(TimeoutError);
+    expect(await first).toBeInstanceOf(RivvenTimeoutError);
     expect(producer.health().pendingBytes).toBe(0);
     answer();
     await producer.close();

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { defer, firstValueFrom, throwError, VirtualTimeScheduler } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { RETRY_DEFAULTS, Retrier, retryDelay, retryDelayBounds } from '../../src/client/retrier';
-import { ConfigError, ConnectionError, ServerError, TimeoutError, isRetriable, isUnreachable } from '../../src/errors';
+import { ConfigError, ConnectionError, ServerError, RivvenTimeoutError, isRetriable, isUnreachable } from '../../src/errors';
 
 const policy = { maxAttempts: 4, initialDelayMs: 100, maxDelayMs: 5_000, multiplier: 2, jitter: 0.25 };
 const exact = { ...policy, jitter: 0 };
@@ -71,7 +71,7 @@ describe('retryDelay: the one delay rule', () => {
 describe('isRetriable: the one rule', () => {
   it('a RivvenError says whether doing it again may succeed; anything else is never retried', () => {
     expect(isRetriable(new ConnectionError('closed'))).toBe(true);
-    expect(isRetriable(new TimeoutError('late'))).toBe(true);
+    expect(isRetriable(new RivvenTimeoutError('late'))).toBe(true);
     expect(isRetriable(new ConfigError('x', 'wrong'))).toBe(false);
     expect(isRetriable(new Error('a bug'))).toBe(false);
     expect(isRetriable('a string')).toBe(false);
@@ -99,7 +99,7 @@ describe('Retrier.next: whether and when', () => {
     expect(retrier.next(new ConnectionError('down'), 1, { stopped: () => true })).toBeUndefined();
     // A broker's answer is final where only "no answer" is worth another try.
     expect(retrier.next(new ServerError('REBALANCE_TIMEOUT: late'), 1, { retriable: isUnreachable })).toBeUndefined();
-    expect(retrier.next(new TimeoutError('late'), 1, { retriable: isUnreachable })).toBe(100);
+    expect(retrier.next(new RivvenTimeoutError('late'), 1, { retriable: isUnreachable })).toBe(100);
   });
 
   it('maxAttempts can be replaced by a time bound (Infinity), and minElapsedMs outlasts maxAttempts', () => {

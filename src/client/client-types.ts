@@ -39,7 +39,7 @@ export interface ConsumeOptions {
   /** Long-poll: wait up to this long for data before returning empty (broker caps at 30,000). */
   maxWaitMs?: number;
   /**
-   * How long to wait for the broker's reply before failing with a TimeoutError. Default: the
+   * How long to wait for the broker's reply before failing with a RivvenTimeoutError. Default: the
    * connection's request timeout, or `maxWaitMs + 30,000` for a long poll (a long poll
    * legitimately takes `maxWaitMs`). Set it to bound a fetch more tightly (or more loosely);
    * 0 means no timeout.

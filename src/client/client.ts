@@ -129,7 +129,7 @@ export function retryRounds<T>(policy: ResolvedRetryPolicy, scheduler: Scheduler
   return new Retrier(policy, scheduler).retry$<T>();
 }
 
-/** The deprecated address form fails as it always did: with its one server's own error (ConnectionError, TimeoutError, …). */
+/** The deprecated address form fails as it always did: with its one server's own error (ConnectionError, RivvenTimeoutError, …). */
 export function failWithTheServersOwnError<T>(): (source: Observable<T>) => Observable<T> {
   return catchError((error: unknown) => throwError(() => (error instanceof AllServersUnavailableError && error.cause !== undefined ? error.cause : error)));
 }
@@ -170,7 +170,7 @@ export class Client extends BrokerOperations {
   static connect$(options: ClientConfig): Observable<Client>;
   /**
    * @deprecated Use `Client.connect$({ bootstrapServers: address, ...options })`. One server,
-   * failing with that server's own error (ConnectionError, TimeoutError, …).
+   * failing with that server's own error (ConnectionError, RivvenTimeoutError, …).
    */
   static connect$(address: string | BrokerAddress, options?: ClientConnectionOptions): Observable<Client>;
   static connect$(first: ClientConfig | string | BrokerAddress, options?: ClientConnectionOptions): Observable<Client> {

@@ -38,7 +38,7 @@ import {
   timer,
   type SchedulerLike,
 } from 'rxjs';
-import { ConnectionError, RivvenError, TimeoutError } from '../errors.js';
+import { ConnectionError, RivvenError, RivvenTimeoutError } from '../errors.js';
 import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response } from '../protocol/response-schema.js';
 import { formatAddress, type BrokerAddress } from '../broker-address.js';
@@ -189,7 +189,7 @@ export class PipelinedClient extends BrokerOperations {
       const fail = (error: unknown) => {
         finished = true;
         this.counters.failed++;
-        if (error instanceof TimeoutError) this.counters.timedOut++;
+        if (error instanceof RivvenTimeoutError) this.counters.timedOut++;
         this.countersChanged.next();
         subscriber.error(error);
       };
@@ -351,7 +351,7 @@ export class PipelinedClient extends BrokerOperations {
 
   /**
    * A ready connection for a request that found none, within the request's own timeout (counted
-   * from now; what is left of it bounds the reply). TimeoutError if none opens in time — the
+   * from now; what is left of it bounds the reply). RivvenTimeoutError if none opens in time — the
    * request was not sent; ConnectionError if the client closes meanwhile.
    */
   private awaitConnection$(request: RequestInput, options: RequestOptions | undefined): Observable<{ connection: Connection; timeoutMs: number }> {
@@ -370,7 +370,7 @@ export class PipelinedClient extends BrokerOperations {
             with: () =>
               throwError(
                 () =>
-                  new TimeoutError(
+                  new RivvenTimeoutError(
                     `no connection to ${this.config.bootstrapServers.join(', ')} within ${budgetMs} ms for ${request.type} ` +
                       `(it was not sent; ${this.counters.reconnectFailures} reconnection attempts failed so far` +
                       `${this.connectError ? `, the last: ${this.connectError.message}` : ''}); is the broker running?`,

@@ -10,7 +10,7 @@
  * retries around attempts are resilient-client.ts's.
  */
 import { Observable, catchError, defer, finalize, map, throwError, type SchedulerLike } from 'rxjs';
-import { AllServersUnavailableError, RivvenError, TimeoutError, isRetriable } from '../errors.js';
+import { AllServersUnavailableError, RivvenError, RivvenTimeoutError, isRetriable } from '../errors.js';
 import { formatAddress, type BrokerAddress } from '../broker-address.js';
 import type { RequestInput } from '../protocol/request-schema.js';
 import type { Response } from '../protocol/response-schema.js';
@@ -171,7 +171,7 @@ export function attempt$(context: AttemptContext, server: ResilientServer, permi
       catchError((error: unknown) => {
         if (!settled) {
           const now = context.scheduler.now();
-          if (error instanceof TimeoutError && attempt.phase === 'sent') {
+          if (error instanceof RivvenTimeoutError && attempt.phase === 'sent') {
             // The server took the request and did not answer in time: that counts against it.
             server.failed(error, now);
             settle('failure');

@@ -26,7 +26,7 @@ import { firstValueFrom } from 'rxjs';
 import type { Client } from '../client/client.js';
 import type { IsolationLevel } from '../client/client-types.js';
 import { errorFromResponse } from '../client/broker-exchange.js';
-import { ConfigError, ConnectionError, ProtocolError, ServerError, ThrottledError, TimeoutError } from '../errors.js';
+import { ConfigError, ConnectionError, ProtocolError, ServerError, ThrottledError, RivvenTimeoutError } from '../errors.js';
 import type { MessageData } from '../protocol/response-schema.js';
 import type { ResolvedConsumerConfig } from './consumer-config.js';
 import type { HiddenRecordsEvent, TruncationEvent } from './consumer-health.js';
@@ -314,7 +314,7 @@ export class FetchLoop {
     const wait = host.retrier.next(error, ++this.failures);
     if (wait === undefined) throw error;
     // A connection error or a timeout leaves the connection in doubt: the next fetch opens a new one.
-    if (error instanceof ConnectionError || error instanceof TimeoutError) host.dropClient(state.lane);
+    if (error instanceof ConnectionError || error instanceof RivvenTimeoutError) host.dropClient(state.lane);
     // Throttled: wait what the broker asks, but never longer than a request may take.
     const throttleMs = error instanceof ThrottledError ? Number(error.throttleTimeMs < BigInt(config.requestTimeoutMs) ? error.throttleTimeMs : BigInt(config.requestTimeoutMs)) : 0;
     await host.sleep(Math.max(throttleMs, wait));

@@ -11,7 +11,7 @@
 import { type Observable, concatMap, defer, from, retry, tap, throwError, timer } from 'rxjs';
 import type { Client } from '../client/client.js';
 import type { Retrier } from '../client/retrier.js';
-import { ConnectionError, TimeoutError, isUnreachable } from '../errors.js';
+import { ConnectionError, RivvenTimeoutError, isUnreachable } from '../errors.js';
 
 /** What kept membership needs (group-coordinator.ts gives it the consumer's coordinator lane). */
 export interface KeptMembershipHost {
@@ -101,7 +101,7 @@ export function keptMembership(
           }
           host.unreachable(error, failures);
           // A timed-out request leaves its connection in doubt; a broken one is already forgotten by the lanes.
-          if (error instanceof TimeoutError || error instanceof ConnectionError) host.dropCoordinator();
+          if (error instanceof RivvenTimeoutError || error instanceof ConnectionError) host.dropCoordinator();
           return timer(wait, retrier.scheduler);
         },
       }),

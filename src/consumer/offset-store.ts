@@ -9,7 +9,7 @@ import { Trace, commitChannel, isTraced, type CommitTraceMessage } from '../obse
 import { Log } from '../observability/log.js';
 import type { Client } from '../client/client.js';
 import type { OffsetBounds } from '../client/client-types.js';
-import { AllServersUnavailableError, ConnectionError, RivvenError, TimeoutError, isUnreachable } from '../errors.js';
+import { AllServersUnavailableError, ConnectionError, RivvenError, RivvenTimeoutError, isUnreachable } from '../errors.js';
 import type { CommittedOffsets } from './consumer-record.js';
 import type { PartitionState } from './partition-state.js';
 import type { Retrier } from '../client/retrier.js';
@@ -94,7 +94,7 @@ export class OffsetStore {
           stopped: () => this.options.closed(),
           onRetry: (error, failures) => {
             if (failures === 1) this.logRetrying(due, error);
-            if (error instanceof TimeoutError) this.options.dropCoordinator();
+            if (error instanceof RivvenTimeoutError) this.options.dropCoordinator();
             attempts = failures + 1;
           },
         }),
@@ -156,7 +156,7 @@ function gaveUp(error: unknown, what: string): unknown {
   if (!(error instanceof Error)) return error;
   const message = `${what}: ${error.message}`;
   if (error instanceof AllServersUnavailableError) return new AllServersUnavailableError(message, { cause: error });
-  if (error instanceof TimeoutError) return new TimeoutError(message, { cause: error });
+  if (error instanceof RivvenTimeoutError) return new RivvenTimeoutError(message, { cause: error });
   // Subclasses of ConnectionError (a transaction's interruption) carry their own meaning: keep them as they are.
   if (error.constructor === ConnectionError) return new ConnectionError(message, { cause: error });
   return error;

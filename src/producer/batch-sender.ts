@@ -15,7 +15,7 @@
  * records found there only.
  */
 import { firstValueFrom, timer } from 'rxjs';
-import { ConnectionError, NotInLogError, RivvenError, ServerError, TimeoutError, isRetriable } from '../errors.js';
+import { ConnectionError, NotInLogError, RivvenError, ServerError, RivvenTimeoutError, isRetriable } from '../errors.js';
 import type { Client } from '../client/client.js';
 import { locateRecords } from './batch-locator.js';
 import type { LaneHandle } from '../client/pinned-lanes.js';
@@ -115,7 +115,7 @@ export class BatchSender {
       bytes: batchBytes(target.records),
     });
     const outcome = await this.deliver(target, trace);
-    if (outcome === undefined) trace.fail(new TimeoutError('batch abandoned: every record of it reached deliveryTimeoutMs before an answer'));
+    if (outcome === undefined) trace.fail(new RivvenTimeoutError('batch abandoned: every record of it reached deliveryTimeoutMs before an answer'));
     else if (outcome.acknowledged) trace.finish({ baseOffset: outcome.offsets[0]! });
     else trace.fail(outcome.error);
     return outcome;
@@ -188,7 +188,7 @@ export class BatchSender {
             return { acknowledged: false, error };
           }
           this.options.onRetry(error);
-          if (error instanceof ConnectionError || error instanceof TimeoutError) target.lane.reset();
+          if (error instanceof ConnectionError || error instanceof RivvenTimeoutError) target.lane.reset();
           // The first resend under a new producer id goes at once; everything else backs off.
           const delay = lostState && !resentAfterReset ? 0 : wait;
           if (lostState) resentAfterReset = true;
@@ -329,7 +329,7 @@ export class BatchSender {
       {
         stopped: () => target.abandoned(),
         onRetry: (error) => {
-          if (error instanceof ConnectionError || error instanceof TimeoutError) target.lane.reset();
+          if (error instanceof ConnectionError || error instanceof RivvenTimeoutError) target.lane.reset();
           this.options.onRetry(error);
         },
       },

@@ -11,7 +11,7 @@
  * idempotence.ts. Partition counts: topic-metadata.ts; health figures: producer-health.ts.
  */
 import { Observable, asapScheduler, asyncScheduler, firstValueFrom, type SchedulerLike, type Subscription } from 'rxjs';
-import { ConfigError, ConnectionError, TimeoutError } from '../errors.js';
+import { ConfigError, ConnectionError, RivvenTimeoutError } from '../errors.js';
 import type { Client } from '../client/client.js';
 import { createLog } from '../observability/log.js';
 import { MAX_LIST_LEN } from '../protocol/request-schema.js';
@@ -61,7 +61,7 @@ export class Producer {
     this.partitioner = new Partitioner(config.batchSize);
     this.lanes = new PartitionLanes(config.bootstrapServers, connectionOptionsOf(config), config.connections, seam.connect);
     this.outstanding = new OutstandingRecords<PendingRecord>(this.scheduler, (entry) =>
-      this.settle(entry, new TimeoutError(`record for ${entry.topic} not acknowledged within deliveryTimeoutMs (${config.deliveryTimeoutMs} ms)`)),
+      this.settle(entry, new RivvenTimeoutError(`record for ${entry.topic} not acknowledged within deliveryTimeoutMs (${config.deliveryTimeoutMs} ms)`)),
     );
     const log = createLog('producer', config.logger, config.logLevel, { clientId: config.clientId });
     this.idempotence = new Idempotence(
@@ -188,7 +188,7 @@ export class Producer {
         cancelWait?.();
         this.settle(
           entry,
-          new TimeoutError(
+          new RivvenTimeoutError(
             `bufferMemory (${this.config.bufferMemory} bytes) stayed full for maxBlockMs (${this.config.maxBlockMs} ms): ` +
               'the broker is slower than the send rate; slow down, or raise bufferMemory/maxBlockMs',
           ),
@@ -306,7 +306,7 @@ export class Producer {
     try {
       return await operation(client);
     } catch (error) {
-      if (error instanceof ConnectionError || error instanceof TimeoutError) lane.reset();
+      if (error instanceof ConnectionError || error instanceof RivvenTimeoutError) lane.reset();
       throw error;
     }
   }

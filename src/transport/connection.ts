@@ -14,7 +14,7 @@
  */
 import { BehaviorSubject, Observable, Subject, throwError, timeout } from 'rxjs';
 import type { Socket } from 'node:net';
-import { AuthenticationError, ConnectionError, RivvenError, TimeoutError } from '../errors.js';
+import { AuthenticationError, ConnectionError, RivvenError, RivvenTimeoutError } from '../errors.js';
 import { resolveResponseLimits } from '../protocol/decode-limits.js';
 import { encodeRequestFrame } from '../protocol/frame.js';
 import type { RequestInput } from '../protocol/request-schema.js';
@@ -165,7 +165,7 @@ export class Connection {
 
   /**
    * Send one request; the Observable emits the broker's reply and completes. Cold and cancellable.
-   * Errors: ConnectionError (socket failed or closed), TimeoutError, ProtocolError (bad reply or a
+   * Errors: ConnectionError (socket failed or closed), RivvenTimeoutError, ProtocolError (bad reply or a
    * request that cannot be encoded).
    */
   request$(request: RequestInput, options: RequestOptions = {}): Observable<Response> {
@@ -187,7 +187,7 @@ export class Connection {
         with: () => {
           this.counters.requestsTimedOut++;
           const stuck = this.reader.stuckBytes;
-          const error = new TimeoutError(
+          const error = new RivvenTimeoutError(
             stuck > 0
               ? `no reply to ${request.type} from ${formatAddress(this.address)} within ${timeoutMs} ms, and the connection is stuck ` +
                   `${stuck} bytes into a reply; the connection is closed (a ResilientClient's pool opens a new one)`
@@ -245,7 +245,7 @@ export class Connection {
     };
     const timer = setTimeout(() => {
       finish(
-        new TimeoutError(
+        new RivvenTimeoutError(
           `could not connect to ${formatAddress(this.address)} within ${this.options.connectionTimeoutMs} ms; is the broker running and reachable?`,
         ),
       );
