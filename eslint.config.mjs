@@ -44,7 +44,7 @@ const layerRules = LAYERS.map(({ layer, files, ignores, from, below }) => ({
 }));
 
 export default defineConfig(
-  { ignores: ['dist/', 'coverage/', 'interop/', '.examples-build/', '.readme-build/', '.scratch/', 'bench/results/'] },
+  { ignores: ['dist/', 'build/', 'coverage/', 'interop/', '.examples-build/', '.readme-build/', '.scratch/', 'bench/results/'] },
   tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {

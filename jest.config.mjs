@@ -8,7 +8,12 @@ const shared = {
     '^.+\\.ts$': ['ts-jest', { tsconfig: { module: 'commonjs', moduleResolution: 'node', isolatedModules: true }, diagnostics: { warnOnly: false } }],
   },
   // Sources import with explicit `.js` extensions (required by Node ESM); map them back to the .ts files.
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1', '^rivven-rx$': '<rootDir>/src/index.ts' },
+  // src/protocol/addon-require.ts needs `import.meta`, which CommonJS has not: Jest gets its own `require` instead.
+  moduleNameMapper: {
+    '^\\./addon-require\\.js$': '<rootDir>/spec/support/addon-require.ts',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+    '^rivven-rx$': '<rootDir>/src/index.ts',
+  },
 };
 
 /**

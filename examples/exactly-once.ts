@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const input = `payments-${Date.now()}`;
   const output = `${input}-in-cents`;
   await firstValueFrom(admin.createTopic$(input, 2));
-  // One output partition: see docs/exactly-once.md, "What stays impossible", for why several are not yet safe on rivvend 0.0.22.
+  // One output partition keeps the example short; any number of output topics and partitions is covered (docs/exactly-once.md).
   await firstValueFrom(admin.createTopic$(output, 1));
   for (let p = 0; p < 2; p++) {
     const records = Array.from({ length: PAYMENTS / 2 }, (_, i) => ({ key: `payment-${p}-${i}`, value: JSON.stringify({ id: `${p}-${i}`, amount: (i * 1.25).toFixed(2) }) }));

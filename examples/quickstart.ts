@@ -2,7 +2,7 @@
  * Quick start: connect, create a topic, publish, consume, and watch the connection's health.
  *
  *   RIVVEN_BOOTSTRAP=127.0.0.1:9092 node .examples-build/examples/quickstart.js
- *   (or simply `npm run demo`, which starts a local broker for you)
+ *   (or `npm run example -- quickstart`, which starts a local broker for you)
  */
 import { firstValueFrom, lastValueFrom, from, concatMap, toArray, take } from 'rxjs';
 import { Client } from 'rivven-rx';

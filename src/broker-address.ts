@@ -1,8 +1,11 @@
 /** `host:port` parsing for broker addresses (IPv6 as `[::1]:9092`). */
 import { ConfigError } from './errors.js';
 
+/** A broker's address. */
 export interface BrokerAddress {
+  /** Host name or IP address (IPv6 without brackets). */
   readonly host: string;
+  /** TCP port. */
   readonly port: number;
 }
 

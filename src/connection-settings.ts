@@ -37,6 +37,7 @@ export interface RetryPolicy {
   jitter?: number;
 }
 
+/** A retry policy with every field set (the `retry` given, merged over a component's defaults). */
 export type ResolvedRetryPolicy = Required<RetryPolicy>;
 
 export const RETRY_POLICY_KEYS = ['maxAttempts', 'initialDelayMs', 'maxDelayMs', 'multiplier', 'jitter'] as const;
@@ -61,11 +62,18 @@ export interface ConnectionSettings {
   retry?: RetryPolicy;
   /** Log sink (pino, console, …; null: silent) and level. Default: warnings and errors to stderr. */
   logger?: Logger | null;
+  /** The least severe level logged. Default `warn`. */
   logLevel?: LogLevel;
 }
 
 /** PEM text, or a path to a PEM file. */
-export type PemSource = string | Buffer | { path: string };
+export type PemSource =
+  | string
+  | Buffer
+  | {
+      /** Path of a PEM file (read when the TLS settings are built). */
+      path: string;
+    };
 
 /**
  * The `tls` setting: TLS and mTLS. Certificate and hostname verification are on unless an option
@@ -97,13 +105,19 @@ export interface TlsOptions {
  */
 export type AuthOptions =
   | {
+      /** SCRAM-SHA-256: the password never crosses the wire. */
       mechanism: 'scram-sha-256';
+      /** The user to authenticate as. */
       username: string;
+      /** The user's password (never logged, never in an error). */
       password: string;
     }
   | {
+      /** PLAIN: the password is sent as is (TLS only, unless `dangerouslyAllowPlainWithoutTls`). */
       mechanism: 'plain';
+      /** The user to authenticate as. */
       username: string;
+      /** The user's password (never logged, never in an error). */
       password: string;
       /**
        * PLAIN sends the password as is. Without TLS anyone on the path can read it, so the
@@ -222,9 +236,13 @@ export const CONNECTION_SETTING_DEFAULTS = Object.freeze({
 export interface ResolvedConnectionSettings {
   /** The servers, in order of preference. */
   bootstrapServers: string[];
+  /** Sent in the Handshake (default `rivven-rx`, or the component's own default). */
   clientId: string;
+  /** The `tls` setting, if given. */
   tls: TlsOptions | undefined;
+  /** The `auth` setting, if given. */
   auth: AuthOptions | undefined;
+  /** The `socketFactory` setting, if given (otherwise TCP, or TLS when `tls` is set). */
   socketFactory: SocketFactory | undefined;
   /** Default 10,000 ms. */
   connectionTimeoutMs: number;
@@ -232,7 +250,9 @@ export interface ResolvedConnectionSettings {
   requestTimeoutMs: number;
   /** The `retry` given, merged over the component's defaults (RETRY_DEFAULTS in client/retrier.ts). */
   retry: ResolvedRetryPolicy;
+  /** The `logger` setting as given (`undefined`: the default stderr sink; `null`: silent). */
   logger: Logger | null | undefined;
+  /** The `logLevel` setting as given (`undefined`: `warn`). */
   logLevel: LogLevel | undefined;
 }
 

@@ -22,14 +22,23 @@ export type RivvenErrorCode =
   | 'SCHEMA_REGISTRY'
   | 'TLS'
   | 'TRANSACTION_ABORTED'
-  | 'NOT_IN_LOG';
+  | 'NOT_IN_LOG'
+  | 'MESSAGE_TOO_LARGE'
+  | 'CLOSED'
+  | 'UNKNOWN_OUTCOME'
+  | 'PROCESSING_FAILED'
+  | 'BUFFER_FULL'
+  | 'ABORTED';
 
 export interface RivvenErrorOptions {
+  /** The error that led to this one (set as the standard `Error.cause`). */
   cause?: unknown;
 }
 
 export abstract class RivvenError extends Error {
+  /** Stable code of the kind of error: match on it, not on the message. */
   abstract readonly code: RivvenErrorCode;
+  /** Whether doing the same thing again may succeed (`isRetriable` reads it; the retrier retries only such errors). */
   abstract readonly retriable: boolean;
 
   constructor(message: string, options?: RivvenErrorOptions) {
@@ -45,7 +54,11 @@ export abstract class RivvenError extends Error {
  */
 export class ProtocolError extends RivvenError { readonly code = 'PROTOCOL' as const; readonly retriable = true; }
 
-/** A value whose Rivven compression framing is broken, oversized or fails its checksum. */
+/**
+ * A value whose Rivven compression framing is broken, oversized or fails its checksum, or that needs
+ * a codec whose optional npm package (lz4-napi, snappy, @mongodb-js/zstd) is not installed or does
+ * not load (the message names it). Not retriable.
+ */
 export class CompressionError extends RivvenError { readonly code = 'COMPRESSION' as const; readonly retriable = false; }
 
 /**
@@ -53,6 +66,67 @@ export class CompressionError extends RivvenError { readonly code = 'COMPRESSION
  * Not retriable: sending them again could store them twice. Read the partition to see what it holds.
  */
 export class NotInLogError extends RivvenError { readonly code = 'NOT_IN_LOG' as const; readonly retriable = false; }
+
+/**
+ * A request (or a single record) too large for one request to the broker: rivvend refuses frames
+ * over 10 MiB (`MAX_MESSAGE_SIZE`) and closes the connection. Not retriable: the same bytes are
+ * refused again. `size` is what it would take on the wire, `limit` the largest allowed.
+ */
+export class MessageTooLargeError extends RivvenError {
+  readonly code = 'MESSAGE_TOO_LARGE' as const;
+  readonly retriable = false;
+  constructor(
+    message: string,
+    /** Bytes on the wire (request body: everything after the length prefix). */
+    readonly size: number,
+    /** The largest request body allowed (`maxRequestSize`, at most `MAX_MESSAGE_SIZE`). */
+    readonly limit: number,
+    options?: RivvenErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * The component was closed (or is closing) before this was asked of it. Not retriable: the same
+ * call on the same object fails the same way; create a new one.
+ */
+export class ClosedError extends RivvenError { readonly code = 'CLOSED' as const; readonly retriable = false; }
+
+/**
+ * The broker's answer for these records never came before the producer gave up waiting (`close()`'s
+ * bound): they may or may not be stored. Not retriable blindly: sending them again may store them
+ * twice; read the partition (or rely on idempotent consumers) to find out.
+ */
+export class UnknownOutcomeError extends RivvenError { readonly code = 'UNKNOWN_OUTCOME' as const; readonly retriable = false; }
+
+/**
+ * `producer.next(record)` while `bufferMemory` is full and as many bytes again already wait for
+ * room: an Observer cannot be paused, so the record is refused at once rather than buffered without
+ * bound. Retriable: room comes back as the broker acknowledges. Feed the producer no faster than
+ * the broker takes records (or use `send$`/`sendAll$`, which wait in order up to `maxBlockMs`).
+ */
+export class BufferFullError extends RivvenError { readonly code = 'BUFFER_FULL' as const; readonly retriable = true; }
+
+/**
+ * A promise helper's `AbortSignal` fired: the records not yet handed to the broker were withdrawn
+ * (`withdrawn`, their indexes in the call); the others (`inFlight`) were already sent and their
+ * outcome is not reported to this call. `cause` is the signal's reason.
+ */
+export class SendAbortedError extends RivvenError {
+  readonly code = 'ABORTED' as const;
+  readonly retriable = false;
+  constructor(
+    message: string,
+    /** Indexes of the records withdrawn before they were sent (never stored). */
+    readonly withdrawn: readonly number[],
+    /** Indexes of the records already handed to the broker (they may be stored). */
+    readonly inFlight: readonly number[],
+    options?: RivvenErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
 
 /** The connection could not be opened, or broke (reset, closed by the broker, out of sync). */
 export class ConnectionError extends RivvenError { readonly code = 'CONNECTION' as const; readonly retriable = true; }
@@ -159,7 +233,14 @@ export class ConfigError extends RivvenError {
 export class ThrottledError extends RivvenError {
   readonly code = 'THROTTLED' as const;
   readonly retriable = true;
-  constructor(readonly throttleTimeMs: bigint, readonly quotaType: string, readonly entity: string) {
+  constructor(
+    /** How long the broker asks the client to wait before retrying, in milliseconds. */
+    readonly throttleTimeMs: bigint,
+    /** The quota that was exceeded (such as `produce_bytes_rate`). */
+    readonly quotaType: string,
+    /** The entity the quota applies to (a user, client id or consumer group). */
+    readonly entity: string,
+  ) {
     super(`throttled by the broker: quota '${quotaType}' exceeded for '${entity}'; retry after ${throttleTimeMs} ms`);
   }
 }
@@ -168,7 +249,14 @@ export class ThrottledError extends RivvenError {
 export class IncompatibleBrokerError extends RivvenError {
   readonly code = 'INCOMPATIBLE_BROKER' as const;
   readonly retriable = false;
-  constructor(readonly serverVersion: number, readonly clientVersion: number, readonly serverMessage: string) {
+  constructor(
+    /** The protocol version the broker speaks. */
+    readonly serverVersion: number,
+    /** The protocol version this client speaks (`PROTOCOL_VERSION`). */
+    readonly clientVersion: number,
+    /** The broker's message, verbatim. */
+    readonly serverMessage: string,
+  ) {
     super(
       `broker speaks protocol version ${serverVersion}, this client speaks ${clientVersion}: "${serverMessage}". ` +
         'Use a rivven-rx release built for that broker version.',
@@ -182,7 +270,9 @@ export class SchemaRegistryError extends RivvenError {
   readonly retriable: boolean;
   constructor(
     message: string,
+    /** The HTTP status of the answer; 0 when none arrived (connection refused, timeout). */
     readonly status: number,
+    /** The start of the answer's body, for the message (empty when there was none). */
     readonly bodyExcerpt: string,
     options?: RivvenErrorOptions,
   ) {

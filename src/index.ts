@@ -12,6 +12,11 @@ export {
   ConnectionError,
   IncompatibleBrokerError,
   NotInLogError,
+  MessageTooLargeError,
+  ClosedError,
+  UnknownOutcomeError,
+  BufferFullError,
+  SendAbortedError,
   ProducerFencedError,
   ProtocolError,
   RivvenError,
@@ -66,6 +71,7 @@ export type { AuthOptions, ConnectionSettings, PemSource, ResolvedConnectionSett
 // Client: every broker operation as an Observable
 export { Client, type ClientConfig, type ClientConnectionOptions, type ClientHealth } from './client/client.js';
 export type * from './client/client-types.js';
+export type { CreateTopicOptions } from './client/admin-operations.js';
 export { DEFAULT_MAX_DECODED_BYTES } from './client/data-operations.js';
 export { classifyServerError, type ServerErrorClass, type ServerErrorKind } from './server-error-table.js';
 export { registerSchema$, type SchemaRegistryOptions } from './client/schema-registry.js';
@@ -94,21 +100,24 @@ export type { PoolSnapshot } from './client/connection-pool.js';
 export type { CircuitSnapshot, CircuitState } from './client/circuit-breaker.js';
 
 // Producer: batching, partitioning, idempotence, compression, backpressure
-export { Producer } from './producer/producer.js';
+export { Producer, type ProducerCloseOptions, type SendOptions } from './producer/producer.js';
+export type { ProducerOutcome } from './producer/results-feed.js';
 export type { ProducerHealth } from './producer/producer-health.js';
 export type { ProducerRecord, ProducerResult } from './producer/producer-record.js';
-export { DEFAULT_PRODUCER_CONFIG, ProducerPresets, type ProducerConfig, type ProducerPreset, type ResolvedProducerConfig } from './producer/producer-config.js';
+export { DEFAULT_PRODUCER_CONFIG, ProducerPresets, type ProducerConfig, type ProducerPreset, type ProducerTuning, type ResolvedProducerConfig } from './producer/producer-config.js';
 export { produceTo } from './operators/at-least-once.js';
+export { promiseOf, type PromiseOfOptions } from './operators/promise-of.js';
 export { TransactionalProducer, type TransactionalResult } from './producer/transactional-producer.js';
 export type { TransactionalProducerConfig } from './producer/transactional-config.js';
-export type { TransactionalRecord } from './producer/transaction-state.js';
+export type { OffsetsToCommit, TransactionalRecord } from './producer/transaction-state.js';
 
 // Consumer
 export { Consumer } from './consumer/consumer.js';
+export type { IterateOptions } from './consumer/record-iterator.js';
 export { CONSUMER_DEFAULTS, ConsumerPresets, type AckMode, type ConsumerConfig, type ResolvedConsumerConfig } from './consumer/consumer-config.js';
 export { rangeAssignor, roundRobinAssignor, type GroupMember, type PartitionAssignor } from './consumer/assignors.js';
 export type { CommittedOffsets, ConsumerRecord, RebalanceEvent, ReceiverOffset, RevokeReason, TopicPartition, TopicPartitionOffset } from './consumer/consumer-record.js';
-export type { ConsumerHealth, ConsumerState, HiddenRecordsEvent, StalledPartition, TruncationEvent } from './consumer/consumer-health.js';
+export type { ConsumerHealth, ConsumerState, HiddenRecordsEvent, StalledPartition, TruncationEvent, WarningSource } from './consumer/consumer-health.js';
 export type { PartitionLag } from './consumer/lag-monitor.js';
 export { commitOffsets, type CommitBatch, type CommitOffsetsOptions } from './operators/at-least-once.js';
 export {
@@ -121,6 +130,16 @@ export {
   type TransactionalOptions,
   type TransactionalOutput,
 } from './operators/transactional.js';
+export {
+  processConcurrently,
+  ProcessingFailedError,
+  type ConcurrentRecord,
+  type DeadLetterOptions,
+  type ProcessConcurrentlyOptions,
+  type ProcessingEvent,
+  type ProcessingOrder,
+} from './operators/process-concurrently.js';
+export { decodeDeadLetter, encodeDeadLetter, DEAD_LETTER_FORMAT, DEAD_LETTER_VERSION, type DeadLetter, type DeadLetterSource } from './operators/dead-letter.js';
 
 // Observability: node:diagnostics_channel channels and the logger shape
 export {

@@ -30,14 +30,22 @@ export type RivvenSettings = ConnectionSettings;
 
 /** A component's own options: its config without the shared settings, which the Rivven object holds. */
 export type RivvenProducerOptions = Omit<ProducerConfig, ConnectionSettingKey>;
+/** The consumer's own options, for `rivven.consumer()`. */
 export type RivvenConsumerOptions = Omit<ConsumerConfig, ConnectionSettingKey>;
+/** The transactional producer's own options, for `rivven.transactionalProducer$()`. */
 export type RivvenTransactionalOptions = Omit<TransactionalProducerConfig, ConnectionSettingKey>;
+/** The ResilientClient's own options, for `rivven.client()`. */
 export type RivvenResilientOptions = Omit<ResilientClientConfig, ConnectionSettingKey>;
 
 interface Closable {
   close(): Promise<void>;
 }
 
+/**
+ * The root object: holds the settings every component shares (`bootstrapServers`, `clientId`,
+ * `tls`, `auth`, …) once and makes the components from them; `close()` closes everything it made.
+ * A shared setting repeated in a component's options is a ConfigError.
+ */
 export class Rivven {
   private readonly settings: Readonly<Omit<ConnectionSettings, 'bootstrapServers'>> & { readonly bootstrapServers: readonly string[] };
   private readonly made = new Set<Closable>();
@@ -97,6 +105,7 @@ export class Rivven {
     await Promise.all(all.map((c) => c.close().catch(() => undefined)));
   }
 
+  /** `close()`, for `await using rivven = new Rivven(...)`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -43,10 +43,15 @@ export interface ServerErrorRule {
   readonly hint?: string;
 }
 
+/** What `classifyServerError` says of a broker `Error` message. */
 export interface ServerErrorClass {
+  /** The stable code (`ServerError.serverCode`); undefined for a message the table does not know and that has no prefix. */
   code: string | undefined;
+  /** Whether sending the request again may succeed. */
   retriable: boolean;
+  /** Which error class it becomes: `ServerError`, `AuthenticationError` or `AuthorizationError`. */
   kind: ServerErrorKind;
+  /** What to do, appended to the error message; undefined if the table has no advice. */
   hint: string | undefined;
 }
 

@@ -59,18 +59,68 @@ export function describeValue(value: unknown): string {
   return `${typeof value} ${String(value)}`;
 }
 
+/** A name as other clients spell it, compared without case and separators: `group.id`, `group_id`, `GroupID` → `groupid`. */
+function normalised(name: string): string {
+  return name.replace(/[._\-\s]/g, '').toLowerCase();
+}
+
 /**
- * Refuse keys `options` has that `known` does not list, naming the closest known one when one is
- * close enough. `component` names where the options go (for the message). Keys whose value is
- * `undefined` are refused too: a typo with an undefined value is still a typo.
+ * Names users bring from other clients — KafkaJS, the Java client and librdkafka (`group.id`,
+ * `linger.ms`: their dotted names are also matched by spelling, see otherClientName), franz-go —
+ * whose spelling is not close to ours, with the option they mean here and, where the value differs
+ * too, how to say it. A hint is given only when the component has that option.
+ */
+const OTHER_CLIENT_NAMES: Readonly<Record<string, { name: string; hint?: string }>> = {
+  brokers: { name: 'bootstrapServers', hint: "a list of 'host:port'" },
+  brokerlist: { name: 'bootstrapServers' },
+  metadatabrokerlist: { name: 'bootstrapServers' },
+  seedbrokers: { name: 'bootstrapServers' },
+  ssl: { name: 'tls' },
+  sasl: { name: 'auth', hint: "{ mechanism: 'scram-sha-256' | 'plain', username, password }" },
+  logcreator: { name: 'logger', hint: 'any object with debug/info/warn/error(fields, message)' },
+  idempotent: { name: 'enableIdempotence' },
+  idempotence: { name: 'enableIdempotence' },
+  compression: { name: 'compressionType', hint: "'none' | 'lz4' | 'snappy' | 'zstd'" },
+  compressioncodec: { name: 'compressionType', hint: "'none' | 'lz4' | 'snappy' | 'zstd'" },
+  maxinflightrequestsperconnection: { name: 'maxInFlightRequests' },
+  transactiontimeout: { name: 'transactionTimeoutMs' },
+  frombeginning: { name: 'autoOffsetReset', hint: "autoOffsetReset: 'earliest' reads a partition without a committed offset from the beginning, 'latest' from its end" },
+  autocommit: { name: 'enableAutoCommit' },
+  readuncommitted: { name: 'isolationLevel', hint: "isolationLevel: 'read_uncommitted' (default) or 'read_committed'" },
+  group: { name: 'groupId' },
+  consumergroup: { name: 'groupId' },
+  topic: { name: 'topics', hint: "a list: topics: ['orders']" },
+  partitionassigners: { name: 'assignor' },
+  partitionassignmentstrategy: { name: 'assignor' },
+};
+
+/**
+ * The option of ours that a name from another client means, with how to write it: a well-known
+ * name (OTHER_CLIENT_NAMES), or ours spelled another way (`group.id`, `linger.ms`, `session_timeout`).
+ */
+export function otherClientName(name: string, known: readonly string[]): { name: string; hint?: string } | undefined {
+  const key = normalised(name);
+  const listed = OTHER_CLIENT_NAMES[key];
+  if (listed !== undefined && Object.prototype.hasOwnProperty.call(OTHER_CLIENT_NAMES, key) && known.includes(listed.name)) return listed;
+  const spelled = known.find((k) => normalised(k) === key || normalised(k) === `${key}ms`);
+  return spelled === undefined ? undefined : { name: spelled };
+}
+
+/**
+ * Refuse keys `options` has that `known` does not list, naming the option meant when one is close
+ * enough or the name is another client's for one of ours (`idempotent`, `fromBeginning`,
+ * `brokers`, `group.id`, …). `component` names where the options go (for the message). Keys whose
+ * value is `undefined` are refused too: a typo with an undefined value is still a typo.
  */
 export function rejectUnknownKeys(component: string, options: object, known: readonly string[]): void {
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
-    const guess = closestName(key, known);
+    const alias = otherClientName(key, known);
+    const guess = alias?.name ?? closestName(key, known);
     throw new ConfigError(
       key,
-      `${component} has no option '${key}'${guess === undefined ? '' : `; did you mean '${guess}'?`} ` +
+      `${component} has no option '${key}'${guess === undefined ? '' : `; did you mean '${guess}'?`}` +
+        `${alias?.hint === undefined ? '' : ` (${alias.hint})`} ` +
         `(its options: ${[...known].sort().join(', ')})`,
     );
   }

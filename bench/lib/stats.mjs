@@ -8,6 +8,39 @@ export function median(values) {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/**
+ * How far the median of `values` can be trusted, relative to it (0.05 = "±5 %"): half the width of
+ * the distribution-free ~95 % confidence interval of the median — the order statistics
+ * x(k)…x(n−k+1) with the largest k for which P(Binomial(n, ½) < k) ≤ 2.5 %. Up to 8 values that
+ * is the whole min–max range (k = 1); it narrows as values are added (15 values: x(4)…x(12), 30:
+ * x(10)…x(21)), so
+ * more repetitions make a figure steadier, never wider. Null with fewer than two values or a zero
+ * median.
+ */
+export function relativeSpread(values) {
+  const sorted = values.filter((v) => typeof v === 'number' && Number.isFinite(v)).sort((a, b) => a - b);
+  const n = sorted.length;
+  if (n < 2) return null;
+  const mid = median(sorted);
+  if (!mid) return null;
+  const k = medianIntervalRank(n);
+  return (sorted[n - k] - sorted[k - 1]) / 2 / Math.abs(mid);
+}
+
+/** The rank k (1-based) of the lower end of the ~95 % interval of the median of n values. */
+export function medianIntervalRank(n) {
+  let k = 1;
+  let below = 0; // P(Binomial(n, 1/2) <= j), summed for j = 0, 1, ...
+  let term = 0.5 ** n; // C(n, j) / 2^n
+  for (let j = 0; j < n; j++) {
+    below += term;
+    if (below > 0.025) break;
+    k = j + 1; // P(X < k) = P(X <= j) <= 2.5 %
+    term = (term * (n - j)) / (j + 1);
+  }
+  return Math.min(k, Math.ceil(n / 2));
+}
+
 /** Nearest-rank percentile; the same method as `latency_summary` in interop/src/bench.rs. */
 export function percentile(sorted, p) {
   if (sorted.length === 0) return null;

@@ -35,21 +35,40 @@ const cpuSeconds = (since) => {
   return (used.user + used.system) / 1e6;
 };
 
-/** High-throughput preset, keyless records, first send → last acknowledgement. */
-export async function produceThroughput(address, topic, { records, valueSize }) {
-  const producer = Producer.create({ ...ProducerPresets.highThroughput, bootstrapServers: [address] });
+/**
+ * High-throughput preset, keyless records, first send → last acknowledgement. `connections`
+ * overrides the preset's (8); `via` is how records go in: `'sendAll$'` (the stream API, through
+ * `produceTo`, which is `sendAll$`) or `'send$'` (one cold `send$` subscribed per record, as a
+ * loop of `send$` calls would).
+ */
+export async function produceThroughput(address, topic, { records, valueSize, connections, via = 'sendAll$' }) {
+  const producer = Producer.create({ ...ProducerPresets.highThroughput, ...(connections ? { connections } : {}), bootstrapServers: [address] });
   await firstValueFrom(producer.refreshMetadata$(topic)); // connect + metadata, off the clock
   const input = [];
   for (let i = 0; i < records; i++) input.push({ topic, value: benchValue(i, valueSize) });
   const cpuStart = process.cpuUsage();
   const started = performance.now();
-  const acked = await lastValueFrom(from(input).pipe(produceTo(producer), count()));
+  const acked = via === 'send$' ? await sendEach(producer, input) : await lastValueFrom(from(input).pipe(produceTo(producer), count()));
   const seconds = (performance.now() - started) / 1000;
   const cpu = cpuSeconds(cpuStart);
   const stats = producer.health();
   await producer.close();
   if (acked !== records) throw new Error(`TS: ${acked} of ${records} acknowledged`);
   return { records, seconds, cpuSeconds: cpu, batches: stats.batchesSent };
+}
+
+/** A loop of `send$`: one subscription per record, all at once; resolves with the count acknowledged. */
+function sendEach(producer, input) {
+  return new Promise((resolvePromise, reject) => {
+    let acked = 0;
+    const observer = {
+      next: () => {
+        if (++acked === input.length) resolvePromise(acked);
+      },
+      error: reject,
+    };
+    for (const record of input) producer.send$(record).subscribe(observer);
+  });
 }
 
 /** Low-latency preset, one record at a time: the next send starts when the previous one is acknowledged. */

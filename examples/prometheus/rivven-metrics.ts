@@ -6,14 +6,14 @@
  * Used by examples/prometheus.ts (and its test); copy it into your service.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Consumer, PartitionLag, Producer } from 'rivven-rx';
+import type { Consumer, ConsumerHealth, PartitionLag, Producer } from 'rivven-rx';
 
 export interface RivvenComponents {
   producers?: Record<string, Producer>;
   consumers?: Record<string, Consumer>;
 }
 
-const CONSUMER_STATES = ['idle', 'joining', 'stable', 'rebalancing', 'left', 'closed'] as const;
+const CONSUMER_STATES = ['idle', 'connecting', 'joining', 'stable', 'rebalancing', 'left', 'closed'] as const satisfies readonly ConsumerHealth['state'][];
 
 /** A counter whose value is a cumulative total read at scrape time. */
 function totalCounter(registry: Registry, name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, total: number) => void) => void): void {

@@ -10,6 +10,8 @@
 //! * `bench-produce`    — the Rust rivven-client Producer side of `npm run bench` (one JSON line).
 //! * `bench-consume`, `bench-e2e`, `bench-codec` — the other Rust workloads of `npm run bench`.
 //! * `produce-values`   — publishes given values through rivven-client's Producer with compression on.
+//! * `sink`             — a measuring instrument for `npm run bench`, not a broker: answers produce
+//!                        at once and consume from a pre-generated log (never used by tests).
 //!
 //! Everything a TypeScript test parses goes to stdout; diagnostics go to stderr.
 
@@ -25,6 +27,7 @@ mod produce_values;
 mod prng;
 mod schema_registry;
 mod secure;
+mod sink;
 mod vectors;
 
 use clap::{Parser, Subcommand};
@@ -85,6 +88,11 @@ enum Command {
 
     /// Publish the values of a JSON file through rivven-client's Producer with compression on; print offsets.
     ProduceValues(produce_values::ProduceValuesArgs),
+
+    /// A measuring instrument, not a broker: answers produce at once and consume from a pre-generated
+    /// in-memory log, so the bench sees what a client costs (never used by functional tests).
+    #[command(after_help = sink::SINK_AFTER_HELP)]
+    Sink(sink::SinkArgs),
 }
 
 fn main() -> ExitCode {
@@ -131,6 +139,7 @@ fn main() -> ExitCode {
             init_tracing();
             produce_values::run(p)
         }
+        Command::Sink(s) => sink::run(s),
     }
 }
 

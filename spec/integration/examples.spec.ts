@@ -38,5 +38,11 @@ describe('examples', () => {
       expect(run.stdout).toMatch(/^aborted, consumer rewound: /m);
       expect(run.stdout).toMatch(/^read_committed reader: 300 conversions of 300 distinct payments$/m);
     }
+    if (file === 'parallel.ts') {
+      // Concurrent, in order per customer, everything committed, the malformed order dead-lettered with its metadata.
+      expect(run.stdout).toMatch(/^priced 1999 orders in \d+ ms \(\d+\/s\), 0 out of order per customer, 1 dead-lettered$/m);
+      expect(run.stdout).toMatch(/^committed offset: 2000$/m);
+      expect(run.stdout).toMatch(/^dead letter: orders-\d+\/0@1234 key=customer-34 value='not json' SyntaxError: .+ after 3 attempts$/m);
+    }
   });
 });

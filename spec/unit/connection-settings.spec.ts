@@ -64,7 +64,7 @@ describe('resolveConnectionSettings', () => {
 /** Every component, given `options` plus what it cannot do without besides the shared settings. */
 const components: [string, (options: object) => unknown][] = [
   ['Producer', (o) => resolveProducerConfig(o as ProducerConfig)],
-  ['Consumer', (o) => resolveConsumerConfig({ topics: ['t'], ...o } as ConsumerConfig)],
+  ['Consumer', (o) => resolveConsumerConfig({ groupId: 'g', topics: ['t'], ...o } as ConsumerConfig)],
   ['TransactionalProducer', (o) => resolveTransactionalConfig({ transactionalId: 'tx', ...o } as TransactionalProducerConfig)],
   ['ResilientClient', (o) => resolveResilientConfig(o as ResilientClientConfig)],
   ['PipelinedClient', (o) => resolvePipelinedClientConfig(o)],
@@ -129,7 +129,7 @@ describe('every XxxConfig is the shared settings plus the component’s own', ()
     });
     const expected = (clientId: string, retry: object) => ({ clientId, timeouts: [10_000, 30_000], retry, bootstrapServers: ['127.0.0.1:1'] });
     expect(picked(resolveProducerConfig(servers))).toEqual(expected('rivven-rx-producer', RETRY_DEFAULTS.Producer));
-    expect(picked(resolveConsumerConfig({ ...servers, topics: ['t'] }))).toEqual(expected('rivven-rx-consumer', RETRY_DEFAULTS.Consumer));
+    expect(picked(resolveConsumerConfig({ ...servers, groupId: 'g', topics: ['t'] }))).toEqual(expected('rivven-rx-consumer', RETRY_DEFAULTS.Consumer));
     expect(picked(resolveTransactionalConfig({ ...servers, transactionalId: 'tx' }))).toEqual(expected('tx', RETRY_DEFAULTS.TransactionalProducer));
     expect(picked(resolveResilientConfig(servers))).toEqual(expected('rivven-rx', RETRY_DEFAULTS.ResilientClient));
     expect(picked(resolvePipelinedClientConfig(servers).config)).toEqual(expected('rivven-rx', RETRY_DEFAULTS.PipelinedClient));

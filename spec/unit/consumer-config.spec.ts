@@ -5,12 +5,12 @@ import { configError } from '../support/rejection';
 
 describe('consumer config', () => {
   it('fills the rivven-client defaults', () => {
-    const c = resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', topics: ['t'] });
+    const c = resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', groupId: 'g', topics: ['t'] });
     expect(c).toMatchObject({
       bootstrapServers: ['127.0.0.1:9092'],
       clientId: 'rivven-rx-consumer',
       connectionTimeoutMs: 10_000,
-      groupId: 'default-group',
+      groupId: 'g',
       maxPollRecords: 500,
       maxPollIntervalMs: 5_000,
       enableAutoCommit: true,
@@ -30,11 +30,11 @@ describe('consumer config', () => {
   });
 
   it('clamps the heartbeat to a third of the session timeout', () => {
-    expect(resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', topics: ['t'], sessionTimeoutMs: 6_000, heartbeatIntervalMs: 5_000 }).heartbeatIntervalMs).toBe(2_000);
+    expect(resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', groupId: 'g', topics: ['t'], sessionTimeoutMs: 6_000, heartbeatIntervalMs: 5_000 }).heartbeatIntervalMs).toBe(2_000);
   });
 
   it('has the read_committed preset', () => {
-    expect(resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', topics: ['t'], ...ConsumerPresets.readCommitted }).isolationLevel).toBe('read_committed');
+    expect(resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', groupId: 'g', topics: ['t'], ...ConsumerPresets.readCommitted }).isolationLevel).toBe('read_committed');
   });
 
   it.each([
@@ -71,23 +71,34 @@ describe('consumer config', () => {
     expect(configError(() => Consumer.create({ bootstrapServers: '127.0.0.1:9092', ...config } as never)).option).toBe(option);
   });
 
+  it('a group consumer (topics) needs a groupId: a ConfigError says what it is and gives an example; a static one (assign) may leave it out', () => {
+    const error = configError(() => Consumer.create({ bootstrapServers: '127.0.0.1:9092', topics: ['orders'] }));
+    expect(error.option).toBe('groupId');
+    expect(error.message).toMatch(/needs a groupId/);
+    expect(error.message).toContain("groupId: 'billing'");
+    // Another mistake is reported first.
+    expect(configError(() => Consumer.create({ bootstrapServers: '127.0.0.1:9092', topics: ['orders'], maxPollRecords: 0 })).option).toBe('maxPollRecords');
+    expect(resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', assign: { t: [0] } }).groupId).toBe('default-group');
+    expect(configError(() => Consumer.create({ bootstrapServers: '127.0.0.1:9092', topics: ['orders'], groupId: '' })).option).toBe('groupId');
+  });
+
   it('has no default server: bootstrapServers is required, as for every component', () => {
     expect(configError(() => Consumer.create({ topics: ['t'] } as never))).toMatchObject({ option: 'bootstrapServers' });
   });
 
   it('names the retry field a typo meant', () => {
-    expect(() => resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', topics: ['t'], retry: { maxAtempts: 3 } as never })).toThrow(/did you mean 'maxAttempts'/);
+    expect(() => resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', groupId: 'g', topics: ['t'], retry: { maxAtempts: 3 } as never })).toThrow(/did you mean 'maxAttempts'/);
   });
 
   it('refuses a key no name is close to by naming it and listing the options there are', () => {
-    const error = configError(() => resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', topics: ['t'], maxReconnectAttempts: 3 } as never));
+    const error = configError(() => resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', groupId: 'g', topics: ['t'], maxReconnectAttempts: 3 } as never));
     expect(error.option).toBe('maxReconnectAttempts');
     expect(error.message).toContain("Consumer has no option 'maxReconnectAttempts'");
     expect(error.message).toMatch(/its options: .*\bretry\b/);
   });
 
   it('takes one server as a string', () => {
-    expect(resolveConsumerConfig({ topics: ['t'], bootstrapServers: '127.0.0.1:9999' }).bootstrapServers).toEqual(['127.0.0.1:9999']);
+    expect(resolveConsumerConfig({ groupId: 'g', topics: ['t'], bootstrapServers: '127.0.0.1:9999' }).bootstrapServers).toEqual(['127.0.0.1:9999']);
   });
 
   it('accepts a static assignment and normalises it', () => {
@@ -151,14 +162,14 @@ describe('assignors', () => {
 
 describe('consumer config: acknowledgement, timeouts, value framing and decoding budgets', () => {
   it('defaults to manual acks, a 30 s request timeout, detected framing, 64 MiB per fetch and 256 MiB in flight', () => {
-    expect(resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', topics: ['t'] })).toMatchObject({
+    expect(resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', groupId: 'g', topics: ['t'] })).toMatchObject({
       ackMode: 'manual',
       requestTimeoutMs: 30_000,
       valueFraming: 'detect',
       maxFetchDecodedBytes: 64 * 1024 * 1024,
       maxInFlightDecodedBytes: 256 * 1024 * 1024,
     });
-    expect(resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', topics: ['t'], ackMode: 'onEmit', valueFraming: 'rivven-core', requestTimeoutMs: 500 })).toMatchObject({
+    expect(resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', groupId: 'g', topics: ['t'], ackMode: 'onEmit', valueFraming: 'rivven-core', requestTimeoutMs: 500 })).toMatchObject({
       ackMode: 'onEmit',
       valueFraming: 'rivven-core',
       requestTimeoutMs: 500,
@@ -173,7 +184,7 @@ describe('consumer config: acknowledgement, timeouts, value framing and decoding
     [{ maxFetchDecodedBytes: -1 }, 'maxFetchDecodedBytes'],
     [{ maxFetchDecodedBytes: 1024, maxInFlightDecodedBytes: 512 }, 'maxInFlightDecodedBytes'],
   ])('refuses %p naming %s', (bad, option) => {
-    expect(configError(() => resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', topics: ['t'], ...(bad as object) })).option).toBe(option);
+    expect(configError(() => resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', groupId: 'g', topics: ['t'], ...(bad as object) })).option).toBe(option);
   });
 });
 

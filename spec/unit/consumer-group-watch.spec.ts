@@ -1,5 +1,5 @@
 /** Virtual-time tests of the member-side watches: the max-poll-interval watchdog and the partition-count watch. */
-import { Observable, of, throwError } from 'rxjs';
+import { Observable, of, takeUntil, throwError, timer } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import type { HeartbeatResult } from '../../src/client/client-types';
 import { REBALANCE_IN_PROGRESS_CODE } from '../../src/client/group-operations';
@@ -77,6 +77,35 @@ describe('partitionCountWatch$', () => {
       let n = 0;
       const read = (): Observable<PartitionCounts> => (n++ === 0 ? throwError(() => new Error('connection lost')) : of(counts([['a', 2], ['b', 1]])));
       expectObservable(partitionCountWatch$(read, counts([['a', 2], ['b', 0]]), 100, ts)).toBe('200ms (x|)', { x: 'METADATA_CHANGED' });
+    });
+  });
+
+  it('a subscribed topic that does not exist is looked for again after 1 s, 2 s, 4 s, then every 5 s, besides the interval', () => {
+    const ts = scheduler();
+    ts.run(({ expectObservable }) => {
+      const reads: number[] = [];
+      // The topic is created at 20 s.
+      const read = () => {
+        reads.push(ts.now());
+        return of(counts([['a', 2], ['b', ts.now() >= 20_000 ? 3 : 0]]));
+      };
+      expectObservable(partitionCountWatch$(read, counts([['a', 2], ['b', 0]]), 300_000, ts)).toBe('22000ms (x|)', { x: 'METADATA_CHANGED' });
+      ts.flush();
+      expect(reads).toEqual([1_000, 3_000, 7_000, 12_000, 17_000, 22_000]);
+    });
+  });
+
+  it('topics that all exist: only the interval (no extra reads)', () => {
+    const ts = scheduler();
+    ts.run(({ expectObservable }) => {
+      const reads: number[] = [];
+      const read = () => {
+        reads.push(ts.now());
+        return of(counts([['a', 2]]));
+      };
+      expectObservable(partitionCountWatch$(read, counts([['a', 2]]), 300_000, ts).pipe(takeUntil(timer(700_000)))).toBe('700000ms |');
+      ts.flush();
+      expect(reads).toEqual([300_000, 600_000]);
     });
   });
 
@@ -160,9 +189,9 @@ describe('readiness markers in JoinGroup subscriptions', () => {
 
 describe('maxDelayRebalanceMs', () => {
   it('defaults to 10 s, is clamped to leave the leader a heartbeat within rebalanceTimeoutMs, and refuses negatives', () => {
-    expect(resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', topics: ['t'] }).maxDelayRebalanceMs).toBe(10_000);
-    expect(resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', topics: ['t'], maxDelayRebalanceMs: 0 }).maxDelayRebalanceMs).toBe(0);
-    expect(resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', topics: ['t'], rebalanceTimeoutMs: 5_000, heartbeatIntervalMs: 1_000 }).maxDelayRebalanceMs).toBe(4_000);
-    expect(() => resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', topics: ['t'], maxDelayRebalanceMs: -1 })).toThrow(ConfigError);
+    expect(resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', groupId: 'g', topics: ['t'] }).maxDelayRebalanceMs).toBe(10_000);
+    expect(resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', groupId: 'g', topics: ['t'], maxDelayRebalanceMs: 0 }).maxDelayRebalanceMs).toBe(0);
+    expect(resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', groupId: 'g', topics: ['t'], rebalanceTimeoutMs: 5_000, heartbeatIntervalMs: 1_000 }).maxDelayRebalanceMs).toBe(4_000);
+    expect(() => resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', groupId: 'g', topics: ['t'], maxDelayRebalanceMs: -1 })).toThrow(ConfigError);
   });
 });

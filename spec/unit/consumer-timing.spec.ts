@@ -7,6 +7,8 @@ import { awaitStable$ } from '../../src/consumer/group-join';
 import { heartbeatLoop$, rejoinReasonOf } from '../../src/consumer/group-watch';
 import { ServerError } from '../../src/errors';
 import { StallMonitor } from '../../src/consumer/stall-monitor';
+import { HealthTracker } from '../../src/consumer/consumer-health';
+import { Log } from '../../src/observability/log';
 import { commitOffsets } from '../../src/operators/at-least-once';
 
 const ok: HeartbeatResult = { errorCode: 0, rebalanceInProgress: false };
@@ -158,7 +160,7 @@ describe('StallMonitor (virtual time)', () => {
   it('reports a partition once it has waited thresholdMs, and clears it when it stops waiting', () => {
     const ts = scheduler();
     ts.run(() => {
-      const p = { topic: 't', partition: 0, stopped: false, waitingSince: undefined as number | undefined, outstanding: () => 7n };
+      const p = { topic: 't', partition: 0, stopped: false, waitingSince: undefined as number | undefined, lastAckAt: undefined, outstanding: () => 7n };
       const reports: [number, string[]][] = [];
       const monitor = new StallMonitor(ts, 100, () => [p], (stalled) => reports.push([ts.now(), stalled.map((s) => `${s.topic}/${s.partition}@${s.since}:${s.unacknowledged}`)]));
       ts.schedule(() => {
@@ -185,5 +187,97 @@ describe('StallMonitor (virtual time)', () => {
       ]);
       monitor.stop();
     });
+  });
+
+  it('a stall is no progress, not a long queue: a waiting partition is not reported while anything is acknowledged', () => {
+    const ts = scheduler();
+    ts.run(() => {
+      // Partition 5 waits behind the others' records (concatMap): its own acks come late, others' all along.
+      const p = { topic: 't', partition: 5, stopped: false, waitingSince: undefined as number | undefined, lastAckAt: undefined as number | undefined, outstanding: () => 500n };
+      let lastAck: number | undefined;
+      const reports: [number, string[]][] = [];
+      const monitor = new StallMonitor(
+        ts,
+        100,
+        () => [p],
+        (stalled) => reports.push([ts.now(), stalled.map((s) => `${s.topic}/${s.partition}@${s.since}:${s.unacknowledged}`)]),
+        () => lastAck,
+      );
+      ts.schedule(() => {
+        p.waitingSince = ts.now();
+        monitor.update();
+      }, 10);
+      // Other partitions are acknowledged every 30 ms until 1,000 (ten times the threshold).
+      for (let at = 30; at <= 1_000; at += 30) {
+        ts.schedule(() => {
+          lastAck = ts.now();
+          monitor.acknowledged();
+        }, at);
+      }
+      ts.flush();
+      // Nothing acknowledged from 990 on: reported at 1,090, since when the partition has had no acknowledgement (it never had one: since it waits).
+      expect(reports).toEqual([[1_090, ['t/5@10:500']]]);
+      // An acknowledgement ends it at once; the partition still waits (not enough credit back), and
+      // with nothing acknowledged after it, it is stalled again one threshold later.
+      ts.schedule(() => {
+        lastAck = ts.now();
+        p.lastAckAt = ts.now();
+        monitor.acknowledged();
+      }, 50);
+      ts.flush();
+      expect(reports.slice(1)).toEqual([
+        [1_140, []],
+        [1_240, ['t/5@1140:500']],
+      ]);
+      monitor.stop();
+    });
+  });
+});
+
+describe('HealthTracker warnings: say once, then count', () => {
+  function tracker() {
+    const lines: { level: string; message: string; fields: Record<string, unknown> }[] = [];
+    const at = (level: string) => (fields: Record<string, unknown>, message: string) => lines.push({ level, message, fields });
+    const log = new Log({ debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, 'info', {});
+    let now = 0;
+    const health = new HealthTracker(log, () => now, () => []);
+    return { health, lines, setNow: (ms: number) => (now = ms) };
+  }
+
+  it('a stall is logged once at warn with what is known; more partitions joining it are not logged again; a later stall is counted (info)', () => {
+    const { health, lines, setNow } = tracker();
+    setNow(6_000);
+    health.stalls([{ topic: 't', partition: 0, since: 1_000, unacknowledged: 250 }], 5_000);
+    health.stalls(
+      [
+        { topic: 't', partition: 0, since: 1_000, unacknowledged: 250 },
+        { topic: 't', partition: 1, since: 900, unacknowledged: 300 },
+      ],
+      5_000,
+    );
+    expect(lines.filter((l) => l.level === 'warn')).toHaveLength(1);
+    expect(lines[0]!.message).toContain('no acknowledgement for partition t/0 since 5000 ms ago (250 records waiting)');
+    expect(lines[0]!.message).toContain('none on any partition for over 5000 ms');
+    expect(health.value.warningCounts.stall).toBe(1);
+    expect(health.value.stalled).toHaveLength(2);
+    expect(health.value.warning).toContain('t/1 since 5100 ms ago (300 records waiting)');
+
+    health.stalls([], 5_000);
+    expect(health.value.warning).toBeUndefined();
+    health.stalls([{ topic: 't', partition: 0, since: 1_000, unacknowledged: 1 }], 5_000);
+    expect(health.value.warningCounts.stall).toBe(2);
+    expect(lines.filter((l) => l.level === 'warn')).toHaveLength(1);
+    expect(lines.filter((l) => l.level === 'info')).toEqual([expect.objectContaining({ fields: { warning: 'stall', times: 2 } })]);
+  });
+
+  it('after close() no warning holds and none is logged', () => {
+    const { health, lines } = tracker();
+    health.setWarning('unreachable', 'no broker answers at x');
+    health.close({ state: 'closed' });
+    expect(health.value).toMatchObject({ state: 'closed', warning: undefined, stalled: [] });
+    health.setWarning('noTopic', 'none of the subscribed topics exists');
+    health.setWarning('unreachable', undefined);
+    health.setWarning('unreachable', 'no broker answers at x');
+    expect(lines).toHaveLength(1);
   });
 });

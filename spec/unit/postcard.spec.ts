@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { ProtocolError } from '../../src/errors';
 import { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from '../../src/protocol/message-codec';
 import { PostcardReader } from '../../src/protocol/postcard-reader';
@@ -106,5 +107,76 @@ describe('message codec edge cases', () => {
     ]);
     const bytes = encodeResponse({ type: 'GroupDescription', consumerGroup: 'g', offsets });
     expect(decodeResponse(bytes)).toEqual({ type: 'GroupDescription', consumerGroup: 'g', offsets });
+  });
+});
+
+describe('64-bit integers decode exactly (property)', () => {
+  // The reader builds bigints from the previous value plus a small cached difference when a value
+  // fits a 7-byte varint (< 2^49), and from scratch otherwise: every path must give the exact value,
+  // also at and beyond 2^53 (where a JS number would round) and up to u64/i64's extremes.
+  const near = (base: bigint) => fc.bigInt({ min: base - 300n, max: base + 300n });
+  const u64 = fc.oneof(
+    fc.bigInt({ min: 0n, max: 300n }),
+    near(1n << 49n),
+    near(1n << 53n),
+    near(1n << 56n),
+    fc.bigInt({ min: (1n << 64n) - 300n, max: (1n << 64n) - 1n }),
+    fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+  );
+  const i64 = fc.oneof(
+    fc.bigInt({ min: -300n, max: 300n }),
+    near(1_700_000_000_000n),
+    near(1n << 48n),
+    near(-(1n << 48n)),
+    near(1n << 53n),
+    near(-(1n << 53n)),
+    fc.bigInt({ min: -(1n << 63n), max: -(1n << 63n) + 300n }),
+    fc.bigInt({ min: (1n << 63n) - 300n, max: (1n << 63n) - 1n }),
+    fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }),
+  );
+  /** Runs of consecutive values (the delta path) starting anywhere, mixed with arbitrary ones. */
+  const runs = (start: fc.Arbitrary<bigint>, step: fc.Arbitrary<bigint>, min: bigint, max: bigint) =>
+    fc.array(fc.tuple(start, fc.array(step, { maxLength: 6 })), { minLength: 1, maxLength: 8 }).map((chunks) =>
+      chunks.flatMap(([first, steps]) => {
+        const out = [first];
+        for (const s of steps) {
+          const next = out[out.length - 1]! + s;
+          out.push(next < min ? min : next > max ? max : next);
+        }
+        return out;
+      }),
+    );
+
+  it('offsets (u64) and timestamps (i64) of Messages round-trip exactly, in runs and alone', () => {
+    fc.assert(
+      fc.property(
+        runs(u64, fc.bigInt({ min: 0n, max: 300n }), 0n, (1n << 64n) - 1n),
+        runs(i64, fc.bigInt({ min: -300n, max: 300n }), -(1n << 63n), (1n << 63n) - 1n),
+        (offsets, timestamps) => {
+          const n = Math.min(offsets.length, timestamps.length);
+          const messages = Array.from({ length: n }, (_, i) => ({
+            offset: offsets[i]!,
+            partition: 0,
+            value: Buffer.from([i & 0xff]),
+            timestamp: timestamps[i]!,
+            headers: [] as [string, Buffer][],
+          }));
+          const bytes = encodeResponse({ type: 'Messages', messages });
+          const decoded = decodeResponse(bytes);
+          if (decoded.type !== 'Messages') throw new Error(decoded.type);
+          expect(decoded.messages.map((m) => m.offset)).toEqual(offsets.slice(0, n));
+          expect(decoded.messages.map((m) => m.timestamp)).toEqual(timestamps.slice(0, n));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('keeps values at and beyond 2^53 exact (a number would round them)', () => {
+    const offsets = [(1n << 53n) - 1n, 1n << 53n, (1n << 53n) + 1n, (1n << 53n) + 2n, (1n << 63n) - 1n, (1n << 64n) - 1n];
+    const timestamps = [(1n << 53n) + 1n, (1n << 53n) + 1n, -(1n << 53n) - 1n, (1n << 63n) - 1n, -(1n << 63n), 1_700_000_000_000n];
+    const messages = offsets.map((offset, i) => ({ offset, partition: 1, value: Buffer.alloc(0), timestamp: timestamps[i]!, headers: [] as [string, Buffer][] }));
+    const decoded = decodeResponse(encodeResponse({ type: 'Messages', messages }));
+    expect(decoded).toEqual({ type: 'Messages', messages });
   });
 });

@@ -1,5 +1,8 @@
 import fc from 'fast-check';
-import { closestName, durationMs, integerIn, MAX_TIMER_MS, oneOf, optionsObject, rejectUnknownKeys } from '../../src/settings-validation';
+import { closestName, durationMs, integerIn, MAX_TIMER_MS, oneOf, optionsObject, otherClientName, rejectUnknownKeys } from '../../src/settings-validation';
+import { resolveConsumerConfig } from '../../src/consumer/consumer-config';
+import { resolveProducerConfig } from '../../src/producer/producer-config';
+import { resolveTransactionalConfig } from '../../src/producer/transactional-config';
 import { configError } from '../support/rejection';
 
 const KNOWN = ['bootstrapServers', 'clientId', 'requestTimeoutMs', 'connectionTimeoutMs', 'maxPollRecords', 'groupId'];
@@ -45,6 +48,57 @@ describe('rejectUnknownKeys', () => {
 
   it('accepts known keys', () => {
     expect(() => rejectUnknownKeys('Consumer', { groupId: 'g', clientId: undefined }, KNOWN)).not.toThrow();
+  });
+});
+
+describe('names from other clients (KafkaJS, the Java client, librdkafka, franz-go) get a "did you mean"', () => {
+  const hint = (create: () => unknown) => configError(create).message;
+
+  it.each([
+    // [component, option as another client spells it, ours]
+    ['Producer', { idempotent: true }, 'enableIdempotence'],
+    ['Producer', { compression: 'lz4' }, 'compressionType'],
+    ['Producer', { 'compression.type': 'lz4' }, 'compressionType'],
+    ['Producer', { 'enable.idempotence': true }, 'enableIdempotence'],
+    ['Producer', { 'linger.ms': 5 }, 'lingerMs'],
+    ['Producer', { maxInFlightRequestsPerConnection: 5 }, 'maxInFlightRequests'],
+    ['Producer', { brokers: ['127.0.0.1:9092'] }, 'bootstrapServers'],
+    ['Consumer', { fromBeginning: true }, 'autoOffsetReset'],
+    ['Consumer', { 'group.id': 'billing' }, 'groupId'],
+    ['Consumer', { group_id: 'billing' }, 'groupId'],
+    ['Consumer', { consumerGroup: 'billing' }, 'groupId'],
+    ['Consumer', { autoCommit: false }, 'enableAutoCommit'],
+    ['Consumer', { sessionTimeout: 10_000 }, 'sessionTimeoutMs'],
+    ['Consumer', { 'session.timeout.ms': 10_000 }, 'sessionTimeoutMs'],
+    ['Consumer', { 'auto.offset.reset': 'earliest' }, 'autoOffsetReset'],
+    ['Consumer', { readUncommitted: true }, 'isolationLevel'],
+    ['Consumer', { topic: 'orders' }, 'topics'],
+    ['Consumer', { ssl: true }, 'tls'],
+    ['Consumer', { sasl: {} }, 'auth'],
+    ['Consumer', { 'bootstrap.servers': 'a:1' }, 'bootstrapServers'],
+    ['Consumer', { 'client.id': 'x' }, 'clientId'],
+    ['TransactionalProducer', { transactionTimeout: 5_000 }, 'transactionTimeoutMs'],
+  ] as const)('%s %j → %s', (component, options, ours) => {
+    const create = {
+      Producer: () => resolveProducerConfig({ bootstrapServers: '127.0.0.1:9092', ...options } as never),
+      Consumer: () => resolveConsumerConfig({ bootstrapServers: '127.0.0.1:9092', groupId: 'g', topics: ['t'], ...options } as never),
+      TransactionalProducer: () => resolveTransactionalConfig({ bootstrapServers: '127.0.0.1:9092', transactionalId: 'tx', ...options } as never),
+    }[component];
+    const error = configError(create);
+    expect(error.option).toBe(Object.keys(options)[0]);
+    expect(error.message).toContain(`did you mean '${ours}'?`);
+  });
+
+  it('says how to write the value where it differs too', () => {
+    expect(hint(() => resolveConsumerConfig({ bootstrapServers: 'a:1', groupId: 'g', topics: ['t'], fromBeginning: true } as never))).toContain("autoOffsetReset: 'earliest'");
+    expect(hint(() => resolveProducerConfig({ bootstrapServers: 'a:1', compression: 'gzip' } as never))).toContain("'none' | 'lz4' | 'snappy' | 'zstd'");
+  });
+
+  it('suggests only an option the component has', () => {
+    // A consumer has no compression: no producer option is suggested to it.
+    expect(hint(() => resolveConsumerConfig({ bootstrapServers: 'a:1', groupId: 'g', topics: ['t'], compression: 'lz4' } as never))).not.toContain('did you mean');
+    expect(otherClientName('idempotent', ['groupId'])).toBeUndefined();
+    expect(otherClientName('toString', ['groupId'])).toBeUndefined();
   });
 });
 

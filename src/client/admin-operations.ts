@@ -3,7 +3,8 @@
  * the cluster's, topic configuration, partitions, record deletion and quotas. `BrokerOperations`
  * puts them on the clients; the user-facing documentation is there.
  */
-import type { Observable } from 'rxjs';
+import { catchError, concatMap, throwError, type Observable } from 'rxjs';
+import { ConfigError, ServerError } from '../errors.js';
 import { ArgumentCheck } from './argument-checks.js';
 import { type BrokerExchange, call$ } from './broker-exchange.js';
 import type { DeleteRecordsResult, QuotaEntry, TopicConfigDescription } from '../protocol/response-schema.js';
@@ -11,17 +12,51 @@ import type { ClusterMetadata, QuotaAlterationInput, TopicInfo } from './client-
 
 // ---- topics and metadata ----------------------------------------------------------------------
 
-export function createTopic$(exchange: BrokerExchange, name: string, partitions: number | undefined): Observable<TopicInfo> {
-  return call$(
+/** Options of `createTopic$`. */
+export interface CreateTopicOptions {
+  /**
+   * A topic that exists already is not an error: createTopic$ emits the existing topic (read back
+   * with its metadata) instead of failing with TOPIC_ALREADY_EXISTS. When `partitions` is given, the
+   * existing topic must have that many: another count is a `ConfigError` (option `partitions`) that
+   * says both counts — keys would not land where a topic of the count asked for puts them.
+   * Without `partitions`, any count is accepted. Default false.
+   */
+  ifNotExists?: boolean;
+}
+
+export function createTopic$(exchange: BrokerExchange, name: string, partitions: number | undefined, options: CreateTopicOptions = {}): Observable<TopicInfo> {
+  const ifNotExists = options?.ifNotExists ?? false;
+  const create$ = call$(
     exchange,
     () => {
       const check = new ArgumentCheck('createTopic$');
       check.name('name', name);
       if (partitions !== undefined) check.u32('partitions', partitions);
+      if (typeof ifNotExists !== 'boolean') throw new ConfigError('ifNotExists', `createTopic$ expects true or false, got ${JSON.stringify(ifNotExists)}`);
       return { type: 'CreateTopic', name, partitions };
     },
     'TopicCreated',
-    (r) => ({ name: r.name, partitions: r.partitions }),
+    (r): TopicInfo => ({ name: r.name, partitions: r.partitions }),
+  );
+  if (ifNotExists !== true) return create$;
+  return create$.pipe(
+    catchError((error: unknown) => {
+      if (!(error instanceof ServerError) || error.serverCode !== 'TOPIC_ALREADY_EXISTS') return throwError(() => error);
+      return getMetadata$(exchange, name).pipe(
+        concatMap((existing) =>
+          partitions === undefined || existing.partitions === partitions
+            ? [existing]
+            : throwError(
+                () =>
+                  new ConfigError(
+                    'partitions',
+                    `createTopic$('${name}', ${partitions}, { ifNotExists: true }): the topic exists with ${existing.partitions} partitions, not ${partitions}; ` +
+                      `use createPartitions$ to add partitions, or leave partitions out to accept the existing count`,
+                  ),
+              ),
+        ),
+      );
+    }),
   );
 }
 

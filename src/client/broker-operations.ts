@@ -74,6 +74,7 @@ export class BrokerOperations {
     return data.consume$(this.exchange, topic, options);
   }
 
+  /** The offsets a partition holds: its first readable offset and its log end. */
   getOffsetBounds$(topic: string, partition: number): Observable<OffsetBounds> {
     return data.getOffsetBounds$(this.exchange, topic, partition);
   }
@@ -85,19 +86,27 @@ export class BrokerOperations {
 
   // ---- topics and metadata --------------------------------------------------------------------
 
-  /** Create a topic; `partitions` omitted, the broker's default. rivvend accepts 1..1000. */
-  createTopic$(name: string, partitions?: number): Observable<TopicInfo> {
-    return admin.createTopic$(this.exchange, name, partitions);
+  /**
+   * Create a topic; `partitions` omitted, the broker's default. rivvend accepts 1..1000. With
+   * `{ ifNotExists: true }` a topic that exists already is emitted instead of failing with
+   * TOPIC_ALREADY_EXISTS — if it has the partition count asked for (another count is a
+   * ConfigError naming both; without `partitions` any count is accepted).
+   */
+  createTopic$(name: string, partitions?: number, options?: admin.CreateTopicOptions): Observable<TopicInfo> {
+    return admin.createTopic$(this.exchange, name, partitions, options);
   }
 
+  /** The names of every topic. */
   listTopics$(): Observable<string[]> {
     return admin.listTopics$(this.exchange);
   }
 
+  /** Delete a topic and its records. */
   deleteTopic$(name: string): Observable<void> {
     return admin.deleteTopic$(this.exchange, name);
   }
 
+  /** A topic's name and partition count. */
   getMetadata$(topic: string): Observable<TopicInfo> {
     return admin.getMetadata$(this.exchange, topic);
   }
@@ -129,6 +138,7 @@ export class BrokerOperations {
     return admin.deleteRecords$(this.exchange, topic, partitionOffsets);
   }
 
+  /** The quotas set for the given `[entityType, entityName?]` entities (every quota if empty). */
   describeQuotas$(entities: readonly (readonly [entityType: string, entityName?: string])[] = []): Observable<QuotaEntry[]> {
     return admin.describeQuotas$(this.exchange, entities);
   }
@@ -140,6 +150,7 @@ export class BrokerOperations {
 
   // ---- consumer group offsets -----------------------------------------------------------------
 
+  /** Commit `offset` (the next offset the group reads, Kafka's convention) for the group on one partition. */
   commitOffset$(group: string, topic: string, partition: number, offset: bigint | number): Observable<void> {
     return groups.commitOffset$(this.exchange, group, topic, partition, offset);
   }
@@ -149,14 +160,17 @@ export class BrokerOperations {
     return groups.getOffset$(this.exchange, group, topic, partition);
   }
 
+  /** The ids of every consumer group. */
   listGroups$(): Observable<string[]> {
     return groups.listGroups$(this.exchange);
   }
 
+  /** A group's committed offsets. */
   describeGroup$(group: string): Observable<GroupDescription> {
     return groups.describeGroup$(this.exchange, group);
   }
 
+  /** Delete a consumer group and its committed offsets. */
   deleteGroup$(group: string): Observable<void> {
     return groups.deleteGroup$(this.exchange, group);
   }
@@ -173,10 +187,12 @@ export class BrokerOperations {
     return groups.syncGroup$(this.exchange, groupId, generationId, memberId, assignments);
   }
 
+  /** Tell the coordinator this member is alive; the answer says whether it must rejoin. */
   heartbeat$(groupId: string, generationId: number, memberId: string): Observable<HeartbeatResult> {
     return groups.heartbeat$(this.exchange, groupId, generationId, memberId);
   }
 
+  /** Leave the group (the coordinator rebalances the others). */
   leaveGroup$(groupId: string, memberId: string): Observable<void> {
     return groups.leaveGroup$(this.exchange, groupId, memberId);
   }
@@ -188,10 +204,12 @@ export class BrokerOperations {
     return txn.initProducerId$(this.exchange, previousProducerId);
   }
 
+  /** One record with a producer id and sequence, so that the broker stores a retried send once. */
   idempotentPublish$(topic: string, record: PublishRecord, producer: ProducerIdentity, sequence: number): Observable<IdempotentRecordMetadata> {
     return txn.idempotentPublish$(this.exchange, topic, record, producer, sequence);
   }
 
+  /** Many records to one partition as one idempotent batch, numbered from `baseSequence`. */
   idempotentPublishBatch$(
     topic: string,
     records: readonly { key?: Bytes; value: Bytes }[],
@@ -202,6 +220,7 @@ export class BrokerOperations {
     return txn.idempotentPublishBatch$(this.exchange, topic, records, producer, baseSequence, options);
   }
 
+  /** Open transaction `txnId` for this producer; `timeoutMs` omitted, the broker's default. */
   beginTransaction$(txnId: string, producer: ProducerIdentity, timeoutMs?: number): Observable<void> {
     return txn.beginTransaction$(this.exchange, txnId, producer, timeoutMs);
   }
@@ -211,6 +230,10 @@ export class BrokerOperations {
     return txn.addPartitionsToTxn$(this.exchange, txnId, producer, partitions);
   }
 
+  /**
+   * One record inside the open transaction `txnId`. rivvend 0.0.22 has no last stable offset: read_committed
+   * readers see it at once, until an abort hides it.
+   */
   transactionalPublish$(txnId: string, topic: string, record: PublishRecord, producer: ProducerIdentity, sequence: number): Observable<TransactionalRecordMetadata> {
     return txn.transactionalPublish$(this.exchange, txnId, topic, record, producer, sequence);
   }
@@ -220,10 +243,12 @@ export class BrokerOperations {
     return txn.addOffsetsToTxn$(this.exchange, txnId, producer, groupId, offsets);
   }
 
+  /** Commit the open transaction: its records and the offsets added to it are committed together. */
   commitTransaction$(txnId: string, producer: ProducerIdentity): Observable<void> {
     return txn.commitTransaction$(this.exchange, txnId, producer);
   }
 
+  /** Abort the open transaction: its records are hidden from read_committed readers (by producer id and offset range). */
   abortTransaction$(txnId: string, producer: ProducerIdentity): Observable<void> {
     return txn.abortTransaction$(this.exchange, txnId, producer);
   }

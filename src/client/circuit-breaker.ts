@@ -20,6 +20,10 @@
  */
 import { BehaviorSubject, type Observable, asyncScheduler, distinctUntilChanged, type SchedulerLike, type Subscription } from 'rxjs';
 
+/**
+ * A circuit breaker's state: `closed` lets requests through, `open` refuses them at once, `half-open`
+ * lets one probe through.
+ */
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
 export interface CircuitBreakerOptions {
@@ -44,8 +48,11 @@ export interface CircuitPermit {
   release(): void;
 }
 
+/** One server's circuit breaker, as health reports it. */
 export interface CircuitSnapshot {
+  /** The breaker's state. */
   state: CircuitState;
+  /** Failures in a row since the last success (the breaker opens at `failureThreshold`). */
   consecutiveFailures: number;
   /** When the circuit last opened (scheduler clock, ms). */
   openedAt: number | undefined;

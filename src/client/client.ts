@@ -78,9 +78,11 @@ export function connectArguments(component: string, first: unknown, options: unk
   return { settings: { ...rest, bootstrapServers: address }, addressForm };
 }
 
+/** A `Client`'s health: its connection's stats, the server and the client id. */
 export interface ClientHealth extends ConnectionStats {
   /** The server this client is connected to. */
   address: string;
+  /** The client id sent in the handshake. */
   clientId: string;
 }
 
@@ -141,6 +143,7 @@ export class Client extends BrokerOperations {
 
   /** Live stats of this client's connection: emitted on change, at most every `healthIntervalMs`. */
   readonly health$: Observable<ClientHealth>;
+  /** The connection's state: the current one, then every change; completes when the connection closes. */
   readonly state$: Observable<ConnectionState>;
 
   private constructor(
@@ -198,10 +201,12 @@ export class Client extends BrokerOperations {
     });
   }
 
+  /** The server this client is connected to. */
   get address(): BrokerAddress {
     return this.connection.address;
   }
 
+  /** The connection's current state. */
   get state(): ConnectionState {
     return this.connection.state;
   }
@@ -217,6 +222,11 @@ export class Client extends BrokerOperations {
     this.healthSubscription.unsubscribe();
     this.healthSubject.next(this.snapshot());
     this.healthSubject.complete();
+  }
+
+  /** `await using`: calls `close()`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   /** Any protocol request, raw reply (escape hatch; prefer the typed operations). */

@@ -44,9 +44,11 @@ export type PoolEvent =
   | { type: 'closed'; connectionId: number; reason: 'retired' | 'idle' | 'pool-closed' }
   | { type: 'usage' };
 
+/** One server's connection pool, as health reports it. */
 export interface PoolSnapshot {
   /** Connections open or opening. */
   size: number;
+  /** Connections being opened. */
   connecting: number;
   /** Open, taking requests, none in flight. */
   idle: number;
@@ -56,9 +58,11 @@ export interface PoolSnapshot {
   retiring: number;
   /** Requests in flight on this pool's connections. */
   inFlight: number;
-  /** Connections opened / recycled (lifetime) / broken since the pool started. */
+  /** Connections opened since the pool started. */
   opened: number;
+  /** Connections retired at the end of their lifetime since the pool started. */
   recycled: number;
+  /** Connections that broke since the pool started. */
   broken: number;
 }
 

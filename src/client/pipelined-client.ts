@@ -58,6 +58,11 @@ import {
 } from './pipelined-options.js';
 import { ServerRotation } from './server-rotation.js';
 
+/**
+ * The typed broker operations over one connection with many requests in flight (at most `maxInFlight`;
+ * the rest wait in order) and write batching; a broken connection is replaced when a request next
+ * needs one. Create it with `PipelinedClient.connect$`.
+ */
 export class PipelinedClient extends BrokerOperations {
   private readonly limiter: InFlightLimiter;
   private readonly healthSubject: BehaviorSubject<PipelinedClientHealth>;
@@ -89,6 +94,7 @@ export class PipelinedClient extends BrokerOperations {
 
   private constructor(
     connection: Connection,
+    /** The options in force, defaults filled in. */
     readonly config: Readonly<ResolvedPipelinedClientConfig>,
     private readonly connectionOptions: ConnectionOptions,
     /** The servers, and which one answered last: shared by the first connection and every replacement. */
@@ -173,10 +179,12 @@ export class PipelinedClient extends BrokerOperations {
     });
   }
 
+  /** The server the current connection goes to. */
   get address(): BrokerAddress {
     return this.connection.address;
   }
 
+  /** The current connection's state. */
   get state(): ConnectionState {
     return this.stateSubject.value;
   }
@@ -275,6 +283,11 @@ export class PipelinedClient extends BrokerOperations {
       this.stateSubject.complete();
     })();
     return this.closePromise;
+  }
+
+  /** `await using`: calls `close()`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   // -------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 import type { ConnectionState, ConnectionStats } from '../transport/connection-types.js';
 import type { LimiterStats } from './in-flight-limiter.js';
 
+/** What `PipelinedClient.health()` returns and `health$` emits. */
 export interface PipelinedClientHealth {
   /**
    * The connection's state: `ready`; `failed` once it broke and no request needs it yet;
@@ -15,6 +16,7 @@ export interface PipelinedClientHealth {
   state: ConnectionState;
   /** The server of the current connection (of `bootstrapServers`). */
   address: string;
+  /** The client id sent in the handshake. */
   clientId: string;
   /** Requests handed to the connection (sent or being written). */
   requestsSent: number;
@@ -32,12 +34,17 @@ export interface PipelinedClientHealth {
   awaitingConnection: number;
   /** Waiting for an in-flight slot now. */
   queued: number;
+  /** The `maxInFlight` option: most requests holding a slot at once. */
   maxInFlight: number;
+  /** The most requests in flight at once so far. */
   peakInFlight: number;
+  /** The most requests waiting for a slot at once so far. */
   peakQueued: number;
-  /** Requests that had to wait for a slot, and how long on average / at most (ms). */
+  /** Requests that had to wait for a slot. */
   requestsWaited: number;
+  /** How long those requests waited for a slot on average, ms. */
   averageQueueWaitMs: number;
+  /** The longest any request waited for a slot, ms. */
   maxQueueWaitMs: number;
   /** completed / (completed + failed); 1 before anything finished. */
   successRate: number;
@@ -48,15 +55,29 @@ export interface PipelinedClientHealth {
   /** Rounds over the servers that found none to replace it (each followed by a backoff wait). */
   reconnectFailures: number;
   /** The latest connection or request failure (code, message, epoch ms); never a secret. */
-  lastError: { code: string; message: string; at: number } | undefined;
-  /** Socket writes, the requests they carried, and requests per write (all connections). */
+  lastError:
+    | {
+        /** The error's `code`. */
+        code: string;
+        /** The error's message. */
+        message: string;
+        /** When it happened, in milliseconds since the Unix epoch. */
+        at: number;
+      }
+    | undefined;
+  /** Socket writes (all connections). */
   batchesWritten: number;
+  /** Request frames those writes carried. */
   framesWritten: number;
+  /** Requests per socket write: framesWritten / batchesWritten. */
   averageBatchSize: number;
+  /** Bytes written (all connections). */
   bytesOut: number;
+  /** Bytes read (all connections). */
   bytesIn: number;
-  /** Reply latency on the current connection. */
+  /** Median reply latency on the current connection, ms. */
   latencyP50Ms: number | undefined;
+  /** 99th percentile reply latency on the current connection, ms. */
   latencyP99Ms: number | undefined;
 }
 

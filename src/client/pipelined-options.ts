@@ -35,10 +35,15 @@ export type PipelinedClientConnectionOptions = Omit<PipelinedClientConfig, 'boot
 
 /** The resolved configuration (`pipelinedClient.config`): every default filled in. */
 export interface ResolvedPipelinedClientConfig extends ResolvedConnectionSettings {
+  /** Most requests in flight at once. */
   maxInFlight: number;
+  /** How long a request may wait for others to share its socket write, µs. */
   batchLingerUs: number;
+  /** Requests written together at most. */
   maxBatchSize: number;
+  /** How long `close()` waits for replies still in flight, ms. */
   closeTimeoutMs: number;
+  /** Most one `health$` emission per this many ms. */
   healthIntervalMs: number;
 }
 
@@ -49,7 +54,12 @@ export type PipelinedClientPreset = Readonly<Pick<PipelinedClientConfig, 'maxInF
  * rivven-client's `PipelineConfig` presets (its defaults are the defaults here). Spread one and
  * override what you need: `PipelinedClient.connect$({ ...PipelinedClientPresets.lowLatency, bootstrapServers, maxInFlight: 8 })`.
  */
-export const PipelinedClientPresets: Readonly<{ highThroughput: PipelinedClientPreset; lowLatency: PipelinedClientPreset }> = Object.freeze({
+export const PipelinedClientPresets: Readonly<{
+  /** Many requests in flight, written in large batches. */
+  highThroughput: PipelinedClientPreset;
+  /** Few requests in flight, each written at once. */
+  lowLatency: PipelinedClientPreset;
+}> = Object.freeze({
   /** 1000 in flight, 5000 µs linger, batches of 256, 60 s request timeout, 10 s close. */
   highThroughput: Object.freeze<PipelinedClientPreset>({ maxInFlight: 1000, batchLingerUs: 5000, maxBatchSize: 256, requestTimeoutMs: 60_000, closeTimeoutMs: 10_000 }),
   /** 32 in flight, no linger, one request per write, 10 s request timeout, 3 s close. */

@@ -61,6 +61,11 @@ import { ServerRotation } from './server-rotation.js';
 
 const defaultFactory: ConnectionFactory = (address, options) => Connection.connect$(address, options);
 
+/**
+ * The typed broker operations over a connection pool per server, with a circuit breaker per server,
+ * failover across `bootstrapServers` and retries with jittered backoff (idempotent requests, or ones
+ * that never reached the broker); live `health$`.
+ */
 export class ResilientClient extends BrokerOperations {
   private readonly config: ResolvedResilientClientConfig;
   private readonly retrier: Retrier;
@@ -258,6 +263,11 @@ export class ResilientClient extends BrokerOperations {
       this.healthSubject.complete();
     })();
     return this.closePromise;
+  }
+
+  /** `await using`: calls `close()`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   // -------------------------------------------------------------------------------------------

@@ -18,9 +18,13 @@ import { RETRY_DEFAULTS } from './retrier.js';
 
 /** What the pool needs from a connection. `Connection` is one; tests plug in fakes. */
 export interface PoolableConnection {
+  /** The connection's current state; only `ready` connections take requests. */
   readonly state: ConnectionState;
+  /** The state, then every change. */
   readonly state$: Observable<ConnectionState>;
+  /** Send one request; emits the reply and completes (cold, cancellable). */
   request$(request: RequestInput, options?: RequestOptions): Observable<Response>;
+  /** Close the connection (replies still in flight get a grace period). */
   close(): Promise<void>;
 }
 
@@ -85,7 +89,23 @@ export interface ResilientClientConfig extends ConnectionSettings, SchedulerOpti
   connectionFactory?: ConnectionFactory;
 }
 
-/** The resolved configuration: every default filled in. */
+/**
+ * The resolved configuration: every default filled in. Each field is the `ResilientClientConfig`
+ * option of the same name.
+ * @property poolSizePerServer Most connections kept open to each server.
+ * @property circuitBreakerFailureThreshold Consecutive failures that open a server's circuit.
+ * @property circuitBreakerRecoveryTimeoutMs The longest an open circuit refuses requests before one probe, in milliseconds.
+ * @property circuitBreakerInitialRecoveryTimeoutMs How long a circuit stays open the first time, in milliseconds.
+ * @property maxConnectionLifetimeMs Age at which connections are retired, in milliseconds.
+ * @property idleTimeoutMs Idle time after which connections are closed, in milliseconds (0: never).
+ * @property healthCheckEnabled Whether every server is pinged periodically.
+ * @property healthCheckIntervalMs Interval between health-check pings, in milliseconds.
+ * @property healthEmitIntervalMs Most one counter-only `health$` emission per this many milliseconds.
+ * @property retryNonIdempotent Whether requests that are not idempotent are retried too.
+ * @property scheduler Where the client's timers run.
+ * @property random The random source for jitter.
+ * @property connectionFactory Where connections come from (undefined: `Connection.connect$`).
+ */
 export interface ResolvedResilientClientConfig extends ResolvedConnectionSettings {
   /** `bootstrapServers` parsed, in the same order. */
   servers: BrokerAddress[];
@@ -106,6 +126,23 @@ export interface ResolvedResilientClientConfig extends ResolvedConnectionSetting
   connectionFactory: ConnectionFactory | undefined;
 }
 
+/**
+ * The ResilientClient's defaults, option by option (see `ResilientClientConfig`).
+ * @namespace
+ * @property poolSizePerServer Default of `poolSizePerServer`.
+ * @property connectionTimeoutMs Default of `connectionTimeoutMs`.
+ * @property requestTimeoutMs Default of `requestTimeoutMs`.
+ * @property retry Default of `retry` (the failover backoff).
+ * @property circuitBreakerFailureThreshold Default of `circuitBreakerFailureThreshold`.
+ * @property circuitBreakerRecoveryTimeoutMs Default of `circuitBreakerRecoveryTimeoutMs`.
+ * @property circuitBreakerInitialRecoveryTimeoutMs Default of `circuitBreakerInitialRecoveryTimeoutMs`.
+ * @property maxConnectionLifetimeMs Default of `maxConnectionLifetimeMs`.
+ * @property idleTimeoutMs Default of `idleTimeoutMs`.
+ * @property healthCheckEnabled Default of `healthCheckEnabled`.
+ * @property healthCheckIntervalMs Default of `healthCheckIntervalMs`.
+ * @property healthEmitIntervalMs Default of `healthEmitIntervalMs`.
+ * @property retryNonIdempotent Default of `retryNonIdempotent`.
+ */
 export const RESILIENT_DEFAULTS = Object.freeze({
   poolSizePerServer: 10,
   connectionTimeoutMs: CONNECTION_SETTING_DEFAULTS.connectionTimeoutMs,

@@ -7,16 +7,21 @@
 import type { CircuitState } from './circuit-breaker.js';
 import type { PoolSnapshot } from './connection-pool.js';
 
+/** An error as health reports it. */
 export interface HealthError {
+  /** The error's `code` (`RivvenError.code`). */
   code: string;
+  /** The error's message. */
   message: string;
   /** Scheduler clock (ms since the epoch with the default scheduler). */
   at: number;
 }
 
+/** One server of a ResilientClient, as `health$` reports it. */
 export interface ServerHealth {
   /** `host:port` as configured. */
   address: string;
+  /** The server's circuit breaker state. */
   breaker: CircuitState;
   /** Failures since the last success (connect failures, broken connections, timeouts). */
   consecutiveFailures: number;
@@ -38,19 +43,34 @@ export interface ServerHealth {
   lastError: HealthError | undefined;
   /** Round-trip latency of recent replies (requests and health pings), ms. */
   latencyP50Ms: number | undefined;
+  /** 99th percentile round-trip latency of recent replies, ms. */
   latencyP99Ms: number | undefined;
   /** The last health-check ping. */
-  lastHealthCheck: { at: number; ok: boolean; latencyMs: number | undefined } | undefined;
+  lastHealthCheck:
+    | {
+        /** When it was sent (scheduler clock). */
+        at: number;
+        /** Whether the server answered. */
+        ok: boolean;
+        /** Its round trip, ms; undefined when it failed. */
+        latencyMs: number | undefined;
+      }
+    | undefined;
 }
 
+/** What `ResilientClient.health$` emits: every server, and the client's call totals. */
 export interface ResilientHealth {
+  /** Each server, in the order of `bootstrapServers`. */
   servers: ServerHealth[];
+  /** How many servers the client knows. */
   totalServers: number;
   /** Servers whose circuit is closed. */
   healthyServers: number;
   /** Calls made (one per subscription, however many attempts it took). */
   requests: number;
+  /** Calls that succeeded. */
   successes: number;
+  /** Calls that failed (after their retries). */
   failures: number;
   /** Extra attempts made after retriable failures. */
   retries: number;
@@ -60,7 +80,9 @@ export interface ResilientHealth {
   successRate: number;
   /** Open connections across all servers, and how many of them are idle or busy. */
   connections: number;
+  /** Open connections with no request in flight. */
   idleConnections: number;
+  /** Open connections with requests in flight. */
   busyConnections: number;
   /** The client is closed; this is the last emission. */
   closed: boolean;

@@ -60,6 +60,7 @@ export const REQUEST_RETRY_CLASS: Readonly<Record<RequestType, RetryClass>> = {
   LeaveGroup: 'once',
 };
 
+/** Options of one `ResilientClient.execute$` / `request$` call. */
 export interface ExecuteOptions extends RequestOptions {
   /**
    * Retry this request after any retriable failure even if it may have reached the broker.

@@ -9,6 +9,7 @@ import { Observable } from 'rxjs';
 import { ConfigError, SchemaRegistryError } from '../errors.js';
 import type { SchemaType } from './client-types.js';
 
+/** Options of `registerSchema$`. */
 export interface SchemaRegistryOptions {
   /** Whole-request timeout. Default 30,000 ms. */
   timeoutMs?: number;
@@ -19,6 +20,12 @@ export interface SchemaRegistryOptions {
 const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 const EXCERPT_CHARS = 500;
 
+/**
+ * Register `schema` under `subject` in a Confluent-compatible schema registry (rivven-schema included)
+ * and emit its id; registering the same schema again gives the same id. A refusal or an unreachable
+ * registry is a `SchemaRegistryError` (retriable for no answer, HTTP 429 and 5xx); a URL that is not
+ * http(s) or an empty subject is a `ConfigError`.
+ */
 export function registerSchema$(
   registryUrl: string,
   subject: string,

@@ -4,7 +4,7 @@
  * what the group's poll watchdog and revoke drain read of them (the count; whether downstream
  * holds records back). An ack makes the offset committable and frees fetch credit.
  */
-import { defer, type Observable } from 'rxjs';
+import { defer, type Observable, type SchedulerLike } from 'rxjs';
 import type { MessageData } from '../protocol/response-schema.js';
 import type { CommittedOffsets, ConsumerRecord, TopicPartitionOffset } from './consumer-record.js';
 import type { PollProbe } from './group-watch.js';
@@ -14,6 +14,8 @@ import type { PartitionState } from './partition-state.js';
 
 export interface AcknowledgementsHost {
   readonly maxPollRecords: number;
+  /** The consumer's scheduler: when acknowledgements happen (stall-monitor.ts reads lastAckAt). */
+  readonly config: { readonly scheduler: SchedulerLike };
   readonly owned: OwnedPartitions;
   /** health$'s recordsAcknowledged. */
   readonly tracker: Pick<HealthTracker, 'recordsAcknowledged'>;
@@ -26,6 +28,8 @@ export interface AcknowledgementsHost {
 export class Acknowledgements {
   /** Acknowledgements so far, also of stale records (they show downstream is taking records). */
   private countValue = 0;
+  /** Scheduler time of the last acknowledgement (of any record, also stale ones): downstream made progress then. */
+  lastAckAt: number | undefined;
   /** What the group's maxPollIntervalMs watchdog reads (group-watch.ts). */
   readonly pollProbe: PollProbe = {
     // Records are waiting for downstream when a partition cannot fetch for lack of credit: downstream
@@ -80,6 +84,7 @@ export class Acknowledgements {
 
   private noteAck(): void {
     this.countValue++;
+    this.lastAckAt = this.host.config.scheduler.now();
     this.host.onAck();
   }
 
@@ -89,6 +94,7 @@ export class Acknowledgements {
       const floor = state.acked ?? state.epochStart;
       if (next > floor) this.host.tracker.recordsAcknowledged += Number(next - floor);
       state.acked = next;
+      state.lastAckAt = this.lastAckAt;
       state.releaseUpTo(next);
       // Only a fetch loop waiting for credit needs to hear about it.
       if (state.wake !== undefined && state.outstanding() * 2n <= BigInt(this.host.maxPollRecords)) state.signal();

@@ -4,13 +4,17 @@
  */
 import type { GroupAssignments } from '../client/client-types.js';
 
+/** A member of a consumer group, as the assignor sees it. */
 export interface GroupMember {
+  /** The member's id. */
   memberId: string;
   /** Topics this member subscribed to. */
   topics: readonly string[];
 }
 
+/** How the group leader splits partitions among members (`ConsumerConfig.assignor`). */
 export interface PartitionAssignor {
+  /** The assignor's name (such as `range`). */
   readonly name: string;
   /** memberId → topic → partitions. Every partition of a subscribed topic goes to exactly one subscriber. */
   assign(members: readonly GroupMember[], partitionsPerTopic: ReadonlyMap<string, number>): Map<string, Map<string, number[]>>;

@@ -26,7 +26,12 @@ import { RETRY_DEFAULTS } from '../client/retrier.js';
  *   cycle; the consumer's connections log through it too.
  */
 export interface ConsumerConfig extends ConnectionSettings, SchedulerOption {
-  /** Consumer group: committed offsets are stored under it (and, with `topics`, membership). Default `default-group`. */
+  /**
+   * Consumer group: committed offsets are stored under it (and, with `topics`, membership).
+   * Required with `topics` (a ConfigError says so): two applications that left it out would share
+   * one group and split each other's partitions. With `assign` (static partitions, no
+   * membership) it may be left out: offsets are then committed under `'default-group'`.
+   */
   groupId?: string;
   /** Group-managed subscription: partitions are assigned by the group (JoinGroup/SyncGroup). */
   topics?: string[];
@@ -47,7 +52,11 @@ export interface ConsumerConfig extends ConnectionSettings, SchedulerOption {
   autoCommitIntervalMs?: number;
   /** Default `read_uncommitted`; `read_committed` hides records of aborted transactions. */
   isolationLevel?: IsolationLevel;
-  /** Re-read partition counts of subscribed topics this often (a change triggers a rebalance). Default 300,000 ms. */
+  /**
+   * Re-read partition counts of subscribed topics this often (a change triggers a rebalance).
+   * Default 300,000 ms. A subscribed topic that does not exist is looked for sooner: after 1 s, 2 s,
+   * 4 s, then every 5 s, so a consumer waiting for its topic starts within seconds of its creation.
+   */
   metadataRefreshIntervalMs?: number;
   /** Read the owned partitions' log ends (lag$, health$.lag) this often. Default 5,000 ms. */
   lagIntervalMs?: number;
@@ -103,7 +112,33 @@ export interface ConsumerConfig extends ConnectionSettings, SchedulerOption {
 /** See `ConsumerConfig.ackMode`. */
 export type AckMode = 'manual' | 'onEmit';
 
-/** The resolved configuration: every default filled in. */
+/**
+ * The resolved configuration: every default filled in. Each field is the `ConsumerConfig` option
+ * of the same name.
+ * @property groupId The group (`'default-group'` when a static assignment left it out).
+ * @property topics The subscribed topics (empty with a static assignment).
+ * @property assign The static assignment, topic → partitions (undefined with `topics`).
+ * @property maxPollRecords Most records fetched and held un-acknowledged per partition.
+ * @property maxPollIntervalMs How long nothing may be acknowledged before the member leaves the group.
+ * @property enableAutoCommit Whether acknowledged offsets are committed every `autoCommitIntervalMs`.
+ * @property autoCommitIntervalMs The auto-commit interval, in milliseconds.
+ * @property isolationLevel `read_uncommitted` or `read_committed`.
+ * @property metadataRefreshIntervalMs How often partition counts are re-read, in milliseconds.
+ * @property lagIntervalMs How often the owned partitions' log ends are read, in milliseconds.
+ * @property sessionTimeoutMs The group session timeout, in milliseconds.
+ * @property rebalanceTimeoutMs The group rebalance timeout, in milliseconds.
+ * @property heartbeatIntervalMs The heartbeat cadence, in milliseconds (≤ sessionTimeoutMs / 3).
+ * @property maxDelayRebalanceMs How long a revoke waits for emitted records to be acknowledged, in milliseconds.
+ * @property fetchMaxWaitMs Long-poll wait of each fetch, in milliseconds.
+ * @property fetchConnections Most connections used for fetching.
+ * @property autoOffsetReset Where a partition without a committed offset starts.
+ * @property assignor How the group leader splits partitions.
+ * @property scheduler Where the consumer's timers run.
+ * @property ackMode When a record counts as acknowledged.
+ * @property valueFraming How fetched values are recognised as Rivven-framed.
+ * @property maxFetchDecodedBytes Most decoded value bytes one fetch may produce.
+ * @property maxInFlightDecodedBytes Most decoded value bytes emitted and not yet acknowledged.
+ */
 export interface ResolvedConsumerConfig extends ResolvedConnectionSettings {
   groupId: string;
   topics: string[];
@@ -130,6 +165,33 @@ export interface ResolvedConsumerConfig extends ResolvedConnectionSettings {
   maxInFlightDecodedBytes: number;
 }
 
+/**
+ * The consumer's defaults, option by option (see `ConsumerConfig` for what each option does).
+ * @namespace
+ * @property groupId Offsets are committed under it when a static assignment leaves `groupId` out.
+ * @property maxPollRecords Default of `maxPollRecords`.
+ * @property maxPollIntervalMs Default of `maxPollIntervalMs`.
+ * @property enableAutoCommit Default of `enableAutoCommit`.
+ * @property autoCommitIntervalMs Default of `autoCommitIntervalMs`.
+ * @property isolationLevel Default of `isolationLevel`.
+ * @property metadataRefreshIntervalMs Default of `metadataRefreshIntervalMs`.
+ * @property lagIntervalMs Default of `lagIntervalMs`.
+ * @property retry Default of `retry` (the consumer's reconnection backoff).
+ * @property sessionTimeoutMs Default of `sessionTimeoutMs`.
+ * @property rebalanceTimeoutMs Default of `rebalanceTimeoutMs`.
+ * @property heartbeatIntervalMs Default of `heartbeatIntervalMs`.
+ * @property maxDelayRebalanceMs Default of `maxDelayRebalanceMs`.
+ * @property fetchMaxWaitMs Default of `fetchMaxWaitMs`.
+ * @property fetchConnections Default of `fetchConnections`.
+ * @property autoOffsetReset Default of `autoOffsetReset`.
+ * @property clientId Default of `clientId` for a consumer.
+ * @property ackMode Default of `ackMode`.
+ * @property requestTimeoutMs Default of `requestTimeoutMs`.
+ * @property connectionTimeoutMs Default of `connectionTimeoutMs`.
+ * @property valueFraming Default of `valueFraming`.
+ * @property maxFetchDecodedBytes Default of `maxFetchDecodedBytes`.
+ * @property maxInFlightDecodedBytes Default of `maxInFlightDecodedBytes`.
+ */
 export const CONSUMER_DEFAULTS = {
   groupId: 'default-group',
   maxPollRecords: 500,
@@ -208,7 +270,7 @@ export function resolveConsumerConfig(input: ConsumerConfig): ResolvedConsumerCo
     clientId: CONSUMER_DEFAULTS.clientId,
   });
   const groupId = config.groupId ?? CONSUMER_DEFAULTS.groupId;
-  if (typeof groupId !== 'string' || groupId.length === 0) throw new ConfigError('groupId', 'expected a non-empty string');
+  if (typeof groupId !== 'string' || groupId.length === 0) throw new ConfigError('groupId', `expected a non-empty string, got ${JSON.stringify(groupId)}`);
 
   const topics = config.topics ?? [];
   if (!Array.isArray(topics) || topics.some((t) => typeof t !== 'string' || t.length === 0)) {
@@ -251,7 +313,7 @@ export function resolveConsumerConfig(input: ConsumerConfig): ResolvedConsumerCo
   const enableAutoCommit = config.enableAutoCommit ?? CONSUMER_DEFAULTS.enableAutoCommit;
   if (typeof enableAutoCommit !== 'boolean') throw new ConfigError('enableAutoCommit', 'expected true or false');
 
-  return {
+  const resolved: ResolvedConsumerConfig = {
     ...shared,
     requestTimeoutMs,
     groupId,
@@ -283,4 +345,14 @@ export function resolveConsumerConfig(input: ConsumerConfig): ResolvedConsumerCo
     maxFetchDecodedBytes,
     maxInFlightDecodedBytes,
   };
+  // Checked after the other options, so a typo elsewhere is reported first.
+  if (assign === undefined && config.groupId === undefined) {
+    throw new ConfigError(
+      'groupId',
+      `a group consumer (topics: ${JSON.stringify(topics)}) needs a groupId — the consumer group whose members share the topics' partitions and under which ` +
+        `offsets are committed, e.g. groupId: 'billing'. Consumers of one application share it; another application uses its own. ` +
+        `(A consumer of fixed partitions, with assign instead of topics, may leave it out.)`,
+    );
+  }
+  return resolved;
 }

@@ -4,7 +4,8 @@
  * `HealthTracker` the consumer's parts report to — the group life cycle, the record counts (per
  * record: held in fields, carried by health$ at most once a refresh), the last error, and
  * `warning`: one sentence per source that needs attention (a stall, no broker answering, no
- * subscribed topic existing), logged once when it appears.
+ * subscribed topic existing), logged the first time it appears and counted after
+ * (`warningCounts`: say once, then count); nothing after close().
  *
  * Each component has one such file (client/pipelined-health.ts, client/resilient-health.ts,
  * producer/producer-health.ts); what feeds a stall is stall-monitor.ts, lag readings lag-monitor.ts.
@@ -18,6 +19,8 @@ import type { TopicPartition } from './consumer-record.js';
 export type ConsumerState =
   /** Not subscribed (or between subscriptions). */
   | 'idle'
+  /** Subscribed, and no broker has answered yet (or none answers now, with no partition owned): retrying. */
+  | 'connecting'
   /** Joining the group / waiting for an assignment. */
   | 'joining'
   /** Owns its assignment (possibly none) and heartbeats. */
@@ -31,7 +34,9 @@ export type ConsumerState =
   | 'left'
   | 'closed';
 
+/** What `Consumer.health()` returns and `health$` emits. */
 export interface ConsumerHealth {
+  /** Where the consumer is in its life. */
   state: ConsumerState;
   /** Partitions owned now. */
   assignedPartitions: number;
@@ -51,14 +56,18 @@ export interface ConsumerHealth {
   rebalanceDrainTimeouts: number;
   /** The partitions owned now (`assignedPartitions` is their count). */
   partitions: TopicPartition[];
+  /** Owned partitions the application paused (`consumer.pause()`): they stay assigned and fetch nothing until resumed. */
+  paused: TopicPartition[];
   /** Records emitted downstream (by records$ or batches$) since the consumer was created. */
   recordsEmitted: number;
   /** Records acknowledged (ack(), commitOffsets(), ackMode 'onEmit', acknowledgeDelivered()). */
   recordsAcknowledged: number;
   /**
-   * Partitions that have waited for acknowledgements for longer than maxPollIntervalMs (ackMode
-   * 'manual': downstream holds their fetch credit — or the in-flight decoded-bytes budget — and
-   * acknowledges nothing). Empty when nothing is stuck. Static-assignment consumers too.
+   * Partitions that wait for acknowledgements (ackMode 'manual': downstream holds their fetch
+   * credit — or the in-flight decoded-bytes budget) while nothing at all was acknowledged, on any
+   * partition, for maxPollIntervalMs. A long queue that is being worked through is not a stall:
+   * a consumer whose acknowledgements advance reports none. Empty when nothing is stuck.
+   * Static-assignment consumers too.
    */
   stalled: StalledPartition[];
   /** Records dropped because the broker sent an offset at or below one already emitted in the epoch (rivvend's crash replay). */
@@ -72,21 +81,39 @@ export interface ConsumerHealth {
    * whose offsets fall in an aborted range). Not a loss of the broker's: see `hidden$`.
    */
   hiddenByIsolation: number;
+  /** The last records hidden by isolation (see `hiddenByIsolation`); undefined if none. */
   lastHidden: HiddenRecordsEvent | undefined;
+  /** The last truncation seen (see `truncations`); undefined if none. */
   lastTruncation: TruncationEvent | undefined;
   /** What needs attention, in words (a stall, no broker answering, no subscribed topic existing); undefined when all is well. */
   warning: string | undefined;
+  /**
+   * How many times each kind of warning appeared. The first of each kind is logged at warn; later
+   * ones are counted here (and logged at info), so a recurring condition does not flood the log.
+   */
+  warningCounts: Record<WarningSource, number>;
   /** The last error met (also retried ones), with scheduler time. */
-  lastError: { code: string; message: string; at: number } | undefined;
+  lastError:
+    | {
+        /** The error's `code`. */
+        code: string;
+        /** The error's message. */
+        message: string;
+        /** When it happened (scheduler time, ms). */
+        at: number;
+      }
+    | undefined;
   /** Total lag (log end − position) over the owned partitions at the last lag reading (lag$, every lagIntervalMs); undefined before the first, or when not subscribed. */
   lag: bigint | undefined;
 }
 
 /** A partition waiting for downstream to acknowledge. */
 export interface StalledPartition {
+  /** The topic. */
   topic: string;
+  /** The partition number. */
   partition: number;
-  /** Scheduler time (ms) since which it waits. */
+  /** Scheduler time (ms) since which the partition has had no acknowledgement (its last one, or when it began waiting if it never had one). */
   since: number;
   /** Records emitted and not acknowledged. */
   unacknowledged: number;
@@ -104,7 +131,9 @@ export interface TruncationEvent {
    * after a crash): the consumer stepped over the range to `resumeAt`.
    */
   type: 'truncated' | 'unreadable';
+  /** The topic. */
   topic: string;
+  /** The partition number. */
   partition: number;
   /** Where the consumer was. */
   position: bigint;
@@ -125,8 +154,11 @@ export interface TruncationEvent {
  * lost records: see TruncationEvent 'unreadable') and are not reported here.
  */
 export interface HiddenRecordsEvent {
+  /** Always `hidden-by-isolation`. */
   type: 'hidden-by-isolation';
+  /** The topic. */
   topic: string;
+  /** The partition number. */
   partition: number;
   /** First hidden offset. */
   from: bigint;
@@ -147,6 +179,7 @@ export const INITIAL_CONSUMER_HEALTH: ConsumerHealth = {
   coordinatorReconnects: 0,
   rebalanceDrainTimeouts: 0,
   partitions: [],
+  paused: [],
   recordsEmitted: 0,
   recordsAcknowledged: 0,
   stalled: [],
@@ -156,17 +189,21 @@ export const INITIAL_CONSUMER_HEALTH: ConsumerHealth = {
   hiddenByIsolation: 0,
   lastHidden: undefined,
   warning: undefined,
+  warningCounts: { stall: 0, unreachable: 0, noTopic: 0 },
   lastError: undefined,
   lag: undefined,
 };
 
 // ---- the tracker ---------------------------------------------------------------------------------
 
+/** What a consumer warning is about: a stalled subscriber, no broker answering, no subscribed topic existing (`health().warningCounts` counts each). */
 export type WarningSource = 'stall' | 'unreachable' | 'noTopic';
 
 export class HealthTracker {
   private readonly subject = new BehaviorSubject<ConsumerHealth>(INITIAL_CONSUMER_HEALTH);
   private readonly warnings = new Map<WarningSource, string>();
+  /** close() or complete() was called: health$ is over (a completed subject is not `closed`). */
+  private ended = false;
   recordsEmitted = 0;
   recordsAcknowledged = 0;
   readonly health$: Observable<ConsumerHealth> = this.subject.asObservable();
@@ -176,6 +213,8 @@ export class HealthTracker {
     private readonly now: () => number,
     /** The partitions owned now (health.partitions). */
     private readonly assigned: () => TopicPartition[],
+    /** The owned partitions paused now (health.paused). */
+    private readonly pausedNow: () => TopicPartition[] = () => [],
   ) {}
 
   /** The last value health$ emitted. */
@@ -191,10 +230,11 @@ export class HealthTracker {
   }
 
   update(change: Partial<ConsumerHealth>): void {
-    if (this.subject.closed) return;
+    if (this.ended) return;
     this.subject.next({
       ...this.subject.value,
       partitions: this.assigned(),
+      paused: this.pausedNow(),
       recordsEmitted: this.recordsEmitted,
       recordsAcknowledged: this.recordsAcknowledged,
       ...change,
@@ -207,15 +247,26 @@ export class HealthTracker {
     if (value.recordsEmitted !== this.recordsEmitted || value.recordsAcknowledged !== this.recordsAcknowledged) this.update({});
   }
 
-  /** Set or clear one source of `warning` (with `change`, in the same emission). */
+  /**
+   * Set or clear one source of `warning` (with `change`, in the same emission). Say once, then
+   * count: the first appearance of a kind of warning is logged at warn, later appearances are
+   * counted in `warningCounts` and logged at info; a warning whose text changes while it holds (more
+   * partitions stalled, another count) is not logged again. Nothing after close().
+   */
   setWarning(source: WarningSource, text: string | undefined, change: Partial<ConsumerHealth> = {}): void {
+    if (this.ended) return;
     const previous = this.warnings.get(source);
     if (previous === text && Object.keys(change).length === 0) return;
-    // Logged once per new text (health$ carries it for as long as it holds).
-    if (text !== undefined && previous !== text) this.log.warn(text, { warning: source });
+    let counts: Partial<ConsumerHealth> = {};
+    if (text !== undefined && previous === undefined) {
+      const warningCounts = { ...this.subject.value.warningCounts, [source]: this.subject.value.warningCounts[source] + 1 };
+      counts = { warningCounts };
+      if (warningCounts[source] === 1) this.log.warn(`${text} (logged once; later ones are counted in health().warningCounts.${source})`, { warning: source });
+      else this.log.info(text, { warning: source, times: warningCounts[source] });
+    }
     if (text === undefined) this.warnings.delete(source);
     else this.warnings.set(source, text);
-    this.update({ ...change, warning: this.warnings.size === 0 ? undefined : [...this.warnings.values()].join('; ') });
+    this.update({ ...change, ...counts, warning: this.warnings.size === 0 ? undefined : [...this.warnings.values()].join('; ') });
   }
 
   error(error: unknown): void {
@@ -225,13 +276,7 @@ export class HealthTracker {
   }
 
   stalls(stalled: StalledPartition[], maxPollIntervalMs: number): void {
-    const text =
-      stalled.length === 0
-        ? undefined
-        : `${stalled.map((s) => `${s.topic}/${s.partition}`).join(', ')} waited over ${maxPollIntervalMs} ms for acknowledgements ` +
-          `(${stalled.reduce((n, s) => n + s.unacknowledged, 0)} records unacknowledged): call record.ack() (or use commitOffsets()) for every record, ` +
-          `also those you filter out — or set ackMode: 'onEmit' for a subscriber that processes synchronously`;
-    this.setWarning('stall', text, { stalled });
+    this.setWarning('stall', stalled.length === 0 ? undefined : stallText(stalled, maxPollIntervalMs, this.now()), { stalled });
   }
 
   duplicates(count: number): void {
@@ -246,7 +291,28 @@ export class HealthTracker {
     this.update({ hiddenByIsolation: this.subject.value.hiddenByIsolation + event.records, lastHidden: event });
   }
 
+  /** The consumer closed: the last health (no warning holds any more), then health$ completes. */
+  close(change: Partial<ConsumerHealth>): void {
+    this.warnings.clear();
+    this.update({ ...change, warning: undefined, stalled: [] });
+    this.complete();
+  }
+
   complete(): void {
+    this.ended = true;
     this.subject.complete();
   }
+}
+
+/**
+ * What is known of a stall: the partitions, since when each has had no acknowledgement, how many
+ * records each holds — and that nothing at all was acknowledged meanwhile.
+ */
+export function stallText(stalled: readonly StalledPartition[], maxPollIntervalMs: number, now: number): string {
+  const parts = stalled.map((s) => `${s.topic}/${s.partition} since ${Math.max(0, now - s.since)} ms ago (${s.unacknowledged} records waiting)`);
+  return (
+    `no acknowledgement for partition${stalled.length > 1 ? 's' : ''} ${parts.join(', ')}, and none on any partition for over ${maxPollIntervalMs} ms: ` +
+    `the subscriber is stuck, or does not acknowledge — call record.ack() (or use commitOffsets()) for every record, also those you filter out, ` +
+    `or set ackMode: 'onEmit' for a subscriber that processes synchronously`
+  );
 }

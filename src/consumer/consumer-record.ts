@@ -1,21 +1,29 @@
 /** What the consumer emits: a record plus its offset handle (as Reactor Kafka's ReceiverOffset). */
 import type { Observable } from 'rxjs';
 
+/** A partition of a topic. */
 export interface TopicPartition {
+  /** The topic. */
   topic: string;
+  /** The partition number. */
   partition: number;
 }
 
 /** An offset of a partition (for deliveredOffsets(): the next offset after the last delivered record). */
 export interface TopicPartitionOffset {
+  /** The topic. */
   topic: string;
+  /** The partition number. */
   partition: number;
+  /** The offset. */
   offset: bigint;
 }
 
 /** Acknowledge or commit one consumed offset. */
 export interface ReceiverOffset {
+  /** The record's partition. */
   readonly topicPartition: TopicPartition;
+  /** The record's offset. */
   readonly offset: bigint;
   /**
    * Mark this record processed: its offset (and every earlier one of the partition) becomes
@@ -28,16 +36,23 @@ export interface ReceiverOffset {
   commit$(): Observable<CommittedOffsets>;
 }
 
+/** One record as the consumer emits it, with the handle to acknowledge it. */
 export interface ConsumerRecord {
+  /** The record's topic. */
   readonly topic: string;
+  /** The record's partition. */
   readonly partition: number;
+  /** The record's offset in its partition. */
   readonly offset: bigint;
+  /** The record's key; `undefined` when it has none. */
   readonly key: Buffer | undefined;
   /** As the producer sent it: decoded only when Rivven-framed beyond reasonable doubt (see the `valueFraming` option). */
   readonly value: Buffer;
   /** Milliseconds since the epoch. */
   readonly timestamp: bigint;
+  /** The record's headers, as `[name, bytes]` pairs in order. */
   readonly headers: [string, Buffer][];
+  /** The record's offset handle: acknowledge or commit it. */
   readonly receiverOffset: ReceiverOffset;
   /** Shorthand for `receiverOffset.acknowledge()`. */
   ack(): void;
@@ -45,7 +60,15 @@ export interface ConsumerRecord {
 
 /** Offsets written to the group by one commit: each is the next offset to read. */
 export interface CommittedOffsets {
-  offsets: { topic: string; partition: number; offset: bigint }[];
+  /** One entry per partition committed. */
+  offsets: {
+    /** The topic. */
+    topic: string;
+    /** The partition number. */
+    partition: number;
+    /** The offset committed: the next one the group reads. */
+    offset: bigint;
+  }[];
 }
 
 /**
@@ -57,9 +80,30 @@ export interface CommittedOffsets {
  */
 export type RevokeReason = 'rebalance' | 'metadataChanged' | 'maxPollIntervalExceeded' | 'stopped';
 
+/** Partitions taken from or given to this member (`Consumer.rebalances$`). */
 export type RebalanceEvent =
-  | { type: 'revoked'; partitions: TopicPartition[]; generationId: number; reason: RevokeReason }
-  | { type: 'assigned'; partitions: TopicPartition[]; generationId: number; memberId: string; isLeader: boolean };
+  | {
+      /** Partitions were taken from this member. */
+      type: 'revoked';
+      /** The partitions revoked. */
+      partitions: TopicPartition[];
+      /** The group generation the member had. */
+      generationId: number;
+      /** Why they were revoked. */
+      reason: RevokeReason;
+    }
+  | {
+      /** Partitions were given to this member. */
+      type: 'assigned';
+      /** The partitions assigned. */
+      partitions: TopicPartition[];
+      /** The group generation of the assignment. */
+      generationId: number;
+      /** This member's id in the group. */
+      memberId: string;
+      /** Whether this member leads the group (it computed the assignment). */
+      isLeader: boolean;
+    };
 
 export function tpKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;

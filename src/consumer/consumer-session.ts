@@ -17,6 +17,8 @@ export class Session {
   stopped = false;
   /** Replays the stop, so waits that start after it end at once. */
   readonly stop$ = new ReplaySubject<void>(1);
+  /** Replays the end: revoked, committed, left (after stop$, which starts it). */
+  readonly ended$ = new ReplaySubject<void>(1);
   stopPromise: Promise<void> | undefined;
   constructor(readonly subscriber: Subscriber<FetchedBatch>) {}
 }
@@ -87,6 +89,7 @@ export class SessionRunner {
       await this.host.group.leave();
       if (this.currentValue === session) this.currentValue = undefined;
       this.host.ended();
+      session.ended$.next();
     })();
     return session.stopPromise;
   }
@@ -96,6 +99,7 @@ export class SessionRunner {
     session.stopped = true;
     session.stopPromise = Promise.resolve();
     session.stop$.next();
+    session.ended$.next();
   }
 
   /**

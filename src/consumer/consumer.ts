@@ -28,9 +28,10 @@
  * truncations$, hidden$, lag$), group-coordinator.ts (the group protocol). This file is the
  * facade: it wires them and starts and stops sessions.
  */
+import { iterateRecords, type IterateOptions } from './record-iterator.js';
 import { type Observable, concatMap, defer, from } from 'rxjs';
 import type { Client } from '../client/client.js';
-import { ConnectionError } from '../errors.js';
+import { ConfigError, ConnectionError } from '../errors.js';
 import { resolveConsumerConfig, type ConsumerConfig, type ResolvedConsumerConfig } from './consumer-config.js';
 import { PinnedLanes, type ConnectionSeam } from '../client/pinned-lanes.js';
 import { Retrier } from '../client/retrier.js';
@@ -52,6 +53,13 @@ import { batches$, records$ } from './record-streams.js';
 import { SessionRunner, sessionSleep, type Session } from './consumer-session.js';
 import { connectionOptionsOf } from '../transport/connection-options.js';
 
+/**
+ * A consumer of records, in a group (`topics`) or with a static assignment (`assign`). `records$`
+ * (and `batches$`) are cold: subscribing joins the group and starts fetching; the last unsubscribe
+ * commits what was acknowledged, leaves the group and stops fetching. Each partition holds at most
+ * `maxPollRecords` emitted records that are not acknowledged. Create it with `Consumer.create` (or
+ * `rivven.consumer()`).
+ */
 export class Consumer {
   private readonly config: ResolvedConsumerConfig;
   /** The subjects behind assignments$, rebalances$, truncations$, hidden$ and lag$ (consumer-events.ts). */
@@ -124,6 +132,7 @@ export class Consumer {
       this.log,
       () => config.scheduler.now(),
       () => this.events.assignments.value,
+      () => this.partitions.paused(),
     );
     this.health$ = this.tracker.health$;
     this.budget = new DecodedBudget(config.maxInFlightDecodedBytes);
@@ -153,12 +162,24 @@ export class Consumer {
       },
       onConnected: () => this.tracker.setWarning('unreachable', undefined),
     });
-    this.stalls = new StallMonitor(config.scheduler, config.maxPollIntervalMs, () => this.partitions.values(), (stalled) =>
-      this.tracker.stalls(stalled, config.maxPollIntervalMs),
+    this.stalls = new StallMonitor(
+      config.scheduler,
+      config.maxPollIntervalMs,
+      () => this.partitions.values(),
+      (stalled) => this.tracker.stalls(stalled, config.maxPollIntervalMs),
+      () => this.acks.lastAckAt,
     );
     // What most parts share: the config, the partitions, health$, the connections.
     const common = { config, owned: this.partitions, offsets: this.offsets, tracker: this.tracker, client: (kind: ClientKind) => this.client(kind) };
-    this.acks = new Acknowledgements({ ...common, maxPollRecords: config.maxPollRecords, onAck: () => this.group.onAck(), commit$: () => this.commit$() });
+    this.acks = new Acknowledgements({
+      ...common,
+      maxPollRecords: config.maxPollRecords,
+      onAck: () => {
+        this.group.onAck();
+        this.stalls.acknowledged();
+      },
+      commit$: () => this.commit$(),
+    });
     this.seeks = new OffsetSeeks({ ...common, coordinator: () => this.client('coordinator') });
     this.starter = new PartitionStarter({
       ...common,
@@ -220,6 +241,7 @@ export class Consumer {
     return new Consumer(resolveConsumerConfig(config), seam);
   }
 
+  /** The group whose offsets this consumer commits. */
   get groupId(): string {
     return this.config.groupId;
   }
@@ -229,6 +251,7 @@ export class Consumer {
     return this.group.memberId;
   }
 
+  /** The group generation this member is in (0 before joining or in static mode). */
   get generationId(): number {
     return this.group.generationId;
   }
@@ -314,15 +337,27 @@ export class Consumer {
     return this.seeks.toTimestamp$(timestamp, partitions);
   }
 
-  /** Stop fetching a partition (records already emitted stay valid); it stays assigned. */
-  pause(topic: string, partition: number): void {
-    this.partitions.pause(topic, partition);
+  /**
+   * Stop fetching the given partitions (records already emitted stay valid, and can still be
+   * acknowledged and committed); they stay assigned, and health$ lists them (`paused`). A partition
+   * not owned yet is paused when it is assigned. `pause(topic, partition)` pauses one.
+   */
+  pause(partitions: readonly TopicPartition[]): void;
+  pause(topic: string, partition: number): void;
+  pause(partitionsOrTopic: readonly TopicPartition[] | string, partition?: number): void {
+    for (const tp of partitionList('pause', partitionsOrTopic, partition)) this.partitions.pause(tp.topic, tp.partition);
+    this.tracker.update({});
   }
 
-  resume(topic: string, partition: number): void {
-    this.partitions.resume(topic, partition);
+  /** Fetch the given partitions again (undoes pause()); `resume(topic, partition)` resumes one. */
+  resume(partitions: readonly TopicPartition[]): void;
+  resume(topic: string, partition: number): void;
+  resume(partitionsOrTopic: readonly TopicPartition[] | string, partition?: number): void {
+    for (const tp of partitionList('resume', partitionsOrTopic, partition)) this.partitions.resume(tp.topic, tp.partition);
+    this.tracker.update({});
   }
 
+  /** The owned partitions paused now (also health().paused). */
   paused(): TopicPartition[] {
     return this.partitions.paused();
   }
@@ -354,12 +389,32 @@ export class Consumer {
     this.completeStreams();
   }
 
+  /**
+   * The records as an async iterator (`for await (const record of consumer.iterate({ signal }))`),
+   * with the acknowledgement and flow-control rules of `records$`; leaving the loop or aborting
+   * `signal` commits what was acknowledged, stops fetching, leaves the group and closes the consumer
+   * (record-iterator.ts). One loop or one `records$` subscription at a time.
+   */
+  iterate(options: IterateOptions = {}): AsyncIterableIterator<ConsumerRecord> {
+    return iterateRecords(this.sessions.fetched$, this.tracker, this.config.ackMode === 'onEmit', () => this.close(), options);
+  }
+
+  /** `for await (const record of consumer)`: `iterate()` without a signal. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<ConsumerRecord> {
+    return this.iterate();
+  }
+
+  /** `await using`: calls `close()`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   /** The last health (closed), then every stream of the consumer completes. */
   private completeStreams(): void {
-    this.tracker.update({ state: 'closed', assignedPartitions: 0, partitions: [] });
-    this.events.complete();
     this.stalls.stop();
-    this.tracker.complete();
+    // The last health: closed, no warning (none is logged after it either).
+    this.tracker.close({ state: 'closed', assignedPartitions: 0, partitions: [] });
+    this.events.complete();
   }
 
   /**
@@ -393,4 +448,16 @@ export class Consumer {
   private sleep(session: Session, ms: number): Promise<void> {
     return sessionSleep(session, ms, this.config.scheduler);
   }
+}
+
+/** The partitions of pause()/resume(): a list, or one as (topic, partition); checked, so a typo is an error and not a silent no-op. */
+function partitionList(method: string, partitionsOrTopic: readonly TopicPartition[] | string, partition: number | undefined): readonly TopicPartition[] {
+  const list = typeof partitionsOrTopic === 'string' ? [{ topic: partitionsOrTopic, partition: partition as number }] : partitionsOrTopic;
+  if (!Array.isArray(list)) throw new ConfigError('partitions', `${method}() expects a list of { topic, partition } (or topic, partition)`);
+  for (const tp of list as readonly TopicPartition[]) {
+    if (tp === null || typeof tp !== 'object' || typeof tp.topic !== 'string' || tp.topic === '' || !Number.isInteger(tp.partition) || tp.partition < 0) {
+      throw new ConfigError('partitions', `${method}() expects { topic: string, partition: integer ≥ 0 } entries, got ${JSON.stringify(tp)}`);
+    }
+  }
+  return list;
 }

@@ -165,18 +165,20 @@ export class FetchLoop {
       return;
     }
     // Keep records at or after `from`, strictly increasing, at most maxMessages.
+    // (`offset <= last` rather than `offset < last + 1n`: no bigint is made per record.)
     const kept: MessageData[] = [];
-    let next = from;
+    let last: bigint | undefined;
     let duplicates = 0;
     for (const record of fetched) {
-      if (record.offset < next) {
+      const offset = record.offset;
+      if (last === undefined ? offset < from : offset <= last) {
         // At or below an offset already emitted (or stepped over) in this epoch.
-        if (record.offset >= state.epochStart) duplicates++;
+        if (offset >= state.epochStart) duplicates++;
         continue;
       }
       if (kept.length >= maxMessages) break;
       kept.push(record);
-      next = record.offset + 1n;
+      last = offset;
     }
     if (duplicates > 0) host.duplicates(state, duplicates);
     if (kept.length === 0) {

@@ -78,15 +78,20 @@ export class GroupCoordinator<S extends GroupSession, P extends GroupPartition> 
   async run(session: S): Promise<void> {
     const host = this.host;
     const config = host.config;
-    host.updateHealth({ state: 'joining' });
+    // 'connecting' until a coordinator connection is made, then 'joining'.
+    host.updateHealth({ state: 'connecting' });
     let failures = 0;
     let leftOut = 0;
     while (!session.stopped) {
       let reason: RejoinReason | WatchReason | 'STOPPED' | undefined;
       /** The error that ended the round, when it was not the coordinator asking for a rejoin (for the log line). */
       let failedWith: string | undefined;
+      /** The round could not get a coordinator connection at all (no broker answers). */
+      let unreachable = true;
       try {
         const client = await host.coordinator();
+        unreachable = false;
+        if (host.health().state === 'connecting') host.updateHealth({ state: 'joining' });
         // Every request of the round and of the generation it forms goes as the same member over the
         // current coordinator connection: a cut one is repeated, not the round (keptMembership says why).
         const send = this.keptMembership(session, client);
@@ -138,6 +143,11 @@ export class GroupCoordinator<S extends GroupSession, P extends GroupPartition> 
       if (reason === 'STOPPED' || session.stopped) break;
       if (reason === 'MAX_POLL_INTERVAL_EXCEEDED') {
         await this.leaveUntilDownstreamAcks(session);
+        continue;
+      }
+      if (reason === undefined && unreachable && host.partitions().length === 0) {
+        // No broker answered and nothing is owned: connecting, not rebalancing (the warning says so).
+        host.updateHealth({ state: 'connecting' });
         continue;
       }
       host.log.info('rebalancing', { memberId: this.joining.memberId, generation: this.generationIdValue, reason: reason ?? 'ERROR', ...(failedWith === undefined ? {} : { error: failedWith }) });

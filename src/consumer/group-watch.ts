@@ -17,7 +17,7 @@
  * heartbeats reach the coordinator through a dropped connection is kept-membership.ts; the waits
  * of a round (the leader's, the follower's) are group-join.ts.
  */
-import { type Observable, catchError, defer, exhaustMap, filter, map, merge, of, take, throwError, timer, type SchedulerLike } from 'rxjs';
+import { type Observable, catchError, defer, exhaustMap, expand, filter, map, merge, of, skip, take, throwError, timer, type SchedulerLike } from 'rxjs';
 import type { HeartbeatResult } from '../client/client-types.js';
 import { REBALANCE_IN_PROGRESS_CODE } from '../client/group-operations.js';
 import { ServerError } from '../errors.js';
@@ -118,8 +118,24 @@ export function sameCounts(a: PartitionCounts, b: PartitionCounts): boolean {
 }
 
 /**
- * Re-read the counts every `intervalMs`; emit once when they differ from `baseline`. A failed read
- * (connection trouble) is skipped: the next interval tries again.
+ * How soon a subscribed topic that does not exist is looked for again: after 1 s, then 2 s, 4 s,
+ * and every 5 s (never less often than metadataRefreshIntervalMs). A consumer started before its
+ * topic is created starts consuming within seconds of the creation, not at the next refresh.
+ */
+export const MISSING_TOPIC_RECHECK = { initialMs: 1_000, maxMs: 5_000 } as const;
+
+/** Ticks after `initialMs`, then doubling delays up to `maxMs` (1 s, 3 s, 7 s, 12 s, 17 s, …). */
+export function backoffTicks$(initialMs: number, maxMs: number, scheduler: SchedulerLike): Observable<unknown> {
+  return of(initialMs).pipe(
+    expand((delay) => timer(delay, scheduler).pipe(map(() => Math.min(delay * 2, maxMs)))),
+    skip(1),
+  );
+}
+
+/**
+ * Re-read the counts every `intervalMs` — and, while a subscribed topic does not exist (count 0 in
+ * `baseline`), on MISSING_TOPIC_RECHECK's short backoff too; emit once when they differ from
+ * `baseline`. A failed read (connection trouble) is skipped: the next tick tries again.
  */
 export function partitionCountWatch$(
   readCounts: () => Observable<PartitionCounts>,
@@ -127,7 +143,11 @@ export function partitionCountWatch$(
   intervalMs: number,
   scheduler: SchedulerLike,
 ): Observable<'METADATA_CHANGED'> {
-  return timer(intervalMs, intervalMs, scheduler).pipe(
+  // (An interval as short as the first recheck needs no help.)
+  const missing = [...baseline.values()].some((n) => n === 0) && intervalMs > MISSING_TOPIC_RECHECK.initialMs;
+  const regular$ = timer(intervalMs, intervalMs, scheduler);
+  const ticks$ = missing ? merge(regular$, backoffTicks$(MISSING_TOPIC_RECHECK.initialMs, Math.min(MISSING_TOPIC_RECHECK.maxMs, intervalMs), scheduler)) : regular$;
+  return ticks$.pipe(
     exhaustMap(() => readCounts().pipe(catchError(() => of(baseline)))),
     filter((counts) => !sameCounts(counts, baseline)),
     map(() => 'METADATA_CHANGED' as const),

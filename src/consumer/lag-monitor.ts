@@ -7,8 +7,11 @@
  */
 import { EMPTY, type Observable, catchError, exhaustMap, forkJoin, map, of, timer, type SchedulerLike } from 'rxjs';
 
+/** How far one owned partition's log end is ahead of the consumer (`Consumer.lag$`). */
 export interface PartitionLag {
+  /** The topic. */
   topic: string;
+  /** The partition number. */
   partition: number;
   /** Next offset the consumer fetches. */
   position: bigint;

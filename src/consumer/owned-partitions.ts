@@ -97,7 +97,7 @@ export class OwnedPartitions {
   }
 
   paused(): TopicPartition[] {
-    return this.all().filter((s) => s.paused).map((s) => ({ topic: s.topic, partition: s.partition }));
+    return this.all().filter((s) => s.paused && !s.stopped).map((s) => ({ topic: s.topic, partition: s.partition }));
   }
 
   /** See Consumer.deliveredOffsets. */

@@ -63,6 +63,8 @@ export class PartitionStarter {
 
   async assignPartitions(session: Session, tps: TopicPartition[], meta: AssignmentMeta): Promise<void> {
     const { config, owned } = this.host;
+    // A static assignment is 'connecting' until its partitions are taken ('stable'); the group's states are group-coordinator.ts's.
+    if (config.assign !== undefined && this.host.tracker.value.state === 'idle') this.host.tracker.update({ state: 'connecting' });
     const client = await this.host.client('coordinator');
     const states = await Promise.all(
       tps.map(async (tp) => {
@@ -113,7 +115,7 @@ export class PartitionStarter {
     this.host.tracker.setWarning(
       'noTopic',
       `none of the subscribed topics exists (${config.topics.join(', ')}): nothing to consume. Create it (createTopic$); ` +
-        `the group rebalances within metadataRefreshIntervalMs (${config.metadataRefreshIntervalMs} ms) once it exists`,
+        `a missing topic is looked for again after 1 s, 2 s, 4 s, then every 5 s, and the group rebalances once it exists`,
     );
   }
 

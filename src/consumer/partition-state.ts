@@ -45,6 +45,8 @@ export class PartitionState {
   maxWaitMs = 0;
   /** Scheduler time since which the partition waits for acknowledgements (no fetch credit), if it does. */
   waitingSince: number | undefined;
+  /** Scheduler time of the last acknowledgement that moved this partition's acknowledged offset forward, if any. */
+  lastAckAt: number | undefined;
   /** Decoded bytes of emitted, unacknowledged batches: [end offset (exclusive), bytes], oldest first. */
   private readonly held_: [bigint, number][] = [];
   private heldBytes = 0;

@@ -27,7 +27,10 @@ export interface SessionTimersHost {
 }
 
 /** Start the session's timers; they end with `stop$`. Returns the auto-commit, if enabled. */
-export function startSessionTimers(host: SessionTimersHost, session: { readonly stopped: boolean; readonly stop$: Observable<void> }): Subscription | undefined {
+export function startSessionTimers(
+  host: SessionTimersHost,
+  session: { readonly stopped: boolean; readonly stop$: Observable<void>; readonly ended$: Observable<void> },
+): Subscription | undefined {
   const { config, tracker } = host;
   let autoCommit: Subscription | undefined;
   if (config.enableAutoCommit) {
@@ -38,9 +41,10 @@ export function startSessionTimers(host: SessionTimersHost, session: { readonly 
       )
       .subscribe();
   }
-  // Record counts change per record: health$ carries them at most once a second.
+  // Record counts change per record: health$ carries them at most once a second — also while the
+  // session stops (a revoke waits up to maxDelayRebalanceMs for acknowledgements, which count).
   interval(HEALTH_COUNTS_INTERVAL_MS, config.scheduler)
-    .pipe(takeUntil(session.stop$))
+    .pipe(takeUntil(session.ended$))
     .subscribe(() => tracker.refreshCounts());
   // Lag of the owned partitions, with the session (its timer ends with it).
   lagMonitor$(lagSourceOf(host), config.lagIntervalMs, config.scheduler)

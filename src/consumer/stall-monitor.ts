@@ -1,7 +1,11 @@
 /**
- * Makes a subscriber that stopped acknowledging visible: a partition that has waited for
- * acknowledgements (no fetch credit left, or the in-flight decoded-bytes budget used up) for
- * `thresholdMs` is reported, with since when and how many records wait; when acks arrive it is
+ * Makes a subscriber that stopped acknowledging visible. A stall is no progress, not a long queue:
+ * a partition is reported when it waits for acknowledgements (no fetch credit left, or the in-flight
+ * decoded-bytes budget used up) and nothing at all was acknowledged — on any partition — for
+ * `thresholdMs` (the same test as the maxPollIntervalMs watchdog, group-watch.ts). A pipeline that
+ * works through a long queue (concatMap over many partitions: one partition's records wait behind
+ * another's) acknowledges all along, so none of its partitions is stalled. Reported with since when
+ * the partition has had no acknowledgement and how many records wait; when acks arrive it is
  * reported no more. Timed on the consumer's scheduler: one timer, for the next partition due.
  */
 import type { SchedulerLike, Subscription } from 'rxjs';
@@ -13,6 +17,8 @@ export interface WaitingPartition {
   readonly partition: number;
   readonly stopped: boolean;
   readonly waitingSince: number | undefined;
+  /** When the partition's acknowledged offset last moved forward, if ever. */
+  readonly lastAckAt: number | undefined;
   outstanding(): bigint;
 }
 
@@ -25,6 +31,8 @@ export class StallMonitor {
     private readonly thresholdMs: number,
     private readonly partitions: () => Iterable<WaitingPartition>,
     private readonly report: (stalled: StalledPartition[]) => void,
+    /** When anything (any record, any partition) was last acknowledged, if ever. */
+    private readonly lastAckAt: () => number | undefined = () => undefined,
   ) {}
 
   /** A partition started or stopped waiting: re-evaluate now and time the next check. */
@@ -32,13 +40,18 @@ export class StallMonitor {
     this.timer?.unsubscribe();
     this.timer = undefined;
     const now = this.scheduler.now();
+    const lastAck = this.lastAckAt();
     const stalled: StalledPartition[] = [];
     let nextDue: number | undefined;
     for (const p of this.partitions()) {
       if (p.stopped || p.waitingSince === undefined) continue;
-      const due = p.waitingSince + this.thresholdMs;
-      if (due <= now) stalled.push({ topic: p.topic, partition: p.partition, since: p.waitingSince, unacknowledged: Number(p.outstanding()) });
-      else nextDue = nextDue === undefined ? due : Math.min(nextDue, due);
+      // Quiet since: the partition waits, and nothing anywhere was acknowledged since.
+      const quietSince = lastAck === undefined ? p.waitingSince : Math.max(p.waitingSince, lastAck);
+      const due = quietSince + this.thresholdMs;
+      if (due <= now) {
+        const since = p.lastAckAt ?? p.waitingSince;
+        stalled.push({ topic: p.topic, partition: p.partition, since, unacknowledged: Number(p.outstanding()) });
+      } else nextDue = nextDue === undefined ? due : Math.min(nextDue, due);
     }
     const key = stalled.map((s) => `${s.topic}\u0000${s.partition}\u0000${s.since}`).join('\u0001');
     if (key !== this.last) {
@@ -46,6 +59,14 @@ export class StallMonitor {
       this.report(stalled);
     }
     if (nextDue !== undefined) this.timer = this.scheduler.schedule(() => this.update(), nextDue - now);
+  }
+
+  /**
+   * Something was acknowledged: a stall reported now is over (re-evaluated at once). Otherwise
+   * nothing to do — the pending check finds the new acknowledgement and moves itself on.
+   */
+  acknowledged(): void {
+    if (this.last !== '') this.update();
   }
 
   stop(): void {

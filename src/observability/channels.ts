@@ -11,73 +11,142 @@
  */
 import diagnostics from 'node:diagnostics_channel';
 
+/** The message of `rivven-rx:request`: one request to a broker, from sending it to its reply. */
 export interface RequestTraceMessage {
+  /** The request's variant (`Publish`, `Consume`, `JoinGroup`, …). */
   requestType: string;
+  /** The broker's `host:port`. */
   broker: string;
+  /** The request's correlation id on its connection. */
   correlationId: number;
+  /** Size of the request frame, in bytes. */
   bytesOut: number;
+  /** Size of the reply's payload, in bytes (set when it arrives). */
   bytesIn?: number;
+  /** The reply's variant (set when it arrives). */
   responseType?: string;
+  /** Why the request failed (set on failure). */
   error?: unknown;
 }
 
+/** The message of `rivven-rx:produce`: one producer batch, over all its attempts. */
 export interface ProduceTraceMessage {
+  /** The batch's topic. */
   topic: string;
+  /** The batch's partition. */
   partition: number;
+  /** Records in the batch. */
   recordCount: number;
+  /** Key and value bytes of the batch's records, as sent (after compression). */
   bytes: number;
+  /** The broker's `host:port`, when known. */
   broker?: string;
+  /** The offset of the batch's first record (set when acknowledged). */
   baseOffset?: bigint;
+  /** Why the batch failed (set on failure). */
   error?: unknown;
 }
 
+/** The message of `rivven-rx:fetch`: one fetch of a consumer's partition. */
 export interface FetchTraceMessage {
+  /** The partition's topic. */
   topic: string;
+  /** The partition fetched. */
   partition: number;
+  /** The offset the fetch starts from. */
   offset: bigint;
+  /** The most records asked for. */
   maxMessages: number;
+  /** The consumer's group id. */
   groupId: string;
+  /** Records the broker returned (set when the answer arrives). */
   recordCount?: number;
+  /** Why the fetch failed (set on failure). */
   error?: unknown;
 }
 
+/** The message of `rivven-rx:commit`: one commit of a consumer group's offsets. */
 export interface CommitTraceMessage {
+  /** The group committing. */
   groupId: string;
-  offsets: { topic: string; partition: number; offset: bigint }[];
+  /** The offsets committed: for each partition, the next offset the group reads. */
+  offsets: {
+    /** The topic. */
+    topic: string;
+    /** The partition. */
+    partition: number;
+    /** The offset committed. */
+    offset: bigint;
+  }[];
+  /** Why the commit failed (set on failure). */
   error?: unknown;
 }
 
+/** The message of `rivven-rx:transaction`: one transaction, from begin to commit or abort. */
 export interface TransactionTraceMessage {
+  /** The producer's transactional id. */
   transactionalId: string;
+  /** The producer id the broker allocated. */
   producerId: bigint;
+  /** The producer's epoch. */
   producerEpoch: number;
+  /** How the transaction ended (set at the end). */
   outcome?: 'commit' | 'abort';
+  /** Why the transaction failed (set on failure). */
   error?: unknown;
 }
 
+/** The message of `rivven-rx:connection`: a connection opened, closed or failed. */
 export interface ConnectionEventMessage {
+  /** What happened. */
   event: 'open' | 'close' | 'fail';
+  /** The broker's `host:port`. */
   broker: string;
+  /** The client id of the connection. */
   clientId: string;
+  /** Why it failed (`fail` only). */
   error?: unknown;
 }
 
+/** The message of `rivven-rx:rebalance`: partitions assigned to or revoked from a group member. */
 export interface RebalanceEventMessage {
+  /** What happened. */
   event: 'revoked' | 'assigned';
+  /** The member's group. */
   groupId: string;
+  /** The member's id. */
   memberId: string;
+  /** The group generation it happened in. */
   generationId: number;
-  partitions: { topic: string; partition: number }[];
+  /** The partitions assigned or revoked. */
+  partitions: {
+    /** The topic. */
+    topic: string;
+    /** The partition. */
+    partition: number;
+  }[];
+  /** Why the partitions were revoked (`revoked` only). */
   reason?: string;
 }
 
+/**
+ * The names of rivven-rx's `node:diagnostics_channel` channels, to subscribe to (tracing channels:
+ * request, produce, fetch, commit, transaction; plain channels: connection, rebalance).
+ */
 export const CHANNEL_NAMES = {
+  /** Tracing channel: every request to a broker. */
   request: 'rivven-rx:request',
+  /** Tracing channel: every producer batch. */
   produce: 'rivven-rx:produce',
+  /** Tracing channel: every consumer fetch. */
   fetch: 'rivven-rx:fetch',
+  /** Tracing channel: every consumer offset commit. */
   commit: 'rivven-rx:commit',
+  /** Tracing channel: every transaction. */
   transaction: 'rivven-rx:transaction',
+  /** Channel: connections opened, closed and failed. */
   connection: 'rivven-rx:connection',
+  /** Channel: partitions assigned and revoked. */
   rebalance: 'rivven-rx:rebalance',
 } as const;
 

@@ -8,27 +8,51 @@
  * caller passes (defence in depth: callers do not pass them either).
  */
 
+/** The least severe level written (`silent`: nothing). */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
+/**
+ * The structured fields of a log entry; the named ones are those rivven-rx sets, others may appear.
+ * Fields whose names suggest a secret are dropped before a sink sees them.
+ */
 export interface LogFields {
+  /** What logged: `producer`, `consumer`, `client`, … */
   component?: string;
+  /** The broker's `host:port`. */
   broker?: string;
+  /** The component's client id. */
   clientId?: string;
+  /** The topic concerned. */
   topic?: string;
+  /** The partition concerned. */
   partition?: number;
+  /** The consumer group concerned. */
   groupId?: string;
+  /** The group member concerned. */
   memberId?: string;
+  /** The request's correlation id on its connection. */
   correlationId?: number;
+  /** The error's stable code (`RivvenError.code`, or the broker's error code). */
   errorCode?: string;
+  /** Which attempt this was (1 for the first). */
   attempt?: number;
+  /** How long until the next attempt, in milliseconds. */
   delayMs?: number;
   [field: string]: unknown;
 }
 
+/**
+ * The `logger` setting: where log entries go. pino's shape (`console` fits too): each method takes the
+ * fields and the message.
+ */
 export interface Logger {
+  /** Write a debug entry. */
   debug(fields: LogFields, message: string): void;
+  /** Write an info entry. */
   info(fields: LogFields, message: string): void;
+  /** Write a warning. */
   warn(fields: LogFields, message: string): void;
+  /** Write an error. */
   error(fields: LogFields, message: string): void;
 }
 

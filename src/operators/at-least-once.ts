@@ -27,21 +27,33 @@ export function produceTo<C>(producer: Producer): OperatorFunction<ProducerRecor
 
 // ---- commitOffsets ---------------------------------------------------------------------------------
 
+/** Options of `commitOffsets()`. */
 export interface CommitOffsetsOptions {
   /** Commit after this many records. Default 1,000. */
   maxBatchSize?: number;
   /** Commit at least this often while records flow (ms). Default 5,000. */
   maxIntervalMs?: number;
+  /** Where the interval timer runs (virtual time in tests). Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
 }
 
+/** One commit of `commitOffsets()`: the records it covers and what the broker accepted. */
 export interface CommitBatch<T> {
   /** The records this commit covers, in order. */
   records: T[];
+  /** The offsets written to the group. */
   committed: CommittedOffsets;
 }
 
-export function commitOffsets<T extends { receiverOffset: ReceiverOffset }>(options: CommitOffsetsOptions = {}): OperatorFunction<T, CommitBatch<T>> {
+/**
+ * Acknowledge each record and commit in batches — after `maxBatchSize` records or every
+ * `maxIntervalMs`, whichever comes first; emits one `CommitBatch` per commit, once the broker has
+ * accepted it. Throws ConfigError for a size or interval that is not a positive integer.
+ */
+export function commitOffsets<T extends {
+  /** The record's offset handle (a `ConsumerRecord` has one). */
+  receiverOffset: ReceiverOffset;
+}>(options: CommitOffsetsOptions = {}): OperatorFunction<T, CommitBatch<T>> {
   const maxBatchSize = options.maxBatchSize ?? 1_000;
   const maxIntervalMs = options.maxIntervalMs ?? 5_000;
   if (!Number.isSafeInteger(maxBatchSize) || maxBatchSize <= 0) throw new ConfigError('maxBatchSize', `expected a positive integer, got ${maxBatchSize}`);

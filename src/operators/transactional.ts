@@ -31,24 +31,32 @@ import type { ConsumerRecord, RebalanceEvent, TopicPartition, TopicPartitionOffs
 import { ConfigError, RivvenError, TransactionInterruptedError } from '../errors.js';
 import type { TransactionalProducer, TransactionalResult } from '../producer/transactional-producer.js';
 import type { TransactionalRecord } from '../producer/transaction-state.js';
+import { wasProcessedConcurrently } from './process-concurrently.js';
 
 /** An output record; `source` is the input it came from (required with `offsetsFrom: 'source'`). */
 export interface TransactionalOutput extends TransactionalRecord {
+  /** The input this output came from. */
   source?: ConsumerRecord;
 }
 
 /** Commits an input that produced no output (`offsetsFrom: 'source'`). */
 export interface ConsumedOnly {
+  /** The input consumed. */
   source: ConsumerRecord;
+  /** Absent: this item publishes nothing. */
   topic?: undefined;
 }
 
+/** What `transactional()` takes: an output record, or an input consumed without output. */
 export type TransactionalItem = TransactionalOutput | ConsumedOnly;
 
 /** What the operator needs from the consumer (a `Consumer` fits). */
 export interface TransactionalConsumer {
+  /** The group the input offsets are committed under. */
   readonly groupId: string;
+  /** Per partition, the offset after the last record delivered. */
   deliveredOffsets(): TopicPartitionOffset[];
+  /** Go back to the group's committed offsets (all partitions, or the ones given). */
   rewindToCommitted$(partitions?: TopicPartition[]): Observable<void>;
   /**
    * Frees fetch credit for inputs whose transaction committed; `committed: true` tells the consumer
@@ -60,6 +68,7 @@ export interface TransactionalConsumer {
   readonly rebalances$?: Observable<RebalanceEvent>;
 }
 
+/** Options of `transactional()`. */
 export interface TransactionalOptions {
   /** Supplies the group id the input offsets are committed under, and is rewound on abort. */
   consumer: TransactionalConsumer;
@@ -69,6 +78,7 @@ export interface TransactionalOptions {
   maxBatchMs?: number;
   /** How inputs are attributed to transactions; see the module comment. Default `'delivered'`. */
   offsetsFrom?: 'delivered' | 'source';
+  /** Where the batch timer runs (virtual time in tests). Default `asyncScheduler`. */
   scheduler?: SchedulerLike;
 }
 
@@ -111,6 +121,13 @@ interface Sealed {
   offsets: TopicPartitionOffset[];
 }
 
+/**
+ * Exactly-once consume-transform-produce: groups the items into transactions (at most
+ * `maxBatchRecords` outputs, or what arrived within `maxBatchMs`), each publishing its outputs and
+ * committing the inputs' offsets together, and emits each `CommittedTransaction`. On a failure the
+ * transaction is aborted, the consumer rewound to the committed offsets, and the stream errors
+ * with a `TransactionAbortedError`. Throws ConfigError for bad options.
+ */
 export function transactional(
   producer: TransactionalProducer,
   options: TransactionalOptions,
@@ -245,6 +262,17 @@ export function transactional(
             for (const item of items) {
               if (offsetsFrom === 'source' && item.source === undefined) {
                 fail(new ConfigError('source', "with offsetsFrom: 'source' every item must carry the input record it came from"));
+                return;
+              }
+              if (item.source !== undefined && wasProcessedConcurrently(item.source)) {
+                fail(
+                  new ConfigError(
+                    'source',
+                    'transactional() cannot commit inputs processed by processConcurrently(): that operator acknowledges inputs by itself and ' +
+                      'emits in completion order, so the consumer would commit offsets whose outputs are in no committed transaction. ' +
+                      'Use concatMap (per partition order) for exactly-once, or processConcurrently() with an at-least-once sink (docs/parallel.md)',
+                  ),
+                );
                 return;
               }
             }

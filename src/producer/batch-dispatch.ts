@@ -6,7 +6,9 @@
 import { defer, lastValueFrom } from 'rxjs';
 import { InFlightLimiter } from '../client/in-flight-limiter.js';
 import { compressValue, compressValueSync } from '../protocol/compression.js';
-import type { BatchSender } from './batch-sender.js';
+import type { BatchSender, WireRecord } from './batch-sender.js';
+import { batchRecordWireSize, publishRequestOverhead } from '../protocol/request-size.js';
+import { checkFitsOneRequest } from './producer-record.js';
 import type { PartitionLanes } from './partition-lanes.js';
 import type { ResolvedProducerConfig } from './producer-config.js';
 import type { ProducerHealthFeed } from './producer-health.js';
@@ -14,7 +16,7 @@ import type { PendingRecord, ProducerResult } from './producer-record.js';
 import type { ReadyBatch } from './record-accumulator.js';
 
 export interface BatchDispatchOptions {
-  config: Pick<ResolvedProducerConfig, 'maxInFlightRequests' | 'compressionType'>;
+  config: Pick<ResolvedProducerConfig, 'maxInFlightRequests' | 'compressionType' | 'maxRequestSize'>;
   lanes: PartitionLanes;
   sender: BatchSender;
   health: ProducerHealthFeed;
@@ -36,37 +38,16 @@ export class BatchDispatcher {
   }
 
   private async deliver(queue: ReadyBatch<PendingRecord>): Promise<void> {
-    const { lanes, sender, health, settle } = this.options;
+    const { health, settle } = this.options;
     const batch = queue.records;
-    const lane = lanes.forPartition(queue.topic, queue.partition);
     try {
-      const records = await this.encodeValues(batch);
-      const outcome = await sender.send({
-        topic: queue.topic,
-        partition: queue.partition,
-        records,
-        lane,
-        // Every record timed out meanwhile: nobody waits for this batch any more.
-        abandoned: () => batch.every((entry) => entry.settled),
-      });
-      if (outcome === undefined) return;
-      if (!outcome.acknowledged) {
-        health.lastError = (outcome.error as Error).message;
-        for (const entry of batch) settle(entry, outcome.error);
+      const values = await this.encodeValues(batch);
+      // Uncompressed, every record was checked at send$ and the accumulator cut the batch to fit.
+      if (this.options.config.compressionType === 'none') {
+        await this.deliverRequest(queue, batch, values);
         return;
       }
-      health.lastError = undefined;
-      health.counters.batchesSent++;
-      health.counters.batchedRecords += batch.length;
-      batch.forEach((entry, i) =>
-        settle(entry, undefined, {
-          topic: queue.topic,
-          partition: queue.partition,
-          offset: outcome.offsets[i]!,
-          timestamp: BigInt(entry.acceptedAt),
-          correlation: entry.correlation,
-        }),
-      );
+      for (const request of this.fitRequests(queue.topic, batch, values)) await this.deliverRequest(queue, request.entries, request.records);
     } catch (error) {
       for (const entry of batch) settle(entry, error);
     } finally {
@@ -74,7 +55,71 @@ export class BatchDispatcher {
     }
   }
 
-  private async encodeValues(batch: PendingRecord[]): Promise<{ key?: Buffer; value: Buffer }[]> {
+  /** Send one request's records and settle each of them with the outcome. */
+  private async deliverRequest(queue: ReadyBatch<PendingRecord>, batch: PendingRecord[], records: WireRecord[]): Promise<void> {
+    const { lanes, sender, health, settle } = this.options;
+    const outcome = await sender.send({
+      topic: queue.topic,
+      partition: queue.partition,
+      records,
+      lane: lanes.forPartition(queue.topic, queue.partition),
+      // Every record timed out meanwhile: nobody waits for this batch any more.
+      abandoned: () => batch.every((entry) => entry.settled),
+    });
+    if (outcome === undefined) return;
+    if (!outcome.acknowledged) {
+      health.lastError = (outcome.error as Error).message;
+      for (const entry of batch) settle(entry, outcome.error);
+      return;
+    }
+    health.lastError = undefined;
+    health.counters.batchesSent++;
+    health.counters.batchedRecords += batch.length;
+    batch.forEach((entry, i) =>
+      settle(entry, undefined, {
+        topic: queue.topic,
+        partition: queue.partition,
+        offset: outcome.offsets[i]!,
+        timestamp: BigInt(entry.acceptedAt),
+        correlation: entry.correlation,
+      }),
+    );
+  }
+
+  /**
+   * Compressed values are only sized now: a record whose request cannot fit even alone fails here
+   * (MessageTooLargeError, the others go on), and the rest is cut, in order, into requests that fit
+   * `maxRequestSize` — a value that does not shrink grows by its framing (up to 9 bytes).
+   */
+  private fitRequests(topic: string, batch: PendingRecord[], values: WireRecord[]): { entries: PendingRecord[]; records: WireRecord[] }[] {
+    const limit = this.options.config.maxRequestSize;
+    const overhead = publishRequestOverhead(topic);
+    const requests: { entries: PendingRecord[]; records: WireRecord[] }[] = [];
+    let current: { entries: PendingRecord[]; records: WireRecord[] } | undefined;
+    let bytes = overhead;
+    for (let i = 0; i < batch.length; i++) {
+      const entry = batch[i]!;
+      const record = values[i]!;
+      const wire = batchRecordWireSize(record.key?.length, record.value.length);
+      try {
+        checkFitsOneRequest(topic, record.key?.length, record.value.length, limit);
+      } catch (error) {
+        this.options.settle(entry, error);
+        continue;
+      }
+      if (current === undefined || bytes + wire > limit) {
+        current = { entries: [], records: [] };
+        requests.push(current);
+        bytes = overhead;
+      }
+      current.entries.push(entry);
+      current.records.push(record);
+      bytes += wire;
+    }
+    return requests;
+  }
+
+  private async encodeValues(batch: PendingRecord[]): Promise<WireRecord[]> {
     const { compressionType } = this.options.config;
     if (compressionType === 'none') return batch.map((r) => ({ key: r.key, value: r.value }));
     // LZ4 and Snappy compress synchronously: no Promise per value. Only zstd values wait.

@@ -43,17 +43,17 @@ const READ_SLACK = 64;
 const SEARCH_READ = 1_000;
 /** Requests at most before giving up on the rest of a batch (other writers outran the search). */
 const MAX_READS = 16;
-
 /**
  * The offsets of the longest prefix of `records` found in the log: the first record exactly at
  * `firstOffset` (with `search`, the first one at or after it), each next one at a later offset. An
  * empty result means the first record is not at `firstOffset`: the broker's offset is not this
  * batch's (with `search`: not found within the reads allowed).
  */
-export async function locateRecords(client: Pick<Client, 'consume$'>, request: LocateRequest): Promise<bigint[]> {
+export async function locateRecords(client: Pick<Client, 'consume$' | 'getOffsetBounds$'>, request: LocateRequest): Promise<bigint[]> {
   const { topic, partition, records, firstOffset } = request;
   const found: bigint[] = [];
   let from = firstOffset;
+  let logEnd: bigint | undefined;
   for (let read = 0; read < MAX_READS && found.length < records.length; read++) {
     const wanted = records.length - found.length + (request.search ? SEARCH_READ : READ_SLACK);
     const stored = await firstValueFrom(
@@ -67,8 +67,16 @@ export async function locateRecords(client: Pick<Client, 'consume$'>, request: L
       if (sameRecord(message, next)) found.push(message.offset);
       if (found.length === records.length) break;
     }
-    // Fewer records than asked for: the log ends here.
-    if (stored.length < wanted) break;
+    if (stored.length === 0) break;
+    // A page shorter than asked for does not mean the log ends there: rivvend leaves transaction
+    // markers out of a read (handler/consume.rs) and cuts it at `maxMessages × 4096` bytes
+    // (rivven-core `Partition::read`). Only while records are still missing, ask where the log
+    // ends, and read on up to there — not past it: after rivvend's crash recovery the log can hold
+    // stale copies beyond its end, at offsets its next writes take.
+    if (stored.length < wanted && found.length < records.length) {
+      logEnd ??= (await firstValueFrom(client.getOffsetBounds$(topic, partition))).latest;
+      if (stored[stored.length - 1]!.offset + 1n >= logEnd) break;
+    }
     from = stored[stored.length - 1]!.offset + 1n;
   }
   return found;

@@ -5,6 +5,8 @@
  */
 export class MemoryBudget {
   private used = 0;
+  /** Bytes of the reservations waiting for room. */
+  private waitingBytes_ = 0;
   private readonly waiters: { bytes: number; grant: () => void }[] = [];
 
   constructor(readonly capacity: number) {}
@@ -15,6 +17,16 @@ export class MemoryBudget {
 
   get waiting(): number {
     return this.waiters.length;
+  }
+
+  /** Bytes of the reservations waiting for room. */
+  get waitingBytes(): number {
+    return this.waitingBytes_;
+  }
+
+  /** Whether `bytes` could be reserved now (room, and nobody queued ahead). */
+  hasRoomFor(bytes: number): boolean {
+    return this.waiters.length === 0 && this.used + bytes <= this.capacity;
   }
 
   /** Reserve now if there is room and nobody is queued ahead; else undefined. */
@@ -30,10 +42,14 @@ export class MemoryBudget {
   wait(bytes: number, grant: () => void): () => void {
     const waiter = { bytes, grant };
     this.waiters.push(waiter);
+    this.waitingBytes_ += bytes;
     this.drain();
     return () => {
       const at = this.waiters.indexOf(waiter);
-      if (at >= 0) this.waiters.splice(at, 1);
+      if (at >= 0) {
+        this.waiters.splice(at, 1);
+        this.waitingBytes_ -= bytes;
+      }
       this.drain();
     };
   }
@@ -46,6 +62,7 @@ export class MemoryBudget {
   private drain(): void {
     while (this.waiters.length > 0 && this.used + this.waiters[0]!.bytes <= this.capacity) {
       const next = this.waiters.shift()!;
+      this.waitingBytes_ -= next.bytes;
       this.used += next.bytes;
       next.grant();
     }

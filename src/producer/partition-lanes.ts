@@ -11,7 +11,7 @@
  * failover along the list, a failed connection never reused) are client/pinned-lanes.ts.
  */
 import type { ClientConnectionOptions } from '../client/client.js';
-import { PinnedLanes, type LaneConnector, type LaneHandle } from '../client/pinned-lanes.js';
+import { PinnedLanes, type LaneHandle, type PinnedLanesOptions } from '../client/pinned-lanes.js';
 import { murmur2 } from '../protocol/murmur2.js';
 
 export class PartitionLanes {
@@ -19,8 +19,13 @@ export class PartitionLanes {
   private readonly handles: (LaneHandle | undefined)[];
   private readonly topicSeeds = new Map<string, number>();
 
-  constructor(servers: readonly string[], options: ClientConnectionOptions, count: number, connect?: LaneConnector) {
-    this.layer = new PinnedLanes<number>({ bootstrapServers: servers, client: options, closedMessage: 'the producer is closed', ...(connect === undefined ? {} : { connect }) });
+  constructor(
+    servers: readonly string[],
+    options: ClientConnectionOptions,
+    count: number,
+    events: Pick<PinnedLanesOptions<number>, 'connect' | 'onUnreachable' | 'onConnected'> = {},
+  ) {
+    this.layer = new PinnedLanes<number>({ bootstrapServers: servers, client: options, closedMessage: 'the producer is closed', ...events });
     this.handles = new Array<LaneHandle | undefined>(count).fill(undefined);
   }
 

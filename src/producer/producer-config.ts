@@ -17,6 +17,7 @@ import { ConfigError } from '../errors.js';
 import type { CompressionAlgorithm } from '../protocol/value-framing.js';
 import { durationMs, integerIn, oneOf, optionsObject } from '../settings-validation.js';
 import { RETRY_DEFAULTS } from '../client/retrier.js';
+import { MAX_MESSAGE_SIZE } from '../protocol/frame.js';
 
 /** The producer's own options, beside the shared connection settings. */
 export interface ProducerTuning {
@@ -49,6 +50,20 @@ export interface ProducerTuning {
   metadataMaxAgeMs: number;
   /** Per-value compression in Rivven's framing. Default 'none'. */
   compressionType: CompressionAlgorithm;
+  /**
+   * The largest request the producer sends, in bytes on the wire (the frame after its length
+   * prefix). Default and maximum 10,485,760: rivvend 0.0.22 refuses larger frames
+   * (`MAX_MESSAGE_SIZE`) and closes the connection. A batch is cut so its request fits; a record
+   * that cannot fit alone fails with `MessageTooLargeError` — at `send$` when uncompressed, once
+   * its value is compressed otherwise.
+   */
+  maxRequestSize: number;
+  /**
+   * The Observer side (`producer.next(record)`, `records$.subscribe(producer)`): whether `results$`
+   * ends at the first failed record (default true, as Reactor Kafka's sender) or carries every
+   * outcome as a value (false).
+   */
+  stopOnError: boolean;
 }
 
 /**
@@ -85,6 +100,8 @@ export const DEFAULT_PRODUCER_CONFIG: Readonly<ProducerTuning & Pick<ResolvedPro
     retry: DEFAULT_PRODUCER_RETRY,
     metadataMaxAgeMs: 300_000,
     compressionType: 'none',
+    maxRequestSize: MAX_MESSAGE_SIZE,
+    stopOnError: true,
     connectionTimeoutMs: CONNECTION_SETTING_DEFAULTS.connectionTimeoutMs,
     clientId: 'rivven-rx-producer',
   });
@@ -96,7 +113,14 @@ export type ProducerPreset = Readonly<Partial<ProducerTuning>>;
  * The Rust client's presets, as plain frozen option objects. Spread one and override what you need:
  * `Producer.create({ ...ProducerPresets.highThroughput, bootstrapServers, lingerMs: 5 })`.
  */
-export const ProducerPresets: Readonly<{ highThroughput: ProducerPreset; lowLatency: ProducerPreset; exactlyOnce: ProducerPreset }> = Object.freeze({
+export const ProducerPresets: Readonly<{
+  /** Large batches with a linger, LZ4, many in flight. */
+  highThroughput: ProducerPreset;
+  /** Each record sent at once, one request in flight. */
+  lowLatency: ProducerPreset;
+  /** Idempotence on. */
+  exactlyOnce: ProducerPreset;
+}> = Object.freeze({
   /** Larger batches, a 10 ms linger, LZ4, 10 batches in flight over 8 connections. */
   highThroughput: Object.freeze<ProducerPreset>({ batchSize: 65_536, lingerMs: 10, maxInFlightRequests: 10, connections: 8, compressionType: 'lz4' }),
   /** One record per batch, sent at once, one request in flight. */
@@ -120,10 +144,15 @@ const PRODUCER_TUNING_KEYS: readonly (keyof ProducerTuning)[] = [
   'deliveryTimeoutMs',
   'metadataMaxAgeMs',
   'compressionType',
+  'maxRequestSize',
+  'stopOnError',
 ];
 
 /** The producer's own option names (the shared ones are connection-settings.ts's). */
 const PRODUCER_OWN_KEYS: readonly string[] = ['scheduler', ...PRODUCER_TUNING_KEYS];
+
+/** Room for a request's header and one small record: smaller limits could refuse every record. */
+const MIN_REQUEST_SIZE = 1024;
 
 const COMPRESSION_TYPES: readonly CompressionAlgorithm[] = ['none', 'lz4', 'snappy', 'zstd'];
 
@@ -161,6 +190,8 @@ export function resolveProducerConfig(input: ProducerConfig): ResolvedProducerCo
   durationMs('deliveryTimeoutMs', config.deliveryTimeoutMs, 1);
   durationMs('metadataMaxAgeMs', config.metadataMaxAgeMs, 0);
   oneOf('compressionType', config.compressionType, COMPRESSION_TYPES);
+  integerIn('maxRequestSize', config.maxRequestSize, MIN_REQUEST_SIZE, MAX_MESSAGE_SIZE);
+  if (typeof config.stopOnError !== 'boolean') throw new ConfigError('stopOnError', `expected true or false, got ${String(config.stopOnError)}`);
   if (config.batchSize > config.bufferMemory) {
     throw new ConfigError('batchSize', `(${config.batchSize}) cannot exceed bufferMemory (${config.bufferMemory})`);
   }

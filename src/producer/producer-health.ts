@@ -8,11 +8,17 @@ import type { PartitionLanes } from './partition-lanes.js';
 import type { Idempotence } from './idempotence.js';
 import type { MemoryBudget } from './memory-budget.js';
 
+/** What `Producer.health()` returns and `health$` emits. */
 export interface ProducerHealth {
+  /** Records accepted for sending since the producer was created. */
   recordsSent: number;
+  /** Records the broker acknowledged. */
   recordsAcked: number;
+  /** Records that failed (their error was delivered). */
   recordsFailed: number;
+  /** Batches the broker acknowledged. */
   batchesSent: number;
+  /** Records per acknowledged batch, on average. */
   averageBatchSize: number;
   /** Delivery attempts repeated after a retriable failure (all batches together). */
   retries: number;
@@ -24,14 +30,24 @@ export interface ProducerHealth {
   producerIdResets: number;
   /** Compressed bytes / original bytes of compressed values (1 when compression is off). */
   compressionRatio: number;
+  /** Records accepted and not settled yet (buffered or in flight). */
   pendingRecords: number;
+  /** Bytes of `bufferMemory` in use. */
   pendingBytes: number;
+  /** Records waiting for room in `bufferMemory`. */
   waitingForMemory: number;
+  /** Median reply latency of the slowest open connection, ms. */
   requestLatencyP50Ms: number | undefined;
+  /** 99th percentile reply latency of the slowest open connection, ms. */
   requestLatencyP99Ms: number | undefined;
+  /** Whether the producer is idempotent. */
   idempotent: boolean;
   /** The last failure of a delivery attempt; cleared when a batch is acknowledged again. */
   lastError: string | undefined;
+  /** Rounds of connection attempts in which no broker of bootstrapServers answered (the first is logged, the rest counted here). */
+  unreachableRounds: number;
+  /** Records given to `next()` after `results$` stopped at a failure (`stopOnError`): refused, never sent. */
+  recordsRefused: number;
 }
 
 /** The producer's parts a snapshot reads, besides the counters. */
@@ -53,8 +69,11 @@ export class ProducerHealthFeed {
     retries: 0,
     originalBytes: 0,
     compressedBytes: 0,
+    unreachableRounds: 0,
   };
   lastError: string | undefined;
+  /** Records refused by the Observer side (results-feed.ts). */
+  refused: () => number = () => 0;
   /** Live producer stats: emitted on change, at most every 250 ms; completes on `complete()`. */
   readonly health$: Observable<ProducerHealth>;
   private readonly changes = new Subject<void>();
@@ -119,6 +138,8 @@ export class ProducerHealthFeed {
       requestLatencyP99Ms: p99,
       idempotent: idempotence.isGranted(),
       lastError: this.lastError,
+      unreachableRounds: counters.unreachableRounds,
+      recordsRefused: this.refused(),
     };
   }
 }

@@ -32,6 +32,12 @@ export interface ReadyBatch<R> {
 
 export interface AccumulatorOptions<R> {
   batchSize: number;
+  /**
+   * Bytes (as records count them) a batch never exceeds, even past `batchSize`, so that its
+   * request fits under the producer's `maxRequestSize`; a single record larger than it goes alone.
+   * Default: no bound besides `batchSize`.
+   */
+  maxBatchBytes?: number;
   lingerMs: number;
   /** Records per batch at most (the wire format's list bound). */
   maxRecords: number;
@@ -64,6 +70,8 @@ interface PartitionQueue<R> {
 
 export class RecordAccumulator<R extends Accumulable> {
   private readonly queues = new Map<string, PartitionQueue<R>>();
+  /** The same queues by topic, then partition: `append` finds a queue without building a key string. */
+  private readonly byTopic = new Map<string, (PartitionQueue<R> | undefined)[]>();
   private readonly slots = new Map<string, InFlightSlot<R>>();
 
   constructor(private readonly options: AccumulatorOptions<R>) {}
@@ -115,6 +123,10 @@ export class RecordAccumulator<R extends Accumulable> {
   }
 
   private queueFor(topic: string, partition: number): PartitionQueue<R> {
+    let partitions = this.byTopic.get(topic);
+    if (partitions === undefined) this.byTopic.set(topic, (partitions = []));
+    const known = partitions[partition];
+    if (known !== undefined) return known;
     const key = queueKey(topic, partition);
     let queue = this.queues.get(key);
     if (queue === undefined) {
@@ -127,6 +139,7 @@ export class RecordAccumulator<R extends Accumulable> {
       queue = { topic, partition, records: [], bytes: 0, slot, lingerExpired: false, lingerTimer: undefined };
       this.queues.set(key, queue);
     }
+    partitions[partition] = queue;
     return queue;
   }
 
@@ -137,13 +150,14 @@ export class RecordAccumulator<R extends Accumulable> {
       return;
     }
     const { batchSize, maxRecords } = this.options;
+    const limit = Math.min(batchSize, this.options.maxBatchBytes ?? Infinity);
     const batch: R[] = [];
     let bytes = 0;
     let taken = 0;
     const records = queue.records;
     while (taken < records.length && batch.length < maxRecords) {
       const next = records[taken]!;
-      if (batch.length > 0 && bytes + next.size > batchSize) break;
+      if (batch.length > 0 && bytes + next.size > limit) break;
       taken++;
       queue.bytes -= next.size;
       if (next.dropped) {

@@ -6,12 +6,22 @@
  */
 import type { Bytes } from '../client/client-types.js';
 import { ConfigError } from '../errors.js';
-import { toBuffer } from './producer-record.js';
+import { MAX_MESSAGE_SIZE } from '../protocol/frame.js';
+import { checkFitsOneRequest } from './producer-record.js';
+import { TRANSACTIONAL_RECORD_FIELDS, checkRecordFields, recordValue, toBuffer } from './record-check.js';
 
+/** A transactional id's bytes on the wire at most (256-byte name and its length). */
+const TRANSACTIONAL_ID_ROOM = 258;
+
+/** A record sent inside a transaction. */
 export interface TransactionalRecord {
+  /** The topic to send to. */
   topic: string;
+  /** The record's value (a string is encoded as UTF-8). */
   value: Bytes;
+  /** The record's key; omitted, the record has none. */
   key?: Bytes;
+  /** Explicit partition; otherwise chosen by the producer (murmur2 of the key when there is one). */
   partition?: number;
 }
 
@@ -23,6 +33,7 @@ export interface HeldRecord {
   readonly partition: number | undefined;
 }
 
+/** Consumed offsets to commit with a transaction: `[topic, partition, nextOffset]` (the next offset to read, i.e. last processed + 1). */
 export type OffsetsToCommit = readonly (readonly [topic: string, partition: number, nextOffset: bigint])[];
 
 export interface GroupOffsets {
@@ -90,14 +101,14 @@ export class TransactionState {
 
 function heldRecord(record: TransactionalRecord, index: number): HeldRecord {
   if (record === null || typeof record !== 'object') throw new ConfigError(`records[${index}]`, 'expected a record object { topic, value, key?, partition? }');
+  checkRecordFields(record, TRANSACTIONAL_RECORD_FIELDS, `records[${index}]`);
   if (typeof record.topic !== 'string' || record.topic.length === 0) throw new ConfigError(`records[${index}].topic`, 'must be a non-empty string');
   if (record.partition !== undefined && (!Number.isSafeInteger(record.partition) || record.partition < 0)) {
     throw new ConfigError(`records[${index}].partition`, `expected a partition number (0 or more), got ${String(record.partition)}`);
   }
-  return {
-    topic: record.topic,
-    key: record.key === undefined ? undefined : toBuffer(record.key, `records[${index}].key`),
-    value: toBuffer(record.value, `records[${index}].value`),
-    partition: record.partition,
-  };
+  const key = record.key === undefined ? undefined : toBuffer(record.key, `records[${index}].key`);
+  const value = recordValue(record.value, `records[${index}]`);
+  // Each record goes in a TransactionalPublish of its own, with the transactional id (≤ 256 bytes).
+  checkFitsOneRequest(record.topic, key?.length, value.length, MAX_MESSAGE_SIZE - TRANSACTIONAL_ID_ROOM);
+  return { topic: record.topic, key, value, partition: record.partition };
 }

@@ -50,7 +50,7 @@ import { Observable, asyncScheduler, defer, firstValueFrom, from, lastValueFrom,
 import type { Client } from '../client/client.js';
 import type { ProducerIdentity } from '../client/client-types.js';
 import type { ResolvedRetryPolicy } from '../connection-settings.js';
-import { AllServersUnavailableError, ConfigError, ServerError, TransactionInterruptedError, isUnreachable } from '../errors.js';
+import { AllServersUnavailableError, ClosedError, ConfigError, ServerError, TransactionInterruptedError, isUnreachable } from '../errors.js';
 import { Trace, isTraced, transactionChannel, type TransactionTraceMessage } from '../observability/channels.js';
 import { Log, createLog } from '../observability/log.js';
 import { BatchSender, type TransactionWrite } from './batch-sender.js';
@@ -62,8 +62,11 @@ import { TransactionState, type HeldRecord, type OffsetsToCommit, type Transacti
 import { CommitPlacement, byPartition } from './commit-placement.js';
 import { resolveTransactionalConfig, type TransactionalProducerConfig } from './transactional-config.js';
 
+/** Where a committed transaction's record was stored. */
 export interface TransactionalResult {
+  /** The record's topic. */
   topic: string;
+  /** The partition it was written to. */
   partition: number;
   /** Offset of the record, visible to read_committed readers now that its transaction committed. */
   offset: bigint;
@@ -75,6 +78,12 @@ const LOST_COMMIT_ATTEMPTS = 18;
 /** Answers that mean the broker no longer has the commit's transaction or producer id (a restart, the reaper). */
 const LOST_TRANSACTION_CODES = new Set(['INVALID_TXN_ID']);
 
+/**
+ * A transactional producer: a transaction's records are held in the client and written, with the
+ * consumed offsets given to `sendOffsets$`, when `commit$()` commits it (under a producer id of its
+ * own); an abort writes nothing. See docs/exactly-once.md. Create it with
+ * `TransactionalProducer.create$`.
+ */
 export class TransactionalProducer {
   private readonly txn = new TransactionState();
   private readonly placement: CommitPlacement;
@@ -86,7 +95,15 @@ export class TransactionalProducer {
 
   private constructor(
     private readonly connection: SingleLane,
-    readonly config: Readonly<{ transactionalId: string; transactionTimeoutMs: number; bufferMemory: number }>,
+    /** The producer's own options in force. */
+    readonly config: Readonly<{
+      /** The transactional id. */
+      transactionalId: string;
+      /** The broker aborts a transaction idle for longer than this, ms. */
+      transactionTimeoutMs: number;
+      /** Most bytes (keys and values) a transaction may hold in the client until its commit. */
+      bufferMemory: number;
+    }>,
     retry: ResolvedRetryPolicy,
     private readonly log: Log = Log.silent,
   ) {
@@ -198,13 +215,20 @@ export class TransactionalProducer {
     });
   }
 
+  /** Drop any open transaction (nothing of it was written) and close the connection. */
   async close(): Promise<void> {
     this.closed = true;
     this.txn.finished();
     await this.connection.close();
   }
 
+  /** `await using`: calls `close()`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   private open(): void {
+    if (this.closed) throw new ClosedError('the transactional producer is closed; create a new one to begin a transaction');
     if (this.txn.open) throw new ConfigError('transaction', 'a transaction is already open; commit or abort it first');
     this.txn.began();
   }

@@ -18,12 +18,16 @@
  * Which values are framed, and how much decoding may allocate, is decided in value-framing.ts from
  * the headers alone, before anything is inflated: output is bounded at 256 MiB (as in Rust), and a
  * claimed size the payload cannot possibly expand to is refused as corrupt.
+ *
+ * The codecs are native addons, optionalDependencies of the package: each is loaded (with
+ * `createRequire`, see addon-require.ts) the first time a value needs it, never at import. One
+ * that is missing or does not load is a CompressionError naming its npm package, thrown by every
+ * function here that needs it — `tryDecompressValue*` included: a framed value is never passed on
+ * still compressed because its codec is not installed.
  */
-import { compress as zstdCompress, decompress as zstdDecompress } from '@mongodb-js/zstd';
-import { compressSync as lz4Compress, uncompress as lz4DecompressAsync, uncompressSync as lz4Decompress } from 'lz4-napi';
-import { compressSync as snappyCompress, uncompress as snappyDecompressAsync, uncompressSync as snappyDecompress } from 'snappy';
 import { crc32 } from 'node:zlib';
 import { CompressionError } from '../errors.js';
+import { requireAddon } from './addon-require.js';
 import {
   ALGORITHM_BITS,
   FLAG_HAS_CHECKSUM,
@@ -34,6 +38,7 @@ import {
   type ValuePlan,
 } from './value-framing.js';
 
+/** How `compressValue` frames one value (rivven-core `Compressor`'s settings). */
 export interface CompressionOptions {
   /** Algorithm to use; `none` frames the value without compressing. */
   algorithm: CompressionAlgorithm;
@@ -57,12 +62,87 @@ export interface CompressionOptions {
   uncompressedFraming?: 'checked' | 'rivven-core';
 }
 
+/** Default `minSize`: values shorter than this many bytes are stored uncompressed (rivven-core's). */
 export const DEFAULT_MIN_SIZE = 64;
+/** Default `ratioThreshold`: a compressed value larger than this fraction of the original is stored uncompressed. */
 export const DEFAULT_RATIO_THRESHOLD = 0.95;
+/** Default `zstdLevel` (rivven-core's). */
 export const DEFAULT_ZSTD_LEVEL = 3;
 
 /** Header of our uncompressed frame: none + size + checksum. */
 const CHECKED_UNCOMPRESSED_FLAGS = FLAG_HAS_SIZE | FLAG_HAS_CHECKSUM;
+
+/**
+ * What is used of each native addon, by the algorithm it implements. Declared here rather than
+ * imported from the packages, so that the published declarations do not name packages that an
+ * `--omit=optional` install lacks (`_AddonsConform` checks them against the packages' own types).
+ */
+interface Addons {
+  lz4: {
+    compressSync(data: Buffer): Buffer;
+    uncompress(data: Buffer): Promise<Buffer>;
+    uncompressSync(data: Buffer): Buffer;
+  };
+  snappy: {
+    compressSync(data: Buffer): Buffer;
+    uncompress(data: Buffer, options: { asBuffer: true }): Promise<string | Buffer>;
+    uncompressSync(data: Buffer, options: { asBuffer: true }): string | Buffer;
+  };
+  zstd: {
+    compress(data: Buffer, level: number): Promise<Buffer>;
+    decompress(data: Buffer): Promise<Buffer>;
+  };
+}
+type Compressed = keyof Addons;
+/** Fails to compile if a package's declarations stop fitting `Addons` (type-only: not in the build). */
+type _Fits<Package extends Shape, Shape> = [Package, Shape];
+type _AddonsConform = [
+  _Fits<typeof import('lz4-napi'), Addons['lz4']>,
+  _Fits<typeof import('snappy'), Addons['snappy']>,
+  _Fits<typeof import('@mongodb-js/zstd'), Addons['zstd']>,
+];
+
+/** The npm package of each algorithm's addon (optionalDependencies in package.json). */
+const ADDON_PACKAGES: Readonly<Record<Compressed, string>> = { lz4: 'lz4-napi', snappy: 'snappy', zstd: '@mongodb-js/zstd' };
+/** The functions used from each addon: one without them is as unusable as a missing one. */
+const ADDON_FUNCTIONS: Readonly<Record<Compressed, readonly string[]>> = {
+  lz4: ['compressSync', 'uncompress', 'uncompressSync'],
+  snappy: ['compressSync', 'uncompress', 'uncompressSync'],
+  zstd: ['compress', 'decompress'],
+};
+
+const loadedAddons: Partial<Addons> = {};
+/** Why an addon did not load (not retried: the process keeps the node_modules it started with). */
+const addonFailures: Partial<Record<Compressed, unknown>> = {};
+
+/**
+ * The addon for `algorithm`, loaded on first use. Throws CompressionError naming the npm package
+ * when it is not installed or does not load (no prebuilt binary for this platform, wrong ABI).
+ */
+function loadAddon<A extends Compressed>(algorithm: A): Addons[A] {
+  const loaded = loadedAddons[algorithm];
+  if (loaded !== undefined) return loaded;
+  const name = ADDON_PACKAGES[algorithm];
+  if (!(algorithm in addonFailures)) {
+    try {
+      const addon = requireAddon(name) as Addons[A];
+      const missing = ADDON_FUNCTIONS[algorithm].filter((fn) => typeof (addon as unknown as Record<string, unknown>)[fn] !== 'function');
+      if (missing.length > 0) throw new Error(`it has no ${missing.join(', ')}`);
+      loadedAddons[algorithm] = addon;
+      return addon;
+    } catch (error) {
+      addonFailures[algorithm] = error;
+    }
+  }
+  const cause = addonFailures[algorithm];
+  const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+  throw new CompressionError(
+    `${algorithm} compression needs the npm package ${name}, which did not load (${reason}). ` +
+      `It is an optional dependency of rivven-rx: install it with \`npm install ${name}\` ` +
+      '(`npm install --omit=optional` leaves it out).',
+    { cause },
+  );
+}
 
 function frameUncompressed(data: Uint8Array, options: CompressionOptions): Buffer {
   if ((options.uncompressedFraming ?? 'checked') === 'checked') {
@@ -100,7 +180,7 @@ function asBuffer(data: Uint8Array): Buffer {
 export async function compressValue(data: Uint8Array, options: CompressionOptions): Promise<Buffer> {
   const done = compressValueSync(data, options);
   if (done !== undefined) return done;
-  const payload = await zstdCompress(asBuffer(data), options.zstdLevel ?? DEFAULT_ZSTD_LEVEL);
+  const payload = await loadAddon('zstd').compress(asBuffer(data), options.zstdLevel ?? DEFAULT_ZSTD_LEVEL);
   return finishCompressed('zstd', data, payload, options);
 }
 
@@ -120,10 +200,11 @@ export function compressValueSync(data: Uint8Array, options: CompressionOptions)
   if (data.length > 0xffff_ffff) throw new CompressionError(`value of ${data.length} bytes is too large to compress`);
   switch (options.algorithm) {
     case 'lz4':
-      return finishCompressed('lz4', data, lz4Compress(asBuffer(data)), options);
+      return finishCompressed('lz4', data, loadAddon('lz4').compressSync(asBuffer(data)), options);
     case 'snappy':
-      return finishCompressed('snappy', data, snappyCompress(asBuffer(data)), options);
+      return finishCompressed('snappy', data, loadAddon('snappy').compressSync(asBuffer(data)), options);
     case 'zstd':
+      loadAddon('zstd'); // a missing addon throws here, as for lz4 and snappy
       return undefined;
     default:
       throw new CompressionError(`unknown compression algorithm '${String(options.algorithm)}'; use none, lz4, snappy or zstd`);
@@ -142,40 +223,89 @@ function codecError(algorithm: CompressionAlgorithm, error: unknown): Compressio
   return new CompressionError(`${algorithm} payload does not decompress: ${(error as Error).message}`, { cause: error });
 }
 
-/** This thread's decoders (zstd's binding is async only). */
-const SYNC_DECODERS: Record<CompressionAlgorithm, (payload: Buffer) => Buffer> = {
-  none: (payload) => payload,
-  lz4: (payload) => lz4Decompress(payload),
-  snappy: (payload) => snappyDecompress(payload, { asBuffer: true }) as Buffer,
-  zstd: () => {
-    throw new Error('zstd has no synchronous decoder here');
-  },
-};
+/** A decoder for one payload, from its loaded addon. */
+type SyncDecoder = (payload: Buffer) => Buffer;
+type AsyncDecoder = (payload: Buffer) => Promise<Buffer>;
 
-/** The libuv thread pool's decoders (every algorithm). */
-const ASYNC_DECODERS: Record<CompressionAlgorithm, (payload: Buffer) => Promise<Buffer>> = {
-  none: (payload) => Promise.resolve(payload),
-  lz4: (payload) => lz4DecompressAsync(payload),
-  snappy: async (payload) => (await snappyDecompressAsync(payload, { asBuffer: true })) as Buffer,
-  zstd: (payload) => zstdDecompress(payload),
-};
+/** This thread's decoder for `algorithm` (zstd's binding is async only); loads its addon. */
+function syncDecoder(algorithm: CompressionAlgorithm): SyncDecoder {
+  switch (algorithm) {
+    case 'none':
+      return (payload) => payload;
+    case 'lz4': {
+      const lz4 = loadAddon('lz4');
+      return (payload) => lz4.uncompressSync(payload);
+    }
+    case 'snappy': {
+      const snappy = loadAddon('snappy');
+      return (payload) => snappy.uncompressSync(payload, { asBuffer: true }) as Buffer;
+    }
+    case 'zstd':
+      return () => {
+        throw new Error('zstd has no synchronous decoder here');
+      };
+  }
+}
+
+/** The libuv thread pool's decoder for `algorithm` (every algorithm); loads its addon. */
+function asyncDecoder(algorithm: CompressionAlgorithm): AsyncDecoder {
+  switch (algorithm) {
+    case 'none':
+      return (payload) => Promise.resolve(payload);
+    case 'lz4': {
+      const lz4 = loadAddon('lz4');
+      return (payload) => lz4.uncompress(payload);
+    }
+    case 'snappy': {
+      const snappy = loadAddon('snappy');
+      return async (payload) => (await snappy.uncompress(payload, { asBuffer: true })) as Buffer;
+    }
+    case 'zstd': {
+      const zstd = loadAddon('zstd');
+      return (payload) => zstd.decompress(payload);
+    }
+  }
+}
+
+/**
+ * Load the addon `algorithm` needs (nothing for none), so that a producer configured for it fails
+ * when it is created rather than at its first value of 64 bytes or more. Throws CompressionError
+ * naming the npm package when it is missing.
+ */
+export function requireCompressor(algorithm: CompressionAlgorithm): void {
+  if (algorithm !== 'none') loadAddon(algorithm);
+}
+
+/**
+ * Load the addon a header's algorithm needs (nothing for none). Throws CompressionError naming
+ * the npm package when it is missing: callers that pass a value unchanged on a codec failure
+ * ('detect') call this first, so that a missing addon is never mistaken for a value that is not framed.
+ */
+export function requireDecoder(header: ValueHeader): void {
+  if (header.algorithm !== 'none') loadAddon(header.algorithm);
+}
 
 /**
  * Inflate a header's payload on this thread (none, lz4, snappy; zstd's binding is async only).
- * Throws CompressionError when the codec refuses the payload.
+ * Throws CompressionError when the codec refuses the payload or its addon does not load.
  */
 export function inflateSync(header: ValueHeader): Buffer {
+  const decode = syncDecoder(header.algorithm);
   try {
-    return SYNC_DECODERS[header.algorithm](header.payload);
+    return decode(header.payload);
   } catch (error) {
     throw codecError(header.algorithm, error);
   }
 }
 
-/** Inflate a header's payload on the libuv thread pool (every algorithm). Throws CompressionError. */
+/**
+ * Inflate a header's payload on the libuv thread pool (every algorithm). Throws CompressionError
+ * when the codec refuses the payload or its addon does not load.
+ */
 export async function inflateAsync(header: ValueHeader): Promise<Buffer> {
+  const decode = asyncDecoder(header.algorithm);
   try {
-    return await ASYNC_DECODERS[header.algorithm](header.payload);
+    return await decode(header.payload);
   } catch (error) {
     throw codecError(header.algorithm, error);
   }
@@ -221,13 +351,16 @@ export async function decompressValue(data: Uint8Array): Promise<Buffer> {
 /**
  * The 'detect' rule (value-framing.ts) on one value, without a Promise where no zstd is involved:
  * the decoded value when it is, beyond reasonable doubt, framed; otherwise the value unchanged.
- * Returns `undefined` only for a zstd-framed value: use `tryDecompressValue` for those. Never throws.
+ * Returns `undefined` only for a zstd-framed value: use `tryDecompressValue` for those. Throws
+ * only a CompressionError naming the npm package when a framed value's codec addon is not
+ * installed (the value would otherwise be passed on still compressed).
  */
 export function tryDecompressValueSync(data: Uint8Array): Buffer | undefined {
   const value = asBuffer(data);
   const plan = planValue(value, 'detect');
   if (plan.action === 'pass') return value;
   if (plan.action !== 'decode') return value; // 'detect' never fails
+  requireDecoder(plan.header);
   if (plan.header.algorithm === 'zstd') return undefined;
   let output: Buffer;
   try {
@@ -242,7 +375,8 @@ export function tryDecompressValueSync(data: Uint8Array): Buffer | undefined {
  * A value as its producer sent it, by the 'detect' rule: decoded only when it is, beyond
  * reasonable doubt, Rivven-framed (a size-declaring header whose sizes agree and whose payload
  * decodes to exactly that size, CRC included); any other value — including `[0x00][data]` — is
- * returned unchanged. Never throws.
+ * returned unchanged. Rejects only with a CompressionError naming the npm package when a framed
+ * value's codec addon is not installed.
  */
 export async function tryDecompressValue(data: Uint8Array): Promise<Buffer> {
   const done = tryDecompressValueSync(data);

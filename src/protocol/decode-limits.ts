@@ -7,6 +7,7 @@
  */
 import { ConfigError } from '../errors.js';
 
+/** The `responseLimits` connection option: bounds on what one broker reply may make the decoder allocate. */
 export interface ResponseLimits {
   /** Most headers on one record. Default 1,000. */
   maxHeadersPerRecord?: number;
@@ -23,8 +24,10 @@ export interface ResponseLimits {
   maxItemsPerResponse?: number;
 }
 
+/** Response limits with every field set. */
 export type ResolvedResponseLimits = Readonly<Required<ResponseLimits>>;
 
+/** The default response limits. */
 export const DEFAULT_RESPONSE_LIMITS: ResolvedResponseLimits = Object.freeze({
   maxHeadersPerRecord: 1_000,
   maxHeadersPerResponse: 100_000,

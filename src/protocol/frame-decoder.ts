@@ -7,6 +7,10 @@
 import { ProtocolError } from '../errors.js';
 import { LENGTH_PREFIX_SIZE, MAX_MESSAGE_SIZE, WIRE_HEADER_SIZE, parseFrameBody, type FrameBody } from './frame.js';
 
+/**
+ * Reassembles frame bodies from a byte stream cut anywhere; a length over `maxFrameSize` (default
+ * `MAX_MESSAGE_SIZE`) is a ProtocolError before anything is buffered for it.
+ */
 export class FrameDecoder {
   /** Bytes of an unfinished frame, kept as the chunks they came in (joined once the frame is whole). */
   private pending: Buffer[] = [];

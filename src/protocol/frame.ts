@@ -2,7 +2,7 @@
  * The Rivven frame: `[u32 BE length of the rest][u8 format][u32 BE correlation id][payload]`.
  * Pure: builds and parses bytes.
  */
-import { ProtocolError } from '../errors.js';
+import { MessageTooLargeError, ProtocolError } from '../errors.js';
 import { requestCodec, responseCodec } from './message-codec.js';
 import { PostcardWriter } from './postcard-writer.js';
 import type { RequestInput } from './request-schema.js';
@@ -15,12 +15,22 @@ export const WIRE_HEADER_SIZE = 5;
 export const LENGTH_PREFIX_SIZE = 4;
 export const PROTOCOL_VERSION = 2;
 
-export const WireFormat = { Postcard: 0x00, Protobuf: 0x01 } as const;
+/** The format byte of a frame. rivven-rx speaks postcard only; a protobuf frame is refused. */
+export const WireFormat = {
+  /** Postcard (serde's compact binary format): what rivvend speaks by default. */
+  Postcard: 0x00,
+  /** Protobuf: only brokers built with that feature speak it. */
+  Protobuf: 0x01,
+} as const;
 export type WireFormat = (typeof WireFormat)[keyof typeof WireFormat];
 
+/** A frame without its length prefix, its header parsed. */
 export interface FrameBody {
+  /** The format byte. */
   format: WireFormat;
+  /** The correlation id (the broker echoes the request's). */
   correlationId: number;
+  /** The encoded Request or Response. */
   payload: Buffer;
 }
 
@@ -58,8 +68,11 @@ function encodeFramed(encode: (w: PostcardWriter) => void, correlationId: number
   const frame = writer.finish();
   const bodyLength = frame.length - (withLength ? LENGTH_PREFIX_SIZE : 0);
   if (bodyLength > MAX_MESSAGE_SIZE) {
-    throw new ProtocolError(
-      `message of ${bodyLength} bytes exceeds the broker's limit of ${MAX_MESSAGE_SIZE} bytes; send fewer or smaller records per request`,
+    // Not a ProtocolError (retriable): the same request is refused again, and again.
+    throw new MessageTooLargeError(
+      `request of ${bodyLength} bytes exceeds the broker's limit of ${MAX_MESSAGE_SIZE} bytes (MAX_MESSAGE_SIZE); send fewer or smaller records per request`,
+      bodyLength,
+      MAX_MESSAGE_SIZE,
     );
   }
   let at = 0;

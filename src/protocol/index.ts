@@ -54,6 +54,6 @@ export {
   tryDecompressValueSync,
   type CompressionOptions,
 } from './compression.js';
-export { DETECTED_FLAGS, MAX_DECOMPRESSED_SIZE, planValue, type CompressionAlgorithm, type ValueFraming, type ValuePlan } from './value-framing.js';
+export { DETECTED_FLAGS, MAX_DECOMPRESSED_SIZE, planValue, type CompressionAlgorithm, type ValueFraming, type ValueHeader, type ValuePlan } from './value-framing.js';
 export { decodeValues, type DecodeValuesOptions, type DecodedValues } from './value-decoder.js';
 export { murmur2, murmur2Partition } from './murmur2.js';

@@ -11,12 +11,14 @@ import { RESPONSE_VARIANTS, type Response } from './response-schema.js';
 export const requestCodec = compileEnum('Request', REQUEST_VARIANTS);
 export const responseCodec = compileEnum('Response', RESPONSE_VARIANTS);
 
+/** A request's postcard payload (no frame header). Throws ProtocolError for a field out of range. */
 export function encodeRequest(request: RequestInput): Buffer {
   const writer = new PostcardWriter();
   requestCodec.encode(writer, request);
   return writer.finish();
 }
 
+/** Decode a request's postcard payload (fake brokers, tests); throws ProtocolError for bytes that are not one whole request. */
 export function decodeRequest(payload: Buffer): Request {
   const reader = new PostcardReader(payload);
   const request = requestCodec.decode(reader) as Request;

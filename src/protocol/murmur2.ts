@@ -7,6 +7,7 @@ import { ConfigError } from '../errors.js';
 const SEED = 0x9747b28c;
 const M = 0x5bd1e995;
 
+/** Kafka's murmur2 hash of `key` (seed 0x9747b28c), as an unsigned 32-bit integer. */
 export function murmur2(key: Uint8Array): number {
   const length = key.length;
   let h = (SEED ^ length) >>> 0;

@@ -8,6 +8,9 @@ import { DEFAULT_RESPONSE_LIMITS, type ResolvedResponseLimits } from './decode-l
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** 0n … 255n made once: small u64s (partitions' first offsets, counts) and small differences between consecutive values. */
+const SMALL_BIGINTS: readonly bigint[] = Array.from({ length: 256 }, (_, i) => BigInt(i));
+
 export class PostcardReader {
   private position = 0;
   /** List/map entries this message may still hold (see ResponseLimits.maxItemsPerResponse). */
@@ -92,14 +95,15 @@ export class PostcardReader {
   /** u64 varint as bigint (at most 10 bytes, the last carrying one bit). */
   varintBig(what: string): bigint {
     // Most u64s on the wire are small: decode those without bigint arithmetic.
+    const buf = this.buffer;
     let low = 0;
     let multiplier = 1;
     let i = 0;
     for (; i < 7; i++) {
-      if (this.position >= this.buffer.length) this.fail(`truncated varint for ${what}`);
-      const byte = this.buffer[this.position++]!;
+      if (this.position >= buf.length) this.fail(`truncated varint for ${what}`);
+      const byte = buf[this.position++]!;
       low += (byte & 0x7f) * multiplier;
-      if ((byte & 0x80) === 0) return BigInt(low);
+      if (byte < 0x80) return this.u64FromNumber(low);
       multiplier *= 0x80;
     }
     let result = BigInt(low);
@@ -125,35 +129,58 @@ export class PostcardReader {
   // The last i64 read as a number and as a bigint: `BigInt(n)` of a large number (a timestamp)
   // costs several times `previous + BigInt(small difference)`, and consecutive records' timestamps
   // are equal or close. Bigints are immutable, so handing out the same one twice is safe.
+  // The same for u64s (offsets): consecutive records' offsets differ by one, and `previous + 1n`
+  // (a small cached bigint) costs a fraction of `BigInt(n)`. Both pairs only ever hold exact values
+  // below 2^49 (what the 7-byte varint paths produce), so every sum is exact.
   private lastI64 = 0;
   private lastI64Big = 0n;
+  private lastU64 = 0;
+  private lastU64Big = 0n;
 
   private i64FromNumber(value: number): bigint {
     const delta = value - this.lastI64;
     if (delta === 0) return this.lastI64Big;
-    const big = delta > -0x4000_0000 && delta < 0x4000_0000 ? this.lastI64Big + BigInt(delta) : BigInt(value);
+    const big =
+      delta > 0 && delta < SMALL_BIGINTS.length
+        ? this.lastI64Big + SMALL_BIGINTS[delta]!
+        : delta > -0x4000_0000 && delta < 0x4000_0000
+          ? this.lastI64Big + BigInt(delta)
+          : BigInt(value);
     this.lastI64 = value;
     this.lastI64Big = big;
+    return big;
+  }
+
+  private u64FromNumber(value: number): bigint {
+    if (value < SMALL_BIGINTS.length) return SMALL_BIGINTS[value]!;
+    const delta = value - this.lastU64;
+    if (delta === 0) return this.lastU64Big;
+    const big = delta > 0 && delta < SMALL_BIGINTS.length ? this.lastU64Big + SMALL_BIGINTS[delta]! : BigInt(value);
+    this.lastU64 = value;
+    this.lastU64Big = big;
     return big;
   }
 
   zigzag64(what: string): bigint {
     // Timestamps and most i64s fit in 7 varint bytes (|value| < 2^48): undo the zigzag in double
     // arithmetic (exact below 2^53) and make a single bigint, instead of three bigint operations.
-    const start = this.position;
     const buf = this.buffer;
+    let position = this.position;
+    const end = Math.min(buf.length, position + 7);
+    // The zigzag sign is the lowest bit of the first byte (no floating-point `%` needed).
+    const negative = position < end && (buf[position]! & 1) === 1;
     let raw = 0;
     let multiplier = 1;
-    for (let i = 0; i < 7 && this.position < buf.length; i++) {
-      const byte = buf[this.position++]!;
+    while (position < end) {
+      const byte = buf[position++]!;
       raw += (byte & 0x7f) * multiplier;
-      if ((byte & 0x80) === 0) {
-        const half = Math.floor(raw / 2);
-        return this.i64FromNumber(raw % 2 === 0 ? half : -half - 1);
+      if (byte < 0x80) {
+        this.position = position;
+        // raw < 2^49: both halves are exact in double arithmetic.
+        return this.i64FromNumber(negative ? -(raw + 1) / 2 : raw / 2);
       }
       multiplier *= 0x80;
     }
-    this.position = start;
     const big = this.varintBig(what);
     return big & 1n ? -(big >> 1n) - 1n : big >> 1n;
   }

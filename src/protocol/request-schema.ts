@@ -6,6 +6,7 @@
 import { variant, type InferEnum, type InferEnumInput } from './enum-schema.js';
 import { bool, bytes, i32, i64, name, option, string, struct, tuple, u16, u32, u64, u8, vec, type Infer } from './schema.js';
 
+/** `rivven_protocol::MAX_LIST_LEN`: most items in one list of a request (the broker's `Request::validate`). */
 export const MAX_LIST_LEN = 10_000;
 
 export const batchRecordSchema = struct(['key', option(bytes)], ['value', bytes]);
@@ -134,7 +135,29 @@ export const REQUEST_VARIANTS = [
 export type Request = InferEnum<typeof REQUEST_VARIANTS>;
 /** A request as accepted for encoding (byte fields may also be strings or Uint8Arrays). */
 export type RequestInput = InferEnumInput<typeof REQUEST_VARIANTS>;
+/** The name of a {@link Request} variant (its `type`). */
 export type RequestType = Request['type'];
+/**
+ * One record of a `PublishBatch` (`rivven_protocol::BatchRecord`): the batch carries the topic,
+ * partition and leader epoch.
+ * @interface
+ * @property key The record's key; `undefined` when it has none.
+ * @property value The record's value.
+ */
 export type BatchRecord = Infer<typeof batchRecordSchema>;
+/**
+ * One quota to set or remove (`rivven_protocol::QuotaAlteration`).
+ * @interface
+ * @property entityType The kind of entity: `user`, `client-id`, `consumer-group` or `default`.
+ * @property entityName The entity's name; `undefined` for the defaults.
+ * @property quotaKey Which quota: `produce_bytes_rate`, `consume_bytes_rate` or `request_rate`.
+ * @property quotaValue The new value; `undefined` removes the quota.
+ */
 export type QuotaAlteration = Infer<typeof quotaAlterationSchema>;
+/**
+ * One topic configuration key to set or reset (`rivven_protocol::TopicConfigEntry`).
+ * @interface
+ * @property key The configuration key (such as `retention.ms`).
+ * @property value The new value; `undefined` resets it to the default.
+ */
 export type TopicConfigEntry = Infer<typeof topicConfigEntrySchema>;

@@ -18,7 +18,8 @@
  *   typed error when even one value cannot fit its per-fetch budget.
  * - Never blocks the event loop for long (large values are inflated off-thread or in slices);
  *   throws `CompressionError` for a value that claims a framing it then breaks (under
- *   'rivven-core'), or one over the per-value cap.
+ *   'rivven-core'), or one over the per-value cap; and, under any framing but 'raw', for a framed
+ *   value whose codec addon (an optional dependency) is not installed.
  *
  * IMPLEMENTATION
  * - The rule for 'detect' and what each framing accepts: src/protocol/value-framing.ts. Under
@@ -35,17 +36,22 @@
  */
 import { crc32 } from 'node:zlib';
 import { CompressionError, ConfigError } from '../errors.js';
-import { checksumProblem, inflateAsync, inflateSync, sizeProblem } from './compression.js';
+import { checksumProblem, inflateAsync, inflateSync, requireDecoder, sizeProblem } from './compression.js';
 import { planValue, type ValueFraming, type ValuePlan } from './value-framing.js';
 
+/** Options of `decodeValues`. */
 export interface DecodeValuesOptions {
+  /** How values are recognised as Rivven-framed (see `ValueFraming`). */
   framing: ValueFraming;
   /** Most decoded bytes this call may produce (see the contract above). */
   budgetBytes: number;
 }
 
+/** What `decodeValues` resolves. */
 export interface DecodedValues {
+  /** The decoded values, in order: a prefix of the values given. */
   decoded: Buffer[];
+  /** Total bytes of the decoded values. */
   bytes: number;
   /** Decoded size the first value left out needs, when not every value was decoded. */
   nextNeeds?: number;
@@ -74,6 +80,12 @@ interface Pooled {
   result: Promise<Settled>;
 }
 
+/**
+ * Turn fetched values back into what their producers sent, in order, within `budgetBytes` of
+ * decoded output (see the contract at the top of value-decoder.ts). Throws ConfigError for bad
+ * options, CompressionError for a value that breaks the framing it claims (under 'rivven-core'),
+ * one over the 256 MiB per-value cap, or a framed value whose codec addon is not installed.
+ */
 export async function decodeValues(values: readonly Buffer[], options: DecodeValuesOptions): Promise<DecodedValues> {
   const { framing, budgetBytes } = options;
   // NaN would compare false against every size and lift the bound altogether.
@@ -154,6 +166,9 @@ function where(index: number, count: number): string {
 /** One framed value: inflate (inline or on the pool), then check size and CRC. */
 async function decodeOne(value: Buffer, plan: DecodePlan, where: string, work: { sinceYield: number }): Promise<Buffer> {
   const { header } = plan;
+  // A codec addon that is not installed fails the fetch (CompressionError naming the package), even
+  // under 'detect': passing the value on unchanged would hand the reader compressed bytes.
+  requireDecoder(header);
   let output: Buffer;
   try {
     if (header.algorithm === 'none') {

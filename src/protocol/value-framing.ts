@@ -37,8 +37,14 @@
  */
 import { zstdOutputBound } from './zstd-frame.js';
 
+/**
+ * How a consumer recognises Rivven-framed (compressed) values: `detect` decodes only values framed
+ * beyond reasonable doubt, `rivven-core` treats every value as framed by a rivven-core
+ * `Compressor`, `raw` never alters a value. See docs/value-framing.md.
+ */
 export type ValueFraming = 'detect' | 'rivven-core' | 'raw';
 
+/** A per-value compression algorithm (`none` frames without compressing). */
 export type CompressionAlgorithm = 'none' | 'lz4' | 'zstd' | 'snappy';
 
 /** `MAX_DECOMPRESSION_SIZE` in rivven-core: no value decodes to more. */
@@ -58,18 +64,25 @@ export const DETECTED_FLAGS: readonly number[] = [0x11, 0x12, 0x13, 0x30, 0x31, 
 const DETECTED = new Uint8Array(256);
 for (const flags of DETECTED_FLAGS) DETECTED[flags] = 1;
 
+/** A value's Rivven compression header, parsed (`planValue` reads it; the payload is not inflated yet). */
 export interface ValueHeader {
+  /** The algorithm the flags byte declares (`'none'` for a stored-uncompressed frame). */
   readonly algorithm: CompressionAlgorithm;
   /** The header's original-size field, when flagged. */
   readonly originalSize: number | undefined;
   /** The header's CRC32 of the uncompressed data, when flagged. */
   readonly expectedCrc: number | undefined;
+  /** The bytes after the header: compressed data, or the value itself for `'none'`. */
   readonly payload: Buffer;
 }
 
+/** What to do with one value, decided from its headers before anything is inflated (`planValue`). */
 export type ValuePlan =
   /** Deliver the value as it is. */
-  | { readonly action: 'pass' }
+  | {
+      /** Deliver the value unchanged. */
+      readonly action: 'pass';
+    }
   /**
    * Inflate `header.payload`; the output must be `exactSize` bytes (when set) and match
    * `header.expectedCrc` (when set). If it does not: 'pass' delivers the value unchanged (it only
@@ -77,14 +90,24 @@ export type ValuePlan =
    * (and covers the unchanged value under 'pass').
    */
   | {
+      /** Inflate the payload. */
       readonly action: 'decode';
+      /** The parsed header: algorithm, declared size and CRC32, payload. */
       readonly header: ValueHeader;
+      /** The most bytes inflating may allocate. */
       readonly reserveBytes: number;
+      /** The size the output must have, when known. */
       readonly exactSize: number | undefined;
+      /** What a wrong output means: deliver the value unchanged (`pass`), or a CompressionError (`throw`). */
       readonly onMismatch: 'pass' | 'throw';
     }
   /** A CompressionError ('rivven-core' only): the value's framing is broken or over the per-value cap. */
-  | { readonly action: 'fail'; readonly reason: string };
+  | {
+      /** Fail with a CompressionError. */
+      readonly action: 'fail';
+      /** Why the value cannot be decoded. */
+      readonly reason: string;
+    };
 
 const PASS: ValuePlan = { action: 'pass' };
 
@@ -139,9 +162,53 @@ export function snappyClaimedLength(payload: Buffer): number | undefined {
   return undefined;
 }
 
+/**
+ * 'detect', before anything is allocated: false when planDetected would certainly PASS the value
+ * (a header cut short, a size of 0, or a second size field that disagrees with the header's — the
+ * same conditions planDetected checks below, read in place). Plain values whose first byte happens
+ * to be a detected flag (the digits '0'…'3' are 0x30…0x33) cost a few byte reads instead of a
+ * header object and a Buffer view each. True means "maybe": planDetected decides.
+ */
+function sizesMayAgree(value: Buffer): boolean {
+  const flags = value[0]!; // every detected flag declares a size (0x10)
+  const payloadStart = flags & FLAG_HAS_CHECKSUM ? 9 : 5;
+  const length = value.length;
+  if (length < payloadStart) return false;
+  const size = value[1]! + value[2]! * 0x100 + value[3]! * 0x1_0000 + value[4]! * 0x100_0000;
+  if (size === 0) return false;
+  const payloadLength = length - payloadStart;
+  switch (flags & 0x07) {
+    case 0: // none: the size is what follows the header
+      return size === payloadLength;
+    case 1: // lz4: its own u32 LE size prefix must agree
+      return (
+        payloadLength >= 4 &&
+        value[payloadStart]! + value[payloadStart + 1]! * 0x100 + value[payloadStart + 2]! * 0x1_0000 + value[payloadStart + 3]! * 0x100_0000 === size
+      );
+    case 3: {
+      // snappy: its varint length preamble must agree (as snappyClaimedLength)
+      let claimed = 0;
+      let multiplier = 1;
+      for (let i = payloadStart; i < payloadStart + 5 && i < length; i++) {
+        const byte = value[i]!;
+        claimed += (byte & 0x7f) * multiplier;
+        if ((byte & 0x80) === 0) return claimed === size;
+        multiplier *= 0x80;
+      }
+      return false;
+    }
+    default: {
+      // zstd: a payload that does not start with a frame magic is refused by zstdOutputBound.
+      if (payloadLength < 4) return true;
+      const magic = (value[payloadStart]! | (value[payloadStart + 1]! << 8) | (value[payloadStart + 2]! << 16) | (value[payloadStart + 3]! << 24)) >>> 0;
+      return magic === 0xfd2fb528 || (magic & 0xfffffff0) >>> 0 === 0x184d2a50;
+    }
+  }
+}
+
 /** 'detect': decode only a value whose two independent size fields agree (see the module comment). */
 function planDetected(value: Buffer): ValuePlan {
-  if (value.length < 5 || DETECTED[value[0]!] === 0) return PASS;
+  if (value.length < 5 || DETECTED[value[0]!] === 0 || !sizesMayAgree(value)) return PASS;
   const header = parseValueHeader(value);
   if (typeof header === 'string') return PASS;
   const size = header.originalSize!;

@@ -13,8 +13,10 @@ import type { Response } from '../protocol/response-schema.js';
 import type { Logger, LogLevel } from '../observability/log.js';
 import type { AuthOptions, SocketFactory, TlsOptions } from '../connection-settings.js';
 
+/** A connection's state: `ready` takes requests; `failed` and `closed` are final. */
 export type ConnectionState = 'connecting' | 'ready' | 'closing' | 'closed' | 'failed';
 
+/** Options of one broker connection (`Client.connect$` and the connections of the other components). */
 export interface ConnectionOptions {
   /** Sent in the Handshake, shown in broker logs. Default `rivven-rx`. */
   clientId?: string;
@@ -73,6 +75,7 @@ export interface ConnectionOptions {
   responseLimits?: ResponseLimits;
 }
 
+/** Options of one request. */
 export interface RequestOptions {
   /** Overrides the connection's request timeout for this request (0 = none). */
   timeoutMs?: number;
@@ -90,24 +93,58 @@ export interface ResponseFrame {
   response: Response;
 }
 
+/** One connection's counters and state, since it opened. */
 export interface ConnectionStats {
+  /** The connection's state. */
   state: ConnectionState;
+  /** Requests written. */
   requestsSent: number;
+  /** Requests the broker answered with anything but an `Error`. */
   requestsSucceeded: number;
+  /** Requests the broker answered with an `Error`. */
   requestsFailed: number;
+  /** Requests that got no reply within their timeout. */
   requestsTimedOut: number;
+  /** Requests sent and not answered yet. */
   inFlight: number;
+  /** Bytes read from the socket. */
   bytesIn: number;
+  /** Request frame bytes written (length prefix included). */
   bytesOut: number;
   /** Socket writes issued; framesWritten / batchesWritten is the average batch size. */
   batchesWritten: number;
+  /** Request frames written. */
   framesWritten: number;
+  /** Median reply latency of the last 1,024 requests, in milliseconds; undefined before the first reply. */
   latencyP50Ms: number | undefined;
+  /** 99th percentile reply latency of the last 1,024 requests, in milliseconds; undefined before the first reply. */
   latencyP99Ms: number | undefined;
-  lastError: { code: string; message: string; at: number } | undefined;
+  /** The last error the connection met; undefined if none. */
+  lastError:
+    | {
+        /** The error's `code`. */
+        code: string;
+        /** The error's message. */
+        message: string;
+        /** When it happened, in milliseconds since the Unix epoch. */
+        at: number;
+      }
+    | undefined;
   /** Who this connection is authenticated as (never any secret), and when the session ends. */
-  auth: { mechanism: string; username: string; sessionExpiresAt: number; reauthentications: number } | undefined;
+  auth:
+    | {
+        /** The mechanism used (`scram-sha-256` or `plain`). */
+        mechanism: string;
+        /** The user authenticated as. */
+        username: string;
+        /** When the broker's session ends, in milliseconds since the Unix epoch. */
+        sessionExpiresAt: number;
+        /** Re-authentications done on this connection so far. */
+        reauthentications: number;
+      }
+    | undefined;
   /** Requests held back while the connection re-authenticates. */
   waitingForAuth: number;
+  /** The socket factory's kind (`tcp`, `tls`, or a custom factory's). */
   transport: string;
 }

@@ -55,15 +55,18 @@ function loadPem(source: PemSource, option: string): string | Buffer {
 export class TlsConfig {
   private readonly options: TlsOptions = {};
 
+  /** A new, empty builder. */
   static builder(): TlsConfig {
     return new TlsConfig();
   }
 
+  /** The CA certificate(s) that sign the broker's certificate (default: the system's trust store). */
   ca(source: PemSource | PemSource[]): this {
     this.options.ca = source;
     return this;
   }
 
+  /** The client certificate and key for mTLS, and the key's passphrase if it is encrypted. */
   clientCertificate(cert: PemSource, key: PemSource, passphrase?: string): this {
     this.options.cert = cert;
     this.options.key = key;
@@ -71,21 +74,28 @@ export class TlsConfig {
     return this;
   }
 
+  /** The name to verify the broker's certificate against, and to send as SNI (default: the host). */
   serverName(name: string): this {
     this.options.serverName = name;
     return this;
   }
 
+  /** The lowest TLS version accepted (default TLSv1.2). */
   minVersion(version: SecureVersion): this {
     this.options.minVersion = version;
     return this;
   }
 
+  /** Accept any certificate from any host: only for throwaway local setups. */
   dangerouslyDisableCertificateVerification(): this {
     this.options.dangerouslyDisableCertificateVerification = true;
     return this;
   }
 
+  /**
+   * The options built; throws a ConfigError for a certificate without its key (or the reverse), an
+   * unknown version or a PEM file that cannot be read.
+   */
   build(): TlsOptions {
     resolveTlsOptions(this.options);
     return { ...this.options };
