@@ -195,6 +195,13 @@ it('a follower whose connection is cut after the leader synced takes that genera
     members.push(third);
     const ready = (line: string) => line.startsWith('told the group it is ready for the generation ') && line.includes(`"generation":${generation + 1}`);
     await eventually(() => victimLog.lines.some(ready), 20_000, () => `the victim ready for generation ${generation + 1}: ${describe()}; victim log: ${victimLog.lines.slice(-5).join(' / ')}`);
+    // The leader's revoke of this generation belongs to the round too: it begins when the leader's
+    // heartbeat hears of the rebalance, which on a loaded machine can come after the victim is ready.
+    await eventually(
+      () => leader.events.some((e) => e.type === 'revoked' && e.generationId === generation),
+      20_000,
+      () => `the leader revoking generation ${generation}: ${describe()}`,
+    );
 
     // The victim waits for the leader; its traffic now goes nowhere. The leader finishes and syncs.
     await proxy.blackhole();

@@ -117,6 +117,8 @@ describe('BatchSender', () => {
           .map(([offset, r]) => ({ topic: 't', partition: 0, offset, key: r.key, value: r.value, timestamp: 0n, headers: [] }));
         return of(out);
       },
+      // Where the log ends: what the read-back asks when a page comes back short.
+      getOffsetBounds$: () => of({ earliest: 0n, latest: [...log.keys()].reduce((end, offset) => (offset >= end ? offset + 1n : end), 0n) }),
     } as unknown as Client;
     return { lane: { client: async () => client, reset: () => void resets++ }, sent, log, resets: () => resets };
   }
