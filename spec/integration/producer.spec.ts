@@ -229,6 +229,10 @@ describe('Producer', () => {
     try {
       await firstValueFrom(producer.send$({ topic, partition: 0, value: 'warm-up' }));
       expect(producer.isIdempotent()).toBe(true);
+      // Nothing else in flight (the quickAck Ping after the warm-up's reply, say): the next reply to
+      // come back is the batch's. Otherwise another reply may trip the fault first, and the batch
+      // then goes once, on a new connection, with nothing to retry.
+      await proxy.until((s) => s.outstanding === 0);
       const before = proxy.stats();
       // The next reply from the broker is dropped and the connection closed.
       await proxy.closeAfter(0, 'to-client');
