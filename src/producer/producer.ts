@@ -8,10 +8,13 @@
  * partitions are written in parallel. Memory is bounded by `bufferMemory`. A batch is retried
  * until its records' `deliveryTimeoutMs` (batch-sender.ts, outstanding-records.ts); the idempotent
  * producer's id and sequences, and their re-initialisation after the broker lost them, are in
- * idempotence.ts. Partition counts: topic-metadata.ts; health figures: producer-health.ts.
+ * idempotence.ts. Partition counts: topic-metadata.ts; health figures: producer-health.ts. Around
+ * the core: sendAll$ (record-stream-send.ts), the Observer side (results-feed.ts), the promise
+ * helpers (record-batch-promise.ts), the broker contact and its deadlines (broker-contact.ts),
+ * close's bound (close-bound.ts).
  */
 import { Observable, asapScheduler, asyncScheduler, firstValueFrom, type Observer, type SchedulerLike, type Subscription } from 'rxjs';
-import { AllServersUnavailableError, BufferFullError, ClosedError, ConfigError, ConnectionError, RivvenTimeoutError, SendAbortedError, UnknownOutcomeError } from '../errors.js';
+import { BufferFullError, ClosedError, ConfigError, ConnectionError, RivvenTimeoutError } from '../errors.js';
 import type { Client } from '../client/client.js';
 import { createLog } from '../observability/log.js';
 import { durationMs } from '../settings-validation.js';
@@ -33,6 +36,11 @@ import { ProducerHealthFeed, type ProducerHealth } from './producer-health.js';
 import { createPendingRecord, type DeliverySink, type PendingRecord, type ProducerRecord, type ProducerResult } from './producer-record.js';
 import { TopicMetadataCache } from './topic-metadata.js';
 import { ResultsFeed, type ProducerOutcome } from './results-feed.js';
+import { BrokerContact } from './broker-contact.js';
+import { sendRecords } from './record-batch-promise.js';
+import { failUnsettled } from './close-bound.js';
+import { sendStream } from './record-stream-send.js';
+import { waitForRoom } from './memory-wait.js';
 import { connectionOptionsOf } from '../transport/connection-options.js';
 
 const noop = (): void => undefined;
@@ -82,10 +90,8 @@ export class Producer implements Observer<ProducerRecord> {
   private readonly dispatcher: BatchDispatcher;
   private closed = false;
   private closing: Promise<void> | undefined;
-  /** Some connection to a broker was opened at least once (until then, records wait at most maxBlockMs). */
-  private reached = false;
-  /** The last failure seen (a connection, a request, a broker answer): the cause of a record that times out. */
-  private lastFailure: unknown;
+  /** Whether a broker was ever reached, the last failure seen, and what an overdue record is told (broker-contact.ts). */
+  private readonly contact: BrokerContact;
   private readonly log: ReturnType<typeof createLog>;
   private readonly healthFeed: ProducerHealthFeed;
 
@@ -108,10 +114,10 @@ export class Producer implements Observer<ProducerRecord> {
     // reply still on its way has nobody waiting for it (an abandoned batch's): no reason to wait.
     this.lanes = new PartitionLanes(config.bootstrapServers, { ...connectionOptionsOf(config), closeTimeoutMs: 0 }, config.connections, {
       ...(seam.connect === undefined ? {} : { connect: seam.connect }),
-      onUnreachable: (error, servers) => this.unreachable(error, servers),
-      onConnected: () => this.connected(),
+      onUnreachable: (error, servers) => this.contact.unreachable(error, servers),
+      onConnected: () => this.contact.connected(),
     });
-    this.outstanding = new OutstandingRecords<PendingRecord>(this.scheduler, (entry, reason) => this.settle(entry, this.overdueError(entry, reason)));
+    this.outstanding = new OutstandingRecords<PendingRecord>(this.scheduler, (entry, reason) => this.settle(entry, this.contact.overdueError(entry.topic, reason)));
     // Until a broker answers once, a record waits at most maxBlockMs: a wrong address fails fast.
     this.outstanding.setFirstContactMs(config.maxBlockMs);
     this.idempotence = new Idempotence(
@@ -126,7 +132,7 @@ export class Producer implements Observer<ProducerRecord> {
       retrier,
       idempotence: this.idempotence,
       onRetry: (error) => {
-        this.lastFailure = error;
+        this.contact.failed(error);
         this.healthFeed.counters.retries++;
         this.healthFeed.attemptFailed(error);
       },
@@ -137,7 +143,7 @@ export class Producer implements Observer<ProducerRecord> {
       requestMetadata: (topic) => this.onLane(this.lanes.primary(), (client) => firstValueFrom(client.getMetadata$(topic))),
       retriesStopped: () => this.closedForGood(),
       onUnreachable: (error) => {
-        this.lastFailure = error;
+        this.contact.failed(error);
         this.healthFeed.attemptFailed(error);
       },
       assign: (entry, partitionCount) => this.assignPartition(entry, partitionCount),
@@ -165,6 +171,14 @@ export class Producer implements Observer<ProducerRecord> {
       sender,
       health: this.healthFeed,
       settle: (entry, error, result) => this.settle(entry, error, result),
+    });
+    this.contact = new BrokerContact({
+      bootstrapServers: config.bootstrapServers,
+      maxBlockMs: config.maxBlockMs,
+      deliveryTimeoutMs: config.deliveryTimeoutMs,
+      log,
+      health: this.healthFeed,
+      onFirstContact: () => this.outstanding.setFirstContactMs(undefined),
     });
     this.health$ = this.healthFeed.health$;
     this.results = new ResultsFeed(config.stopOnError, log);
@@ -243,88 +257,33 @@ export class Producer implements Observer<ProducerRecord> {
         if (!entry.settled && !entry.batched) entry.cancelled = true;
       };
     }
-    let admitted = false;
-    const admit = () => {
-      admitted = true;
-      entry.reserved = true;
+    // No room: wait in order, up to maxBlockMs (memory-wait.ts).
+    const withdraw = waitForRoom(entry, {
+      budget: this.budget,
+      scheduler: this.scheduler,
+      bufferMemory: this.config.bufferMemory,
+      maxBlockMs: this.config.maxBlockMs,
       // Timed out while waiting for memory: hand the room straight back.
-      if (entry.settled) this.releaseMemory(entry);
-      else this.accept(entry);
-    };
-    // No room: wait in order, up to maxBlockMs.
-    let blockTimer: Subscription | undefined;
-    const cancelWait = this.budget.wait(entry.size, () => {
-      blockTimer?.unsubscribe();
-      admit();
+      admitted: (waited) => (waited.settled ? this.releaseMemory(waited) : this.accept(waited)),
+      timedOut: (waited, error) => this.settle(waited, error),
+      withdrawnWhileWaiting: (waited) => {
+        this.retire(waited);
+        this.flushWaiters.settled(waited);
+      },
     });
     this.healthFeed.changed();
-    blockTimer = this.scheduler.schedule(() => {
-      cancelWait();
-      this.settle(
-        entry,
-        new RivvenTimeoutError(
-          `bufferMemory (${this.config.bufferMemory} bytes) stayed full for maxBlockMs (${this.config.maxBlockMs} ms): ` +
-            'the broker is slower than the send rate; slow down, or raise bufferMemory/maxBlockMs',
-        ),
-      );
-    }, this.config.maxBlockMs);
-    return () => {
-      blockTimer?.unsubscribe();
-      if (entry.settled) return;
-      if (!admitted) {
-        cancelWait();
-        this.retire(entry);
-        this.flushWaiters.settled(entry);
-      } else if (!entry.batched) {
-        // Not yet handed to the broker: withdraw it (its memory is freed when its queue drains).
-        entry.cancelled = true;
-      }
-    };
+    return withdraw;
   }
 
   /**
    * Send every record of a stream; results in order per partition, each with its correlation.
    * Completes when the stream completed and every record has its outcome; the first failure errors
-   * the stream and withdraws the records not yet handed to the broker. Written without an inner
-   * subscription per record (as `mergeMap(send$)` would make), so bursts of many thousand records
-   * cost the same per record as a few.
+   * the stream and withdraws the records not yet handed to the broker (record-stream-send.ts).
    */
   sendAll$<C>(records$: Observable<ProducerRecord<C>>): Observable<ProducerResult<C>> {
-    return new Observable<ProducerResult<C>>((subscriber) => {
-      const withdrawals = new Set<() => void>();
-      let sourceDone = false;
-      const source = records$.subscribe({
-        next: (record) => {
-          let withdraw: (() => void) | undefined;
-          let settled = false;
-          withdraw = this.submit(record, {
-            resolve: (result) => {
-              settled = true;
-              if (withdraw) withdrawals.delete(withdraw);
-              subscriber.next(result);
-              if (sourceDone && withdrawals.size === 0) subscriber.complete();
-            },
-            reject: (error) => {
-              settled = true;
-              if (withdraw) withdrawals.delete(withdraw);
-              subscriber.error(error);
-            },
-          });
-          if (!settled) withdrawals.add(withdraw);
-        },
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => {
-          sourceDone = true;
-          if (withdrawals.size === 0) subscriber.complete();
-        },
-      });
-      return () => {
-        source.unsubscribe();
-        for (const withdraw of withdrawals) withdraw();
-        withdrawals.clear();
-      };
-    });
+    return sendStream(records$, (record, sink) => this.submit(record, sink));
   }
+
 
   // ---- the producer as an Observer of records (results-feed.ts) --------------------------------
 
@@ -344,30 +303,9 @@ export class Producer implements Observer<ProducerRecord> {
    * refused at once (`BufferFullError` on `results$`). Its outcome goes to `results$`.
    */
   next(record: ProducerRecord): void {
-    if (!this.results.accepting(record?.topic)) {
-      this.healthFeed.changed();
-      return;
-    }
-    let withdraw: (() => void) | undefined;
-    let settled = false;
-    withdraw = this.submit(
-      record,
-      {
-        resolve: (result) => {
-          settled = true;
-          if (withdraw) this.results.pending.delete(withdraw);
-          this.results.succeeded(result);
-        },
-        reject: (error) => {
-          settled = true;
-          if (withdraw) this.results.pending.delete(withdraw);
-          this.results.failed(error, String(record?.topic), record?.correlation);
-        },
-      },
-      'refuse',
-    );
-    if (!settled) this.results.pending.add(withdraw);
+    if (!this.results.take(record, (sink) => this.submit(record, sink, 'refuse'))) this.healthFeed.changed();
   }
+
 
   /**
    * A source fed to the producer failed. With `stopOnError`, `results$` ends with that error (and
@@ -403,66 +341,7 @@ export class Producer implements Observer<ProducerRecord> {
    * were withdrawn and which were already sent.
    */
   sendBatch<C = unknown>(records: readonly ProducerRecord<C>[], options: SendOptions = {}): Promise<ProducerResult<C>[]> {
-    const { signal } = options;
-    if (!Array.isArray(records)) return Promise.reject(new ConfigError('records', 'expected an array of records'));
-    return new Promise<ProducerResult<C>[]>((resolve, reject) => {
-      const results = new Array<ProducerResult<C>>(records.length);
-      const entries: (PendingRecord | undefined)[] = new Array(records.length);
-      const withdrawals: (() => void)[] = [];
-      let left = records.length;
-      let done = false;
-      const finish = (error?: unknown) => {
-        if (done) return;
-        done = true;
-        signal?.removeEventListener('abort', onAbort);
-        if (error === undefined) resolve(results);
-        else reject(error);
-      };
-      const onAbort = () => {
-        if (done) return;
-        const withdrawn: number[] = [];
-        const inFlight: number[] = [];
-        for (let i = 0; i < records.length; i++) {
-          const entry = entries[i];
-          // Not submitted yet (an already aborted signal) counts as withdrawn too.
-          if (entry?.settled === true && entry.batched) continue;
-          if (entry?.batched === true) inFlight.push(i);
-          else if (entry === undefined || !entry.settled) withdrawn.push(i);
-        }
-        for (const withdraw of withdrawals) withdraw();
-        finish(
-          new SendAbortedError(
-            `aborted: ${withdrawn.length} record(s) withdrawn before they were sent (not stored), ${inFlight.length} already sent (they may be stored)`,
-            withdrawn,
-            inFlight,
-            { cause: signal?.reason },
-          ),
-        );
-      };
-      if (signal?.aborted) {
-        onAbort();
-        return;
-      }
-      signal?.addEventListener('abort', onAbort, { once: true });
-      records.forEach((record, i) => {
-        if (done) return;
-        withdrawals.push(
-          this.submit(
-            record,
-            {
-              resolve: (result) => {
-                results[i] = result as ProducerResult<C>;
-                if (--left === 0) finish();
-              },
-              reject: (error) => finish(error),
-            },
-            'wait',
-            (entry) => (entries[i] = entry),
-          ),
-        );
-      });
-      if (records.length === 0) finish();
-    });
+    return sendRecords(records, options.signal, (record, sink, accepted) => this.submit(record, sink, 'wait', accepted));
   }
 
   /** Re-read a topic's partition count now (new partitions are then used at once). */
@@ -521,57 +400,9 @@ export class Producer implements Observer<ProducerRecord> {
     const timedOut = new Promise<void>((resolve) => (timer = this.scheduler.schedule(resolve, timeoutMs)));
     await Promise.race([flushed, timedOut]);
     timer?.unsubscribe();
-    const waiting = [...this.outstanding.current()];
-    if (waiting.length === 0) return;
-    const sent = waiting.filter((entry) => entry.batched).length;
-    const notSent = waiting.length - sent;
-    const unknown = new UnknownOutcomeError(
-      `the producer closed after close({ timeoutMs: ${timeoutMs} }) before the broker answered for ${sent} sent record(s): they may or may not be stored (read the partition, or let consumers drop duplicates)`,
-      this.lastFailure === undefined ? undefined : { cause: this.lastFailure },
-    );
-    const dropped = new ClosedError(`the producer closed after close({ timeoutMs: ${timeoutMs} }) before ${notSent} accepted record(s) could be sent: they were not stored`);
-    for (const entry of waiting) {
-      if (!entry.batched) entry.cancelled = true;
-      this.settle(entry, entry.batched ? unknown : dropped);
-    }
-    if (this.log.enabled('warn')) this.log.warn(`closed with ${sent} record(s) of unknown outcome and ${notSent} never sent`, { unknown: sent, notSent });
+    failUnsettled([...this.outstanding.current()], timeoutMs, this.contact.lastFailure, (entry, error) => this.settle(entry, error), this.log);
   }
 
-  // ---- reaching the broker --------------------------------------------------------------------
-
-  /** No broker answered a round of connection attempts: say it once, then count. */
-  private unreachable(error: unknown, servers: readonly string[]): void {
-    this.lastFailure = error;
-    this.healthFeed.attemptFailed(error);
-    const rounds = ++this.healthFeed.counters.unreachableRounds;
-    const what = `no broker answers at ${servers.join(', ')}: ${(error as Error).message}`;
-    const waits = this.reached
-      ? `records wait up to deliveryTimeoutMs (${this.config.deliveryTimeoutMs} ms) for it to come back`
-      : `records fail after maxBlockMs (${this.config.maxBlockMs} ms) unless a broker answers (check bootstrapServers and that the broker runs)`;
-    if (rounds === 1) this.log.warn(`${what}; ${waits} (logged once; later rounds are counted in health().unreachableRounds)`, { errorCode: (error as { code?: string }).code ?? 'UNKNOWN' });
-    else this.log.debug(what, { attempt: rounds });
-  }
-
-  private connected(): void {
-    if (this.reached) return;
-    this.reached = true;
-    this.outstanding.setFirstContactMs(undefined);
-  }
-
-  /** Why `entry` failed at its deadline, with the last failure seen as the cause. */
-  private overdueError(entry: PendingRecord, reason: 'delivery' | 'firstContact'): Error {
-    const last = this.lastFailure;
-    const lastText = last === undefined ? '' : `; last failure: ${(last as Error).message ?? String(last)}`;
-    const cause = last === undefined ? undefined : { cause: last };
-    if (reason === 'firstContact') {
-      return new AllServersUnavailableError(
-        `record for ${entry.topic} not sent: no broker of ${this.config.bootstrapServers.join(', ')} could be reached within maxBlockMs (${this.config.maxBlockMs} ms)` +
-          (last === undefined ? ' (no connection attempt finished: raise maxBlockMs above connectionTimeoutMs)' : lastText),
-        cause,
-      );
-    }
-    return new RivvenTimeoutError(`record for ${entry.topic} not acknowledged within deliveryTimeoutMs (${this.config.deliveryTimeoutMs} ms)${lastText}`, cause);
-  }
 
   // ---- intake ---------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@
  */
 import { Subject, type Observable } from 'rxjs';
 import type { Log } from '../observability/log.js';
-import type { ProducerResult } from './producer-record.js';
+import type { DeliverySink, ProducerResult } from './producer-record.js';
 
 /** One record's outcome on `results$`. */
 export type ProducerOutcome<C = unknown> =
@@ -58,6 +58,30 @@ export class ResultsFeed {
       this.log.warn(`producer.next(): results$ stopped at its first failure (stopOnError), so records given to next() are refused (first for ${String(topic)}); later ones are counted in health().recordsRefused`, {});
     }
     return false;
+  }
+
+  /**
+   * Take one record given to `next()`: `submit` hands it to the producer with a sink that turns its
+   * outcome into a `results$` value. False when the Observer side stopped (the record is refused).
+   */
+  take(record: { topic?: unknown; correlation?: unknown }, submit: (sink: DeliverySink<unknown>) => () => void): boolean {
+    if (!this.accepting(record?.topic)) return false;
+    let withdraw: (() => void) | undefined;
+    let settled = false;
+    withdraw = submit({
+      resolve: (result) => {
+        settled = true;
+        if (withdraw) this.pending.delete(withdraw);
+        this.succeeded(result);
+      },
+      reject: (error) => {
+        settled = true;
+        if (withdraw) this.pending.delete(withdraw);
+        this.failed(error, String(record?.topic), record?.correlation);
+      },
+    });
+    if (!settled) this.pending.add(withdraw);
+    return true;
   }
 
   succeeded(result: ProducerResult): void {
