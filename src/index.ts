@@ -130,15 +130,15 @@ export {
   type TransactionalOptions,
   type TransactionalOutput,
 } from './operators/transactional.js';
+export { processConcurrently } from './operators/process-concurrently.js';
 export {
-  processConcurrently,
   ProcessingFailedError,
   type ConcurrentRecord,
   type DeadLetterOptions,
   type ProcessConcurrentlyOptions,
   type ProcessingEvent,
   type ProcessingOrder,
-} from './operators/process-concurrently.js';
+} from './operators/processing-options.js';
 export { decodeDeadLetter, encodeDeadLetter, DEAD_LETTER_FORMAT, DEAD_LETTER_VERSION, type DeadLetter, type DeadLetterSource } from './operators/dead-letter.js';
 
 // Observability: node:diagnostics_channel channels and the logger shape

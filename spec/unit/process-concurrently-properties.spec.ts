@@ -12,7 +12,8 @@
 import fc from 'fast-check';
 import { Observable, map, mergeMap, tap, throwError, timer } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { processConcurrently, type ConcurrentRecord, type ProcessingOrder } from '../../src/operators/process-concurrently';
+import { processConcurrently } from '../../src/operators/process-concurrently';
+import type { ConcurrentRecord, ProcessingOrder } from '../../src/operators/processing-options';
 import type { ProducerRecord, ProducerResult } from '../../src/producer/producer-record';
 
 interface Draw {
