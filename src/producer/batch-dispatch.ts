@@ -8,7 +8,7 @@ import { InFlightLimiter } from '../client/in-flight-limiter.js';
 import { compressValue, compressValueSync } from '../protocol/compression.js';
 import type { BatchSender, WireRecord } from './batch-sender.js';
 import { batchRecordWireSize, publishRequestOverhead } from '../protocol/request-size.js';
-import { checkFitsOneRequest } from './producer-record.js';
+import { recordTooLarge } from './producer-record.js';
 import type { PartitionLanes } from './partition-lanes.js';
 import type { ResolvedProducerConfig } from './producer-config.js';
 import type { ProducerHealthFeed } from './producer-health.js';
@@ -101,10 +101,8 @@ export class BatchDispatcher {
       const entry = batch[i]!;
       const record = values[i]!;
       const wire = batchRecordWireSize(record.key?.length, record.value.length);
-      try {
-        checkFitsOneRequest(topic, record.key?.length, record.value.length, limit);
-      } catch (error) {
-        this.options.settle(entry, error);
+      if (overhead + wire > limit) {
+        this.options.settle(entry, recordTooLarge(topic, record.key?.length, record.value.length, overhead + wire, limit));
         continue;
       }
       if (current === undefined || bytes + wire > limit) {

@@ -139,8 +139,12 @@ export function createPendingRecord<C>(
  */
 export function checkFitsOneRequest(topic: string, keyLength: number | undefined, valueLength: number, maxRequestSize: number): void {
   const wire = publishRequestOverhead(topic) + batchRecordWireSize(keyLength, valueLength);
-  if (wire <= maxRequestSize) return;
-  throw new MessageTooLargeError(
+  if (wire > maxRequestSize) throw recordTooLarge(topic, keyLength, valueLength, wire, maxRequestSize);
+}
+
+/** The MessageTooLargeError of a record whose request alone would take `wire` bytes. */
+export function recordTooLarge(topic: string, keyLength: number | undefined, valueLength: number, wire: number, maxRequestSize: number): MessageTooLargeError {
+  return new MessageTooLargeError(
     `a record for topic '${topic}' of ${valueLength} value bytes${keyLength === undefined ? '' : ` and ${keyLength} key bytes`} takes ${wire} bytes in a request, ` +
       `over maxRequestSize (${maxRequestSize} bytes; rivvend refuses requests over 10 MiB): split the value, or compress it (compressionType)`,
     wire,
