@@ -129,6 +129,9 @@ async function alternate(runs, round, workload, sides, runSide, reps = 1) {
  * The `sink …` rows: TS and Rust against one sink (bench/lib/sink.mjs), `plan.reps` times per
  * round. Records/s and client CPU per record with no broker cost behind them.
  */
+/** TS runs of every sink workload before the first measured one (see sinkRound). */
+const SINK_WARMUP_RUNS = 4;
+
 async function sinkRound(runs, round, sink) {
   const w = { records: plan.sink.records, valueSize: plan.sink.valueSize };
   let topicNumber = 0;
@@ -147,12 +150,18 @@ async function sinkRound(runs, round, sink) {
     }
   };
   if (round === 1) {
-    // Off the record: one TS produce and consume first, so the first measured run does not pay for
-    // the JIT warming up (a long-running service pays that once; the Rust side has none to pay).
-    const warmup = await freshTopic('warmup');
-    await ts.produceThroughput(sink.address, warmup, { ...w, records: Math.ceil(w.records / 2), connections: 1 });
-    await dropTopic(sink.address, warmup);
-    await ts.consume(sink.address, SINK_LOG_TOPIC, { partitions: plan.partitions, records: Math.min(plan.sink.logRecords, 100_000) });
+    // Off the record: TS runs each sink workload several times first, so that measured runs see
+    // code the JIT has finished optimising, as a long-running service does (the Rust side has no
+    // JIT to warm). One run is not enough: on the 2-core reference machine a TS run's CPU keeps
+    // falling over the first three or four runs of 50,000 records (by up to half), then holds.
+    for (let i = 0; i < SINK_WARMUP_RUNS; i++) {
+      for (const [connections, via] of [[1, 'sendAll$'], [undefined, 'sendAll$'], [1, 'send$']]) {
+        const warmup = await freshTopic('warmup');
+        await ts.produceThroughput(sink.address, warmup, { ...w, connections, via });
+        await dropTopic(sink.address, warmup);
+      }
+      await ts.consume(sink.address, SINK_LOG_TOPIC, { partitions: plan.partitions, records: plan.sink.logRecords });
+    }
     progress('sink rows: TS warmed up (off the record)');
   }
   await alternate(runs, round, 'sink produce 100 B, 1 connection', ['ts', 'rust'], produce(1, 'sendAll$'), plan.reps);

@@ -77,6 +77,16 @@ describe('compression: TypeScript → Rust', () => {
         }
       }
     }
+    // Values up to 2 KiB are LZ4-compressed in JavaScript (lz4-block.ts): more shapes and sizes of
+    // those, for rivven-core's decoder (lz4_flex) to read.
+    for (const length of [13, 17, 40, 100, 333, 1000, 2047, 2048, 2049]) {
+      for (const [shape, byte] of [['period 26', (i: number) => 97 + ((i * 7) % 26)], ['runs', (i: number) => (i >> 4) & 3], ['noise', (i: number) => Math.imul(i + 1, 2654435761) >>> 24]] as const) {
+        const input = Buffer.from(Array.from({ length }, (_, i) => byte(i)));
+        const compressed = await compressValue(input, { algorithm: 'lz4', minSize: 0, ratioThreshold: Infinity });
+        expect((await decompressValue(compressed)).equals(input)).toBe(true);
+        values.push({ name: `lz4/small/${shape}/${length}`, compressed: compressed.toString('hex'), expected: input.toString('hex') });
+      }
+    }
     const dir = mkdtempSync(join(tmpdir(), 'rivven-rx-compress-'));
     try {
       const path = join(dir, 'values.json');

@@ -95,6 +95,7 @@ describe('commitOffsets() operator', () => {
         topicPartition: { topic: 't', partition: 0 },
         offset: BigInt(offset),
         acknowledge: () => acked.push(BigInt(offset)),
+        holdBecause: () => undefined,
         commit$: (): Observable<CommittedOffsets> => {
           commits.push(offset);
           return ts.createColdObservable(commitMarble, { c: { offsets: [{ topic: 't', partition: 0, offset: BigInt(offset + 1) }] } });

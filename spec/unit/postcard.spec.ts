@@ -3,6 +3,7 @@ import { ProtocolError } from '../../src/errors';
 import { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from '../../src/protocol/message-codec';
 import { PostcardReader } from '../../src/protocol/postcard-reader';
 import { PostcardWriter } from '../../src/protocol/postcard-writer';
+import { batchRecordList, bytes, compile, option, struct, vec } from '../../src/protocol/schema';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -178,5 +179,67 @@ describe('64-bit integers decode exactly (property)', () => {
     const messages = offsets.map((offset, i) => ({ offset, partition: 1, value: Buffer.alloc(0), timestamp: timestamps[i]!, headers: [] as [string, Buffer][] }));
     const decoded = decodeResponse(encodeResponse({ type: 'Messages', messages }));
     expect(decoded).toEqual({ type: 'Messages', messages });
+  });
+});
+
+describe("a publish request's records (the sized one-pass encoder)", () => {
+  // The general path: the same Vec<BatchRecord> through the schema's per-field codecs.
+  const general = compile(vec(struct(['key', option(bytes)], ['value', bytes]), 10_000), 'records');
+  const fast = compile(batchRecordList(10_000), 'records');
+  const bytesOfLength = (max: number) =>
+    fc.oneof(
+      fc.uint8Array({ maxLength: max }).map((a) => Buffer.from(a)),
+      fc.uint8Array({ maxLength: max }), // a plain Uint8Array, not a Buffer
+      // a view into the middle of a larger buffer
+      fc.tuple(fc.uint8Array({ minLength: 4, maxLength: max + 8 }), fc.nat(3)).map(([a, at]) => Buffer.from(a).subarray(at, a.length - 1)),
+    );
+  // Lengths around each varint width: 127/128 and 16383/16384.
+  const value = fc.oneof(bytesOfLength(200), fc.integer({ min: 16_380, max: 16_390 }).map((n) => Buffer.alloc(n, n & 0xff)));
+  const record = fc.record({ key: fc.option(bytesOfLength(140), { nil: undefined }), value });
+
+  it('writes exactly the bytes of the per-field path, after whatever was written before (property)', () => {
+    fc.assert(
+      fc.property(fc.array(record, { maxLength: 40 }), fc.string({ maxLength: 30 }), (records, before) => {
+        const expected = written((w) => {
+          w.string(before);
+          general.encode(w, records);
+        });
+        // A small starting capacity, so the one growth of the sized pass is exercised.
+        const w = new PostcardWriter(16);
+        w.string(before);
+        fast.encode(w, records);
+        expect(w.finish().toString('hex')).toBe(expected);
+      }),
+    );
+  });
+
+  it('takes the general path for string keys and values, and for a null key', () => {
+    const records = [{ key: 'k', value: 'v€' }, { key: null, value: Buffer.from('x') }, { value: new Uint8Array([1, 2]) }];
+    expect(written((w) => fast.encode(w, records))).toBe(written((w) => general.encode(w, records)));
+  });
+
+  it('says what is wrong with a bad record, as the general path does, having written nothing of the list', () => {
+    for (const records of [[{ value: 7 }], [null], [{ value: Buffer.from('a'), key: 3 }], 'not a list']) {
+      const w = new PostcardWriter();
+      let fastError: unknown;
+      let generalError: unknown;
+      try {
+        fast.encode(w, records);
+      } catch (e) {
+        fastError = e;
+      }
+      try {
+        general.encode(new PostcardWriter(), records);
+      } catch (e) {
+        generalError = e;
+      }
+      expect(fastError).toBeInstanceOf(ProtocolError);
+      expect((fastError as Error).message).toBe((generalError as Error).message);
+    }
+  });
+
+  it('refuses more records than the protocol allows', () => {
+    const records = Array.from({ length: 10_001 }, () => ({ value: Buffer.alloc(0) }));
+    expect(() => fast.encode(new PostcardWriter(), records)).toThrow(/10001 items, more than the protocol's limit of 10000/);
   });
 });

@@ -8,6 +8,7 @@
 import { EMPTY, Observable, Subject, lastValueFrom, of, tap, throwError, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { Acknowledgements } from '../../src/consumer/acknowledgements';
+import { HealthTracker } from '../../src/consumer/consumer-health';
 import type { ConsumerRecord } from '../../src/consumer/consumer-record';
 import { OwnedPartitions } from '../../src/consumer/owned-partitions';
 import { PartitionState } from '../../src/consumer/partition-state';
@@ -16,6 +17,7 @@ import { decodeDeadLetter } from '../../src/operators/dead-letter';
 import { processConcurrently } from '../../src/operators/process-concurrently';
 import { ProcessingFailedError, type ConcurrentRecord, type ProcessingEvent } from '../../src/operators/processing-options';
 import { transactional } from '../../src/operators/transactional';
+import { Log } from '../../src/observability/log';
 import type { ProducerRecord, ProducerResult } from '../../src/producer/producer-record';
 import type { TransactionalProducer } from '../../src/producer/transactional-producer';
 
@@ -132,7 +134,7 @@ describe('processConcurrently: the deferred window', () => {
     const owned = new OwnedPartitions();
     const state = new PartitionState('t', 0, 0n, undefined);
     owned.add(state);
-    const acknowledgements = new Acknowledgements({ maxPollRecords, config: { scheduler: ts }, owned, tracker: { recordsAcknowledged: 0 }, onAck: () => {}, commit$: () => EMPTY });
+    const acknowledgements = new Acknowledgements({ maxPollRecords, config: { scheduler: ts }, owned, tracker: { recordsAcknowledged: 0 }, onAck: () => {}, holdsChanged: () => {}, commit$: () => EMPTY });
     const emittedAt: number[] = [];
     const running = new Set<bigint>();
     const acksSeen: bigint[] = [];
@@ -269,6 +271,58 @@ describe('processConcurrently: retries and dead letters', () => {
     await expect(failure).rejects.toMatchObject({ code: 'PROCESSING_FAILED', offset: 0n, attempts: 1 });
     await expect(failure).rejects.toThrow(/no dead-letter topic is set/);
     expect(acks).toEqual([]);
+  });
+});
+
+describe('processConcurrently: a failing dead-letter produce holds the record in the consumer health', () => {
+  it("holds the record (health().held: offset, reason, error, since) while the dead-letter produce fails, and the ack after the dead letter ends it", () => {
+    // The consumer's own parts, wired as consumer.ts wires them.
+    const ts = scheduler();
+    const owned = new OwnedPartitions();
+    const state = new PartitionState('t', 0, 0n, undefined);
+    owned.add(state);
+    const tracker = new HealthTracker(Log.silent, () => ts.now(), () => [{ topic: 't', partition: 0 }], () => owned.paused(), () => owned.held());
+    const acknowledgements = new Acknowledgements({
+      maxPollRecords: 100,
+      config: { scheduler: ts },
+      owned,
+      tracker,
+      onAck: () => {},
+      holdsChanged: () => tracker.update({}),
+      commit$: () => EMPTY,
+    });
+    const records = [0, 1, 2].map((o) => {
+      const message = { offset: BigInt(o), partition: 0, key: Buffer.from(o === 1 ? 'poison' : `k${o}`), value: Buffer.from(`v${o}`), timestamp: 0n, headers: [] };
+      return acknowledgements.record(message, message.value, state, state.epoch);
+    });
+    state.position = state.emittedEnd = state.delivered = 3n;
+    let sends = 0;
+    const heldAt: Record<number, ReturnType<typeof tracker.current>['held']> = {};
+    ts.run(({ cold, hot, expectObservable }) => {
+      const producer = {
+        send$: <C>(record: ProducerRecord<C>): Observable<ProducerResult<C>> =>
+          ++sends <= 2
+            ? cold<ProducerResult<C>>('-#', undefined, new ServerError('UNKNOWN_TOPIC_OR_PARTITION: t.dlq'))
+            : cold<ProducerResult<C>>('-(r|)', { r: { topic: record.topic, partition: 0, offset: 0n, timestamp: 0n, correlation: undefined } }),
+      };
+      const handler = (record: ConsumerRecord) => (record.offset === 1n ? cold<string>('-#', undefined, new TypeError('bad')) : cold('-(x|)', { x: `${record.offset}` }));
+      const out = hot<ConsumerRecord>('(abc|)', { a: records[0]!, b: records[1]!, c: records[2]! }).pipe(
+        processConcurrently(handler, { retry: { maxAttempts: 1 }, deadLetter: { producer, topic: 't.dlq', retry: { initialDelayMs: 10, multiplier: 1, jitter: 0 } }, scheduler: ts }),
+      );
+      // b fails at 1; the dead letter fails at 2 and at 13, is stored at 24 (then b is acknowledged).
+      for (const t of [1, 3, 12, 14, 23, 25]) ts.schedule(() => (heldAt[t] = tracker.current().held), t);
+      expectObservable(out).toBe('-(ac)' + '-'.repeat(19) + '|', { a: '0', c: '2' });
+    });
+    expect(heldAt[1]).toEqual([]);
+    const held = { topic: 't', partition: 0, offset: 1n, reason: 'waiting on the dead-letter topic t.dlq', since: 2 };
+    expect(heldAt[3]).toMatchObject([{ ...held, error: { class: 'ServerError', code: 'SERVER' } }]);
+    expect(heldAt[3]![0]!.error!.message).toMatch(/UNKNOWN_TOPIC_OR_PARTITION/);
+    expect(heldAt[12]).toEqual(heldAt[3]);
+    expect(heldAt[14]).toMatchObject([held]); // failed again at 13: `since` stays
+    expect(heldAt[23]).toMatchObject([held]);
+    expect(heldAt[25]).toEqual([]);
+    expect(state.acked).toBe(3n);
+    expect(tracker.current()).toMatchObject({ held: [], warning: undefined, warningCounts: { held: 1 } });
   });
 });
 

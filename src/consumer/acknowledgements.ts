@@ -8,7 +8,7 @@ import { defer, type Observable, type SchedulerLike } from 'rxjs';
 import type { MessageData } from '../protocol/response-schema.js';
 import type { CommittedOffsets, ConsumerRecord, TopicPartitionOffset } from './consumer-record.js';
 import type { PollProbe } from './group-watch.js';
-import type { HealthTracker } from './consumer-health.js';
+import { summarizeError, type HealthTracker } from './consumer-health.js';
 import type { OwnedPartitions } from './owned-partitions.js';
 import type { PartitionState } from './partition-state.js';
 
@@ -21,6 +21,8 @@ export interface AcknowledgementsHost {
   readonly tracker: Pick<HealthTracker, 'recordsAcknowledged'>;
   /** Every acknowledgement, before its offset is recorded (the group coordinator waits for some). */
   onAck(): void;
+  /** A record was held (holdBecause), or acknowledgements released held records: health$.held changed. */
+  holdsChanged(): void;
   /** Commit every acknowledged offset not committed yet (a record's commit$). */
   commit$(): Observable<CommittedOffsets>;
 }
@@ -57,10 +59,17 @@ export class Acknowledgements {
       if (state.stopped || state.epoch !== epoch) return;
       this.acknowledgeUpTo(state, offset + 1n);
     };
+    const holdBecause = (reason: string, error?: unknown): void => {
+      if (state.stopped || state.epoch !== epoch || offset < (state.acked ?? state.epochStart)) return;
+      const since = state.holds.get(offset)?.since ?? this.host.config.scheduler.now();
+      state.holds.set(offset, { reason: String(reason), error: error === undefined ? undefined : summarizeError(error), since });
+      this.host.holdsChanged();
+    };
     const receiverOffset = {
       topicPartition: { topic: state.topic, partition: state.partition },
       offset,
       acknowledge,
+      holdBecause,
       commit$: () =>
         defer(() => {
           acknowledge();
@@ -96,6 +105,7 @@ export class Acknowledgements {
       state.acked = next;
       state.lastAckAt = this.lastAckAt;
       state.releaseUpTo(next);
+      if (state.holds.size > 0 && state.releaseHoldsBelow(next)) this.host.holdsChanged();
       // Only a fetch loop waiting for credit needs to hear about it.
       if (state.wake !== undefined && state.outstanding() * 2n <= BigInt(this.host.maxPollRecords)) state.signal();
     }

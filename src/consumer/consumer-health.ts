@@ -1,11 +1,11 @@
 /**
  * What a Consumer's `health$` says and the one place that keeps it: the `ConsumerHealth` shape and
- * the events it carries (truncations, records hidden by isolation, stalled partitions), and the
- * `HealthTracker` the consumer's parts report to — the group life cycle, the record counts (per
- * record: held in fields, carried by health$ at most once a refresh), the last error, and
- * `warning`: one sentence per source that needs attention (a stall, no broker answering, no
- * subscribed topic existing), logged the first time it appears and counted after
- * (`warningCounts`: say once, then count); nothing after close().
+ * the events it carries (truncations, records hidden by isolation, stalled partitions, records held
+ * by `ReceiverOffset.holdBecause`), and the `HealthTracker` the consumer's parts report to — the
+ * group life cycle, the record counts (per record: held in fields, carried by health$ at most once a
+ * refresh), the last error, and `warning`: one sentence per source that needs attention (a stall, no
+ * broker answering, no subscribed topic existing, a held record), logged the first time it appears
+ * and counted after (`warningCounts`: say once, then count); nothing after close().
  *
  * Each component has one such file (client/pipelined-health.ts, client/resilient-health.ts,
  * producer/producer-health.ts); what feeds a stall is stall-monitor.ts, lag readings lag-monitor.ts.
@@ -70,6 +70,15 @@ export interface ConsumerHealth {
    * Static-assignment consumers too.
    */
   stalled: StalledPartition[];
+  /**
+   * Records that cannot be acknowledged yet, and why: downstream said so with
+   * `receiverOffset.holdBecause(reason, error)` (processConcurrently() does while a dead-letter
+   * produce fails). Nothing past such a record is committed until it is acknowledged. One entry per
+   * held record of an owned partition, by partition then offset; an entry goes when the record is
+   * acknowledged (by itself or a later one), its partition is revoked or seeked, or the consumer
+   * closes. Empty when nothing is held.
+   */
+  held: HeldRecord[];
   /** Records dropped because the broker sent an offset at or below one already emitted in the epoch (rivvend's crash replay). */
   duplicatesDropped: number;
   /** Times a partition's log end was found below this consumer's position (the broker lost records). */
@@ -85,7 +94,7 @@ export interface ConsumerHealth {
   lastHidden: HiddenRecordsEvent | undefined;
   /** The last truncation seen (see `truncations`); undefined if none. */
   lastTruncation: TruncationEvent | undefined;
-  /** What needs attention, in words (a stall, no broker answering, no subscribed topic existing); undefined when all is well. */
+  /** What needs attention, in words (a stall, no broker answering, no subscribed topic existing, a held record); undefined when all is well. */
   warning: string | undefined;
   /**
    * How many times each kind of warning appeared. The first of each kind is logged at warn; later
@@ -117,6 +126,34 @@ export interface StalledPartition {
   since: number;
   /** Records emitted and not acknowledged. */
   unacknowledged: number;
+  /** The partition's first held record (see `ConsumerHealth.held`), when one holds it: what the partition waits on. */
+  heldBy?: HeldRecord;
+}
+
+/** An error as health reports it: its class and message, never its stack or its causes. */
+export interface ErrorSummary {
+  /** The error's class name (`error.name`), or the type of what was thrown. */
+  class: string;
+  /** The error's message (at most 500 characters). */
+  message: string;
+  /** A rivven-rx error's `code` (RivvenError), else undefined. */
+  code: string | undefined;
+}
+
+/** A record downstream cannot acknowledge yet, and why (`receiverOffset.holdBecause`). */
+export interface HeldRecord {
+  /** The topic. */
+  topic: string;
+  /** The partition number. */
+  partition: number;
+  /** The record's offset: the partition's commits stay at or below it while it is held. */
+  offset: bigint;
+  /** Why, in words (processConcurrently(): `waiting on the dead-letter topic <topic>`). */
+  reason: string;
+  /** The error behind it (the last one given), if any. */
+  error: ErrorSummary | undefined;
+  /** Scheduler time (ms) since which the record has been held (its first `holdBecause`). */
+  since: number;
 }
 
 /**
@@ -183,21 +220,25 @@ export const INITIAL_CONSUMER_HEALTH: ConsumerHealth = {
   recordsEmitted: 0,
   recordsAcknowledged: 0,
   stalled: [],
+  held: [],
   duplicatesDropped: 0,
   truncations: 0,
   lastTruncation: undefined,
   hiddenByIsolation: 0,
   lastHidden: undefined,
   warning: undefined,
-  warningCounts: { stall: 0, unreachable: 0, noTopic: 0 },
+  warningCounts: { stall: 0, unreachable: 0, noTopic: 0, held: 0 },
   lastError: undefined,
   lag: undefined,
 };
 
 // ---- the tracker ---------------------------------------------------------------------------------
 
-/** What a consumer warning is about: a stalled subscriber, no broker answering, no subscribed topic existing (`health().warningCounts` counts each). */
-export type WarningSource = 'stall' | 'unreachable' | 'noTopic';
+/**
+ * What a consumer warning is about: a stalled subscriber, no broker answering, no subscribed topic
+ * existing, records held (`receiverOffset.holdBecause`) — `health().warningCounts` counts each.
+ */
+export type WarningSource = 'stall' | 'unreachable' | 'noTopic' | 'held';
 
 export class HealthTracker {
   private readonly subject = new BehaviorSubject<ConsumerHealth>(INITIAL_CONSUMER_HEALTH);
@@ -215,6 +256,8 @@ export class HealthTracker {
     private readonly assigned: () => TopicPartition[],
     /** The owned partitions paused now (health.paused). */
     private readonly pausedNow: () => TopicPartition[] = () => [],
+    /** The records held now (health.held); every update reads them, and the `held` warning follows. */
+    private readonly heldNow: () => HeldRecord[] = () => [],
   ) {}
 
   /** The last value health$ emitted. */
@@ -231,12 +274,16 @@ export class HealthTracker {
 
   update(change: Partial<ConsumerHealth>): void {
     if (this.ended) return;
+    const held = this.heldNow();
+    const heldChange = this.noteWarning('held', held.length === 0 ? undefined : heldText(held));
     this.subject.next({
       ...this.subject.value,
       partitions: this.assigned(),
       paused: this.pausedNow(),
+      held,
       recordsEmitted: this.recordsEmitted,
       recordsAcknowledged: this.recordsAcknowledged,
+      ...heldChange,
       ...change,
     });
   }
@@ -255,8 +302,14 @@ export class HealthTracker {
    */
   setWarning(source: WarningSource, text: string | undefined, change: Partial<ConsumerHealth> = {}): void {
     if (this.ended) return;
+    if (this.warnings.get(source) === text && Object.keys(change).length === 0) return;
+    const counts = this.noteWarning(source, text);
+    this.update({ ...change, ...counts });
+  }
+
+  /** Record `source`'s text (logging and counting a new appearance); the warning and counts as they stand now. */
+  private noteWarning(source: WarningSource, text: string | undefined): Pick<ConsumerHealth, 'warning'> & Partial<ConsumerHealth> {
     const previous = this.warnings.get(source);
-    if (previous === text && Object.keys(change).length === 0) return;
     let counts: Partial<ConsumerHealth> = {};
     if (text !== undefined && previous === undefined) {
       const warningCounts = { ...this.subject.value.warningCounts, [source]: this.subject.value.warningCounts[source] + 1 };
@@ -266,7 +319,7 @@ export class HealthTracker {
     }
     if (text === undefined) this.warnings.delete(source);
     else this.warnings.set(source, text);
-    this.update({ ...change, ...counts, warning: this.warnings.size === 0 ? undefined : [...this.warnings.values()].join('; ') });
+    return { ...counts, warning: this.warnings.size === 0 ? undefined : [...this.warnings.values()].join('; ') };
   }
 
   error(error: unknown): void {
@@ -294,7 +347,19 @@ export class HealthTracker {
   /** The consumer closed: the last health (no warning holds any more), then health$ completes. */
   close(change: Partial<ConsumerHealth>): void {
     this.warnings.clear();
-    this.update({ ...change, warning: undefined, stalled: [] });
+    // Not update(): the held records it would read are over too, and nothing is logged any more.
+    this.ended = true;
+    this.subject.next({
+      ...this.subject.value,
+      partitions: this.assigned(),
+      paused: this.pausedNow(),
+      recordsEmitted: this.recordsEmitted,
+      recordsAcknowledged: this.recordsAcknowledged,
+      ...change,
+      held: [],
+      warning: undefined,
+      stalled: [],
+    });
     this.complete();
   }
 
@@ -309,10 +374,36 @@ export class HealthTracker {
  * records each holds — and that nothing at all was acknowledged meanwhile.
  */
 export function stallText(stalled: readonly StalledPartition[], maxPollIntervalMs: number, now: number): string {
-  const parts = stalled.map((s) => `${s.topic}/${s.partition} since ${Math.max(0, now - s.since)} ms ago (${s.unacknowledged} records waiting)`);
-  return (
-    `no acknowledgement for partition${stalled.length > 1 ? 's' : ''} ${parts.join(', ')}, and none on any partition for over ${maxPollIntervalMs} ms: ` +
-    `the subscriber is stuck, or does not acknowledge — call record.ack() (or use commitOffsets()) for every record, also those you filter out, ` +
-    `or set ackMode: 'onEmit' for a subscriber that processes synchronously`
+  const parts = stalled.map(
+    (s) =>
+      `${s.topic}/${s.partition} since ${Math.max(0, now - s.since)} ms ago (${s.unacknowledged} records waiting` +
+      (s.heldBy === undefined ? ')' : `; held at offset ${s.heldBy.offset}: ${holdReason(s.heldBy)})`),
   );
+  const advice = stalled.every((s) => s.heldBy !== undefined)
+    ? `the subscriber cannot acknowledge the held record${stalled.length > 1 ? 's' : ''} until what holds ${stalled.length > 1 ? 'them' : 'it'} is resolved (see health().held)`
+    : `the subscriber is stuck, or does not acknowledge — call record.ack() (or use commitOffsets()) for every record, also those you filter out, ` +
+      `or set ackMode: 'onEmit' for a subscriber that processes synchronously`;
+  return `no acknowledgement for partition${stalled.length > 1 ? 's' : ''} ${parts.join(', ')}, and none on any partition for over ${maxPollIntervalMs} ms: ${advice}`;
+}
+
+/** The `held` warning: which records hold which partitions, and why (the first three; a count of the rest). */
+export function heldText(held: readonly HeldRecord[]): string {
+  const shown = held.slice(0, 3).map((h) => `${h.topic}/${h.partition} at offset ${h.offset}: ${holdReason(h)}`);
+  const more = held.length > 3 ? ` (and ${held.length - 3} more)` : '';
+  return (
+    `record${held.length > 1 ? 's' : ''} held, not acknowledged, so nothing past ${held.length > 1 ? 'them' : 'it'} is committed: ${shown.join('; ')}${more}` +
+    ` — the partition${held.length > 1 ? 's' : ''} wait${held.length > 1 ? '' : 's'} until the record is acknowledged (health().held)`
+  );
+}
+
+/** A hold's reason and its error, in words. */
+function holdReason(h: HeldRecord): string {
+  return h.error === undefined ? h.reason : `${h.reason}: ${h.error.class}: ${h.error.message}`;
+}
+
+/** The class, message (at most 500 characters) and rivven-rx code of whatever was thrown: no stack, no causes. */
+export function summarizeError(error: unknown): ErrorSummary {
+  const cap = (message: string): string => (message.length > 500 ? `${message.slice(0, 499)}…` : message);
+  if (error instanceof Error) return { class: error.name, message: cap(error.message), code: error instanceof RivvenError ? error.code : undefined };
+  return { class: typeof error, message: cap(String(error)), code: undefined };
 }

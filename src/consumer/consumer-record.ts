@@ -32,6 +32,21 @@ export interface ReceiverOffset {
    * consumer no longer owns (or from before a seek) are ignored.
    */
   acknowledge(): void;
+  /**
+   * Say why this record cannot be acknowledged yet — it is not lost, it waits on something (a
+   * dead-letter topic that does not answer, a service that is down) — so that the consumer's
+   * `health$` says which partition is held, by which record, why and since when (`held`; the
+   * `held` warning, logged once and then counted; a stall of the partition names it too). Nothing
+   * past an unacknowledged record is committed anyway: this only makes the wait visible. Call it
+   * again to give a newer error (`since` stays). The hold ends when the record is acknowledged (by
+   * its own `acknowledge()`, or a later record's: acknowledgements are cumulative), and when the
+   * partition is revoked or seeked or the consumer closes. `reason` says what the record waits on
+   * (e.g. `waiting on the dead-letter topic orders-dlq`); `error`, if given, is reported by its
+   * class and message only (never its stack or causes). Ignored, as acknowledgements are, for a
+   * record of a partition this consumer no longer owns (or from before a seek), or one already
+   * acknowledged. `processConcurrently()` calls it while a dead-letter produce fails.
+   */
+  holdBecause(reason: string, error?: unknown): void;
   /** Acknowledge, then commit everything acknowledged so far. Cold. */
   commit$(): Observable<CommittedOffsets>;
 }

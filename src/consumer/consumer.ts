@@ -133,6 +133,7 @@ export class Consumer {
       () => config.scheduler.now(),
       () => this.events.assignments.value,
       () => this.partitions.paused(),
+      () => this.partitions.held(),
     );
     this.health$ = this.tracker.health$;
     this.budget = new DecodedBudget(config.maxInFlightDecodedBytes);
@@ -177,6 +178,10 @@ export class Consumer {
       onAck: () => {
         this.group.onAck();
         this.stalls.acknowledged();
+      },
+      holdsChanged: () => {
+        this.stalls.update();
+        this.tracker.update({});
       },
       commit$: () => this.commit$(),
     });

@@ -4,6 +4,7 @@
  * Seek, pause and resume of an owned partition take effect here at once.
  */
 import { ConfigError } from '../errors.js';
+import type { HeldRecord } from './consumer-health.js';
 import { tpKey, type TopicPartition, type TopicPartitionOffset } from './consumer-record.js';
 import type { PartitionState } from './partition-state.js';
 
@@ -98,6 +99,16 @@ export class OwnedPartitions {
 
   paused(): TopicPartition[] {
     return this.all().filter((s) => s.paused && !s.stopped).map((s) => ({ topic: s.topic, partition: s.partition }));
+  }
+
+  /** The held records of the owned partitions (health.held), by partition then offset. */
+  held(): HeldRecord[] {
+    const out: HeldRecord[] = [];
+    for (const s of this.states.values()) {
+      if (s.stopped || s.holds.size === 0) continue;
+      for (const [offset, hold] of s.holds) out.push({ topic: s.topic, partition: s.partition, offset, ...hold });
+    }
+    return out.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition || (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0)));
   }
 
   /** See Consumer.deliveredOffsets. */

@@ -7,7 +7,16 @@
  * earlier one are stale (dropped before emission, their acks ignored). Within an epoch offsets
  * only move forward: nothing is emitted at or below an offset already emitted (see fetch-loop.ts).
  */
+import type { ErrorSummary } from './consumer-health.js';
 import type { DecodedBudget } from './decoded-budget.js';
+
+/** Why downstream cannot acknowledge a record yet (ReceiverOffset.holdBecause). */
+export interface Hold {
+  readonly reason: string;
+  readonly error: ErrorSummary | undefined;
+  /** Scheduler time of the first holdBecause. */
+  readonly since: number;
+}
 
 /** The coordination connection, or fetch lane n. */
 export type ClientKind = 'coordinator' | `fetch-${number}`;
@@ -47,6 +56,11 @@ export class PartitionState {
   waitingSince: number | undefined;
   /** Scheduler time of the last acknowledgement that moved this partition's acknowledged offset forward, if any. */
   lastAckAt: number | undefined;
+  /**
+   * Records of this epoch downstream said it cannot acknowledge yet, by offset (health$.held): gone
+   * once acknowledgements pass them, and with the epoch.
+   */
+  readonly holds = new Map<bigint, Hold>();
   /** Decoded bytes of emitted, unacknowledged batches: [end offset (exclusive), bytes], oldest first. */
   private readonly held_: [bigint, number][] = [];
   private heldBytes = 0;
@@ -77,7 +91,20 @@ export class PartitionState {
     this.epoch++;
     this.acked = undefined;
     this.delivered = undefined;
+    this.holds.clear();
     this.releaseAll();
+  }
+
+  /** Everything before `next` is acknowledged: its holds are over. Whether there were any. */
+  releaseHoldsBelow(next: bigint): boolean {
+    let released = false;
+    for (const offset of this.holds.keys()) {
+      if (offset < next) {
+        this.holds.delete(offset);
+        released = true;
+      }
+    }
+    return released;
   }
 
   /** Records emitted and not acknowledged (by offset span). */

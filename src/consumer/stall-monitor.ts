@@ -6,10 +6,13 @@
  * works through a long queue (concatMap over many partitions: one partition's records wait behind
  * another's) acknowledges all along, so none of its partitions is stalled. Reported with since when
  * the partition has had no acknowledgement and how many records wait; when acks arrive it is
- * reported no more. Timed on the consumer's scheduler: one timer, for the next partition due.
+ * reported no more. A stalled partition that a record holds (ReceiverOffset.holdBecause) is reported
+ * with that record and its reason (`heldBy`), so the warning says what it waits on. Timed on the
+ * consumer's scheduler: one timer, for the next partition due.
  */
 import type { SchedulerLike, Subscription } from 'rxjs';
 import type { StalledPartition } from './consumer-health.js';
+import type { Hold } from './partition-state.js';
 
 /** What the monitor reads of a partition. */
 export interface WaitingPartition {
@@ -19,6 +22,8 @@ export interface WaitingPartition {
   readonly waitingSince: number | undefined;
   /** When the partition's acknowledged offset last moved forward, if ever. */
   readonly lastAckAt: number | undefined;
+  /** Records downstream cannot acknowledge yet, by offset (ReceiverOffset.holdBecause). */
+  readonly holds?: ReadonlyMap<bigint, Hold>;
   outstanding(): bigint;
 }
 
@@ -50,10 +55,13 @@ export class StallMonitor {
       const due = quietSince + this.thresholdMs;
       if (due <= now) {
         const since = p.lastAckAt ?? p.waitingSince;
-        stalled.push({ topic: p.topic, partition: p.partition, since, unacknowledged: Number(p.outstanding()) });
+        const stall: StalledPartition = { topic: p.topic, partition: p.partition, since, unacknowledged: Number(p.outstanding()) };
+        const heldBy = firstHold(p);
+        if (heldBy !== undefined) stall.heldBy = heldBy;
+        stalled.push(stall);
       } else nextDue = nextDue === undefined ? due : Math.min(nextDue, due);
     }
-    const key = stalled.map((s) => `${s.topic}\u0000${s.partition}\u0000${s.since}`).join('\u0001');
+    const key = stalled.map((s) => `${s.topic}\u0000${s.partition}\u0000${s.since}\u0000${s.heldBy?.offset ?? ''}\u0000${s.heldBy?.error?.message ?? ''}`).join('\u0001');
     if (key !== this.last) {
       this.last = key;
       this.report(stalled);
@@ -77,4 +85,13 @@ export class StallMonitor {
       this.report([]);
     }
   }
+}
+
+/** The partition's lowest held record (what its commits wait on first), if any. */
+function firstHold(p: WaitingPartition): StalledPartition['heldBy'] {
+  if (p.holds === undefined) return undefined;
+  let first: bigint | undefined;
+  for (const offset of p.holds.keys()) if (first === undefined || offset < first) first = offset;
+  if (first === undefined) return undefined;
+  return { topic: p.topic, partition: p.partition, offset: first, ...p.holds.get(first)! };
 }

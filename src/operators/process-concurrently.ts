@@ -53,7 +53,9 @@
  * Retrier; default 3 attempts), only that record's slot waits, its partition's commits wait behind
  * it. After the last attempt the record goes to the dead-letter topic (`deadLetter`, framing in
  * dead-letter.ts) and is then acknowledged; a dead-letter produce that fails is retried (default
- * without limit) while the partition waits, each failure told by a `deadLetterFailed` event. Without
+ * without limit) while the partition waits, each failure told by a `deadLetterFailed` event and the
+ * record held meanwhile (`receiverOffset.holdBecause`: the consumer's health$ `held` and its `held`
+ * warning say which partition waits, on which record, why, since when). Without
  * `deadLetter` the stream fails with a ProcessingFailedError and nothing past the record is
  * acknowledged: re-subscribing processes it again. Nothing is dropped silently.
  *
@@ -310,7 +312,10 @@ export function processConcurrently<T extends ConcurrentRecord, R>(
               return;
             }
             emit({ type: 'deadLetterFailed', record, failures: n, delayMs: wait, error });
-            if (!closed) entry.work = scheduler.schedule(() => sendDeadLetter(entry, n), wait);
+            if (closed) return;
+            // The partition waits on the dead-letter topic: the consumer's health$ says so (held) until the ack.
+            record.receiverOffset?.holdBecause(`waiting on the dead-letter topic ${topic}`, error);
+            entry.work = scheduler.schedule(() => sendDeadLetter(entry, n), wait);
           },
           complete: () => {
             settled = true;

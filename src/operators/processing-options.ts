@@ -5,7 +5,7 @@
  */
 import type { SchedulerLike } from 'rxjs';
 import type { RetryPolicy } from '../connection-settings.js';
-import type { ConsumerRecord } from '../consumer/consumer-record.js';
+import type { ConsumerRecord, ReceiverOffset } from '../consumer/consumer-record.js';
 import { RivvenError } from '../errors.js';
 import type { Producer } from '../producer/producer.js';
 import type { ProducerResult } from '../producer/producer-record.js';
@@ -17,6 +17,12 @@ export type ProcessingOrder = 'partition' | 'key' | 'unordered';
 export type ConcurrentRecord = Pick<ConsumerRecord, 'topic' | 'partition' | 'offset' | 'key' | 'value' | 'ack'> & {
   /** The record's timestamp (ms since the epoch), copied into a dead letter when present. */
   readonly timestamp?: bigint;
+  /**
+   * The record's offset handle, when it has one: while its dead-letter produce fails, the operator
+   * tells the consumer why the record cannot be acknowledged (`holdBecause`: the consumer's
+   * health$ lists it in `held`).
+   */
+  readonly receiverOffset?: Pick<ReceiverOffset, 'holdBecause'>;
 };
 
 /** Where `processConcurrently` sends records that failed every attempt. */
@@ -85,7 +91,12 @@ export type ProcessingEvent<T extends ConcurrentRecord = ConcurrentRecord> =
       /** Where the dead letter was stored. */
       deadLetter: ProducerResult;
     }
-  /** Producing the dead letter failed: the record (and its partition's commits) waits `delayMs` and tries again. */
+  /**
+   * Producing the dead letter failed: the record (and its partition's commits) waits `delayMs` and
+   * tries again. The record is held meanwhile (`receiverOffset.holdBecause('waiting on the
+   * dead-letter topic <topic>', error)`): the consumer's health$ lists it in `held` until it is
+   * dead-lettered and acknowledged.
+   */
   | {
       /** Producing the dead letter failed; it is tried again. */
       type: 'deadLetterFailed';

@@ -39,8 +39,9 @@ const DEFAULT_CAPACITY = 256;
 const PER_RECORD_OVERHEAD = 16;
 
 /**
- * Starting capacity for a request's frame: batches (`records` of key/value) are sized from their
- * records so the writer does not grow (each growth copies everything written so far).
+ * Starting capacity for a response's frame (tests and fake servers encode `messages`): sized from
+ * its records so the writer does not grow (each growth copies everything written so far). Requests
+ * need none: their records are sized exactly as they are written (`PostcardWriter.batchRecords`).
  */
 function sizeHint(message: object): number {
   const records = (message as { records?: unknown }).records ?? (message as { messages?: unknown }).messages;
@@ -87,12 +88,12 @@ function encodeFramed(encode: (w: PostcardWriter) => void, correlationId: number
 
 /** A whole request frame, length prefix included, ready for the socket. */
 export function encodeRequestFrame(request: RequestInput, correlationId: number): Buffer {
-  return encodeFramed((w) => requestCodec.encode(w, request), correlationId, true, sizeHint(request));
+  return encodeFramed((w) => requestCodec.encode(w, request), correlationId, true);
 }
 
 /** `Request::to_wire(Postcard, id)`: format byte, correlation id and payload, without the length prefix. */
 export function requestToWire(request: RequestInput, correlationId: number): Buffer {
-  return encodeFramed((w) => requestCodec.encode(w, request), correlationId, false, sizeHint(request));
+  return encodeFramed((w) => requestCodec.encode(w, request), correlationId, false);
 }
 
 /** A whole response frame (used by fake servers in tests). */

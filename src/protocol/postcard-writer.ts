@@ -6,6 +6,22 @@
 const INITIAL_CAPACITY = 256;
 const TWO_POW_32 = 0x1_0000_0000;
 
+/** Bytes of the LEB128 varint of a length (< 2^32). */
+function varintBytes(value: number): number {
+  return value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x20_0000 ? 3 : value < 0x1000_0000 ? 4 : 5;
+}
+
+/** A length's LEB128 varint at `pos` (room already made); returns the position after it. */
+function writeVarint(buf: Buffer, pos: number, value: number): number {
+  let v = value >>> 0;
+  while (v >= 0x80) {
+    buf[pos++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  buf[pos++] = v;
+  return pos;
+}
+
 export class PostcardWriter {
   private buffer: Buffer;
   private position: number;
@@ -35,6 +51,60 @@ export class PostcardWriter {
     let capacity = this.buffer.length * 2;
     while (capacity < needed) capacity *= 2;
     const grown = Buffer.allocUnsafe(capacity);
+    this.buffer.copy(grown, 0, 0, this.position);
+    this.buffer = grown;
+  }
+
+  /**
+   * `Vec<BatchRecord>` (count, then per record `key: Option<Bytes>` and `value: Bytes`) when every
+   * record is an object whose key is a byte array or absent and whose value is a byte array: sized
+   * exactly in a first pass, so the buffer grows at most once, then written without a call per
+   * field. Returns false, having written nothing, for anything else (strings to convert, a record
+   * to complain about): the caller takes the general path.
+   */
+  batchRecords(records: readonly unknown[]): boolean {
+    const count = records.length;
+    let size = varintBytes(count);
+    for (let i = 0; i < count; i++) {
+      const record = records[i] as { key?: unknown; value?: unknown } | null;
+      if (typeof record !== 'object' || record === null) return false;
+      const key = record.key;
+      const value = record.value;
+      if (!(value instanceof Uint8Array)) return false;
+      if (key === undefined || key === null) size += 1;
+      else if (key instanceof Uint8Array) size += 1 + varintBytes(key.length) + key.length;
+      else return false;
+      size += varintBytes(value.length) + value.length;
+    }
+    this.reserve(size);
+    const buf = this.buffer;
+    let pos = this.position;
+    pos = writeVarint(buf, pos, count);
+    for (let i = 0; i < count; i++) {
+      const record = records[i] as { key?: Uint8Array | null; value: Uint8Array };
+      const key = record.key;
+      if (key === undefined || key === null) {
+        buf[pos++] = 0;
+      } else {
+        buf[pos++] = 1;
+        pos = writeVarint(buf, pos, key.length);
+        buf.set(key, pos);
+        pos += key.length;
+      }
+      const value = record.value;
+      pos = writeVarint(buf, pos, value.length);
+      buf.set(value, pos);
+      pos += value.length;
+    }
+    this.position = pos;
+    return true;
+  }
+
+  /** Room for `extra` more bytes, growing to exactly what is needed (plus a little) when short. */
+  private reserve(extra: number): void {
+    const needed = this.position + extra;
+    if (needed <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(needed + 64);
     this.buffer.copy(grown, 0, 0, this.position);
     this.buffer = grown;
   }

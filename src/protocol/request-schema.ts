@@ -4,12 +4,13 @@
  * `Request::validate` (names ≤ MAX_NAME_LEN bytes, lists ≤ MAX_LIST_LEN items).
  */
 import { variant, type InferEnum, type InferEnumInput } from './enum-schema.js';
-import { bool, bytes, i32, i64, name, option, string, struct, tuple, u16, u32, u64, u8, vec, type Infer } from './schema.js';
+import { batchRecordList, bool, bytes, i32, i64, name, option, string, struct, tuple, u16, u32, u64, u8, vec, type Infer } from './schema.js';
 
 /** `rivven_protocol::MAX_LIST_LEN`: most items in one list of a request (the broker's `Request::validate`). */
 export const MAX_LIST_LEN = 10_000;
 
-export const batchRecordSchema = struct(['key', option(bytes)], ['value', bytes]);
+const batchRecords = batchRecordList(MAX_LIST_LEN);
+export const batchRecordSchema = batchRecords.item;
 export const quotaAlterationSchema = struct(
   ['entity_type', string],
   ['entity_name', option(string)],
@@ -117,14 +118,14 @@ export const REQUEST_VARIANTS = [
     'PublishBatch',
     ['topic', name],
     ['partition', option(u32)],
-    ['records', vec(batchRecordSchema, MAX_LIST_LEN)],
+    ['records', batchRecords],
     ['leader_epoch', option(u64)],
   ),
   variant(
     'IdempotentPublishBatch',
     ['topic', name],
     ['partition', option(u32)],
-    ['records', vec(batchRecordSchema, MAX_LIST_LEN)],
+    ['records', batchRecords],
     ...producerFields,
     ['base_sequence', i32],
     ['leader_epoch', option(u64)],

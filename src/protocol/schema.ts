@@ -18,7 +18,7 @@ export type Schema =
   | { readonly kind: 'u8' | 'u16' | 'u32' | 'usize' | 'i32' | 'u64' | 'i64' | 'bool' | 'bytes' }
   | { readonly kind: 'string'; readonly maxBytes?: number }
   | { readonly kind: 'option'; readonly inner: Schema }
-  | { readonly kind: 'vec'; readonly item: Schema; readonly limit: number; readonly budget?: 'headers' }
+  | { readonly kind: 'vec'; readonly item: Schema; readonly limit: number; readonly budget?: 'headers'; readonly layout?: 'batchRecords' }
   | { readonly kind: 'tuple'; readonly items: readonly Schema[] }
   | { readonly kind: 'map'; readonly key: Schema; readonly value: Schema; readonly limit: number }
   | { readonly kind: 'struct'; readonly fields: readonly FieldDef[] };
@@ -49,6 +49,13 @@ export const vec = <const S extends Schema>(item: S, limit: number) => ({ kind: 
  * (count per record and per message, key and value sizes) instead of the generic list budget.
  */
 export const headerList = { kind: 'vec', item: { kind: 'tuple', items: [string, bytes] }, limit: 10_000, budget: 'headers' } as const;
+/**
+ * A publish request's records, `Vec<BatchRecord>` (`key: Option<Bytes>`, `value: Bytes`): the same
+ * bytes as `vec(struct(['key', option(bytes)], ['value', bytes]))`, but encoded in one sized pass
+ * with no call per field (the producer's hot path: every record of every batch goes through it).
+ */
+export const batchRecordList = (limit: number) =>
+  ({ kind: 'vec', item: struct(['key', option(bytes)], ['value', bytes]), limit, layout: 'batchRecords' }) as const;
 export const tuple = <const S extends readonly Schema[]>(...items: S) => ({ kind: 'tuple', items }) as const;
 export const map = <const K extends Schema, const V extends Schema>(key: K, value: V, limit: number) =>
   ({ kind: 'map', key, value, limit }) as const;
@@ -251,6 +258,20 @@ export function compile(schema: Schema, path: string): Codec {
         w.varint(v.length);
         for (const element of v) item.encode(w, element);
       };
+      if (schema.layout === 'batchRecords') {
+        return {
+          encode: (w, v) => {
+            // Strings (and anything malformed) take the general path, which converts or says what is wrong.
+            if (!Array.isArray(v) || v.length > limit || !w.batchRecords(v)) encode(w, v);
+          },
+          decode: (r) => {
+            const n = r.count(path, limit);
+            const out = new Array<unknown>(n);
+            for (let i = 0; i < n; i++) out[i] = item.decode(r);
+            return out;
+          },
+        };
+      }
       if (schema.budget === 'headers') return { encode, decode: (r) => r.headers(path) };
       return {
         encode,
