@@ -186,3 +186,28 @@ describe('a record held by receiverOffset.holdBecause() in health$', () => {
     expect(tracker.current().warning).toBeUndefined();
   });
 });
+
+describe("a delivered record's ack and offset handle", () => {
+  it('acknowledge and ack work passed around on their own and on a spread copy; holdBecause and commit$ as methods', async () => {
+    const { state, emit, tracker } = consumerParts();
+    const records = emit(0, 6);
+    expect(records[0]!.ack).toBe(records[0]!.receiverOffset.acknowledge);
+    const ack = records[0]!.ack;
+    ack(); // detached, as in `.then(record.ack)`
+    expect(state.acked).toBe(1n);
+    const { acknowledge } = records[1]!.receiverOffset;
+    acknowledge();
+    expect(state.acked).toBe(2n);
+    const copy = { ...records[2]!, value: 'parsed' }; // as `map((r) => ({ ...r, value: parse(r.value) }))`
+    copy.ack();
+    expect(state.acked).toBe(3n);
+    const next = { ...records[3]! };
+    next.receiverOffset.holdBecause('waiting on something');
+    expect(tracker.current().held.map((h) => h.offset)).toEqual([3n]);
+    expect(records[3]!.receiverOffset.topicPartition).toEqual({ topic: 't', partition: 0 });
+    expect(records[3]!.receiverOffset.offset).toBe(3n);
+    await new Promise<void>((done) => next.receiverOffset.commit$().subscribe({ complete: done }));
+    expect(state.acked).toBe(4n); // commit$ acknowledges first
+    expect(tracker.current().held).toEqual([]);
+  });
+});

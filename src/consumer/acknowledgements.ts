@@ -6,7 +6,7 @@
  */
 import { defer, type Observable, type SchedulerLike } from 'rxjs';
 import type { MessageData } from '../protocol/response-schema.js';
-import type { CommittedOffsets, ConsumerRecord, TopicPartitionOffset } from './consumer-record.js';
+import type { CommittedOffsets, ConsumerRecord, ReceiverOffset, TopicPartition, TopicPartitionOffset } from './consumer-record.js';
 import type { PollProbe } from './group-watch.js';
 import { summarizeError, type HealthTracker } from './consumer-health.js';
 import type { OwnedPartitions } from './owned-partitions.js';
@@ -53,30 +53,31 @@ export class Acknowledgements {
 
   /** The record downstream gets for message `r` of `state`, fetched in `epoch`; its ack is ignored once the epoch is over. */
   record(r: MessageData, value: Buffer, state: PartitionState, epoch: number): ConsumerRecord {
-    const offset = r.offset;
-    const acknowledge = (): void => {
-      this.noteAck();
-      if (state.stopped || state.epoch !== epoch) return;
-      this.acknowledgeUpTo(state, offset + 1n);
-    };
-    const holdBecause = (reason: string, error?: unknown): void => {
-      if (state.stopped || state.epoch !== epoch || offset < (state.acked ?? state.epochStart)) return;
-      const since = state.holds.get(offset)?.since ?? this.host.config.scheduler.now();
-      state.holds.set(offset, { reason: String(reason), error: error === undefined ? undefined : summarizeError(error), since });
-      this.host.holdsChanged();
-    };
-    const receiverOffset = {
-      topicPartition: { topic: state.topic, partition: state.partition },
-      offset,
-      acknowledge,
-      holdBecause,
-      commit$: () =>
-        defer(() => {
-          acknowledge();
-          return this.host.commit$();
-        }),
-    };
-    return { topic: state.topic, partition: state.partition, offset, key: r.key, value, timestamp: r.timestamp, headers: r.headers, receiverOffset, ack: acknowledge };
+    const receiverOffset = new DeliveredOffset(this, state, epoch, r.offset);
+    return { topic: state.topic, partition: state.partition, offset: r.offset, key: r.key, value, timestamp: r.timestamp, headers: r.headers, receiverOffset, ack: receiverOffset.acknowledge };
+  }
+
+  /** A record's acknowledgement (DeliveredOffset.acknowledge). */
+  acknowledgeRecord(state: PartitionState, epoch: number, offset: bigint): void {
+    this.noteAck();
+    if (state.stopped || state.epoch !== epoch) return;
+    this.acknowledgeUpTo(state, offset + 1n);
+  }
+
+  /** A record's holdBecause (DeliveredOffset.holdBecause). */
+  holdRecord(state: PartitionState, epoch: number, offset: bigint, reason: string, error: unknown): void {
+    if (state.stopped || state.epoch !== epoch || offset < (state.acked ?? state.epochStart)) return;
+    const since = state.holds.get(offset)?.since ?? this.host.config.scheduler.now();
+    state.holds.set(offset, { reason: String(reason), error: error === undefined ? undefined : summarizeError(error), since });
+    this.host.holdsChanged();
+  }
+
+  /** A record's commit$: acknowledge it, then commit everything acknowledged. */
+  commitRecord$(state: PartitionState, epoch: number, offset: bigint): Observable<CommittedOffsets> {
+    return defer(() => {
+      this.acknowledgeRecord(state, epoch, offset);
+      return this.host.commit$();
+    });
   }
 
   /** See Consumer.acknowledgeDelivered. */
@@ -109,5 +110,36 @@ export class Acknowledgements {
       // Only a fetch loop waiting for credit needs to hear about it.
       if (state.wake !== undefined && state.outstanding() * 2n <= BigInt(this.host.maxPollRecords)) state.signal();
     }
+  }
+}
+
+/**
+ * A delivered record's offset handle. One per record on the consume path, so it is an instance
+ * with its methods on the prototype, not an object of closures: only `acknowledge` is an own
+ * function (it is also the record's `ack`, and both may be passed around on their own, as in
+ * `.then(record.ack)`); `holdBecause` and `commit$` are called on the handle.
+ */
+class DeliveredOffset implements ReceiverOffset {
+  readonly acknowledge: () => void;
+
+  constructor(
+    private readonly acks: Acknowledgements,
+    private readonly state: PartitionState,
+    private readonly epoch: number,
+    readonly offset: bigint,
+  ) {
+    this.acknowledge = () => acks.acknowledgeRecord(state, epoch, offset);
+  }
+
+  get topicPartition(): TopicPartition {
+    return { topic: this.state.topic, partition: this.state.partition };
+  }
+
+  holdBecause(reason: string, error?: unknown): void {
+    this.acks.holdRecord(this.state, this.epoch, this.offset, reason, error);
+  }
+
+  commit$(): Observable<CommittedOffsets> {
+    return this.acks.commitRecord$(this.state, this.epoch, this.offset);
   }
 }

@@ -19,7 +19,11 @@ export interface TopicPartitionOffset {
   offset: bigint;
 }
 
-/** Acknowledge or commit one consumed offset. */
+/**
+ * Acknowledge or commit one consumed offset. `acknowledge` may be passed around on its own (as
+ * `record.ack`, the same function); call `holdBecause` and `commit$` on the handle
+ * (`record.receiverOffset.commit$()`): they are methods, not bound functions.
+ */
 export interface ReceiverOffset {
   /** The record's partition. */
   readonly topicPartition: TopicPartition;
