@@ -38,8 +38,9 @@ export interface ProxyStats {
   readsFromClient: number[];
   framesToBroker: number;
   framesToClient: number;
-  /** Requests forwarded and not yet answered, now and at most, on any one connection. */
+  /** Requests forwarded and not yet answered, on all open connections together (a test waiting for "nothing in flight" means every connection). */
   outstanding: number;
+  /** The most requests ever outstanding on any one connection (how deep a client pipelines). */
   maxOutstanding: number;
 }
 
@@ -142,9 +143,11 @@ export class FaultProxy extends EventEmitter {
 
   /** Zero every counter (connections stay as they are). */
   resetStats(): void {
-    const open = this.stats_.connectionsOpen;
+    const { connectionsOpen, outstanding } = this.stats_;
     this.stats_ = FaultProxy.zero();
-    this.stats_.connectionsOpen = open;
+    // What is open and in flight now stays so: resetting counts must not make the sum go negative.
+    this.stats_.connectionsOpen = connectionsOpen;
+    this.stats_.outstanding = outstanding;
   }
 
   /** Apply a fault; `pass` restores normal forwarding (and listening, after `refuse`). */
@@ -324,14 +327,14 @@ export class FaultProxy extends EventEmitter {
             const frames = toBroker.push(data);
             this.stats_.framesToBroker += frames;
             pair.outstanding += frames;
-            this.stats_.outstanding = pair.outstanding;
+            this.stats_.outstanding += frames;
             if (pair.outstanding > this.stats_.maxOutstanding) this.stats_.maxOutstanding = pair.outstanding;
           } else {
             this.stats_.bytesToClient += data.length;
             const frames = toClient.push(data);
             this.stats_.framesToClient += frames;
             pair.outstanding -= frames;
-            this.stats_.outstanding = pair.outstanding;
+            this.stats_.outstanding -= frames;
           }
         }
         if (pair.budget !== undefined && pair.budget.direction === direction && pair.budget.bytes <= 0) {
@@ -353,6 +356,9 @@ export class FaultProxy extends EventEmitter {
       if (!this.pairs.delete(pair)) return;
       clearTimeout(pair.lifetimeTimer);
       this.stats_.connectionsOpen--;
+      // Its unanswered requests will never be answered here: no longer outstanding at the broker.
+      this.stats_.outstanding -= pair.outstanding;
+      pair.outstanding = 0;
       client.destroy();
       upstream.destroy();
       this.emit('change');

@@ -75,8 +75,8 @@ export class PendingRecord implements OutstandingEntry {
     /** Scheduler time by which the record must be acknowledged (deliveryTimeoutMs). */
     readonly deadline: number,
     readonly correlation: unknown,
-    readonly resolve: (result: ProducerResult) => void,
-    readonly reject: (error: unknown) => void,
+    /** Where its outcome goes (called as methods: a sink may keep them on its prototype). */
+    readonly sink: DeliverySink<unknown>,
   ) {
     this.partition = partition;
   }
@@ -128,8 +128,7 @@ export function createPendingRecord<C>(
     now,
     now + limits.deliveryTimeoutMs,
     record.correlation,
-    sink.resolve as (result: ProducerResult) => void,
-    sink.reject,
+    sink as DeliverySink<unknown>,
   );
 }
 

@@ -475,10 +475,10 @@ export class Producer implements Observer<ProducerRecord> {
     this.releaseMemory(entry);
     if (error === undefined && result !== undefined) {
       this.healthFeed.counters.recordsAcked++;
-      entry.resolve(result);
+      entry.sink.resolve(result);
     } else {
       this.healthFeed.counters.recordsFailed++;
-      entry.reject(error);
+      entry.sink.reject(error);
     }
     this.flushWaiters.settled(entry);
     this.healthFeed.changed();

@@ -221,21 +221,28 @@ export function compressValueSync(data: Uint8Array, options: CompressionOptions)
  * 4 KB 4.4 vs 2.4 µs).
  */
 const JS_LZ4_MAX_BYTES = 2048;
-/** Where small values are compressed; `lz4SmallPayload` returns a view into it. */
-const lz4Scratch = Buffer.allocUnsafe(4 + compressBlockBound(JS_LZ4_MAX_BYTES));
+/**
+ * Where small values are compressed; `lz4SmallPayload` returns a view into it. A plain Uint8Array,
+ * not a Buffer: its `subarray` skips the species lookup a Buffer's pays on every call.
+ */
+const lz4Scratch = new Uint8Array(4 + compressBlockBound(JS_LZ4_MAX_BYTES));
 
 /**
  * LZ4 of a small value as lz4_flex's `compress_prepend_size` lays it out (u32 LE length, then the
  * block): what rivven-core and lz4-napi write. A view of the scratch buffer, valid until the next
  * call: `finishCompressed` copies it into the frame at once.
  */
-function lz4SmallPayload(data: Uint8Array): Buffer {
-  lz4Scratch.writeUInt32LE(data.length, 0);
+function lz4SmallPayload(data: Uint8Array): Uint8Array {
+  const length = data.length; // ≤ JS_LZ4_MAX_BYTES: its top bytes are zero
+  lz4Scratch[0] = length & 0xff;
+  lz4Scratch[1] = length >>> 8;
+  lz4Scratch[2] = 0;
+  lz4Scratch[3] = 0;
   return lz4Scratch.subarray(0, compressBlock(data, lz4Scratch, 4));
 }
 
 /** Keep the compressed payload only if it saves enough (rivven-core's ratio threshold). */
-function finishCompressed(algorithm: CompressionAlgorithm, data: Uint8Array, payload: Buffer, options: CompressionOptions): Buffer {
+function finishCompressed(algorithm: CompressionAlgorithm, data: Uint8Array, payload: Uint8Array, options: CompressionOptions): Buffer {
   const ratioThreshold = options.ratioThreshold ?? DEFAULT_RATIO_THRESHOLD;
   if (payload.length / data.length > ratioThreshold) return frameUncompressed(data, options);
   return frameCompressed(algorithm, data, payload, options.checksum ?? false);
