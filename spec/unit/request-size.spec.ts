@@ -5,7 +5,8 @@
  */
 import fc from 'fast-check';
 import { requestToWire } from '../../src/protocol/frame';
-import { batchRecordWireSize, publishRequestOverhead, varintSize } from '../../src/protocol/request-size';
+import { varintSize } from '../../src/protocol/postcard-writer';
+import { batchRecordWireSize, publishRequestOverhead } from '../../src/protocol/request-size';
 
 const record = fc.record({
   key: fc.option(fc.uint8Array({ maxLength: 300 }), { nil: undefined }),

@@ -44,7 +44,7 @@ const PER_RECORD_OVERHEAD = 16;
  * need none: their records are sized exactly as they are written (`PostcardWriter.batchRecords`).
  */
 function sizeHint(message: object): number {
-  const records = (message as { records?: unknown }).records ?? (message as { messages?: unknown }).messages;
+  const records = (message as { messages?: unknown }).messages;
   if (!Array.isArray(records)) return DEFAULT_CAPACITY;
   let size = DEFAULT_CAPACITY;
   for (const record of records as { key?: unknown; value?: unknown }[]) {

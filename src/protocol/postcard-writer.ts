@@ -6,13 +6,21 @@
 const INITIAL_CAPACITY = 256;
 const TWO_POW_32 = 0x1_0000_0000;
 
-/** Bytes of the LEB128 varint of a length (< 2^32). */
-function varintBytes(value: number): number {
-  return value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x20_0000 ? 3 : value < 0x1000_0000 ? 4 : 5;
+/** Bytes of postcard's LEB128 varint for a non-negative integer (exact up to 2^53). */
+export function varintSize(value: number): number {
+  if (value < 0x80) return 1;
+  if (value < 0x4000) return 2;
+  if (value < 0x20_0000) return 3;
+  let size = 4;
+  for (let rest = Math.floor(value / 0x20_0000); rest >= 0x80; rest = Math.floor(rest / 0x80)) size++;
+  return size;
 }
 
-/** A length's LEB128 varint at `pos` (room already made); returns the position after it. */
-function writeVarint(buf: Buffer, pos: number, value: number): number {
+/** When a write does not fit, the buffer grows to at least twice its size, and to this much past what is needed. */
+const GROWTH_SLACK = 64;
+
+/** A varint of a value below 2^32 at `pos` (room already made); returns the position after it. */
+function writeVarint32(buf: Buffer, pos: number, value: number): number {
   let v = value >>> 0;
   while (v >= 0x80) {
     buf[pos++] = (v & 0x7f) | 0x80;
@@ -48,9 +56,8 @@ export class PostcardWriter {
   private ensure(extra: number): void {
     const needed = this.position + extra;
     if (needed <= this.buffer.length) return;
-    let capacity = this.buffer.length * 2;
-    while (capacity < needed) capacity *= 2;
-    const grown = Buffer.allocUnsafe(capacity);
+    // A big write (a batch's records, sized up front) gets what it needs plus a little, not the next power of two.
+    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, needed + GROWTH_SLACK));
     this.buffer.copy(grown, 0, 0, this.position);
     this.buffer = grown;
   }
@@ -64,7 +71,7 @@ export class PostcardWriter {
    */
   batchRecords(records: readonly unknown[]): boolean {
     const count = records.length;
-    let size = varintBytes(count);
+    let size = varintSize(count);
     for (let i = 0; i < count; i++) {
       const record = records[i] as { key?: unknown; value?: unknown } | null;
       if (typeof record !== 'object' || record === null) return false;
@@ -72,14 +79,14 @@ export class PostcardWriter {
       const value = record.value;
       if (!(value instanceof Uint8Array)) return false;
       if (key === undefined || key === null) size += 1;
-      else if (key instanceof Uint8Array) size += 1 + varintBytes(key.length) + key.length;
+      else if (key instanceof Uint8Array) size += 1 + varintSize(key.length) + key.length;
       else return false;
-      size += varintBytes(value.length) + value.length;
+      size += varintSize(value.length) + value.length;
     }
-    this.reserve(size);
+    this.ensure(size);
     const buf = this.buffer;
     let pos = this.position;
-    pos = writeVarint(buf, pos, count);
+    pos = writeVarint32(buf, pos, count);
     for (let i = 0; i < count; i++) {
       const record = records[i] as { key?: Uint8Array | null; value: Uint8Array };
       const key = record.key;
@@ -87,26 +94,17 @@ export class PostcardWriter {
         buf[pos++] = 0;
       } else {
         buf[pos++] = 1;
-        pos = writeVarint(buf, pos, key.length);
+        pos = writeVarint32(buf, pos, key.length);
         buf.set(key, pos);
         pos += key.length;
       }
       const value = record.value;
-      pos = writeVarint(buf, pos, value.length);
+      pos = writeVarint32(buf, pos, value.length);
       buf.set(value, pos);
       pos += value.length;
     }
     this.position = pos;
     return true;
-  }
-
-  /** Room for `extra` more bytes, growing to exactly what is needed (plus a little) when short. */
-  private reserve(extra: number): void {
-    const needed = this.position + extra;
-    if (needed <= this.buffer.length) return;
-    const grown = Buffer.allocUnsafe(needed + 64);
-    this.buffer.copy(grown, 0, 0, this.position);
-    this.buffer = grown;
   }
 
   u8(value: number): void {
@@ -125,12 +123,7 @@ export class PostcardWriter {
     let pos = this.position;
     if (value < TWO_POW_32) {
       // Fast path: 32-bit shifts are exact here.
-      let v = value >>> 0;
-      while (v >= 0x80) {
-        buf[pos++] = (v & 0x7f) | 0x80;
-        v >>>= 7;
-      }
-      buf[pos++] = v;
+      pos = writeVarint32(buf, pos, value);
     } else {
       let v = value;
       while (v >= 0x80) {

@@ -5,16 +5,7 @@
  * layout (request-schema.ts).
  */
 import { WIRE_HEADER_SIZE } from './frame.js';
-
-/** Bytes of postcard's LEB128 varint for a non-negative integer. */
-export function varintSize(value: number): number {
-  let size = 1;
-  while (value >= 0x80) {
-    value = Math.floor(value / 0x80);
-    size++;
-  }
-  return size;
-}
+import { varintSize } from './postcard-writer.js';
 
 /**
  * One `BatchRecord` exactly: `key: Option<Bytes>` (a tag byte, then length and bytes when present),

@@ -258,30 +258,23 @@ export function compile(schema: Schema, path: string): Codec {
         w.varint(v.length);
         for (const element of v) item.encode(w, element);
       };
+      if (schema.budget === 'headers') return { encode, decode: (r) => r.headers(path) };
+      const decode: Codec['decode'] = (r) => {
+        const n = r.count(path, limit);
+        const out = new Array<unknown>(n);
+        for (let i = 0; i < n; i++) out[i] = item.decode(r);
+        return out;
+      };
       if (schema.layout === 'batchRecords') {
         return {
           encode: (w, v) => {
             // Strings (and anything malformed) take the general path, which converts or says what is wrong.
             if (!Array.isArray(v) || v.length > limit || !w.batchRecords(v)) encode(w, v);
           },
-          decode: (r) => {
-            const n = r.count(path, limit);
-            const out = new Array<unknown>(n);
-            for (let i = 0; i < n; i++) out[i] = item.decode(r);
-            return out;
-          },
+          decode,
         };
       }
-      if (schema.budget === 'headers') return { encode, decode: (r) => r.headers(path) };
-      return {
-        encode,
-        decode: (r) => {
-          const n = r.count(path, limit);
-          const out = new Array<unknown>(n);
-          for (let i = 0; i < n; i++) out[i] = item.decode(r);
-          return out;
-        },
-      };
+      return { encode, decode };
     }
     case 'tuple': {
       const items = schema.items.map((s, i) => compile(s, `${path}.${i}`));
