@@ -320,3 +320,20 @@ export class TransactionInterruptedError extends ConnectionError {
     this.mayHaveCommitted = options?.mayHaveCommitted ?? false;
   }
 }
+
+/** What was thrown, reduced to what is safe to report: class, message and code, never a stack or causes. */
+export interface ErrorSummary {
+  /** The error's class name (`error.name`), or the type of what was thrown. */
+  class: string;
+  /** The error's message (consumer health caps it at 500 characters; a dead letter keeps it whole). */
+  message: string;
+  /** A rivven-rx error's `code` (RivvenError), else undefined. */
+  code: string | undefined;
+}
+
+/** Summarize whatever was thrown; a message longer than `maxMessageLength` is cut, ending in `…`. */
+export function summarizeError(error: unknown, maxMessageLength = Infinity): ErrorSummary {
+  const cap = (message: string): string => (message.length > maxMessageLength ? `${message.slice(0, maxMessageLength - 1)}…` : message);
+  if (error instanceof Error) return { class: error.name, message: cap(error.message), code: error instanceof RivvenError ? error.code : undefined };
+  return { class: typeof error, message: cap(String(error)), code: undefined };
+}

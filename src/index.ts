@@ -26,6 +26,7 @@ export {
   RivvenTimeoutError,
   TlsError,
   TransactionInterruptedError,
+  type ErrorSummary,
   type RivvenErrorCode,
   type RivvenErrorOptions,
 } from './errors.js';
@@ -117,7 +118,7 @@ export type { IterateOptions } from './consumer/record-iterator.js';
 export { CONSUMER_DEFAULTS, ConsumerPresets, type AckMode, type ConsumerConfig, type ResolvedConsumerConfig } from './consumer/consumer-config.js';
 export { rangeAssignor, roundRobinAssignor, type GroupMember, type PartitionAssignor } from './consumer/assignors.js';
 export type { CommittedOffsets, ConsumerRecord, RebalanceEvent, ReceiverOffset, RevokeReason, TopicPartition, TopicPartitionOffset } from './consumer/consumer-record.js';
-export type { ConsumerHealth, ConsumerState, ErrorSummary, HeldRecord, HiddenRecordsEvent, StalledPartition, TruncationEvent, WarningSource } from './consumer/consumer-health.js';
+export type { ConsumerHealth, ConsumerState, HeldRecord, HiddenRecordsEvent, StalledPartition, TruncationEvent, WarningSource } from './consumer/consumer-health.js';
 export type { PartitionLag } from './consumer/lag-monitor.js';
 export { commitOffsets, type CommitBatch, type CommitOffsetsOptions } from './operators/at-least-once.js';
 export {

@@ -8,7 +8,8 @@ import { defer, type Observable, type SchedulerLike } from 'rxjs';
 import type { MessageData } from '../protocol/response-schema.js';
 import type { CommittedOffsets, ConsumerRecord, ReceiverOffset, TopicPartition, TopicPartitionOffset } from './consumer-record.js';
 import type { PollProbe } from './group-watch.js';
-import { summarizeError, type HealthTracker } from './consumer-health.js';
+import { summarizeError } from '../errors.js';
+import { HELD_ERROR_MESSAGE_LIMIT, type HealthTracker } from './consumer-health.js';
 import type { OwnedPartitions } from './owned-partitions.js';
 import type { PartitionState } from './partition-state.js';
 
@@ -68,7 +69,7 @@ export class Acknowledgements {
   holdRecord(state: PartitionState, epoch: number, offset: bigint, reason: string, error: unknown): void {
     if (state.stopped || state.epoch !== epoch || offset < (state.acked ?? state.epochStart)) return;
     const since = state.holds.get(offset)?.since ?? this.host.config.scheduler.now();
-    state.holds.set(offset, { reason: String(reason), error: error === undefined ? undefined : summarizeError(error), since });
+    state.holds.set(offset, { reason: String(reason), error: error === undefined ? undefined : summarizeError(error, HELD_ERROR_MESSAGE_LIMIT), since });
     this.host.holdsChanged();
   }
 

@@ -11,7 +11,7 @@
  * producer/producer-health.ts); what feeds a stall is stall-monitor.ts, lag readings lag-monitor.ts.
  */
 import { BehaviorSubject, type Observable } from 'rxjs';
-import { RivvenError } from '../errors.js';
+import { RivvenError, type ErrorSummary } from '../errors.js';
 import type { Log } from '../observability/log.js';
 import type { TopicPartition } from './consumer-record.js';
 
@@ -131,15 +131,6 @@ export interface StalledPartition {
 }
 
 /** An error as health reports it: its class and message, never its stack or its causes. */
-export interface ErrorSummary {
-  /** The error's class name (`error.name`), or the type of what was thrown. */
-  class: string;
-  /** The error's message (at most 500 characters). */
-  message: string;
-  /** A rivven-rx error's `code` (RivvenError), else undefined. */
-  code: string | undefined;
-}
-
 /** A record downstream cannot acknowledge yet, and why (`receiverOffset.holdBecause`). */
 export interface HeldRecord {
   /** The topic. */
@@ -401,9 +392,5 @@ function holdReason(h: HeldRecord): string {
   return h.error === undefined ? h.reason : `${h.reason}: ${h.error.class}: ${h.error.message}`;
 }
 
-/** The class, message (at most 500 characters) and rivven-rx code of whatever was thrown: no stack, no causes. */
-export function summarizeError(error: unknown): ErrorSummary {
-  const cap = (message: string): string => (message.length > 500 ? `${message.slice(0, 499)}…` : message);
-  if (error instanceof Error) return { class: error.name, message: cap(error.message), code: error instanceof RivvenError ? error.code : undefined };
-  return { class: typeof error, message: cap(String(error)), code: undefined };
-}
+/** How much of a hold's error message health$ shows (`ErrorSummary.message`). */
+export const HELD_ERROR_MESSAGE_LIMIT = 500;

@@ -7,7 +7,7 @@
  * earlier one are stale (dropped before emission, their acks ignored). Within an epoch offsets
  * only move forward: nothing is emitted at or below an offset already emitted (see fetch-loop.ts).
  */
-import type { ErrorSummary } from './consumer-health.js';
+import type { ErrorSummary } from '../errors.js';
 import type { DecodedBudget } from './decoded-budget.js';
 
 /** Why downstream cannot acknowledge a record yet (ReceiverOffset.holdBecause). */

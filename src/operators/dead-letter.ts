@@ -19,7 +19,7 @@
  *
  * `decodeDeadLetter` reads one back (the original key and value as Buffers, offsets as bigint).
  */
-import { ProtocolError, RivvenError } from '../errors.js';
+import { ProtocolError, summarizeError, type ErrorSummary } from '../errors.js';
 
 /** The `format` field of a dead-letter envelope. */
 export const DEAD_LETTER_FORMAT = 'rivven-rx/dead-letter';
@@ -41,14 +41,7 @@ export interface DeadLetter {
   /** The record's value, as consumed. */
   value: Buffer;
   /** The handler's last error. */
-  error: {
-    /** The error's class name (`error.name`), or the type of what was thrown. */
-    class: string;
-    /** The error's message. */
-    message: string;
-    /** A rivven-rx error's `code` (RivvenError), else undefined. */
-    code: string | undefined;
-  };
+  error: ErrorSummary;
   /** Handler attempts made before giving up. */
   attempts: number;
   /** When the first attempt failed, and when the record was dead-lettered. */
@@ -130,11 +123,10 @@ export function decodeDeadLetter(value: Uint8Array): DeadLetter {
   };
 }
 
+/** The envelope's error: the whole message (a person acts on it), and JSON's null for no code. */
 function describeError(error: unknown): Envelope['error'] {
-  if (error instanceof Error) {
-    return { class: error.name, message: error.message, code: error instanceof RivvenError ? error.code : null };
-  }
-  return { class: typeof error, message: String(error), code: null };
+  const summary = summarizeError(error);
+  return { ...summary, code: summary.code ?? null };
 }
 
 const DIGITS = /^[0-9]+$/;
