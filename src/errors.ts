@@ -337,3 +337,16 @@ export function summarizeError(error: unknown, maxMessageLength = Infinity): Err
   if (error instanceof Error) return { class: error.name, message: cap(error.message), code: error instanceof RivvenError ? error.code : undefined };
   return { class: typeof error, message: cap(String(error)), code: undefined };
 }
+
+/** An error as a component's health reports it (`lastError`): never a secret. */
+export interface HealthError {
+  /** The error's `code` (`RivvenError.code`). */
+  code: string;
+  /** The error's message. */
+  message: string;
+  /**
+   * When it happened, in milliseconds: the component's scheduler clock where it takes a scheduler
+   * (ms since the epoch with the default scheduler), else ms since the Unix epoch.
+   */
+  at: number;
+}

@@ -27,6 +27,7 @@ export {
   TlsError,
   TransactionInterruptedError,
   type ErrorSummary,
+  type HealthError,
   type RivvenErrorCode,
   type RivvenErrorOptions,
 } from './errors.js';
@@ -96,7 +97,7 @@ export {
   type ResilientClientConfig,
   type ResolvedResilientClientConfig,
 } from './client/resilient-config.js';
-export { formatHealth, type HealthError, type ResilientHealth, type ServerHealth } from './client/resilient-health.js';
+export { formatHealth, type ResilientHealth, type ServerHealth } from './client/resilient-health.js';
 export type { PoolSnapshot } from './client/connection-pool.js';
 export type { CircuitSnapshot, CircuitState } from './client/circuit-breaker.js';
 

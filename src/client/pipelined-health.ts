@@ -4,6 +4,7 @@
  * component (resilient-health.ts, producer/producer-health.ts, consumer/consumer-health.ts);
  * `Client`'s smaller health is in client.ts.
  */
+import type { HealthError } from '../errors.js';
 import type { ConnectionState, ConnectionStats } from '../transport/connection-types.js';
 import type { LimiterStats } from './in-flight-limiter.js';
 
@@ -55,16 +56,7 @@ export interface PipelinedClientHealth {
   /** Rounds over the servers that found none to replace it (each followed by a backoff wait). */
   reconnectFailures: number;
   /** The latest connection or request failure (code, message, epoch ms); never a secret. */
-  lastError:
-    | {
-        /** The error's `code`. */
-        code: string;
-        /** The error's message. */
-        message: string;
-        /** When it happened, in milliseconds since the Unix epoch. */
-        at: number;
-      }
-    | undefined;
+  lastError: HealthError | undefined;
   /** Socket writes (all connections). */
   batchesWritten: number;
   /** Request frames those writes carried. */

@@ -4,18 +4,9 @@
  * one-line formatter for dashboards and logs. One such file per component (pipelined-health.ts,
  * producer/producer-health.ts, consumer/consumer-health.ts).
  */
+import type { HealthError } from '../errors.js';
 import type { CircuitState } from './circuit-breaker.js';
 import type { PoolSnapshot } from './connection-pool.js';
-
-/** An error as health reports it. */
-export interface HealthError {
-  /** The error's `code` (`RivvenError.code`). */
-  code: string;
-  /** The error's message. */
-  message: string;
-  /** Scheduler clock (ms since the epoch with the default scheduler). */
-  at: number;
-}
 
 /** One server of a ResilientClient, as `health$` reports it. */
 export interface ServerHealth {

@@ -19,7 +19,8 @@ import { LatencyTracker } from '../transport/request-telemetry.js';
 import type { CircuitBreaker, CircuitPermit } from './circuit-breaker.js';
 import { ConnectionPool } from './connection-pool.js';
 import type { ConnectionFactory, PoolableConnection, ResolvedResilientClientConfig } from './resilient-config.js';
-import type { HealthError, ServerHealth } from './resilient-health.js';
+import type { HealthError } from '../errors.js';
+import type { ServerHealth } from './resilient-health.js';
 import { errorFromResponse } from './broker-exchange.js';
 
 export class ResilientServer {

@@ -11,7 +11,7 @@
  * producer/producer-health.ts); what feeds a stall is stall-monitor.ts, lag readings lag-monitor.ts.
  */
 import { BehaviorSubject, type Observable } from 'rxjs';
-import { RivvenError, type ErrorSummary } from '../errors.js';
+import { RivvenError, type ErrorSummary, type HealthError } from '../errors.js';
 import type { Log } from '../observability/log.js';
 import type { TopicPartition } from './consumer-record.js';
 
@@ -102,16 +102,7 @@ export interface ConsumerHealth {
    */
   warningCounts: Record<WarningSource, number>;
   /** The last error met (also retried ones), with scheduler time. */
-  lastError:
-    | {
-        /** The error's `code`. */
-        code: string;
-        /** The error's message. */
-        message: string;
-        /** When it happened (scheduler time, ms). */
-        at: number;
-      }
-    | undefined;
+  lastError: HealthError | undefined;
   /** Total lag (log end − position) over the owned partitions at the last lag reading (lag$, every lagIntervalMs); undefined before the first, or when not subscribed. */
   lag: bigint | undefined;
 }

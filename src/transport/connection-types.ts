@@ -8,6 +8,7 @@
  * barrel.
  */
 import type { SchedulerLike } from 'rxjs';
+import type { HealthError } from '../errors.js';
 import type { ResponseLimits } from '../protocol/decode-limits.js';
 import type { Response } from '../protocol/response-schema.js';
 import type { Logger, LogLevel } from '../observability/log.js';
@@ -120,16 +121,7 @@ export interface ConnectionStats {
   /** 99th percentile reply latency of the last 1,024 requests, in milliseconds; undefined before the first reply. */
   latencyP99Ms: number | undefined;
   /** The last error the connection met; undefined if none. */
-  lastError:
-    | {
-        /** The error's `code`. */
-        code: string;
-        /** The error's message. */
-        message: string;
-        /** When it happened, in milliseconds since the Unix epoch. */
-        at: number;
-      }
-    | undefined;
+  lastError: HealthError | undefined;
   /** Who this connection is authenticated as (never any secret), and when the session ends. */
   auth:
     | {
