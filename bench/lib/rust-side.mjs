@@ -1,6 +1,6 @@
 // The Rust rivven-client 0.0.22 side: subcommands of the interop harness, one JSON line each.
 import { spawn } from 'node:child_process';
-import { harness } from './broker.mjs';
+import { harness } from './harness-process.mjs';
 
 export function runHarness(args, { timeoutMs = 900_000 } = {}) {
   return new Promise((resolvePromise, reject) => {
