@@ -21,6 +21,7 @@ import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTopic, dataRoot, seedBacklog, startBroker } from './lib/broker.mjs';
+import { positiveIntegerOption } from './lib/cli-options.mjs';
 import * as codecTs from './lib/codec.mjs';
 import * as python from './lib/python-side.mjs';
 import { WARNING, markdown, summarise } from './lib/report.mjs';
@@ -34,13 +35,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // ---- options ----------------------------------------------------------------------------------
 const argv = process.argv.slice(2);
 const flag = (name) => argv.includes(name);
-const option = (name, fallback) => {
-  const at = argv.indexOf(name);
-  if (at < 0) return fallback;
-  const value = Number(argv[at + 1]);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} needs a positive integer`);
-  return value;
-};
+const option = (name, fallback) => positiveIntegerOption(argv, name, fallback);
 const atLeastZero = (name) => {
   const value = Number(argv[argv.indexOf(name) + 1]);
   if (!Number.isInteger(value) || value < 0) throw new Error(`${name} needs an integer ≥ 0`);

@@ -15,18 +15,13 @@
 import { performance } from 'node:perf_hooks';
 import { Observable, concatMap, firstValueFrom, from, lastValueFrom, of, take, tap } from 'rxjs';
 import { startBroker } from './lib/broker.mjs';
+import { positiveIntegerOption } from './lib/cli-options.mjs';
 import { rivven } from './lib/rivven.mjs';
 
 const { Client, Consumer, processConcurrently } = rivven;
 
 const argv = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = argv.indexOf(name);
-  if (at < 0) return fallback;
-  const value = Number(argv[at + 1]);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} needs a positive integer`);
-  return value;
-};
+const option = (name, fallback) => positiveIntegerOption(argv, name, fallback);
 const RECORDS = option('--records', 10_000);
 const CONCURRENCY = option('--concurrency', 100);
 const CPU_REPS = option('--cpu-reps', 3);
